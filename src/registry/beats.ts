@@ -1,0 +1,57 @@
+import { beatLeaseMs, transact, unchanged, type BeatRecord, type Ctx } from './context.js';
+import type { DeadlineKind } from './deadlines.js';
+import { faults, type RegistryFault } from './faults.js';
+import { timeUuid } from './time-uuid.js';
+import type { TokenReply } from './types.js';
+
+export interface BeatTarget {
+  tenant: string;
+  kind: DeadlineKind;
+  id: string;
+  /** Key of the durable record (service or session). */
+  ownerKey: string;
+  /** Key of its lease-bound heartbeat state. */
+  beatKey: string;
+  /** The fault when the owner does not exist. */
+  missing: () => RegistryFault;
+  /** The owner's heartbeat timeout in seconds, or null when it has no token chain of its own. */
+  timeoutOf: (ownerJson: string) => number | null;
+}
+
+/**
+ * The token chain of spec 6.7, shared by services and sessions: `token` must
+ * be the current one; it is consumed and the next one (deadline now +
+ * timeout) returned. With no heartbeat state at all (the registry restarted
+ * and lease-bound state is gone), any well-formed token resumes the chain:
+ * that is the restart grace. Never touches durable storage on the SQLite store.
+ */
+export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<TokenReply> {
+  const { store } = ctx;
+  let granted = 0;
+  try {
+    const reply = await transact(ctx, async () => {
+      const owner = await store.get(target.ownerKey);
+      if (!owner) throw target.missing();
+      const timeout = target.timeoutOf(owner.value);
+      if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
+      const beatEntry = await store.get(target.beatKey);
+      if (beatEntry && (JSON.parse(beatEntry.value) as BeatRecord).token !== token) throw faults.notFound('HeartbeatMarker', token);
+      const now = ctx.clock.now();
+      const deadline = now + timeout * 1000;
+      const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now };
+      let lease = beatEntry?.lease ?? 0;
+      if (lease === 0) lease = granted || (granted = await store.grantLease(beatLeaseMs(ctx, timeout)));
+      return {
+        result: { token: next.token, lease, timeout },
+        compares: [unchanged(target.ownerKey, owner), unchanged(target.beatKey, beatEntry)],
+        ops: [{ type: 'put' as const, key: target.beatKey, value: JSON.stringify(next), lease }],
+        after: () => ctx.deadlines.set(target.tenant, target.kind, target.id, deadline),
+      };
+    });
+    if (reply.lease === granted) granted = 0;
+    else await store.keepAlive(reply.lease, beatLeaseMs(ctx, reply.timeout));
+    return { token: reply.token };
+  } finally {
+    if (granted !== 0) await store.revokeLease(granted);
+  }
+}

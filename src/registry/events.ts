@@ -1,0 +1,125 @@
+import { hasCode } from '../errors.js';
+import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
+import type { Expirer } from './expiry.js';
+import { faults } from './faults.js';
+import { keys } from './keys.js';
+import { scan, toPage } from './paging.js';
+import { boundaryUuid, uuidProblem, uuidTime } from './time-uuid.js';
+import type { EventListOptions, EventType, Page, RegistryEvent } from './types.js';
+import { parseEventType, parseLimit, parseWait } from './validate.js';
+
+const UNMARKED_WINDOW_MS = 60 * 60 * 1000;
+
+/**
+ * The events feed of spec section 9, in commit order. A marker that is an
+ * event id resumes at that event (inclusive); any other time UUID is a time
+ * cursor. Events committed later never sort before a marker taken earlier,
+ * which is what lets followers long-poll without missing anything.
+ */
+export class Events {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly expirer: Expirer,
+  ) {}
+
+  /**
+   * Validation order of the original: limit, marker format, future, before
+   * creation, type. With `wait` (extension) the call is held until an event
+   * other than the marker's own exists, for at most `wait` seconds, then
+   * answers as without it (possibly an empty page).
+   */
+  async list(tenant: string, opts: EventListOptions = {}, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
+    const limit = parseLimit(opts.limit);
+    const account = await ensureAccount(this.ctx, tenant);
+    const marker = opts.marker === undefined || opts.marker === '' ? null : opts.marker.toLowerCase();
+    if (marker !== null) this.checkMarker(marker, account);
+    const type = parseEventType(opts.type);
+    const waitMs = parseWait(opts.wait) * 1000;
+    const until = Date.now() + waitMs;
+    for (;;) {
+      await this.expirer.run(tenant);
+      const revision = await this.ctx.store.revision();
+      const page = await this.read(tenant, account, marker, type, limit);
+      const left = until - Date.now();
+      // The marker is inclusive, so a follower passing its last id gets that
+      // event back: only something newer ends the wait.
+      const fresh = page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker);
+      if (fresh || left <= 0) return page;
+      await this.waitForChange(tenant, revision + 1, left, signal);
+      signal?.throwIfAborted();
+    }
+  }
+
+  /** Deletes events (and id index entries) older than the retention window. */
+  async trim(tenant: string): Promise<void> {
+    const cutoff = boundaryUuid(this.ctx.clock.now() - this.ctx.opts.eventRetentionMs, 'min');
+    await this.ctx.store.txn(
+      [],
+      [
+        { type: 'deleteRange', start: keys.eventPrefix(tenant), end: keys.event(tenant, cutoff) },
+        { type: 'deleteRange', start: keys.eventIdPrefix(tenant), end: keys.eventId(tenant, cutoff) },
+      ],
+    );
+  }
+
+  private checkMarker(marker: string, account: AccountRecord): void {
+    const problem = uuidProblem(marker);
+    if (problem) throw faults.badRequestSame(problem);
+    const t = uuidTime(marker);
+    if (t > this.ctx.clock.now()) throw faults.badRequestSame('from parameter must be smaller than the current time');
+    if (t < account.created_at) {
+      throw faults.badRequestSame('from parameter must be greater than or equal to the account creation date');
+    }
+  }
+
+  private async read(
+    tenant: string,
+    account: AccountRecord,
+    marker: string | null,
+    type: EventType | null,
+    limit: number,
+  ): Promise<Page<RegistryEvent>> {
+    const prefix = keys.eventPrefix(tenant);
+    let from: string;
+    if (marker !== null) {
+      from = (await this.ctx.store.get(keys.eventId(tenant, marker)))?.value ?? keys.event(tenant, marker);
+    } else {
+      const since = Math.max(this.ctx.clock.now() - UNMARKED_WINDOW_MS, account.created_at);
+      from = keys.event(tenant, boundaryUuid(since, 'min'));
+    }
+    const parsed = new Map<string, RegistryEvent>();
+    const keep = (e: { key: string; value: string }): boolean => {
+      const ev = JSON.parse(e.value) as RegistryEvent;
+      parsed.set(e.key, ev);
+      return type === null || ev.type === type;
+    };
+    const found = await scan(this.ctx, prefix, from, limit + 1, keep);
+    const values = found.slice(0, limit).map((e) => parsed.get(e.key) as RegistryEvent);
+    const next = found[limit];
+    // The original always answered metadata.marker = null for events (spec 4).
+    return toPage(values, limit, undefined, next ? (parsed.get(next.key) as RegistryEvent).id : null);
+  }
+
+  /** Resolves when an event is committed at or after `fromRevision`, after `ms`, or on abort. */
+  private async waitForChange(tenant: string, fromRevision: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return;
+    const done = new AbortController();
+    const stop = (): void => done.abort();
+    const timer = setTimeout(stop, ms);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        done.signal.addEventListener('abort', () => resolve(), { once: true });
+        this.ctx.store.watch(keys.eventPrefix(tenant), fromRevision, stop, done.signal).catch((err: unknown) => {
+          // History trimmed under us: re-reading is always safe.
+          if (hasCode(err, 'store.compacted')) resolve();
+          else reject(err);
+        });
+      });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
+      done.abort();
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import type { Compare, Op } from '../store/store.js';
+import {
+  appendEvents,
+  decode,
+  servicePayload,
+  transact,
+  unchanged,
+  type BeatRecord,
+  type Ctx,
+  type NewEvent,
+  type ServiceRecord,
+  type SessionRecord,
+} from './context.js';
+import type { DeadlineKind } from './deadlines.js';
+import { keys } from './keys.js';
+import { timeUuid } from './time-uuid.js';
+
+/**
+ * The expiry pass of spec 6.8: removes every service (and session) of a
+ * tenant whose deadline is before a cutoff, writing exactly one
+ * service.timeout event each (id = the expired token, timestamp = the
+ * deadline). Passes of one tenant run one at a time; callers that arrive
+ * while one runs wait for it, so 149 parallel reads see the same result and
+ * no duplicate events. Across registry servers, the compares on the removed
+ * records make the event write happen once.
+ */
+export class Expirer {
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly ctx: Ctx) {}
+
+  /** Resolves once nothing of `tenant` with a deadline before `cutoff` (default: now) is left. */
+  async run(tenant: string, cutoff?: number): Promise<void> {
+    for (;;) {
+      const inflight = this.running.get(tenant);
+      if (inflight) {
+        await inflight;
+        continue;
+      }
+      const at = cutoff ?? this.ctx.clock.now();
+      if (!this.ctx.deadlines.anyDue(tenant, at)) return;
+      const pass = this.pass(tenant, at).finally(() => this.running.delete(tenant));
+      this.running.set(tenant, pass);
+      await pass;
+      return;
+    }
+  }
+
+  private async pass(tenant: string, cutoff: number): Promise<void> {
+    const due = this.ctx.deadlines.popDue(tenant, cutoff);
+    for (let i = 0; i < due.length; i++) {
+      const d = due[i] as { kind: DeadlineKind; id: string; deadline: number };
+      try {
+        const alive = d.kind === 'svc' ? await this.expireService(tenant, d.id, cutoff) : await this.expireSession(tenant, d.id, cutoff);
+        if (alive !== null) this.ctx.deadlines.set(tenant, d.kind, d.id, alive);
+      } catch (err) {
+        // Put back what this pass did not finish, so the next one retries it.
+        for (const rest of due.slice(i)) this.ctx.deadlines.set(tenant, rest.kind, rest.id, rest.deadline);
+        throw err;
+      }
+    }
+  }
+
+  /** Returns null when the service is gone (expired now or before), else its deadline. */
+  private async expireService(tenant: string, id: string, cutoff: number): Promise<number | null> {
+    const { ctx } = this;
+    const svcKey = keys.service(tenant, id);
+    const beatKey = keys.beat(tenant, id);
+    let lease = 0;
+    const alive = await transact(ctx, async () => {
+      const svcEntry = await ctx.store.get(svcKey);
+      const rec = decode<ServiceRecord>(svcEntry);
+      if (!rec || rec.heartbeat_timeout === null || rec.session_id !== null) return { result: null };
+      const beatEntry = await ctx.store.get(beatKey);
+      const beat = decode<BeatRecord>(beatEntry);
+      const deadline = beat ? beat.deadline : ctx.startedAt + rec.heartbeat_timeout * 1000;
+      if (deadline >= cutoff) return { result: deadline };
+      lease = beatEntry?.lease ?? 0;
+      const token = beat?.token ?? timeUuid(deadline);
+      const ev = await appendEvents(ctx, tenant, [{ type: 'service.timeout', payload: servicePayload(rec), id: token, timestamp: deadline }]);
+      const compares: Compare[] = [unchanged(svcKey, svcEntry), unchanged(beatKey, beatEntry), { key: keys.eventId(tenant, token), op: 'absent' }, ...ev.compares];
+      const ops: Op[] = [{ type: 'delete', key: svcKey }, { type: 'delete', key: beatKey }, ...ev.ops];
+      return { result: null, compares, ops };
+    });
+    if (lease !== 0) await ctx.store.revokeLease(lease);
+    if (alive === null) ctx.log.info({ tenant, service: id }, 'service timed out');
+    return alive;
+  }
+
+  /** A session's expiry removes it and every service bound to it, one service.timeout event each. */
+  private async expireSession(tenant: string, id: string, cutoff: number): Promise<number | null> {
+    const { ctx } = this;
+    const sesKey = keys.session(tenant, id);
+    const beatKey = keys.sessionBeat(tenant, id);
+    let lease = 0;
+    const alive = await transact(ctx, async () => {
+      const sesEntry = await ctx.store.get(sesKey);
+      const ses = decode<SessionRecord>(sesEntry);
+      if (!ses) return { result: null };
+      const beatEntry = await ctx.store.get(beatKey);
+      const beat = decode<BeatRecord>(beatEntry);
+      const deadline = beat ? beat.deadline : ctx.startedAt + ses.heartbeat_timeout * 1000;
+      if (deadline >= cutoff) return { result: deadline };
+      lease = beatEntry?.lease ?? 0;
+      const bound = await boundServices(ctx, tenant, id);
+      const events: NewEvent[] = bound.map(({ rec }, i) => ({
+        type: 'service.timeout',
+        payload: servicePayload(rec, ses.heartbeat_timeout),
+        id: i === 0 && beat ? beat.token : timeUuid(deadline),
+        timestamp: deadline,
+      }));
+      const ev = await appendEvents(ctx, tenant, events);
+      return {
+        result: null,
+        compares: [unchanged(sesKey, sesEntry), unchanged(beatKey, beatEntry), ...bound.map((b) => b.compare), ...ev.compares],
+        ops: [{ type: 'delete', key: sesKey }, { type: 'delete', key: beatKey }, ...bound.map((b) => b.op), ...ev.ops] as Op[],
+      };
+    });
+    if (lease !== 0) await ctx.store.revokeLease(lease);
+    if (alive === null) ctx.log.info({ tenant, session: id }, 'session timed out');
+    return alive;
+  }
+}
+
+/** The services bound to session `sessionId`, with a compare and a delete op for each. */
+export async function boundServices(
+  ctx: Ctx,
+  tenant: string,
+  sessionId: string,
+): Promise<Array<{ rec: ServiceRecord; compare: Compare; op: Op }>> {
+  const prefix = keys.servicePrefix(tenant);
+  const { entries } = await ctx.store.range(prefix);
+  const out: Array<{ rec: ServiceRecord; compare: Compare; op: Op }> = [];
+  for (const e of entries) {
+    const rec = JSON.parse(e.value) as ServiceRecord;
+    if (rec.session_id === sessionId) out.push({ rec, compare: unchanged(e.key, e), op: { type: 'delete', key: e.key } });
+  }
+  return out;
+}
