@@ -1,0 +1,30 @@
+import { TetherError } from './errors.js';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+
+/** The pattern a duration string must match (also used by the manifest's JSON Schema). */
+export const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h|d)?$';
+
+/**
+ * Parses `500ms`, `10s`, `2m`, `1h`, `30d`, or a plain number of seconds
+ * (number or digit string). Returns milliseconds (rounded). Throws
+ * TetherError `duration.invalid` otherwise.
+ */
+export function parseDuration(input: string | number): number {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0) throw new TetherError('duration.invalid', `invalid duration: ${input}`);
+    return Math.round(input * 1000);
+  }
+  const m = DURATION_RE.exec(input.trim());
+  if (!m) throw new TetherError('duration.invalid', `invalid duration "${input}": use 500ms, 10s, 2m, 1h, 30d or a number of seconds`);
+  return Math.round(Number(m[1]) * (UNIT_MS[m[2] ?? 's'] as number));
+}
+
+/** Formats milliseconds the short way (`1.5s`, `250ms`, `2m`), for logs and status. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000 || ms % 60_000 !== 0) return `${ms / 1000}s`;
+  if (ms % 3_600_000 !== 0) return `${ms / 60_000}m`;
+  return `${ms / 3_600_000}h`;
+}

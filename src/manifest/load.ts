@@ -1,0 +1,142 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { TetherError } from '../errors.js';
+import type { ManifestIssue } from './issues.js';
+import { DEFAULTS, type AgentSettings, type Manifest, type Upstream } from './model.js';
+import { normalizeFile, type FilePart } from './normalize.js';
+import { manifestSchema } from './schema.js';
+import { expandEnv, locate, parseSource, type SourceFile } from './source.js';
+
+export interface LoadResult {
+  /** The frozen manifest, or null when there is any issue. */
+  manifest: Manifest | null;
+  /** Every issue found, in file order. */
+  issues: ManifestIssue[];
+}
+
+/**
+ * Reads a manifest file, or a directory of `*.yaml`/`*.yml` files merged in
+ * name order (conf.d style). Returns every issue at once with file:line:column.
+ * Throws TetherError `manifest.not_found` when the path does not exist or a
+ * directory has no manifest files (one clear line for the CLI).
+ */
+export async function loadManifest(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
+  const files = await manifestFiles(configPath);
+  const issues: ManifestIssue[] = [];
+  const parts: FilePart[] = [];
+  for (const file of files) {
+    const r = checkFile(file, await readFile(file, 'utf8'), env);
+    issues.push(...r.issues);
+    if (r.part) parts.push(r.part);
+  }
+  const merged = merge(parts, issues);
+  return { manifest: issues.length === 0 ? deepFreeze({ ...merged, files }) : null, issues };
+}
+
+/** The files a --config path names, in merge order. */
+export async function manifestFiles(configPath: string): Promise<string[]> {
+  const path = resolve(configPath);
+  const st = await stat(path).catch(() => null);
+  if (!st) throw new TetherError('manifest.not_found', `${configPath}: no such file or directory`);
+  if (!st.isDirectory()) return [path];
+  const names = (await readdir(path)).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
+  if (names.length === 0) throw new TetherError('manifest.not_found', `${configPath}: no *.yaml files in this directory`);
+  return names.map((n) => join(path, n));
+}
+
+/** Parses, expands ${VAR}s, validates and normalizes one file. */
+export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): { part: FilePart | null; issues: ManifestIssue[] } {
+  const { source, issues: syntax } = parseSource(file, text);
+  if (syntax.length > 0) return { part: null, issues: syntax };
+  const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
+  const raw = source.doc.toJS() ?? {};
+  const expanded = expandEnv(raw, env, (p) => locate(source, p));
+  // Keep validating past unset variables, without repeating an issue at the same path.
+  const envPaths = new Set(expanded.issues.map((i) => i.path));
+  const parsed = manifestSchema.safeParse(expanded.value);
+  if (!parsed.success) {
+    const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
+    return { part: null, issues: [...expanded.issues, ...structural] };
+  }
+  const { part, issues: ruleIssues } = normalizeFile(parsed.data, where);
+  const issues = [...expanded.issues, ...ruleIssues.filter((i) => !envPaths.has(i.path))];
+  return { part: issues.length === 0 ? part : null, issues };
+}
+
+function zodIssue(src: SourceFile, issue: z.core.$ZodIssue): ManifestIssue[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({ ...locate(src, issue.path, k), message: `unknown key "${k}"` }));
+  }
+  return [{ ...locate(src, issue.path), message: describe(issue) }];
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    return issue.message.includes('received undefined') ? 'is required' : `must be ${article(issue.expected)}`;
+  }
+  if (issue.code === 'invalid_union') {
+    // Report the branch that got furthest: one whose failure is not a type mismatch.
+    const inner = issue.errors.flat().find((e) => e.code !== 'invalid_type');
+    if (inner) return describe(inner);
+    return 'has the wrong type';
+  }
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message;
+}
+
+function article(expected: string): string {
+  return expected === 'array' || expected === 'object' || expected === 'int' ? `an ${expected === 'int' ? 'integer' : expected}` : `a ${expected}`;
+}
+
+/** Merges file parts: one file may define upstream and agent; services are concatenated with unique ids. */
+function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'files'> {
+  let upstream: Upstream | null = null;
+  let agent: AgentSettings | null = null;
+  const services: Manifest['services'] = [];
+  const seen = new Map<string, string>();
+  let upstreamFrom = '';
+  let agentFrom = '';
+  for (const part of parts) {
+    if (part.upstream && upstream) issues.push(part.where(['upstream'], `already defined in ${upstreamFrom}`));
+    if (part.agent && agent) issues.push(part.where(['agent'], `already defined in ${agentFrom}`));
+    if (part.upstream && !upstream) {
+      upstream = part.upstream;
+      const at = part.where(['upstream'], '');
+      upstreamFrom = `${at.file}:${at.line}`;
+    }
+    if (part.agent && !agent) {
+      agent = part.agent;
+      const at = part.where(['agent'], '');
+      agentFrom = `${at.file}:${at.line}`;
+    }
+    for (const { spec, issueAt } of part.services) {
+      const first = seen.get(spec.id);
+      if (first !== undefined) {
+        issues.push(issueAt(`duplicate service id "${spec.id}" (first defined at ${first})`));
+        continue;
+      }
+      seen.set(spec.id, spec.origin);
+      services.push(spec);
+    }
+  }
+  return {
+    upstream,
+    agent: agent ?? {
+      listen: { host: '127.0.0.1', port: Number(DEFAULTS.listen.split(':')[1]) },
+      stateDir: DEFAULTS.stateDir,
+      heartbeat: 'session',
+      sessionTimeoutSec: null,
+      logLevel: 'info',
+    },
+    services,
+  };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}

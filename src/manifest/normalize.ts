@@ -1,0 +1,141 @@
+import { parseDuration } from '../duration.js';
+import type { ManifestIssue } from './issues.js';
+import { DEFAULTS, type AgentSettings, type CheckSpec, type Endpoint, type ProbeSpec, type ServiceSpec, type Upstream } from './model.js';
+import type { ParsedCheck, ParsedManifest, ParsedService } from './schema.js';
+
+type Where = (path: PropertyKey[], message: string) => ManifestIssue;
+
+/** What one file contributes; sections are null when the file does not have them. */
+export interface FilePart {
+  upstream: Upstream | null;
+  agent: AgentSettings | null;
+  services: Array<{ spec: ServiceSpec; issueAt: (message: string) => ManifestIssue }>;
+  /** Locates a path of this file, for issues found while merging. */
+  where: Where;
+}
+
+/**
+ * Turns one file's structurally valid content into the normalized model,
+ * applying the rules zod cannot express (one probe kind, timeout ranges,
+ * token or token_file). Returns every issue, not just the first.
+ */
+export function normalizeFile(parsed: ParsedManifest, where: Where): { part: FilePart; issues: ManifestIssue[] } {
+  const issues: ManifestIssue[] = [];
+  const part: FilePart = {
+    upstream: parsed.upstream ? upstream(parsed.upstream, where, issues) : null,
+    agent: parsed.agent ? agent(parsed.agent, where, issues) : null,
+    services: parsed.services.map((s, i) => ({
+      spec: service(s, ['services', i], where, issues),
+      issueAt: (message: string) => where(['services', i, 'id'], message),
+    })),
+    where,
+  };
+  return { part, issues };
+}
+
+function seconds(v: string | number, path: PropertyKey[], where: Where, issues: ManifestIssue[], min: number, max: number): number {
+  const ms = parseDuration(v);
+  if (ms % 1000 !== 0 || ms < min * 1000 || ms > max * 1000) {
+    issues.push(where(path, `must be a whole number of seconds from ${min} to ${max}`));
+  }
+  return Math.round(ms / 1000);
+}
+
+function hostPort(v: string): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  return { host: v.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(v.slice(i + 1)) };
+}
+
+function endpoint(url: string, path: PropertyKey[], where: Where, issues: ManifestIssue[]): Endpoint {
+  const u = new URL(url);
+  const m = /^(.*)\/v1\.0\/([A-Za-z0-9_.-]+)\/?$/.exec(u.pathname);
+  if (!m || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    issues.push(where(path, 'must be an http(s) URL ending in /v1.0/{tenant}, e.g. http://127.0.0.1:8470/v1.0/1234'));
+    return { base: u.origin, tenant: 'invalid', url };
+  }
+  return { base: `${u.origin}${m[1]}`, tenant: m[2] as string, url };
+}
+
+function upstream(u: NonNullable<ParsedManifest['upstream']>, where: Where, issues: ManifestIssue[]): Upstream {
+  const urls = Array.isArray(u.url) ? u.url : [u.url];
+  if (u.token !== undefined && u.token_file !== undefined) issues.push(where(['upstream', 'token_file'], 'give token or token_file, not both'));
+  return {
+    endpoints: urls.map((url, i) => endpoint(url, Array.isArray(u.url) ? ['upstream', 'url', i] : ['upstream', 'url'], where, issues)),
+    token: u.token ?? null,
+    tokenFile: u.token_file ?? null,
+    timeoutMs: u.timeout === undefined ? DEFAULTS.upstreamTimeoutMs : parseDuration(u.timeout),
+    tls: u.tls ? { caFile: u.tls.ca_file ?? null, certFile: u.tls.cert_file ?? null, keyFile: u.tls.key_file ?? null } : null,
+  };
+}
+
+function agent(a: NonNullable<ParsedManifest['agent']>, where: Where, issues: ManifestIssue[]): AgentSettings {
+  return {
+    listen: hostPort(a.listen),
+    stateDir: a.state_dir ?? DEFAULTS.stateDir,
+    heartbeat: a.heartbeat,
+    sessionTimeoutSec: a.session_timeout === undefined ? null : seconds(a.session_timeout, ['agent', 'session_timeout'], where, issues, 3, 120),
+    logLevel: a.log_level ?? 'info',
+  };
+}
+
+function service(s: ParsedService, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ServiceSpec {
+  const metadata = Object.fromEntries(Object.entries(s.metadata).map(([k, v]) => [k, String(v)]));
+  if (Object.keys(metadata).length > 20) issues.push(where([...path, 'metadata'], 'at most 20 entries'));
+  for (const [k, v] of Object.entries(metadata)) {
+    if (v.length < 1 || v.length > 255) issues.push(where([...path, 'metadata', k], 'must be 1..255 characters'));
+  }
+  const origin = where(path, '');
+  return {
+    id: s.id,
+    tags: s.tags,
+    metadata,
+    heartbeatTimeoutSec:
+      s.heartbeat_timeout === undefined ? DEFAULTS.heartbeatTimeoutSec : seconds(s.heartbeat_timeout, [...path, 'heartbeat_timeout'], where, issues, 3, 120),
+    onUnhealthy: s.on_unhealthy,
+    check: s.check ? check(s.check, [...path, 'check'], where, issues) : null,
+    origin: `${origin.file}:${origin.line}`,
+  };
+}
+
+function check(c: ParsedCheck, path: PropertyKey[], where: Where, issues: ManifestIssue[]): CheckSpec {
+  const kinds = (['http', 'tcp', 'exec', 'ttl'] as const).filter((k) => c[k] !== undefined);
+  if (kinds.length !== 1) issues.push(where(path, `needs exactly one of http, tcp, exec, ttl (found ${kinds.length === 0 ? 'none' : kinds.join(', ')})`));
+  const spec: CheckSpec = {
+    probe: probe(c),
+    intervalMs: c.interval === undefined ? DEFAULTS.intervalMs : parseDuration(c.interval),
+    timeoutMs: c.timeout === undefined ? DEFAULTS.timeoutMs : parseDuration(c.timeout),
+    initialDelayMs: c.initial_delay === undefined ? 0 : parseDuration(c.initial_delay),
+    rise: c.rise ?? DEFAULTS.rise,
+    fall: c.fall ?? DEFAULTS.fall,
+  };
+  if (spec.intervalMs < 100) issues.push(where([...path, 'interval'], 'must be at least 100ms'));
+  if (spec.timeoutMs < 10) issues.push(where([...path, 'timeout'], 'must be at least 10ms'));
+  return spec;
+}
+
+function statusRanges(v: string | number): Array<[number, number]> {
+  return String(v)
+    .split(',')
+    .map((part) => {
+      const [lo, hi] = part.trim().split('-').map(Number) as [number, number | undefined];
+      return [lo, hi ?? lo];
+    });
+}
+
+function probe(c: ParsedCheck): ProbeSpec {
+  if (c.http !== undefined) {
+    const h = typeof c.http === 'string' ? { url: c.http, method: 'GET', headers: {}, expect_status: '200-299', tls_skip_verify: false } : c.http;
+    return {
+      kind: 'http',
+      url: h.url,
+      method: h.method,
+      headers: h.headers,
+      expectStatus: statusRanges(h.expect_status),
+      bodyContains: 'body_contains' in h && h.body_contains !== undefined ? h.body_contains : null,
+      tlsSkipVerify: h.tls_skip_verify,
+    };
+  }
+  if (c.tcp !== undefined) return { kind: 'tcp', ...hostPort(c.tcp) };
+  if (c.exec !== undefined) return { kind: 'exec', argv: c.exec };
+  return { kind: 'ttl', ttlMs: c.ttl === undefined ? 0 : parseDuration(c.ttl) };
+}
