@@ -1,0 +1,164 @@
+import { Pool } from 'undici';
+import { HttpRegistry } from '../src/client/http-registry.js';
+import { TetherError } from '../src/errors.js';
+import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
+import type { Server } from './lib/child.js';
+import { startEtcd } from './lib/etcd.js';
+import { expectJson, sendJson } from './lib/http.js';
+import { parseShape, runLoad, shapeLabel, type LoadReport, type Shape } from './lib/load.js';
+import type { Step } from './lib/load-worker.js';
+import { fmt, percent, printResult, printTable, ratio, round } from './lib/report.js';
+import { startTether } from './lib/tether.js';
+
+/**
+ * Heartbeat throughput: N services (tenant `bench`, heartbeat_timeout 60),
+ * each a sequential token chain, driven closed-loop over keep-alive pools for
+ * a fixed window, against the same number of etcd leases kept alive through
+ * the v3 JSON gateway with the same load shape.
+ */
+
+const TENANT = 'bench';
+const TARGET_PER_S = 15_000;
+/** Measured on the 2-core bench box: see bench/README.md... no: see the report; 1x64 won. */
+const DEFAULT_SHAPES = '1x64';
+
+interface TetherChain {
+  path: string;
+  token: string;
+}
+
+/** One heartbeat: sends the chain's token, keeps the next one. */
+export const tetherBeat: Step<TetherChain> = async (d, chain) => {
+  const reply = await sendJson(d, 'POST', chain.path, { token: chain.token });
+  const token = (reply.body as { token?: unknown } | undefined)?.token;
+  if (reply.status !== 200 || typeof token !== 'string') {
+    throw new TetherError('bench.badReply', `heartbeat ${chain.path}: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+  }
+  chain.token = token;
+  return chain;
+};
+
+interface EtcdChain {
+  ID: string;
+}
+
+/** One lease keep-alive; a reply without a positive TTL means the lease is gone. */
+export const etcdKeepAlive: Step<EtcdChain> = async (d, chain) => {
+  const reply = await sendJson(d, 'POST', '/v3/lease/keepalive', chain);
+  const ttl = Number((reply.body as { result?: { TTL?: unknown } } | undefined)?.result?.TTL);
+  if (reply.status !== 200 || !(ttl > 0)) {
+    throw new TetherError('bench.badReply', `keepalive ${chain.ID}: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+  }
+  return chain;
+};
+
+async function tetherChains(server: Server, n: number): Promise<TetherChain[]> {
+  const registry = new HttpRegistry({ url: server.url });
+  try {
+    const chains: TetherChain[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = `svc-${i}`;
+      const { token } = await registry.createService(TENANT, { id, heartbeat_timeout: 60 });
+      if (token === null) throw new TetherError('bench.badReply', `POST /services gave no token for ${id}`);
+      chains.push({ path: `/v1.0/${TENANT}/services/${id}/heartbeat`, token });
+    }
+    return chains;
+  } finally {
+    await registry.close();
+  }
+}
+
+async function etcdChains(server: Server, n: number): Promise<EtcdChain[]> {
+  const pool = new Pool(server.url, { connections: 1 });
+  try {
+    const chains: EtcdChain[] = [];
+    for (let i = 0; i < n; i++) {
+      const body = (await expectJson(pool, 'POST', '/v3/lease/grant', { TTL: 60 }, 200)) as { ID?: unknown };
+      chains.push({ ID: String(body.ID) });
+    }
+    return chains;
+  } finally {
+    await pool.close();
+  }
+}
+
+interface System {
+  name: 'tether' | 'etcd';
+  start(): Promise<Server>;
+  chains(server: Server, n: number): Promise<unknown[]>;
+  step: 'tetherBeat' | 'etcdKeepAlive';
+}
+
+interface Row {
+  system: string;
+  shape: Shape;
+  report: LoadReport;
+}
+
+/** Every shape in turn on one fresh server; the chains carry over from shape to shape. */
+async function measure(ctx: BenchContext, sys: System, shapes: Shape[], n: number, warmupMs: number, durationMs: number): Promise<Row[]> {
+  const server = await sys.start();
+  try {
+    let states = await sys.chains(server, n);
+    const rows: Row[] = [];
+    for (const shape of shapes) {
+      ctx.signal.throwIfAborted();
+      const report = await runLoad(ctx.cleanup, { server, shape, stepModule: import.meta.url, stepName: sys.step, states, warmupMs, durationMs });
+      rows.push({ system: sys.name, shape, report });
+      states = report.states;
+    }
+    return rows;
+  } finally {
+    await server.stop();
+  }
+}
+
+const best = (rows: Row[]): Row => rows.reduce((a, b) => (b.report.perSecond > a.report.perSecond ? b : a));
+
+export const heartbeats: Bench = async (ctx) => {
+  const { options } = ctx;
+  const n = numberOption(options.services, 'services', 200);
+  const durationMs = numberOption(options.duration, 'duration', 10) * 1000;
+  const warmupMs = numberOption(options.warmup, 'warmup', 1) * 1000;
+  const shapes = (options.shape ?? DEFAULT_SHAPES).split(',').map(parseShape);
+  const systems: System[] = [
+    { name: 'tether', start: () => startTether(ctx.cleanup, { store: options.store, nodeArgs: registryNodeArgs(options) }), chains: tetherChains, step: 'tetherBeat' },
+    { name: 'etcd', start: () => startEtcd(ctx.cleanup), chains: etcdChains, step: 'etcdKeepAlive' },
+  ];
+  const rows: Row[] = [];
+  for (const sys of systems) rows.push(...(await measure(ctx, sys, shapes, n, warmupMs, durationMs)));
+
+  printTable(
+    `heartbeats: ${n} chains, ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up; shape = workers x connections[/in flight per worker]`,
+    ['system', 'shape', 'per s', 'p50 ms', 'p99 ms', 'errors', 'CPU: client', 'server', 'other procs'],
+    rows.map(({ system, shape, report: r }) => [
+      system, shapeLabel(shape), fmt(r.perSecond, 0), fmt(r.latency.p50), fmt(r.latency.p99), String(r.errors),
+      percent(r.cpu.client), percent(r.cpu.server), percent(r.cpu.other),
+    ]),
+  );
+  // The ratio compares both systems under the same load: the shape where tether did best.
+  const t = best(rows.filter((r) => r.system === 'tether'));
+  const e = rows.find((r) => r.system === 'etcd' && r.shape === t.shape) as Row;
+  const errors = rows.reduce((a, r) => a + r.report.errors, 0);
+  const x = ratio(t.report.perSecond, e.report.perSecond);
+  process.stdout.write(`tether/etcd = ${fmt(x)} at ${shapeLabel(t.shape)}; target >= ${TARGET_PER_S}/s: ${t.report.perSecond >= TARGET_PER_S ? 'met' : 'MISSED'}\n`);
+  printResult('heartbeats', {
+    tether_per_s: Math.round(t.report.perSecond),
+    etcd_per_s: Math.round(e.report.perSecond),
+    ratio: round(x),
+    p50_ms: round(t.report.latency.p50),
+    p99_ms: round(t.report.latency.p99),
+    etcd_p50_ms: round(e.report.latency.p50),
+    etcd_p99_ms: round(e.report.latency.p99),
+    errors,
+    shape: shapeLabel(t.shape),
+    client_cpu: round(t.report.cpu.client),
+    server_cpu: round(t.report.cpu.server),
+    other_cpu: round(t.report.cpu.other),
+    target_per_s: TARGET_PER_S,
+  });
+  if (errors > 0) {
+    const first = rows.find((r) => r.report.firstError !== null)?.report.firstError;
+    throw new TetherError('bench.errors', `heartbeats: ${errors} failed requests (first: ${first})`);
+  }
+};

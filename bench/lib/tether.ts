@@ -1,0 +1,64 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { TetherError } from '../../src/errors.js';
+import { freePort } from '../../test/helpers/ports.js';
+import type { Cleanup } from './cleanup.js';
+import { startServer, tempDir, type Server } from './child.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'dist/cli/main.js');
+
+export interface TetherOptions {
+  /** `sqlite` (or unset) is the registry's only store today and needs no flag; any other is passed as `--store`. */
+  store?: string | undefined;
+  /** Extra node flags for the registry process, e.g. `--cpu-prof`. */
+  nodeArgs?: readonly string[];
+}
+
+/**
+ * `tether registry` from dist/ as a child process (its own core), on a free
+ * loopback port with its data in a temp dir; ready once `GET /v1.0/bench/limits`
+ * answers 200. Fails loudly (TetherError `bench.serverStart`) when dist/ is
+ * missing or the server does not come up.
+ */
+export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): Promise<Server> {
+  if (!existsSync(MAIN)) {
+    throw new TetherError('bench.serverStart', `${MAIN} is missing: build it with \`npx tsc -p tsconfig.build.json\``);
+  }
+  const dir = tempDir(cleanup, 'tether');
+  const port = await freePort();
+  const store = opts.store === undefined || opts.store === 'sqlite' ? [] : ['--store', opts.store];
+  return startServer(cleanup, {
+    name: 'tether registry',
+    command: process.execPath,
+    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, '--data', `${dir}/data`, ...store],
+    dir,
+    url: `http://127.0.0.1:${port}`,
+    ready: async (url) => {
+      const res = await request(`${url}/v1.0/bench/limits`);
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+  });
+}
+
+/** A warning when some file under src/ is newer than the dist/ build we are about to measure. */
+export function staleBuildWarning(): string | null {
+  if (!existsSync(MAIN)) return null;
+  const built = statSync(MAIN).mtimeMs;
+  const newer = newestUnder(join(ROOT, 'src'));
+  return newer.mtime > built ? `warning: ${newer.path} is newer than dist/ (rebuild: npx tsc -p tsconfig.build.json)` : null;
+}
+
+function newestUnder(dir: string): { path: string; mtime: number } {
+  let best = { path: dir, mtime: 0 };
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.ts') || e.name.endsWith('.test.ts')) continue;
+    const path = join(e.parentPath, e.name);
+    const mtime = statSync(path).mtimeMs;
+    if (mtime > best.mtime) best = { path, mtime };
+  }
+  return best;
+}

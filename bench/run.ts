@@ -1,0 +1,87 @@
+import { parseArgs } from 'node:util';
+import { hasCode, TetherError } from '../src/errors.js';
+import { heartbeats } from './heartbeats.js';
+import { benchOptions, type Bench, type BenchContext } from './lib/bench.js';
+import { Cleanup } from './lib/cleanup.js';
+import { etcdVersion } from './lib/etcd.js';
+import { machineLine } from './lib/report.js';
+import { staleBuildWarning } from './lib/tether.js';
+import { wakeup } from './wakeup.js';
+
+const benches: Record<string, Bench> = { heartbeats, wakeup };
+
+const HELP = `usage: npm run bench -- [NAME...] [options]
+
+Runs each named bench (default: all: ${Object.keys(benches).join(', ')}) against
+\`tether registry\` (dist/, as a child process) and a single-member etcd, both
+on loopback, and prints a table plus one \`RESULT <name> key=value...\` line.
+
+options:
+  --store NAME               passed to \`tether registry --store\` (default: its own)
+  --duration S               heartbeats: measured window (10)
+  --warmup S                 heartbeats: warm-up before the window (1)
+  --services N               heartbeats: chains (services / leases) (200)
+  --shape WxC[/F],...        heartbeats: workers x connections [/ in flight per worker] (1x64)
+  --rounds N                 wakeup: measured rounds after 50 warm-up rounds (1000)
+  --delay-ms MS              wakeup: pause between the long-poll being sent and the PUT (2)
+  --registry-node-args=ARGS  extra node flags for the registry (note the =), e.g.
+                             --registry-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
+
+Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values: options, positionals } = parseArgs({ args: argv, options: benchOptions, strict: true, allowPositionals: true });
+  if (options.help === true) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const names = positionals.length > 0 ? positionals : Object.keys(benches);
+  const unknown = names.filter((n) => !(n in benches));
+  if (unknown.length > 0) throw new TetherError('bench.usage', `unknown bench ${unknown.join(', ')} (known: ${Object.keys(benches).join(', ')})`);
+
+  const cleanup = new Cleanup();
+  const ac = new AbortController();
+  onSignals(cleanup, ac);
+  const storeLabel = options.store ?? 'sqlite';
+  process.stdout.write(`${machineLine(await etcdVersion(), storeLabel)}\n`);
+  const stale = staleBuildWarning();
+  if (stale !== null) process.stderr.write(`${stale}\n`);
+
+  const ctx: BenchContext = { cleanup, signal: ac.signal, options, storeLabel };
+  let failed = 0;
+  for (const name of names) {
+    try {
+      await (benches[name] as Bench)(ctx);
+    } catch (err) {
+      failed++;
+      process.stderr.write(`bench ${name} FAILED: ${err instanceof Error ? err.message : String(err)}\n`);
+    } finally {
+      await cleanup.runAll();
+    }
+  }
+  // Interrupted: the signal handler exits 130 once its cleanup is done.
+  if (ac.signal.aborted) return new Promise<never>(() => {});
+  return failed > 0 ? 1 : 0;
+}
+
+/** First SIGINT/SIGTERM: abort, clean up, exit 130; a second one exits at once (the exit hook still kills children). */
+function onSignals(cleanup: Cleanup, ac: AbortController): void {
+  const handler = (): void => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort(new TetherError('bench.interrupted', 'interrupted'));
+    process.stderr.write('bench: interrupted, stopping servers\n');
+    void cleanup.runAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // Our usage errors, and parseArgs' (ERR_PARSE_ARGS_*), exit 2.
+    const usage = hasCode(err, 'bench.usage') || String((err as { code?: unknown } | null)?.code).startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(usage ? 2 : 1);
+  },
+);

@@ -1,0 +1,200 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { HttpRegistry } from '../client/http-registry.js';
+import { TetherError } from '../errors.js';
+import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
+import { loadManifest } from '../manifest/load.js';
+import type { Manifest } from '../manifest/model.js';
+import { startLocalApi, type LocalApi } from '../observability/local-api.js';
+import { AgentMetrics } from '../observability/metrics.js';
+import { TtlBoard } from '../probes/ttl.js';
+import type { Registry } from '../registry/registry.js';
+import { Syncer } from '../sync/syncer.js';
+import { packageVersion } from '../version.js';
+import { ServiceRuntime } from './runtime.js';
+import type { AgentStatus } from './status.js';
+import { watchPaths } from './watch.js';
+
+export interface AgentOptions {
+  /** Manifest file or conf.d directory. */
+  configPath: string;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** An in-process registry (`tether dev`) instead of the manifest's upstream. */
+  upstream?: { registry: Registry; tenant: string; url: string };
+  /** Overrides agent.listen (tests use port 0). */
+  listen?: { host: string; port: number };
+  /** Watch the manifest for changes (default true). */
+  watch?: boolean;
+  metrics?: AgentMetrics;
+}
+
+/** Time allowed to deregister at shutdown. */
+const SHUTDOWN_MS = 4000;
+
+/**
+ * The agent's composition root: manifest -> probes -> syncer -> registry,
+ * plus the local API and hot reload. `start` resolves once the local API is
+ * listening and the first sync has been asked for; `close` deregisters.
+ */
+export class Agent {
+  private manifest: Manifest;
+  private loadedAt = Date.now();
+  private rejected: ManifestIssue[] = [];
+  private readonly startedAt = Date.now();
+  private api: LocalApi | null = null;
+  private stopWatching: (() => Promise<void>) | null = null;
+  private closed: Promise<void> | null = null;
+
+  private constructor(
+    private readonly opts: AgentOptions,
+    manifest: Manifest,
+    private readonly upstream: { registry: Registry; tenant: string; url: string },
+    private readonly syncer: Syncer,
+    private readonly runtime: ServiceRuntime,
+    private readonly ttl: TtlBoard,
+    readonly metrics: AgentMetrics,
+  ) {
+    this.manifest = manifest;
+  }
+
+  /**
+   * Loads the manifest and starts everything. Rejects with TetherError
+   * `manifest.invalid` (message lists every issue) when the manifest is
+   * invalid, `manifest.not_found`, or `agent.no_upstream` without a registry.
+   */
+  static async start(opts: AgentOptions): Promise<Agent> {
+    const log = opts.logger.child({ component: 'agent' });
+    const manifest = await loadOrThrow(opts.configPath, opts.env);
+    const upstream = opts.upstream ?? (await httpUpstream(manifest));
+    const metrics = opts.metrics ?? new AgentMetrics();
+    const ttl = new TtlBoard();
+    let agentRef: Agent | null = null;
+    const syncer = new Syncer({
+      registry: upstream.registry,
+      tenant: upstream.tenant,
+      mode: manifest.agent.heartbeat,
+      sessionTimeoutSec: () => (agentRef ? agentRef.sessionTimeoutSec() : 15),
+      log: opts.logger.child({ component: 'sync' }),
+      metrics,
+      onPass: (ok) => metrics.ready.set(ok || syncer.synced ? 1 : 0),
+    });
+    const runtime = new ServiceRuntime(syncer, ttl, metrics, opts.logger.child({ component: 'probes' }));
+    const agent = new Agent(opts, manifest, upstream, syncer, runtime, ttl, metrics);
+    agentRef = agent;
+    const listen = opts.listen ?? manifest.agent.listen;
+    agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }));
+    syncer.start();
+    runtime.apply(manifest.services);
+    if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath], () => void agent.reload(), log);
+    log.info({ api: agent.api.url, registry: upstream.url, services: manifest.services.length, mode: manifest.agent.heartbeat }, 'agent started');
+    return agent;
+  }
+
+  /** The local API's base URL, e.g. http://127.0.0.1:8471 */
+  get apiUrl(): string {
+    return this.api?.url ?? '';
+  }
+
+  /** The session timeout: agent.session_timeout, else the smallest service heartbeat_timeout. */
+  sessionTimeoutSec(): number {
+    const explicit = this.manifest.agent.sessionTimeoutSec;
+    if (explicit !== null) return explicit;
+    const all = this.manifest.services.map((s) => s.heartbeatTimeoutSec);
+    return all.length > 0 ? Math.min(...all) : 15;
+  }
+
+  /**
+   * Re-reads the manifest: an invalid one changes nothing (its issues show in
+   * /v1/status and a metric); a valid one is applied as a diff. Never rejects.
+   */
+  async reload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
+    const log = this.opts.logger.child({ component: 'agent' });
+    let issues: ManifestIssue[];
+    let next: Manifest | null = null;
+    try {
+      const r = await loadManifest(this.opts.configPath, this.opts.env);
+      issues = r.issues;
+      next = r.manifest;
+    } catch (err) {
+      issues = [{ file: this.opts.configPath, line: 0, column: 0, path: '', message: err instanceof Error ? err.message : String(err) }];
+    }
+    if (!next) {
+      this.rejected = issues;
+      this.metrics.reloads.inc({ result: 'error' });
+      this.metrics.manifestValid.set(0);
+      log.error({ issues: issues.map(formatIssue) }, 'manifest change rejected; keeping the running configuration');
+      return { ok: false, issues };
+    }
+    if (JSON.stringify(next.upstream) !== JSON.stringify(this.manifest.upstream) || next.agent.heartbeat !== this.manifest.agent.heartbeat) {
+      log.warn('upstream and agent.heartbeat changes take effect at the next restart');
+    }
+    this.manifest = next;
+    this.loadedAt = Date.now();
+    this.rejected = [];
+    const diff = this.runtime.apply(next.services);
+    this.metrics.reloads.inc({ result: 'ok' });
+    this.metrics.manifestValid.set(1);
+    log.info(diff, 'manifest reloaded');
+    return { ok: true, issues: [] };
+  }
+
+  status(): AgentStatus {
+    return {
+      version: packageVersion(),
+      startedAt: this.startedAt,
+      ready: this.syncer.synced,
+      upstream: {
+        url: this.upstream.url,
+        tenant: this.upstream.tenant,
+        mode: this.manifest.agent.heartbeat,
+        session: this.syncer.session.id,
+        lastError: this.syncer.upstreamError,
+      },
+      manifest: { files: [...this.manifest.files], loadedAt: this.loadedAt, issues: this.rejected },
+      services: this.runtime.status(),
+    };
+  }
+
+  private handlers() {
+    return {
+      status: () => this.status(),
+      ready: () => ({ ready: this.syncer.synced, reason: this.syncer.synced ? null : 'first sync with the registry not done yet' }),
+      reload: () => this.reload(),
+      ttlReport: (service: string, status: 'pass' | 'fail', note: string | null) => {
+        if (!this.runtime.hasTtlCheck(service)) return false;
+        this.ttl.report(service, status, note ?? undefined);
+        return this.runtime.ttlReported(service);
+      },
+      metrics: this.metrics,
+    };
+  }
+
+  /** Graceful: stop probes and watchers, deregister every service (bounded), close the local API. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.stopWatching?.();
+      await this.runtime.stopAll();
+      await this.syncer.close(SHUTDOWN_MS);
+      await this.api?.close();
+      if (this.upstream.registry instanceof HttpRegistry) await this.upstream.registry.close();
+      this.opts.logger.child({ component: 'agent' }).info('agent stopped');
+    })();
+    return this.closed;
+  }
+}
+
+async function loadOrThrow(configPath: string, env?: NodeJS.ProcessEnv): Promise<Manifest> {
+  const { manifest, issues } = await loadManifest(configPath, env);
+  if (!manifest) throw new TetherError('manifest.invalid', issues.map(formatIssue).join('\n'));
+  return manifest;
+}
+
+async function httpUpstream(m: Manifest): Promise<{ registry: Registry; tenant: string; url: string }> {
+  const up = m.upstream;
+  const first = up?.endpoints[0];
+  if (!up || !first) throw new TetherError('agent.no_upstream', 'the manifest has no upstream.url (or use `tether dev` for an embedded registry)');
+  const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
+  const registry = new HttpRegistry({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs });
+  return { registry, tenant: first.tenant, url: first.url };
+}

@@ -1,0 +1,153 @@
+import type { Logger } from 'pino';
+import type { CheckSpec, ServiceSpec } from '../manifest/model.js';
+import type { AgentMetrics } from '../observability/metrics.js';
+import { createProbe } from '../probes/probe.js';
+import { CheckRunner } from '../probes/scheduler.js';
+import type { TtlBoard } from '../probes/ttl.js';
+import { newLocalService, type LocalService } from '../sync/local-state.js';
+import type { Syncer } from '../sync/syncer.js';
+import type { ServiceStatus } from './status.js';
+
+interface Running {
+  local: LocalService;
+  runner: CheckRunner | null;
+  abort: AbortController;
+}
+
+/**
+ * The services of the running manifest: one LocalService (owned by the
+ * syncer) and one CheckRunner each. Applies manifest diffs so that an
+ * untouched service keeps its probe state and its registration.
+ */
+export class ServiceRuntime {
+  private readonly running = new Map<string, Running>();
+
+  constructor(
+    private readonly syncer: Syncer,
+    private readonly ttl: TtlBoard,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Makes the running set match `specs`; returns counts for the log. */
+  apply(specs: readonly ServiceSpec[]): { added: number; removed: number; changed: number } {
+    const next = new Map(specs.map((s) => [s.id, s]));
+    let added = 0;
+    let removed = 0;
+    let changed = 0;
+    for (const [id, r] of this.running) {
+      if (next.has(id)) continue;
+      this.stopRunner(r);
+      r.local.removing = true;
+      this.running.delete(id);
+      this.metrics.forgetService(id);
+      removed++;
+    }
+    for (const spec of specs) {
+      const r = this.running.get(spec.id);
+      if (!r) {
+        this.add(spec);
+        added++;
+      } else if (JSON.stringify(r.local.spec) !== JSON.stringify(spec)) {
+        this.change(r, spec);
+        changed++;
+      }
+    }
+    this.syncer.trigger();
+    return { added, removed, changed };
+  }
+
+  private add(spec: ServiceSpec): void {
+    const local = newLocalService(spec);
+    // A tombstone of the same id (removed, then re-added before the removal landed) is replaced.
+    this.syncer.services.set(spec.id, local);
+    const r: Running = { local, runner: null, abort: new AbortController() };
+    this.running.set(spec.id, r);
+    this.metrics.serviceHealthy.set({ service: spec.id }, local.health === 'healthy' ? 1 : 0);
+    this.metrics.serviceRegistered.set({ service: spec.id }, 0);
+    if (spec.check) this.startRunner(r, spec.check);
+  }
+
+  private change(r: Running, spec: ServiceSpec): void {
+    const sameCheck = JSON.stringify(r.local.spec.check) === JSON.stringify(spec.check);
+    r.local.spec = spec;
+    if (sameCheck) return;
+    this.stopRunner(r);
+    r.abort = new AbortController();
+    r.local.health = spec.check ? 'unknown' : 'healthy';
+    r.local.lastProbe = null;
+    if (spec.check) this.startRunner(r, spec.check);
+  }
+
+  private startRunner(r: Running, check: CheckSpec): void {
+    const id = r.local.spec.id;
+    const probe = createProbe(check.probe, { timeoutMs: check.timeoutMs, ttl: this.ttl, serviceId: id });
+    const runner = new CheckRunner({
+      serviceId: id,
+      check,
+      probe,
+      onResult: (res) => {
+        r.local.lastProbe = { ok: res.ok, output: res.output, at: Date.now(), durationMs: res.durationMs };
+        this.metrics.probeResults.inc({ service: id, result: res.ok ? 'pass' : 'fail' });
+        this.metrics.probeDuration.observe({ service: id }, res.durationMs / 1000);
+        this.log.debug({ service: id, ok: res.ok, output: res.output }, 'probe');
+      },
+      onTransition: (from, to, res) => {
+        r.local.health = to;
+        this.metrics.serviceHealthy.set({ service: id }, to === 'healthy' ? 1 : 0);
+        this.log.info({ service: id, from, to, output: res.output }, `service is ${to}`);
+        this.syncer.trigger();
+      },
+      onError: (err) => this.log.error({ service: id, err }, 'check callback failed'),
+    });
+    r.runner = runner;
+    runner.start(r.abort.signal);
+  }
+
+  private stopRunner(r: Running): void {
+    r.abort.abort();
+    void r.runner?.stop();
+    r.runner = null;
+  }
+
+  /** Runs the service's probe now (a TTL report arrived). False when it has no ttl check. */
+  ttlReported(service: string): boolean {
+    const r = this.running.get(service);
+    if (!r || r.local.spec.check?.probe.kind !== 'ttl') return false;
+    r.runner?.runNow();
+    return true;
+  }
+
+  hasTtlCheck(service: string): boolean {
+    return this.running.get(service)?.local.spec.check?.probe.kind === 'ttl';
+  }
+
+  /** Stops every probe (shutdown). */
+  async stopAll(): Promise<void> {
+    const stops = [...this.running.values()].map((r) => {
+      r.abort.abort();
+      return r.runner?.stop();
+    });
+    await Promise.allSettled(stops);
+  }
+
+  status(): ServiceStatus[] {
+    return [...this.running.values()].map(({ local }) => ({
+      id: local.spec.id,
+      origin: local.spec.origin,
+      health: local.health,
+      registered: local.registered !== null,
+      check: describeCheck(local.spec.check),
+      lastProbe: local.lastProbe,
+      lastHeartbeat: local.lastHeartbeat,
+      lastError: local.lastError,
+    }));
+  }
+}
+
+function describeCheck(c: CheckSpec | null): string | null {
+  if (!c) return null;
+  const p = c.probe;
+  const what = p.kind === 'http' ? p.url : p.kind === 'tcp' ? `${p.host}:${p.port}` : p.kind === 'exec' ? p.argv.join(' ') : `${p.ttlMs}ms`;
+  return `${p.kind} ${what} every ${c.intervalMs}ms`;
+}

@@ -1,0 +1,30 @@
+import type { ManifestIssue } from '../manifest/issues.js';
+
+/** One service in `/v1/status`. */
+export interface ServiceStatus {
+  id: string;
+  /** Where the manifest declares it (file:line). */
+  origin: string;
+  health: 'unknown' | 'healthy' | 'unhealthy';
+  registered: boolean;
+  /** A one-line summary of the check, e.g. `http http://127.0.0.1:8080/healthz every 5s`, or null. */
+  check: string | null;
+  lastProbe: { ok: boolean; output: string; at: number; durationMs: number } | null;
+  lastHeartbeat: number | null;
+  lastError: { message: string; at: number } | null;
+}
+
+/** The agent's `/v1/status` document. */
+export interface AgentStatus {
+  version: string;
+  startedAt: number;
+  ready: boolean;
+  upstream: { url: string; tenant: string; mode: 'session' | 'service'; session: string | null; lastError: { message: string; at: number } | null };
+  manifest: {
+    files: string[];
+    loadedAt: number;
+    /** Issues of the last rejected change (the running manifest stays in force); empty when it was accepted. */
+    issues: ManifestIssue[];
+  };
+  services: ServiceStatus[];
+}

@@ -1,0 +1,57 @@
+import { Agent } from '../../agent/agent.js';
+import { TetherError } from '../../errors.js';
+import { firstSignal } from '../../lifecycle/signals.js';
+import { createLogger } from '../../observability/logger.js';
+import { out, parse, positionals, UsageError, type Command } from '../command.js';
+
+const help = `Usage: tether agent --config PATH [--log-level LEVEL]
+
+Runs the agent: probes the manifest's services, registers the healthy ones
+with upstream.url and heartbeats them, and serves the local API
+(agent.listen, default 127.0.0.1:8471).
+
+PATH is a manifest file or a conf.d directory of *.yaml files. Changes to it
+are applied live (also on SIGHUP or POST /v1/reload); an invalid change is
+rejected and the running configuration stays.
+
+SIGTERM or SIGINT deregisters every service, then exits 0 (within 5 s); a
+second signal exits at once.
+`;
+
+const options = {
+  config: { type: 'string', short: 'c' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'run the agent: probes, registration, heartbeats, local API',
+  help,
+  async run(argv) {
+    const { values, positionals: pos } = parse('agent', argv, options);
+    if (values.help) return (out(help), 0);
+    positionals('agent', pos, []);
+    if (values.config === undefined) throw new UsageError('--config PATH is required', 'agent');
+    const logger = createLogger({ level: values['log-level'] });
+    let agent: Agent;
+    try {
+      agent = await Agent.start({ configPath: values.config, logger });
+    } catch (err) {
+      return reportStartFailure(err);
+    }
+    const sig = await firstSignal(() => void agent.reload());
+    logger.info({ signal: sig }, 'shutting down: deregistering services');
+    await agent.close();
+    return 0;
+  },
+};
+
+/** An invalid manifest prints every issue (one per line) and exits 1; anything else goes to main. */
+export function reportStartFailure(err: unknown): number {
+  if (err instanceof TetherError && err.code === 'manifest.invalid') {
+    process.stderr.write(`${err.message}\nerror: the manifest is invalid; nothing was started\n`);
+    return 1;
+  }
+  throw err;
+}

@@ -1,0 +1,79 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent } from '../../agent/agent.js';
+import { firstSignal } from '../../lifecycle/signals.js';
+import { loadManifest } from '../../manifest/load.js';
+import { createLogger } from '../../observability/logger.js';
+import { RegistryService } from '../../registry/service.js';
+import { createRegistryServer } from '../../server/index.js';
+import { openSqliteStore } from '../../store/sqlite.js';
+import { out, parse, positionals, UsageError, type Command } from '../command.js';
+import { reportStartFailure } from './agent.js';
+import { parseListen } from './registry.js';
+
+const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] [--log-level LEVEL]
+
+Runs an embedded registry (SQLite) and the agent in one process: the agent
+talks to the registry in-process, and the registry also listens on HTTP so
+the CLI and other clients can use it.
+
+  --listen HOST:PORT  registry address (default: the host:port of the manifest's
+                      upstream.url, else 127.0.0.1:8470)
+  --data DIR          registry data (default: a temporary directory, removed at exit)
+
+The tenant is the manifest's (upstream.url .../v1.0/TENANT), else "default".
+`;
+
+const options = {
+  config: { type: 'string', short: 'c' },
+  listen: { type: 'string' },
+  data: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const devCommand: Command = {
+  name: 'dev',
+  summary: 'run a registry and the agent in one process',
+  help,
+  async run(argv) {
+    const { values, positionals: pos } = parse('dev', argv, options);
+    if (values.help) return (out(help), 0);
+    positionals('dev', pos, []);
+    if (values.config === undefined) throw new UsageError('--config PATH is required', 'dev');
+    const logger = createLogger({ level: values['log-level'] });
+    const log = logger.child({ component: 'dev' });
+    const { manifest } = await loadManifest(values.config);
+    const endpoint = manifest?.upstream?.endpoints[0];
+    const listen = parseListen(values.listen ?? (endpoint ? new URL(endpoint.base).host : '127.0.0.1:8470'));
+    const tenant = endpoint?.tenant ?? 'default';
+    const data = values.data ?? (await mkdtemp(join(tmpdir(), 'tether-dev-')));
+    await mkdir(data, { recursive: true });
+
+    const store = await openSqliteStore({ path: join(data, 'registry.db') });
+    const registry = await RegistryService.open(store, { logger });
+    const server = createRegistryServer(registry, { logger });
+    let agent: Agent | undefined;
+    try {
+      const { url } = await server.listen(listen.port, listen.host);
+      const base = `${url}/v1.0/${tenant}`;
+      log.info({ url: base, data }, 'embedded registry listening');
+      try {
+        agent = await Agent.start({ configPath: values.config, logger, upstream: { registry, tenant, url: base } });
+      } catch (err) {
+        return reportStartFailure(err);
+      }
+      log.info({ api: agent.apiUrl }, `try: npx tether services list --url ${base}`);
+      const sig = await firstSignal(() => void agent?.reload());
+      log.info({ signal: sig }, 'shutting down: deregistering services');
+    } finally {
+      await agent?.close();
+      await server.close();
+      await registry.close();
+      await store.close();
+      if (values.data === undefined) await rm(data, { recursive: true, force: true });
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,62 @@
+import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric of the agent, defined in one place on a registry passed in
+ * (never prom-client's global one, so tests and embedded agents do not clash).
+ * Names are prefixed `tether_`.
+ */
+export class AgentMetrics {
+  readonly registry: PromRegistry;
+  readonly probeResults: Counter<'service' | 'result'>;
+  readonly probeDuration: Histogram<'service'>;
+  readonly serviceHealthy: Gauge<'service'>;
+  readonly serviceRegistered: Gauge<'service'>;
+  readonly registrations: Counter<'op' | 'result'>;
+  readonly heartbeats: Counter<'result'>;
+  readonly heartbeatLatency: Histogram;
+  readonly upstreamErrors: Counter<'op'>;
+  readonly reloads: Counter<'result'>;
+  readonly manifestValid: Gauge;
+  readonly ready: Gauge;
+
+  constructor(registry: PromRegistry = new PromRegistry(), opts: { processMetrics?: boolean } = {}) {
+    this.registry = registry;
+    const registers = [registry];
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tether_' });
+    this.probeResults = new Counter({ name: 'tether_probe_results_total', help: 'Health probe results.', labelNames: ['service', 'result'], registers });
+    this.probeDuration = new Histogram({
+      name: 'tether_probe_duration_seconds',
+      help: 'Health probe duration.',
+      labelNames: ['service'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10],
+      registers,
+    });
+    this.serviceHealthy = new Gauge({ name: 'tether_service_healthy', help: '1 when the service is healthy.', labelNames: ['service'], registers });
+    this.serviceRegistered = new Gauge({ name: 'tether_service_registered', help: '1 when the service is registered.', labelNames: ['service'], registers });
+    this.registrations = new Counter({
+      name: 'tether_registrations_total',
+      help: 'Registry writes for services: register, update, deregister.',
+      labelNames: ['op', 'result'],
+      registers,
+    });
+    this.heartbeats = new Counter({ name: 'tether_heartbeats_total', help: 'Heartbeats sent to the registry.', labelNames: ['result'], registers });
+    this.heartbeatLatency = new Histogram({
+      name: 'tether_heartbeat_latency_seconds',
+      help: 'Heartbeat round trip.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers,
+    });
+    this.upstreamErrors = new Counter({ name: 'tether_upstream_errors_total', help: 'Failed calls to the registry.', labelNames: ['op'], registers });
+    this.reloads = new Counter({ name: 'tether_manifest_reloads_total', help: 'Manifest reloads.', labelNames: ['result'], registers });
+    this.manifestValid = new Gauge({ name: 'tether_manifest_valid', help: '0 while the last manifest change was rejected.', registers });
+    this.ready = new Gauge({ name: 'tether_ready', help: '1 once the first sync with the registry is done.', registers });
+    this.manifestValid.set(1);
+  }
+
+  /** Forgets the per-service series of a service removed from the manifest. */
+  forgetService(service: string): void {
+    for (const m of [this.serviceHealthy, this.serviceRegistered]) m.remove({ service });
+    this.probeDuration.remove({ service });
+    for (const result of ['pass', 'fail']) this.probeResults.remove({ service, result });
+  }
+}

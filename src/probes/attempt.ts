@@ -1,0 +1,85 @@
+import { performance } from 'node:perf_hooks';
+import type { ProbeResult } from './probe.js';
+
+/**
+ * The framing every I/O probe shares, written once: the timeout, the
+ * caller's abort, the output cap and the rule that a failure is a result.
+ * A probe kind only supplies an `Attempt`: one check against its target.
+ */
+
+/** Output is capped at 4 KiB (UTF-8 bytes), like Consul's check output. */
+export const OUTPUT_LIMIT_BYTES = 4096;
+
+/** What one check found; `runAttempt` adds the duration and the cap. */
+export interface Verdict {
+  ok: boolean;
+  output: string;
+}
+
+/**
+ * One check against a target. Resolves with a verdict; may reject for any
+ * failure (it becomes an ok:false result). Must settle promptly once `signal`
+ * aborts, after releasing what it holds (sockets, child processes).
+ */
+export type Attempt = (signal: AbortSignal) => Promise<Verdict>;
+
+/**
+ * Runs `attempt` under `timeoutMs`. Returns ok:false "timed out after Nms"
+ * when the timeout fires first, ok:false with the error text when the attempt
+ * rejects, and the verdict otherwise. Rejects only with `caller.reason`, when
+ * the caller aborts (also when the attempt finished in the meantime: after an
+ * abort nobody wants the answer).
+ */
+export async function runAttempt(caller: AbortSignal, timeoutMs: number, attempt: Attempt): Promise<ProbeResult> {
+  caller.throwIfAborted();
+  const started = performance.now();
+  const signal = AbortSignal.any([caller, AbortSignal.timeout(timeoutMs)]);
+  let verdict: Verdict;
+  try {
+    verdict = await attempt(signal);
+  } catch (err) {
+    if (caller.aborted) throw caller.reason;
+    verdict = { ok: false, output: signal.aborted ? `timed out after ${timeoutMs}ms` : describeError(err) };
+  }
+  if (caller.aborted) throw caller.reason;
+  return { ok: verdict.ok, output: truncateOutput(verdict.output), durationMs: elapsedMs(started) };
+}
+
+/** Milliseconds since `started` (a `performance.now()` reading), to the microsecond. */
+export function elapsedMs(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}
+
+/**
+ * Cuts `text` to `limit` UTF-8 bytes, keeping its head (or its tail, for
+ * command output whose last lines matter) and marking the cut with "…".
+ */
+export function truncateOutput(text: string, limit = OUTPUT_LIMIT_BYTES, keep: 'head' | 'tail' = 'head'): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= limit) return text;
+  const mark = '…';
+  const room = Math.max(0, limit - Buffer.byteLength(mark));
+  // A cut through a multi-byte character decodes to U+FFFD; drop that half character.
+  if (keep === 'head') return bytes.subarray(0, room).toString('utf8').replace(/\uFFFD+$/, '') + mark;
+  return mark + bytes.subarray(bytes.length - room).toString('utf8').replace(/^\uFFFD+/, '');
+}
+
+/**
+ * Short human text for an error: its message, the messages of an
+ * AggregateError (Node's happy-eyeballs connect to "localhost" throws one with
+ * an empty message), and a cause that adds something.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    return [...new Set(err.errors.map(describeError))].join('; ');
+  }
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  let text = err.message || (typeof code === 'string' ? code : err.name);
+  const cause = err.cause;
+  if (cause !== undefined && cause !== null) {
+    const more = describeError(cause);
+    if (more !== '' && !text.includes(more)) text = `${text}: ${more}`;
+  }
+  return text;
+}

@@ -1,0 +1,181 @@
+import { systemClock, type Clock } from '../clock.js';
+import type { CheckSpec } from '../manifest/model.js';
+import { describeError } from './attempt.js';
+import type { Probe, ProbeResult } from './probe.js';
+import { initialThresholds, step, type Health, type Thresholds } from './thresholds.js';
+
+/** The first run is delayed by up to 10% of the interval, at most this much. */
+export const MAX_FIRST_JITTER_MS = 1000;
+
+export interface CheckRunnerOptions {
+  serviceId: string;
+  check: CheckSpec;
+  probe: Probe;
+  /** Measures time between runs; the system clock by default. */
+  clock?: Clock | undefined;
+  /** Uniform [0, 1) for the first-run jitter; injectable for tests. */
+  random?: (() => number) | undefined;
+  /** After every run, with the thresholds it produced. */
+  onResult: (result: ProbeResult, thresholds: Thresholds) => void;
+  /** When health changes, after `onResult`. */
+  onTransition: (from: Health, to: Health, result: ProbeResult) => void;
+  /** Receives what a callback threw; the loop goes on either way. */
+  onError?: ((err: unknown) => void) | undefined;
+}
+
+/**
+ * Runs one service's probe loop: the only loop, for every probe kind.
+ *
+ * The first run comes `initialDelayMs` plus a jitter of up to 10% of the
+ * interval (capped at 1 s) after `start`, so many services started together
+ * do not probe in lockstep; later runs start `intervalMs` after the START of
+ * the previous one (no drift), or right after it when it took longer.
+ */
+export class CheckRunner {
+  readonly serviceId: string;
+  private readonly check: CheckSpec;
+  private readonly probe: Probe;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly opts: CheckRunnerOptions;
+  private state: Thresholds = initialThresholds();
+  private last: ProbeResult | undefined;
+  private ac: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private busy = false;
+  private rerun = false;
+
+  constructor(opts: CheckRunnerOptions) {
+    this.serviceId = opts.serviceId;
+    this.check = opts.check;
+    this.probe = opts.probe;
+    this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? Math.random;
+    this.opts = opts;
+  }
+
+  /** The current rise/fall state (health `unknown` before the first verdict). */
+  get thresholds(): Thresholds {
+    return this.state;
+  }
+
+  /** The last probe result, or undefined before the first run. */
+  get lastResult(): ProbeResult | undefined {
+    return this.last;
+  }
+
+  get running(): boolean {
+    return this.ac !== undefined && !this.ac.signal.aborted;
+  }
+
+  /**
+   * Starts the loop (see the class comment for the timing). Idempotent while
+   * running; does nothing when `signal` is already aborted. When `signal`
+   * aborts, the loop stops as with `stop()`. Thresholds survive a restart.
+   */
+  start(signal?: AbortSignal): void {
+    if (this.running || signal?.aborted) return;
+    const ac = new AbortController();
+    this.ac = ac;
+    this.rerun = false;
+    // Removed when the loop stops (ac aborts), whoever stops it.
+    signal?.addEventListener('abort', () => void this.stop(), { once: true, signal: ac.signal });
+    const jitter = this.random() * Math.min(this.check.intervalMs * 0.1, MAX_FIRST_JITTER_MS);
+    this.schedule(this.check.initialDelayMs + jitter);
+  }
+
+  /**
+   * Stops the loop: clears the timer, aborts the in-flight probe and resolves
+   * once that run has settled. No callback is called after it resolves. Idempotent.
+   */
+  async stop(): Promise<void> {
+    this.ac?.abort();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+  }
+
+  /**
+   * Runs the probe now (e.g. a TTL report just arrived) instead of at the
+   * next tick; the interval restarts from this run. While a run is in flight
+   * the request is coalesced into one run right after it. No-op when stopped.
+   */
+  runNow(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.rerun = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    const signal = this.ac?.signal;
+    clearTimeout(this.timer);
+    if (signal === undefined || signal.aborted) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.inFlight = this.tick(signal);
+    }, ms);
+    // A health check must not keep the process alive on its own.
+    this.timer.unref();
+  }
+
+  /** One run, its bookkeeping and the scheduling of the next. Never rejects. */
+  private async tick(signal: AbortSignal): Promise<void> {
+    const started = this.clock.now();
+    // Busy until the next run is scheduled, so a runNow() from a callback is
+    // coalesced below instead of being overwritten by the regular schedule.
+    this.busy = true;
+    try {
+      const result = await this.runProbe(signal);
+      if (result === undefined || signal.aborted) return;
+      this.record(result);
+    } finally {
+      this.busy = false;
+    }
+    if (signal.aborted) return; // a callback stopped us
+    const rerun = this.rerun;
+    this.rerun = false;
+    this.schedule(rerun ? 0 : this.nextDelay(started));
+  }
+
+  /** The probe's result; undefined when aborted. A probe that breaks its contract and rejects yields ok:false. */
+  private async runProbe(signal: AbortSignal): Promise<ProbeResult | undefined> {
+    const started = this.clock.now();
+    try {
+      return await this.probe.run(signal);
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      return { ok: false, output: describeError(err), durationMs: this.clock.now() - started };
+    }
+  }
+
+  private record(result: ProbeResult): void {
+    const from = this.state.health;
+    const { state, changed } = step(this.state, result.ok, this.check);
+    this.state = state;
+    this.last = result;
+    this.guard(() => this.opts.onResult(result, state));
+    if (changed) this.guard(() => this.opts.onTransition(from, state.health, result));
+  }
+
+  /** Time until the next run: one interval after `started`, kept within [0, interval] should the clock jump. */
+  private nextDelay(started: number): number {
+    const interval = this.check.intervalMs;
+    return Math.min(interval, Math.max(0, interval - (this.clock.now() - started)));
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      try {
+        this.opts.onError?.(err);
+      } catch {
+        // The error reporter failed too; the loop still must not die.
+      }
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { parseQuery, type QueryPair } from './query.js';
+import type { RouteMatch } from './router.js';
+import type { ServerState } from './state.js';
+
+/**
+ * The request object of our server (`http.createServer({ IncomingMessage: ApiRequest })`).
+ *
+ * Per-exchange state lives here rather than in closures, so the body and
+ * close listeners in pipeline.ts are module-level functions: the heartbeat
+ * hot path allocates no closures per request.
+ */
+export class ApiRequest extends IncomingMessage {
+  /** Set by the request listener before anything else runs. */
+  api!: ServerState;
+  response!: ApiResponse;
+  /** X-Response-Id of this exchange, and txnId of its fault body. */
+  txnId = '';
+  /** Body chunks, or null when nothing arrived yet (an empty body). */
+  bodyParts: Buffer[] | null = null;
+  bodyLength = 0;
+  /** True once the exchange was answered early (413): the body is no longer kept or dispatched. */
+  rejected = false;
+  /** Path part of the request target, still percent-encoded (used for next_href). */
+  rawPath = '';
+  /** Query string without the `?`, still encoded. */
+  rawQuery = '';
+  /** The parsed JSON body of POST/PUT (undefined when the body was empty). */
+  body: unknown = undefined;
+  /** Abort controller of a `GET /events` call, aborted when the client goes away. */
+  poll: AbortController | null = null;
+  private pairs: QueryPair[] | null = null;
+
+  /** The query parameters in their original order, parsed on first use. */
+  queryPairs(): QueryPair[] {
+    if (this.pairs === null) this.pairs = parseQuery(this.rawQuery);
+    return this.pairs;
+  }
+}
+
+export type ApiResponse = ServerResponse<ApiRequest>;
+
+/** A route handler: calls the registry, then replies. Throws faults (mapped by the pipeline). */
+export type Handler = (req: ApiRequest, res: ApiResponse, route: RouteMatch) => Promise<void>;

@@ -1,0 +1,105 @@
+import { createServer, ServerResponse, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { faults } from '../registry/faults.js';
+import type { Registry } from '../registry/registry.js';
+import type { AuthTable } from './auth.js';
+import { ApiRequest, type ApiResponse } from './exchange.js';
+import { onRequest } from './pipeline.js';
+import type { ServerState } from './state.js';
+
+/**
+ * The Service Registry REST API v1.0 (plus Tether's sessions and events
+ * long-poll extensions) over any `Registry`.
+ *
+ * Plain `node:http`, deliberately not fastify (or any framework): the
+ * contract needs byte-exact control that frameworks take away or make
+ * costly: the bare 413 (empty body, Connection: close) decided while the body
+ * streams in, a content-type check on every request (GET and DELETE too),
+ * fault bodies with the spec's texts for every failure (routing included),
+ * `//` kept in configuration paths, and no 405 ever. It also keeps the
+ * heartbeat path short (see pipeline.ts for the order of checks).
+ */
+
+export { createAuthTable, loadAuthFile, type AuthTable, type TokenGrant } from './auth.js';
+
+export interface RegistryServerOptions {
+  logger?: Logger;
+  /** Static tokens: token -> tenant it may access. Absent = open server (caller logs a warning). */
+  auth?: AuthTable;
+  /** Hostname used in X-Response-Id / txnId generation; default os.hostname(). */
+  hostname?: string;
+}
+
+export interface RegistryServer {
+  /** Listens; resolves with the bound address and the base URL `http://host:port`. */
+  listen(port: number, host: string): Promise<{ url: string; port: number; host: string }>;
+  /**
+   * Graceful: stop accepting, answer 503 systemFailureError to new requests
+   * while draining, end idle keep-alive sockets, wait for in-flight requests
+   * (long-polls are aborted via their AbortSignal and answer 503), then
+   * resolve. Does not close the registry. Idempotent.
+   */
+  close(): Promise<void>;
+  readonly server: Server;
+}
+
+/** Keep-alive sockets outlive typical load-balancer idle timeouts (60 s). */
+const KEEP_ALIVE_MS = 65_000;
+
+export function createRegistryServer(registry: Registry, opts: RegistryServerOptions = {}): RegistryServer {
+  const state: ServerState = {
+    registry,
+    logger: (opts.logger ?? silentLogger()).child({ component: 'registry-server' }),
+    auth: opts.auth,
+    hostname: (opts.hostname ?? osHostname()).replace(/[^A-Za-z0-9_.-]/g, '-'),
+    counter: 0,
+    closing: false,
+    inflight: 0,
+    polls: new Set(),
+    onDrained: null,
+  };
+  const server = createServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>(
+    { IncomingMessage: ApiRequest, noDelay: true },
+    (req, res) => onRequest(state, req, res, false),
+  );
+  server.on('checkContinue', (req: ApiRequest, res: ApiResponse) => onRequest(state, req, res, true));
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  // Must exceed keepAliveTimeout, or an idle socket may be cut while a request head arrives.
+  server.headersTimeout = KEEP_ALIVE_MS + 1_000;
+
+  let closed: Promise<void> | null = null;
+  return {
+    server,
+    listen: (port, host) => listen(server, port, host),
+    close: () => (closed ??= close(server, state)),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; host: string }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve({ url: `http://${h}:${addr.port}`, port: addr.port, host: addr.address });
+    });
+  });
+}
+
+async function close(server: Server, state: ServerState): Promise<void> {
+  state.closing = true;
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const poll of state.polls) poll.abort(faults.unavailable());
+  server.closeIdleConnections();
+  if (state.inflight > 0) {
+    await new Promise<void>((resolve) => {
+      state.onDrained = resolve;
+    });
+  }
+  // Whatever is left is a socket between requests (or mid-head): nothing to wait for.
+  server.closeAllConnections();
+  await stopped;
+}

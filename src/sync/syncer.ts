@@ -1,0 +1,269 @@
+import type { Logger } from 'pino';
+import { Backoff, sleep } from '../client/backoff.js';
+import { HeartBeater } from '../client/heartbeater.js';
+import type { AgentMetrics } from '../observability/metrics.js';
+import { isFault } from '../registry/faults.js';
+import type { Registry } from '../registry/registry.js';
+import type { LocalService } from './local-state.js';
+import { reconcile, type Action, type HeartbeatMode } from './reconcile.js';
+import { SessionKeeper } from './session.js';
+
+export interface SyncerOptions {
+  registry: Registry;
+  tenant: string;
+  mode: HeartbeatMode;
+  /** The session timeout to use (session mode), from the current manifest. */
+  sessionTimeoutSec: () => number;
+  log: Logger;
+  metrics: AgentMetrics;
+  /** Full comparison with the registry, with jitter (default 60 s). */
+  resyncIntervalMs?: number;
+  /** Called after each pass with whether every action succeeded. */
+  onPass?: (ok: boolean) => void;
+}
+
+/**
+ * Applies `reconcile()` to the registry: performs its actions, keeps the
+ * heartbeats going (one session, or one chain per service), retries failed
+ * passes with exponential backoff and jitter, and runs a periodic full
+ * resync that notices services the registry has forgotten. Triggers are
+ * coalesced: at most one pass runs, and one more follows if asked meanwhile.
+ */
+export class Syncer {
+  readonly services = new Map<string, LocalService>();
+  readonly session: SessionKeeper;
+  private readonly keepers = new Map<string, HeartBeater>();
+  private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
+  private readonly stop = new AbortController();
+  private running: Promise<void> | null = null;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private loops: Promise<void>[] = [];
+  /** True after the first pass in which every action succeeded. */
+  synced = false;
+  upstreamError: { message: string; at: number } | null = null;
+
+  constructor(private readonly opts: SyncerOptions) {
+    this.session = new SessionKeeper({
+      registry: opts.registry,
+      tenant: opts.tenant,
+      log: opts.log,
+      metrics: opts.metrics,
+      onLost: () => this.forgetAll(),
+    });
+  }
+
+  /** Starts the periodic resync; call trigger() for the first pass. */
+  start(): void {
+    this.loops.push(this.resyncLoop(this.stop.signal));
+  }
+
+  /** Asks for a pass soon; coalesces with one already running. */
+  trigger(): void {
+    if (this.stop.signal.aborted) return;
+    clearTimeout(this.retryTimer);
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.runPasses().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Resolves when no pass is running (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async runPasses(): Promise<void> {
+    do {
+      this.again = false;
+      const ok = await this.pass();
+      this.opts.onPass?.(ok);
+      if (ok) {
+        this.backoff.reset();
+        this.synced = true;
+        this.upstreamError = null;
+      } else if (!this.stop.signal.aborted) {
+        const delay = this.backoff.next();
+        this.retryTimer = setTimeout(() => this.trigger(), delay);
+        this.retryTimer.unref();
+      }
+    } while (this.again && !this.stop.signal.aborted);
+  }
+
+  /** One reconcile pass; returns true when every action succeeded. */
+  private async pass(): Promise<boolean> {
+    const actions = reconcile(this.services.values(), this.opts.mode);
+    let ok = true;
+    for (const action of actions) {
+      if (this.stop.signal.aborted) return false;
+      try {
+        await this.perform(action);
+      } catch (err) {
+        ok = false;
+        this.failed(action, err);
+      }
+    }
+    for (const [id, s] of this.services) if (s.removing && s.registered === null) this.services.delete(id);
+    return ok;
+  }
+
+  private failed(action: Action, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const at = Date.now();
+    const s = this.services.get(action.id);
+    if (s) s.lastError = { message, at };
+    this.upstreamError = { message, at };
+    this.opts.metrics.registrations.inc({ op: action.kind, result: 'error' });
+    this.opts.metrics.upstreamErrors.inc({ op: action.kind });
+    this.opts.log.warn({ service: action.id, op: action.kind, err: message }, 'registry call failed; will retry');
+  }
+
+  private async perform(action: Action): Promise<void> {
+    const s = this.services.get(action.id);
+    if (!s) return;
+    const { registry, tenant, log, metrics } = this.opts;
+    const signal = this.stop.signal;
+    if (action.kind === 'deregister') {
+      await this.stopKeeper(action.id);
+      await registry.deleteService(tenant, action.id, signal).catch((err: unknown) => {
+        if (!isFault(err, 'notFoundError')) throw err;
+      });
+      s.registered = null;
+      log.info({ service: action.id }, 'deregistered');
+    } else if (action.kind === 'update') {
+      const { id: _id, ...patch } = action.registration;
+      try {
+        await registry.updateService(tenant, action.id, patch, signal);
+        s.registered = action.fingerprint;
+        log.info({ service: action.id }, 'registration updated');
+      } catch (err) {
+        if (!isFault(err, 'notFoundError')) throw err;
+        s.registered = null; // the registry forgot it: register again on the next pass
+        this.again = true;
+      }
+    } else {
+      await this.register(s, action, signal);
+      log.info({ service: action.id, health: s.health }, 'registered');
+    }
+    s.lastError = null;
+    metrics.registrations.inc({ op: action.kind, result: 'ok' });
+    metrics.serviceRegistered.set({ service: action.id }, s.registered === null ? 0 : 1);
+  }
+
+  /** Creates the service; an existing one with our id (a previous run of ours) is replaced. */
+  private async register(s: LocalService, action: Extract<Action, { kind: 'register' }>, signal: AbortSignal): Promise<void> {
+    const { registry, tenant, mode } = this.opts;
+    const body: Record<string, unknown> = { ...action.registration };
+    if (mode === 'session') body.session_id = await this.session.ensure(this.opts.sessionTimeoutSec(), signal);
+    const create = async (): Promise<string | null> => {
+      try {
+        return (await registry.createService(tenant, body, signal)).token;
+      } catch (err) {
+        if (!isFault(err, 'serviceWithThisIdExists')) throw err;
+        await registry.deleteService(tenant, s.spec.id, signal).catch((e: unknown) => {
+          if (!isFault(e, 'notFoundError')) throw e;
+        });
+        return (await registry.createService(tenant, body, signal)).token;
+      }
+    };
+    const token = await create();
+    s.registered = action.fingerprint;
+    if (mode === 'service' && token !== null) this.startKeeper(s, token, create);
+  }
+
+  private startKeeper(s: LocalService, token: string, create: () => Promise<string | null>): void {
+    const { registry, tenant, metrics, log } = this.opts;
+    const id = s.spec.id;
+    void this.stopKeeper(id);
+    const keeper = new HeartBeater({
+      registry,
+      tenant,
+      serviceId: id,
+      token,
+      timeoutSec: s.spec.heartbeatTimeoutSec,
+      recreate: async () => (await create()) ?? token,
+    });
+    keeper.on('beat', (_t, latencyMs) => {
+      s.lastHeartbeat = Date.now();
+      metrics.heartbeats.inc({ result: 'ok' });
+      metrics.heartbeatLatency.observe(latencyMs / 1000);
+    });
+    keeper.on('error', (err) => {
+      metrics.heartbeats.inc({ result: 'error' });
+      metrics.upstreamErrors.inc({ op: 'heartbeat' });
+      log.debug({ service: id, err: String(err) }, 'heartbeat failed; retrying');
+    });
+    keeper.on('recreated', () => log.info({ service: id }, 'registry forgot the service; registered again'));
+    keeper.start(this.stop.signal);
+    this.keepers.set(id, keeper);
+  }
+
+  private async stopKeeper(id: string): Promise<void> {
+    const k = this.keepers.get(id);
+    this.keepers.delete(id);
+    await k?.stop();
+  }
+
+  /** Everything we registered is gone (session lost): register again. */
+  private forgetAll(): void {
+    for (const s of this.services.values()) s.registered = null;
+    this.trigger();
+  }
+
+  /** Compares with the registry: a service we believe registered but the registry lacks is registered again. */
+  async resync(signal: AbortSignal = this.stop.signal): Promise<void> {
+    const present = new Set<string>();
+    let marker: string | undefined;
+    do {
+      const page = await this.opts.registry.listServices(this.opts.tenant, { limit: 1000, marker }, signal);
+      for (const svc of page.values) present.add(svc.id);
+      marker = page.metadata.next_marker ?? undefined;
+    } while (marker !== undefined);
+    let changed = false;
+    for (const s of this.services.values()) {
+      if (s.registered !== null && !present.has(s.spec.id)) {
+        s.registered = null;
+        changed = true;
+      }
+    }
+    if (changed) this.opts.log.warn('registry lacks services we registered; registering them again');
+    this.trigger();
+  }
+
+  private async resyncLoop(signal: AbortSignal): Promise<void> {
+    const every = this.opts.resyncIntervalMs ?? 60_000;
+    while (!signal.aborted) {
+      await sleep(every * (0.8 + Math.random() * 0.4), signal, true);
+      if (signal.aborted) return;
+      await this.resync(signal).catch((err: unknown) => {
+        this.opts.metrics.upstreamErrors.inc({ op: 'resync' });
+        this.opts.log.debug({ err: String(err) }, 'resync failed');
+      });
+    }
+  }
+
+  /**
+   * Stops every loop and removes what we registered (one DELETE of the
+   * session in session mode), giving up after `timeoutMs`. Never rejects.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.stop.abort();
+    clearTimeout(this.retryTimer);
+    const bounded = AbortSignal.timeout(timeoutMs);
+    await Promise.race([this.idle(), sleep(timeoutMs, bounded)]);
+    const removals: Promise<unknown>[] = [this.session.close(true, bounded)];
+    for (const [id, keeper] of this.keepers) {
+      removals.push(keeper.stop().then(() => this.opts.registry.deleteService(this.opts.tenant, id, bounded)));
+    }
+    const results = await Promise.allSettled(removals);
+    for (const r of results) {
+      if (r.status === 'rejected' && !isFault(r.reason, 'notFoundError')) {
+        this.opts.log.warn({ err: String(r.reason) }, 'could not deregister at shutdown; the registry will time it out');
+      }
+    }
+    await Promise.allSettled(this.loops);
+  }
+}

@@ -1,0 +1,4 @@
+import { registryImplementation } from '../helpers/registries.js';
+import { describeRegistryConformance } from './registry-suite.js';
+
+describeRegistryConformance(registryImplementation('direct'));

@@ -1,0 +1,199 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpRegistry } from '../../src/client/http-registry.js';
+import { isFault } from '../../src/registry/faults.js';
+import type { RegistryEvent } from '../../src/registry/types.js';
+import { spawnTether, startRegistry, startTarget, type Proc, type RegistryProc, type Target } from '../helpers/procs.js';
+import { createTempDir, type TempDir } from '../helpers/tmp.js';
+
+/**
+ * The agent end to end: a real `tether registry` process, a real `tether
+ * agent` process, real HTTP probe targets, real manifest files.
+ */
+
+const TENANT = 'agent-it';
+let tmp: TempDir;
+let registry: RegistryProc;
+let client: HttpRegistry;
+const procs: Proc[] = [];
+const targets: Target[] = [];
+
+beforeAll(async () => {
+  tmp = await createTempDir('agent-it');
+  registry = await startRegistry(join(tmp.path, 'registry'));
+  client = new HttpRegistry({ url: registry.url });
+});
+
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
+  await Promise.all(targets.splice(0).map((t) => t.close()));
+});
+
+afterAll(async () => {
+  await client.close();
+  await registry.stop();
+  await tmp.remove();
+});
+
+let seq = 0;
+async function writeManifest(name: string, body: string): Promise<string> {
+  const path = join(tmp.path, name);
+  await writeFile(path, body);
+  return path;
+}
+
+function header(tenant: string, extra = ''): string {
+  return `upstream:\n  url: ${registry.url}/v1.0/${tenant}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${tmp.path}/state-${++seq}\n${extra}services:\n`;
+}
+
+async function startAgent(config: string): Promise<{ proc: Proc; api: string }> {
+  const proc = spawnTether(['agent', '--config', config], { TETHER_LOG_LEVEL: 'debug' });
+  procs.push(proc);
+  const rec = await proc.waitForLog((r) => r.msg === 'agent started');
+  return { proc, api: rec.api as string };
+}
+
+async function registeredIds(tenant: string): Promise<string[]> {
+  return (await client.listServices(tenant)).values.map((s) => s.id).sort();
+}
+
+/** Polls every 5 ms until `cond` holds; returns the elapsed ms. */
+async function timeUntil(cond: () => Promise<boolean>, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if (await cond()) return performance.now() - t0;
+    if (performance.now() - t0 > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const exists = (tenant: string, id: string) => async () =>
+  client.getService(tenant, id).then(
+    () => true,
+    (err: unknown) => {
+      if (isFault(err, 'notFoundError')) return false;
+      throw err;
+    },
+  );
+
+describe('tether agent', () => {
+  it('registers a service within interval x rise + 100 ms of turning healthy, removes it within interval x fall + 100 ms of failing, and registers it again', async () => {
+    const tenant = `${TENANT}-probe`;
+    const target = await startTarget(false);
+    targets.push(target);
+    const config = await writeManifest(
+      'probe.yaml',
+      `${header(tenant)}  - id: web-1\n    tags: [web]\n    check: { http: "${target.url}", interval: 200ms, timeout: 150ms, rise: 2, fall: 2 }\n`,
+    );
+    await startAgent(config);
+    // Unhealthy from the start: never registered.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await registeredIds(tenant)).toEqual([]);
+
+    target.healthy = true;
+    const up = await timeUntil(exists(tenant, 'web-1'), 3000);
+    expect(up).toBeLessThanOrEqual(200 * 2 + 100);
+
+    target.healthy = false;
+    const down = await timeUntil(async () => !(await exists(tenant, 'web-1')()), 3000);
+    expect(down).toBeLessThanOrEqual(200 * 2 + 100);
+
+    target.healthy = true;
+    const again = await timeUntil(exists(tenant, 'web-1'), 3000);
+    expect(again).toBeLessThanOrEqual(200 * 2 + 100);
+  });
+
+  it('on SIGTERM removes every registered service before it exits 0', async () => {
+    const tenant = `${TENANT}-term`;
+    const config = await writeManifest('term.yaml', `${header(tenant)}  - id: svc-a\n  - id: svc-b\n    heartbeat_timeout: 60\n`);
+    const { proc } = await startAgent(config);
+    await timeUntil(async () => (await registeredIds(tenant)).length === 2, 5000);
+    const t0 = performance.now();
+    const { code } = await proc.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(await registeredIds(tenant)).toEqual([]);
+    const removes = (await client.listEvents(tenant, { type: 'service.remove' })).values.map((e) => (e.payload as { id: string }).id).sort();
+    expect(removes).toEqual(['svc-a', 'svc-b']);
+  });
+
+  it('after SIGKILL the registry times the services out', async () => {
+    const tenant = `${TENANT}-kill`;
+    const config = await writeManifest('kill.yaml', `${header(tenant)}  - id: doomed\n    heartbeat_timeout: 3\n`);
+    const { proc } = await startAgent(config);
+    await timeUntil(exists(tenant, 'doomed'), 5000);
+    await proc.stop('SIGKILL');
+    const gone = await timeUntil(async () => !(await exists(tenant, 'doomed')()), 8000);
+    expect(gone).toBeGreaterThan(1000); // it was alive until its session deadline
+    const timeouts = (await client.listEvents(tenant, { type: 'service.timeout' })).values;
+    expect(timeouts.map((e) => (e.payload as { id: string }).id)).toEqual(['doomed']);
+  });
+
+  it('applies manifest edits as a diff and rejects an invalid edit without changing anything', async () => {
+    const tenant = `${TENANT}-reload`;
+    const path = await writeManifest('reload.yaml', `${header(tenant)}  - id: keep-me\n  - id: drop-me\n`);
+    const { api } = await startAgent(path);
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'drop-me,keep-me', 5000);
+    const before = (await client.listEvents(tenant)).values;
+    const marker = (before[before.length - 1] as RegistryEvent).id;
+
+    await writeFile(path, `${header(tenant)}  - id: keep-me\n  - id: new-one\n`);
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'keep-me,new-one', 5000);
+    const after = (await client.listEvents(tenant, { marker })).values.filter((e) => e.id !== marker);
+    const touched = after.map((e) => `${e.type}:${(e.payload as { id: string }).id}`).sort();
+    expect(touched).toEqual(['service.join:new-one', 'service.remove:drop-me']);
+
+    // An invalid edit: everything keeps running and the status says where the problem is.
+    await writeFile(path, `${header(tenant)}  - id: keep-me\n    bogus: 1\n  - id: new-one\n`);
+    await expect
+      .poll(async () => ((await (await fetch(`${api}/v1/status`)).json()) as { manifest: { issues: Array<{ line: number; column: number; message: string }> } }).manifest.issues, {
+        timeout: 5000,
+      })
+      .toEqual([expect.objectContaining({ line: 8, column: 5, message: 'unknown key "bogus"' })]);
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    expect(metrics).toMatch(/^tether_manifest_valid 0$/m);
+    expect(await registeredIds(tenant)).toEqual(['keep-me', 'new-one']);
+    const status = (await (await fetch(`${api}/readyz`)).json()) as { ready: boolean };
+    expect(status.ready).toBe(true);
+  });
+
+  it('keeps services registered across a registry restart on the same data', async () => {
+    const tenant = `${TENANT}-restart`;
+    const data = join(tmp.path, 'registry-restart');
+    let reg = await startRegistry(data);
+    const port = reg.port;
+    try {
+      const config = await writeManifest(
+        'restart.yaml',
+        `upstream:\n  url: ${reg.url}/v1.0/${tenant}\n  timeout: 1s\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${tmp.path}/state-restart\nservices:\n  - id: survivor-1\n    heartbeat_timeout: 5\n  - id: survivor-2\n    heartbeat_timeout: 5\n`,
+      );
+      const { api } = await startAgent(config);
+      const local = new HttpRegistry({ url: reg.url });
+      try {
+        await timeUntil(async () => (await local.listServices(tenant)).values.length === 2, 5000);
+        await reg.stop('SIGKILL');
+        await new Promise((r) => setTimeout(r, 1500));
+        reg = await startRegistry(data, port);
+        // Within one heartbeat interval (5 s x 0.6 = 3 s) both are there, and they stay past their timeout.
+        await timeUntil(async () => (await local.listServices(tenant)).values.length === 2, 3000);
+        await new Promise((r) => setTimeout(r, 6000));
+        expect((await local.listServices(tenant)).values.map((s) => s.id).sort()).toEqual(['survivor-1', 'survivor-2']);
+        const st = (await (await fetch(`${api}/v1/status`)).json()) as { services: Array<{ registered: boolean }> };
+        expect(st.services.every((s) => s.registered)).toBe(true);
+      } finally {
+        await local.close();
+      }
+    } finally {
+      await reg.stop();
+    }
+  }, 40_000);
+
+  it('exits 1 with file:line:column issues when the initial manifest is invalid', async () => {
+    const config = await writeManifest('invalid.yaml', 'services:\n  - id: x\n');
+    const proc = spawnTether(['agent', '--config', config]);
+    const { code } = await proc.exited;
+    expect(code).toBe(1);
+    expect(proc.log.join('\n') + proc.stdout()).toContain(`${config}:2:9: services[0].id: must be 3..65 characters`);
+  });
+});
