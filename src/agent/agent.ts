@@ -4,7 +4,8 @@ import { HttpRegistry } from '../client/http-registry.js';
 import { TetherError } from '../errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
 import { loadManifest } from '../manifest/load.js';
-import type { Manifest } from '../manifest/model.js';
+import { Pool } from 'undici';
+import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { TtlBoard } from '../probes/ttl.js';
@@ -20,7 +21,7 @@ export interface AgentOptions {
   configPath: string;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
-  /** An in-process registry (`tether dev`) instead of the manifest's upstream. */
+  /** An in-process registry (`tether dev`) instead of the manifest's upstream. The caller closes it. */
   upstream?: { registry: Registry; tenant: string; url: string };
   /** Overrides agent.listen (tests use port 0). */
   listen?: { host: string; port: number };
@@ -49,7 +50,7 @@ export class Agent {
   private constructor(
     private readonly opts: AgentOptions,
     manifest: Manifest,
-    private readonly upstream: { registry: Registry; tenant: string; url: string },
+    private readonly upstream: { registry: Registry; tenant: string; url: string; close?: () => Promise<void> },
     private readonly syncer: Syncer,
     private readonly runtime: ServiceRuntime,
     private readonly ttl: TtlBoard,
@@ -177,7 +178,7 @@ export class Agent {
       await this.runtime.stopAll();
       await this.syncer.close(SHUTDOWN_MS);
       await this.api?.close();
-      if (this.upstream.registry instanceof HttpRegistry) await this.upstream.registry.close();
+      await this.upstream.close?.();
       this.opts.logger.child({ component: 'agent' }).info('agent stopped');
     })();
     return this.closed;
@@ -190,11 +191,27 @@ async function loadOrThrow(configPath: string, env?: NodeJS.ProcessEnv): Promise
   return manifest;
 }
 
-async function httpUpstream(m: Manifest): Promise<{ registry: Registry; tenant: string; url: string }> {
+async function httpUpstream(m: Manifest): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void> }> {
   const up = m.upstream;
   const first = up?.endpoints[0];
   if (!up || !first) throw new TetherError('agent.no_upstream', 'the manifest has no upstream.url (or use `tether dev` for an embedded registry)');
   const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
-  const registry = new HttpRegistry({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs });
-  return { registry, tenant: first.tenant, url: first.url };
+  const dispatcher = up.tls ? await tlsPool(first.base, up.tls) : undefined;
+  const registry = new HttpRegistry({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, dispatcher });
+  return {
+    registry,
+    tenant: first.tenant,
+    url: first.url,
+    close: async () => {
+      await registry.close();
+      await dispatcher?.close();
+    },
+  };
+}
+
+/** A keep-alive pool to an https registry with the manifest's CA and client certificate. */
+async function tlsPool(origin: string, tls: NonNullable<Upstream['tls']>): Promise<Pool> {
+  const read = (f: string | null) => (f === null ? undefined : readFile(f));
+  const [ca, cert, key] = await Promise.all([read(tls.caFile), read(tls.certFile), read(tls.keyFile)]);
+  return new Pool(origin, { connect: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } });
 }
