@@ -46,7 +46,7 @@ export function createHttpProbe(spec: HttpSpec, timeoutMs: number): Probe {
 async function requestOnce(spec: HttpSpec, signal: AbortSignal): Promise<Verdict> {
   const hasAgent = Object.keys(spec.headers).some((k) => k.toLowerCase() === 'user-agent');
   const res = await request(spec.url, {
-    method: spec.method as 'GET',
+    method: spec.method,
     headers: hasAgent ? spec.headers : { 'user-agent': USER_AGENT, ...spec.headers },
     dispatcher: agentFor(spec.tlsSkipVerify),
     signal,

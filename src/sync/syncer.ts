@@ -253,7 +253,8 @@ export class Syncer {
     this.stop.abort();
     clearTimeout(this.retryTimer);
     const bounded = AbortSignal.timeout(timeoutMs);
-    await Promise.race([this.idle(), sleep(timeoutMs, bounded)]);
+    // unref: the bound must not itself keep the process alive once everything else has stopped.
+    await Promise.race([this.idle(), sleep(timeoutMs, bounded, true)]);
     const removals: Promise<unknown>[] = [this.session.close(true, bounded)];
     for (const [id, keeper] of this.keepers) {
       removals.push(keeper.stop().then(() => this.opts.registry.deleteService(this.opts.tenant, id, bounded)));

@@ -112,7 +112,8 @@ describe('tether agent', () => {
     const t0 = performance.now();
     const { code } = await proc.stop('SIGTERM');
     expect(code).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(5000);
+    // The spec allows 5 s; a clean shutdown takes well under 1 s, so a lingering timer shows up here.
+    expect(performance.now() - t0).toBeLessThan(2000);
     expect(await registeredIds(tenant)).toEqual([]);
     const removes = (await client.listEvents(tenant, { type: 'service.remove' })).values.map((e) => (e.payload as { id: string }).id).sort();
     expect(removes).toEqual(['svc-a', 'svc-b']);

@@ -58,14 +58,15 @@ export function describeProbeContract(name: string, targets: () => ProbeTargets,
       expect((await probe.run(signal)).ok).toBe(true);
     });
 
-    it.runIf(canHang)('times out into ok:false "timed out after 150ms"', async () => {
+    // Registered only for kinds that can hang (CI runs no skipped tests).
+    if (canHang) it('times out into ok:false "timed out after 150ms"', async () => {
       const t0 = performance.now();
       const r = await targets().hanging!().run(new AbortController().signal);
       expect(r).toMatchObject({ ok: false, output: 'timed out after 150ms' });
       expect(performance.now() - t0).toBeLessThan(150 + 1000);
     });
 
-    it.runIf(canHang)('rejects with the reason when the caller aborts mid-run', async () => {
+    if (canHang) it('rejects with the reason when the caller aborts mid-run', async () => {
       const ac = new AbortController();
       const reason = new Error('caller stopped');
       const run = targets().hanging!().run(ac.signal);

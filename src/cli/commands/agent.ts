@@ -1,6 +1,7 @@
 import { Agent } from '../../agent/agent.js';
 import { TetherError } from '../../errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
+import { closeHttpProbeAgents } from '../../probes/http.js';
 import { createLogger } from '../../observability/logger.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 
@@ -43,6 +44,8 @@ export const agentCommand: Command = {
     const sig = await firstSignal(() => void agent.reload());
     logger.info({ signal: sig }, 'shutting down: deregistering services');
     await agent.close();
+    // Shared keep-alive pools of the HTTP probes would hold the process open for their idle timeout.
+    await closeHttpProbeAgents();
     return 0;
   },
 };

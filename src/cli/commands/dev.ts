@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { firstSignal } from '../../lifecycle/signals.js';
+import { closeHttpProbeAgents } from '../../probes/http.js';
 import { loadManifest } from '../../manifest/load.js';
 import { createLogger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
@@ -69,6 +70,7 @@ export const devCommand: Command = {
       log.info({ signal: sig }, 'shutting down: deregistering services');
     } finally {
       await agent?.close();
+      await closeHttpProbeAgents();
       await server.close();
       await registry.close();
       await store.close();
