@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { hasCode, TetherError } from '../src/errors.js';
+import { agent } from './agent.js';
 import { heartbeats } from './heartbeats.js';
 import { benchOptions, type Bench, type BenchContext } from './lib/bench.js';
 import { Cleanup } from './lib/cleanup.js';
@@ -8,7 +9,7 @@ import { machineLine } from './lib/report.js';
 import { staleBuildWarning } from './lib/tether.js';
 import { wakeup } from './wakeup.js';
 
-const benches: Record<string, Bench> = { heartbeats, wakeup };
+const benches: Record<string, Bench> = { heartbeats, wakeup, agent };
 
 const HELP = `usage: npm run bench -- [NAME...] [options]
 
@@ -21,11 +22,15 @@ options:
   --duration S               heartbeats: measured window (10)
   --warmup S                 heartbeats: warm-up before the window (1)
   --services N               heartbeats: chains (services / leases) (200)
-  --shape WxC[/F],...        heartbeats: workers x connections [/ in flight per worker] (1x64)
+  --shape WxC[/F],...        heartbeats: workers x connections [/ in flight per worker] (1x32)
   --rounds N                 wakeup: measured rounds after 50 warm-up rounds (1000)
   --delay-ms MS              wakeup: pause between the long-poll being sent and the PUT (2)
   --registry-node-args=ARGS  extra node flags for the registry (note the =), e.g.
                              --registry-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
+
+agent (bench/agent.ts) reads: --services N (500), --rounds N start-ups (3),
+  --duration S steady-state window (30), --warmup S settle before it (5);
+  env TETHER_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/agentprof" profiles the agent.
 
 Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
 
@@ -42,17 +47,17 @@ async function main(argv: string[]): Promise<number> {
   const cleanup = new Cleanup();
   const ac = new AbortController();
   onSignals(cleanup, ac);
-  const storeLabel = options.store ?? 'sqlite';
-  process.stdout.write(`${machineLine(await etcdVersion(), storeLabel)}\n`);
+  process.stdout.write(`${machineLine(await etcdVersion(), options.store ?? 'sqlite')}\n`);
   const stale = staleBuildWarning();
   if (stale !== null) process.stderr.write(`${stale}\n`);
 
-  const ctx: BenchContext = { cleanup, signal: ac.signal, options, storeLabel };
+  const ctx: BenchContext = { cleanup, signal: ac.signal, options };
   let failed = 0;
   for (const name of names) {
     try {
       await (benches[name] as Bench)(ctx);
     } catch (err) {
+      if (hasCode(err, 'bench.usage')) throw err;
       failed++;
       process.stderr.write(`bench ${name} FAILED: ${err instanceof Error ? err.message : String(err)}\n`);
     } finally {

@@ -5,8 +5,8 @@ import { numberOption, registryNodeArgs, type Bench, type BenchContext } from '.
 import type { Server } from './lib/child.js';
 import { cpuMeter, type Cpu } from './lib/cpu.js';
 import { b64, startEtcd } from './lib/etcd.js';
-import { expectJson, sendJson } from './lib/http.js';
-import { fmt, percent, printResult, printTable, ratio, round } from './lib/report.js';
+import { expectJson } from './lib/http.js';
+import { fmt, percent, printResult, printTable, ratio, round, warnIfBusy } from './lib/report.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { startTether } from './lib/tether.js';
 
@@ -39,6 +39,7 @@ interface Rounds {
 async function timeWake<T>(wake: Promise<T>, delayMs: number, put: () => Promise<unknown>): Promise<[number, T]> {
   let woke = Number.NaN;
   const arrived = wake.then((v) => ((woke = performance.now()), v));
+  arrived.catch(() => {}); // a failure during the pause surfaces below, not as an unhandled rejection
   await sleep(delayMs);
   if (!Number.isNaN(woke)) throw new TetherError('bench.badReply', 'the waiter woke before the write was sent');
   const t0 = performance.now();
@@ -161,6 +162,8 @@ export const wakeup: Bench = async (ctx) => {
     ['system', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU: client', 'server', 'other procs'],
     [row('tether', tm), row('etcd', em), ['tether/etcd', fmt(ratio(t.p50, e.p50)), fmt(ratio(t.p90, e.p90)), fmt(ratio(t.p99, e.p99)), fmt(ratio(t.max, e.max))]],
   );
+  warnIfBusy('tether', tm.cpu);
+  warnIfBusy('etcd', em.cpu);
   process.stdout.write(`target p99 < ${TARGET_P99_MS} ms: ${t.p99 < TARGET_P99_MS ? 'met' : 'MISSED'}\n`);
   printResult('wakeup', {
     p50_ms: round(t.p50, 3),

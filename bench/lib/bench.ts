@@ -22,8 +22,6 @@ export interface BenchContext {
   /** Aborted on SIGINT/SIGTERM; loops stop at their next step. */
   signal: AbortSignal;
   options: BenchOptions;
-  /** For the header and the messages: the `--store` given, or the registry's default. */
-  storeLabel: string;
 }
 
 /** A bench prints its table and RESULT line; it rejects (exit 1) when it cannot measure or saw errors. */

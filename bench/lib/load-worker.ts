@@ -84,10 +84,11 @@ export async function runLoop<S>(job: LoopJob, step: Step<S>, window: LoopWindow
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'stepModule' in workerData) {
   const port = parentPort;
   const job = workerData as LoopJob;
-  const mod = (await import(job.stepModule)) as Record<string, unknown>;
-  const step = mod[job.stepName] as Step<unknown>;
+  const step = ((await import(job.stepModule)) as Record<string, unknown>)[job.stepName];
+  if (typeof step !== 'function') throw new TypeError(`${job.stepModule} exports no step named ${job.stepName}`);
   port.once('message', (window: LoopWindow) => {
-    runLoop(job, step, window).then(
+    // A failure is rethrown from the rejection handler: the worker dies and the parent sees its 'error'.
+    runLoop(job, step as Step<unknown>, window).then(
       (result) => port.postMessage(result, [result.latencies.buffer as ArrayBuffer]),
       (err: unknown) => {
         throw err;

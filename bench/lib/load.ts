@@ -107,7 +107,7 @@ function windowFrom(spec: LoadSpec): LoopWindow {
   return { from, until: from + spec.durationMs };
 }
 
-/** CPU cores used by this process and by the server between the window's edges. */
+/** Cores used by this process, the server and everything else between the window's edges. */
 async function sampleCpu(server: Server, window: LoopWindow): Promise<Cpu> {
   await sleep(Math.max(0, window.from - epochNow()));
   const stop = cpuMeter(server);

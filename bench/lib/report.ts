@@ -1,5 +1,6 @@
 import { arch, cpus, loadavg, platform } from 'node:os';
 import { formatTable } from '../../src/cli/table.js';
+import type { Cpu } from './cpu.js';
 
 /** What every bench prints: a readable table, then one machine-readable RESULT line. */
 
@@ -20,6 +21,16 @@ export function fmt(n: number, digits = 2): string {
 
 /** Cores as a percentage of one core: 0.46 -> "46%". */
 export const percent = (cores: number): string => `${fmt(cores * 100, 0)}%`;
+
+/** Other processes using more than this many cores make a figure suspect (the box has 2). */
+const BUSY_OTHERS = 0.2;
+
+/** Prints a warning when other processes took a noticeable share of the CPU during `what`'s window. */
+export function warnIfBusy(what: string, cpu: Cpu): void {
+  if (cpu.other > BUSY_OTHERS) {
+    process.stdout.write(`warning: other processes used ${percent(cpu.other)} of a core during ${what}: that figure is not representative\n`);
+  }
+}
 
 /** a / b, NaN when b is 0 or either is not a number. */
 export function ratio(a: number, b: number): number {

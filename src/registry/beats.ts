@@ -43,7 +43,10 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       if (lease === 0) lease = granted || (granted = await store.grantLease(beatLeaseMs(ctx, timeout)));
       return {
         result: { token: next.token, lease, timeout },
-        compares: [unchanged(target.ownerKey, owner), unchanged(target.beatKey, beatEntry)],
+        // Only the heartbeat state is compared: a compare on the owner would cost a
+        // durable read per beat, and the one race it closes (owner deleted between
+        // the read above and this commit) leaves a lease-bound key that expires.
+        compares: [unchanged(target.beatKey, beatEntry)],
         ops: [{ type: 'put' as const, key: target.beatKey, value: JSON.stringify(next), lease }],
         after: () => ctx.deadlines.set(target.tenant, target.kind, target.id, deadline),
       };

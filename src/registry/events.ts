@@ -9,6 +9,8 @@ import type { EventListOptions, EventType, Page, RegistryEvent } from './types.j
 import { parseEventType, parseLimit, parseWait } from './validate.js';
 
 const UNMARKED_WINDOW_MS = 60 * 60 * 1000;
+/** A fixed abort reason: abort() without one allocates a DOMException on every wake-up. */
+const WOKEN = Object.freeze({ woken: true });
 
 /**
  * The events feed of spec section 9, in commit order. A marker that is an
@@ -104,7 +106,7 @@ export class Events {
   private async waitForChange(tenant: string, fromRevision: number, ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return;
     const done = new AbortController();
-    const stop = (): void => done.abort();
+    const stop = (): void => done.abort(WOKEN);
     const timer = setTimeout(stop, ms);
     signal?.addEventListener('abort', stop, { once: true });
     try {
@@ -119,7 +121,7 @@ export class Events {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', stop);
-      done.abort();
+      done.abort(WOKEN);
     }
   }
 }

@@ -45,7 +45,7 @@ export interface SqliteStoreOptions {
   path: string;
   /** SQLite `synchronous` pragma: 'full' (default) fsyncs every commit. */
   synchronous?: 'full' | 'normal';
-  /** Watch events kept in memory for watch-from-revision (default 100_000). */
+  /** Watch events kept in memory for watch-from-revision (default 10_000). */
   watchHistory?: number;
 }
 
@@ -56,7 +56,9 @@ const LEASE_SPAN = 2 ** 32;
 const MAX_LEASE_EPOCH = Math.floor(Number.MAX_SAFE_INTEGER / LEASE_SPAN) - 1;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const BUSY_TIMEOUT_MS = 5_000;
-const DEFAULT_WATCH_HISTORY = 100_000;
+// Watchers start from a revision they have just read, so deep history is never
+// needed; a small ring keeps heartbeat churn out of the old generation (GC).
+const DEFAULT_WATCH_HISTORY = 10_000;
 /** Above this many removals, one filter pass beats one splice per key. */
 const SPLICE_LIMIT = 32;
 

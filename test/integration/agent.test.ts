@@ -198,3 +198,127 @@ describe('tether agent', () => {
     expect(proc.log.join('\n') + proc.stdout()).toContain(`${config}:2:9: services[0].id: must be 3..65 characters`);
   });
 });
+
+describe('tether agent: ttl checks, SIGHUP, service mode', () => {
+  it('registers a ttl service on a pass report, marks it critical when silent (keep), and reloads on SIGHUP', async () => {
+    const tenant = `${TENANT}-ttl`;
+    const path = await writeManifest(
+      'ttl.yaml',
+      `${header(tenant)}  - id: reporter\n    on_unhealthy: keep\n    check: { ttl: 600ms, interval: 100ms, fall: 1 }\n`,
+    );
+    const { proc, api } = await startAgent(path);
+    // No report yet: one failed probe (fall 1) makes it unhealthy, and keep registers it as critical.
+    await expect.poll(async () => (await client.getService(tenant, 'reporter').catch(() => null))?.metadata.status, { timeout: 3000 }).toBe('critical');
+
+    const res = await fetch(`${api}/v1/checks/reporter/pass`, { method: 'POST', body: JSON.stringify({ note: 'warmed up' }) });
+    expect(res.status).toBe(200);
+    await expect.poll(async () => (await client.getService(tenant, 'reporter').catch(() => null))?.metadata.status, { timeout: 3000 }).toBe('passing');
+    // Silent for longer than the ttl: stays registered (keep) with status=critical.
+    await expect.poll(async () => (await client.getService(tenant, 'reporter').catch(() => null))?.metadata.status, { timeout: 3000 }).toBe('critical');
+    expect((await fetch(`${api}/v1/checks/nobody/pass`, { method: 'POST' })).status).toBe(404);
+
+    // SIGHUP re-reads the manifest.
+    await writeFile(path, `${header(tenant)}  - id: reporter\n    on_unhealthy: keep\n    check: { ttl: 600ms, interval: 100ms, fall: 1 }\n  - id: added-by-hup\n`);
+    proc.child.kill('SIGHUP');
+    await expect.poll(() => registeredIds(tenant), { timeout: 5000 }).toEqual(['added-by-hup', 'reporter']);
+  });
+
+  it('in service mode heartbeats each service and registers it again when the registry forgets it', async () => {
+    const tenant = `${TENANT}-svcmode`;
+    const path = await writeManifest('svcmode.yaml', `${header(tenant, '  heartbeat: service\n')}  - id: solo\n    heartbeat_timeout: 3\n`);
+    await startAgent(path);
+    await timeUntil(exists(tenant, 'solo'), 5000);
+    const first = await client.getService(tenant, 'solo');
+    expect(first.session_id).toBeUndefined();
+    expect(first.heartbeat_timeout).toBe(3);
+    // Heartbeats keep it past its timeout, with last_seen moving.
+    await new Promise((r) => setTimeout(r, 4000));
+    const later = await client.getService(tenant, 'solo');
+    expect(later.last_seen).not.toBeNull();
+    // An operator deletes it: the next heartbeat gets 404 and the agent creates it again.
+    await client.deleteService(tenant, 'solo');
+    await timeUntil(exists(tenant, 'solo'), 5000);
+  }, 20_000);
+});
+
+describe('tether dev', () => {
+  it('runs an embedded registry the CLI can talk to, with the agent registering into it', async () => {
+    const tenant = 'devtenant';
+    const port = registry.port + 1000 > 65000 ? 18555 : registry.port + 1000;
+    const path = await writeManifest(
+      'dev.yaml',
+      `upstream:\n  url: http://127.0.0.1:${port}/v1.0/${tenant}\nagent:\n  listen: 127.0.0.1:0\nservices:\n  - id: dev-svc\n    tags: [dev]\n`,
+    );
+    const dev = spawnTether(['dev', '--config', path, '--data', join(tmp.path, 'dev-data')]);
+    procs.push(dev);
+    await dev.waitForLog((r) => r.msg === 'agent started');
+    const local = new HttpRegistry({ url: `http://127.0.0.1:${port}` });
+    try {
+      await expect.poll(async () => (await local.listServices(tenant, { tag: 'dev' })).values.map((s) => s.id), { timeout: 5000 }).toEqual(['dev-svc']);
+      const { code } = await dev.stop('SIGINT');
+      expect(code).toBe(0);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('tether agent: recovery, conf.d, secrets', () => {
+  it('re-creates its session and registers everything again when the registry loses the session', async () => {
+    const tenant = `${TENANT}-lost`;
+    const path = await writeManifest('lost.yaml', `${header(tenant)}  - id: phoenix-1\n    heartbeat_timeout: 3\n  - id: phoenix-2\n    heartbeat_timeout: 3\n`);
+    await startAgent(path);
+    await timeUntil(async () => (await registeredIds(tenant)).length === 2, 5000);
+    const [session] = (await client.listSessions(tenant)).values;
+    // As if it had expired during a partition: the session and its services are gone.
+    await client.deleteSession(tenant, (session as { id: string }).id);
+    expect(await registeredIds(tenant)).toEqual([]);
+    // The next session heartbeat (every 1.8 s for a 3 s timeout) gets 404: new session, services back.
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'phoenix-1,phoenix-2', 5000);
+    const sessions = (await client.listSessions(tenant)).values;
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]?.id).not.toBe((session as { id: string }).id);
+  });
+
+  it('follows a conf.d directory: a file added registers its services, a file removed deregisters them', async () => {
+    const tenant = `${TENANT}-confd`;
+    const dir = join(tmp.path, 'conf.d');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await writeFile(join(dir, '00-base.yaml'), `${header(tenant)}  - id: base-svc\n`);
+    await startAgent(dir);
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'base-svc', 5000);
+    await writeFile(join(dir, '10-extra.yaml'), 'services:\n  - id: extra-svc\n');
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'base-svc,extra-svc', 5000);
+    await import('node:fs/promises').then((fs) => fs.rm(join(dir, '10-extra.yaml')));
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'base-svc', 5000);
+  });
+
+  it('never writes the upstream token to a log line, even at trace level', async () => {
+    const tenant = `${TENANT}-secret`;
+    const secret = 'sup3r-s3cret-t0ken-value';
+    const authFile = join(tmp.path, 'auth.yaml');
+    await writeFile(authFile, `tokens:\n  - { token: "${secret}", tenant: "${tenant}" }\n`);
+    const secured = await startRegistry(join(tmp.path, 'registry-auth'), 0, ['--auth-file', authFile, '--log-level', 'trace']);
+    try {
+      const path = await writeManifest(
+        'secret.yaml',
+        `upstream:\n  url: ${secured.url}/v1.0/${tenant}\n  token: \${AGENT_TOKEN}\nagent:\n  listen: 127.0.0.1:0\nservices:\n  - id: secretive\n`,
+      );
+      const proc = spawnTether(['agent', '--config', path, '--log-level', 'trace'], { AGENT_TOKEN: secret });
+      procs.push(proc);
+      await proc.waitForLog((r) => r.msg === 'registered' && r.service === 'secretive');
+      const authed = new HttpRegistry({ url: secured.url, token: secret });
+      try {
+        expect((await authed.listServices(tenant)).values.map((s) => s.id)).toEqual(['secretive']);
+      } finally {
+        await authed.close();
+      }
+      await proc.stop();
+      expect(proc.log.length).toBeGreaterThan(3);
+      expect(proc.log.join('\n')).not.toContain(secret);
+      expect(secured.log.join('\n')).not.toContain(secret);
+    } finally {
+      await secured.stop();
+    }
+  });
+});

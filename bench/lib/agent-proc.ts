@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processCpuSeconds } from './cpu.js';
+
+/**
+ * What a long-running process costs while it is idle-ish: CPU (utime +
+ * stime from /proc/PID/stat, via `processCpuSeconds`) over a window and its
+ * resident memory (VmRSS from /proc/PID/status) sampled every second. Linux
+ * only; figures read NaN elsewhere or when the process is gone.
+ */
+
+/** A `/proc/PID/status` field in kB (VmRSS, VmHWM, ...) as MB (2^20 bytes); NaN when unreadable. */
+export function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? Number.NaN : Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export interface ProcessWindow {
+  pid: number;
+  /** Cores used over the window (1.0 = one core busy all along). */
+  cpu: number;
+  /** Largest VmRSS sample, MB. */
+  rssMaxMb: number;
+  /** VmHWM at the end: the largest RSS since the process started (start-up included), MB. */
+  rssPeakMb: number;
+  samples: number;
+}
+
+/**
+ * Watches `pids` for `durationMs`: CPU from the window's two edges, VmRSS
+ * every `everyMs` (first sample at the start, last at the end). Sleeps are
+ * anchored on the window start, so sampling does not drift. Rejects with the
+ * signal's reason when aborted.
+ */
+export async function watchProcesses(pids: readonly number[], durationMs: number, signal: AbortSignal, everyMs = 1000): Promise<ProcessWindow[]> {
+  const t0 = performance.now();
+  const cpu0 = pids.map(processCpuSeconds);
+  const rss = pids.map((pid) => [procStatusMb(pid, 'VmRSS')]);
+  const ticks = Math.ceil(durationMs / everyMs);
+  for (let i = 1; i <= ticks; i++) {
+    await sleep(Math.max(0, t0 + Math.min(i * everyMs, durationMs) - performance.now()), undefined, { signal });
+    pids.forEach((pid, k) => rss[k]?.push(procStatusMb(pid, 'VmRSS')));
+  }
+  const wall = (performance.now() - t0) / 1000;
+  return pids.map((pid, k) => {
+    const samples = (rss[k] ?? []).filter(Number.isFinite);
+    return {
+      pid,
+      cpu: (processCpuSeconds(pid) - (cpu0[k] as number)) / wall,
+      rssMaxMb: samples.length > 0 ? Math.max(...samples) : Number.NaN,
+      rssPeakMb: procStatusMb(pid, 'VmHWM'),
+      samples: samples.length,
+    };
+  });
+}

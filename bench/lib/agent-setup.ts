@@ -1,0 +1,128 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { AccountRecord } from '../../src/registry/context.js';
+import { TetherError } from '../../src/errors.js';
+import { keys } from '../../src/registry/keys.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { freePort } from '../../test/helpers/ports.js';
+import { startServer, tempDir, type Server } from './child.js';
+import type { Cleanup } from './cleanup.js';
+
+/**
+ * The fixtures of the agent bench: the probe target, the manifest, and a
+ * `tether registry` whose tenants may hold the manifest's services.
+ */
+
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface Target {
+  port: number;
+  /** Requests answered so far. */
+  requests(): number;
+}
+
+/** One HTTP server in this process answering `200 ok` on any path (keep-alive), closed by `cleanup`. */
+export async function startTarget(cleanup: Cleanup): Promise<Target> {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }).end('ok');
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  cleanup.add({
+    name: 'probe target',
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
+    kill: () => void server.closeAllConnections(),
+  });
+  return { port: (server.address() as AddressInfo).port, requests: () => requests };
+}
+
+export interface ManifestSpec {
+  /** `http://127.0.0.1:PORT` of the registry. */
+  registry: string;
+  tenant: string;
+  services: number;
+  targetPort: number;
+  stateDir: string;
+}
+
+/** `svc-000`, `svc-001`, ... (at least three digits: ids are 3..65 characters). */
+export const serviceId = (i: number, n: number): string => `svc-${String(i).padStart(Math.max(3, String(n - 1).length), '0')}`;
+
+/**
+ * Writes the manifest: `n` services, each with a tag, two metadata entries,
+ * heartbeat_timeout 30 and an HTTP check of its own path on the target every
+ * 10 s; one session for all of them; the local API on a free port.
+ */
+export async function writeManifest(path: string, m: ManifestSpec): Promise<void> {
+  const lines = [
+    'upstream:',
+    `  url: ${m.registry}/v1.0/${m.tenant}`,
+    'agent:',
+    '  listen: 127.0.0.1:0',
+    `  state_dir: ${JSON.stringify(m.stateDir)}`,
+    '  heartbeat: session',
+    'services:',
+  ];
+  for (let i = 0; i < m.services; i++) {
+    const id = serviceId(i, m.services);
+    lines.push(
+      `  - id: ${id}`,
+      '    tags: [bench]',
+      `    metadata: { zone: bench-a, port: "${10_000 + i}" }`,
+      '    heartbeat_timeout: 30',
+      `    check: { http: "http://127.0.0.1:${m.targetPort}/health/${id}", interval: 10s, timeout: 2s }`,
+    );
+  }
+  await writeFile(path, `${lines.join('\n')}\n`);
+}
+
+/**
+ * `tether registry` (dist/, a child process, as `startTether` runs it) whose
+ * `tenants` may each hold `services` services.
+ *
+ * Why not `startTether`: the registry gives every new tenant 200 services
+ * (`RegistryService` defaultLimits) and `tether registry` has no flag to
+ * change that, so 500 registrations would end in `limitReached`. Account
+ * records (limits included) are durable and loaded at start, so we write
+ * them into a fresh data dir through the Store API before the server opens
+ * it; the server itself is the unmodified CLI. `startTether` keeps its data
+ * dir to itself, hence this second launcher. Only the SQLite store exists.
+ */
+export async function startRoomyTether(cleanup: Cleanup, tenants: readonly string[], services: number, nodeArgs: readonly string[]): Promise<Server> {
+  const dir = tempDir(cleanup, 'tether');
+  const data = join(dir, 'data');
+  await mkdir(data, { recursive: true });
+  const account: AccountRecord = { created_at: Date.now(), limits: { service: Math.max(200, services), configuration_value: 1000, session: 100 } };
+  const store = await openSqliteStore({ path: join(data, 'registry.db') });
+  try {
+    await store.txn([], tenants.map((t) => ({ type: 'put' as const, key: keys.account(t), value: JSON.stringify(account) })));
+  } finally {
+    await store.close();
+  }
+  const port = await freePort();
+  const server = await startServer(cleanup, {
+    name: 'tether registry',
+    command: process.execPath,
+    args: [...nodeArgs, MAIN, 'registry', '--listen', `127.0.0.1:${port}`, '--data', data],
+    dir,
+    url: `http://127.0.0.1:${port}`,
+    ready: async (url) => {
+      const res = await request(`${url}/v1.0/bench/limits`);
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+  });
+  for (const t of tenants) {
+    const res = await request(`${server.url}/v1.0/${t}/limits`);
+    const got = ((await res.body.json()) as { resource?: { service?: unknown } }).resource?.service;
+    if (got !== account.limits.service) {
+      throw new TetherError('bench.serverStart', `tenant ${t}: service limit ${String(got)}, want ${account.limits.service} (seeding the account failed)`);
+    }
+  }
+  return server;
+}
