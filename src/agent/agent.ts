@@ -110,6 +110,17 @@ export class Agent {
    * /v1/status and a metric); a valid one is applied as a diff. Never rejects.
    */
   async reload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
+    try {
+      return await this.applyReload();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.opts.logger.error({ err }, 'reload failed; keeping the running configuration');
+      this.metrics.reloads.inc({ result: 'error' });
+      return { ok: false, issues: [{ file: this.opts.configPath, line: 0, column: 0, path: '', message }] };
+    }
+  }
+
+  private async applyReload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
     const log = this.opts.logger.child({ component: 'agent' });
     let issues: ManifestIssue[];
     let next: Manifest | null = null;
@@ -152,7 +163,7 @@ export class Agent {
         session: this.syncer.session.id,
         lastError: this.syncer.upstreamError,
       },
-      manifest: { files: [...this.manifest.files], loadedAt: this.loadedAt, issues: this.rejected },
+      manifest: { files: [...this.manifest.sourceFiles], loadedAt: this.loadedAt, issues: this.rejected },
       services: this.runtime.status(),
     };
   }

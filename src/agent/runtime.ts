@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CheckSpec, ServiceSpec } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';
-import { createProbe } from '../probes/probe.js';
+import { createProbe, type Probe } from '../probes/probe.js';
 import { CheckRunner } from '../probes/scheduler.js';
 import type { TtlBoard } from '../probes/ttl.js';
 import { newLocalService, type LocalService } from '../sync/local-state.js';
@@ -40,6 +40,7 @@ export class ServiceRuntime {
       this.stopRunner(r);
       r.local.removing = true;
       this.running.delete(id);
+      this.ttl.delete(id);
       this.metrics.forgetService(id);
       removed++;
     }
@@ -58,8 +59,10 @@ export class ServiceRuntime {
   }
 
   private add(spec: ServiceSpec): void {
-    const local = newLocalService(spec);
-    // A tombstone of the same id (removed, then re-added before the removal landed) is replaced.
+    // Removed, then re-added before the removal landed: revive the tombstone, keeping what the
+    // registry holds for it, so reconcile updates or removes that registration instead of losing it.
+    const tomb = this.syncer.services.get(spec.id);
+    const local = tomb?.removing ? Object.assign(tomb, { spec, removing: false, health: spec.check ? 'unknown' : 'healthy', lastProbe: null }) : newLocalService(spec);
     this.syncer.services.set(spec.id, local);
     const r: Running = { local, runner: null, abort: new AbortController() };
     this.running.set(spec.id, r);
@@ -74,14 +77,24 @@ export class ServiceRuntime {
     if (sameCheck) return;
     this.stopRunner(r);
     r.abort = new AbortController();
-    r.local.health = spec.check ? 'unknown' : 'healthy';
+    // Keep the last verdict until the new check gives its own: a changed interval must not flap the registration.
+    if (!spec.check) r.local.health = 'healthy';
     r.local.lastProbe = null;
     if (spec.check) this.startRunner(r, spec.check);
   }
 
   private startRunner(r: Running, check: CheckSpec): void {
     const id = r.local.spec.id;
-    const probe = createProbe(check.probe, { timeoutMs: check.timeoutMs, ttl: this.ttl, serviceId: id });
+    let probe: Probe;
+    try {
+      probe = createProbe(check.probe, { timeoutMs: check.timeoutMs, ttl: this.ttl, serviceId: id });
+    } catch (err) {
+      // Validation should have caught it; never let one service take the agent down.
+      r.local.health = 'unhealthy';
+      r.local.lastError = { message: err instanceof Error ? err.message : String(err), at: Date.now() };
+      this.log.error({ service: id, err }, 'cannot build the probe; the service stays unhealthy');
+      return;
+    }
     const runner = new CheckRunner({
       serviceId: id,
       check,

@@ -49,6 +49,8 @@ export interface EventsFollowerOptions {
  */
 export class EventsFollower {
   private currentMarker: string | null;
+  /** next_marker of a page that held only the marker: the next request starts there and keeps its first element. */
+  private unseenNext: string | null = null;
   private readonly waitSec: number;
   // Retry on failure: 100 ms doubling to 5 s, equal jitter so that many agents
   // that lost the same registry do not come back in lock-step.
@@ -121,21 +123,27 @@ export class EventsFollower {
 
   /** One request and its delivery: whether events were delivered, and whether another page follows. */
   private async poll(wait: number, signal: AbortSignal): Promise<{ more: boolean; delivered: boolean }> {
-    const sent = this.currentMarker;
+    // After a page that held only the marker's own event (limit=1), resume at
+    // next_marker, an event not seen yet: that request keeps its first element.
+    const unseen = this.unseenNext;
+    const sent = unseen ?? this.currentMarker;
     const page = await this.opts.registry.listEvents(
       this.opts.tenant,
-      { marker: sent ?? undefined, wait, limit: this.opts.limit, type: this.opts.type },
+      { marker: sent ?? undefined, wait: unseen === null ? wait : 0, limit: this.opts.limit, type: this.opts.type },
       signal,
     );
     if (signal.aborted) return { more: false, delivered: false };
-    const events = sent !== null && page.values[0]?.id === sent ? page.values.slice(1) : page.values;
+    this.unseenNext = null;
+    const events = unseen === null && sent !== null && page.values[0]?.id === sent ? page.values.slice(1) : page.values;
     const last = events[events.length - 1];
     if (last !== undefined) {
       await this.opts.onEvents(events, last.id);
       if (signal.aborted) return { more: false, delivered: false };
       this.currentMarker = last.id;
+    } else if (page.metadata.next_marker !== null) {
+      this.unseenNext = page.metadata.next_marker;
+      return { more: true, delivered: false };
     }
-    // Progress check: a page holding only the marker again has nothing new, even if next_marker is set.
     return { more: page.metadata.next_marker !== null && last !== undefined, delivered: last !== undefined };
   }
 
@@ -145,8 +153,9 @@ export class EventsFollower {
    * from null and let the caller resync. No message text is inspected.
    */
   private async resetIfMarkerRejected(err: unknown): Promise<boolean> {
-    if (this.currentMarker === null || !isFault(err, 'badRequest')) return false;
+    if ((this.currentMarker === null && this.unseenNext === null) || !isFault(err, 'badRequest')) return false;
     this.currentMarker = null;
+    this.unseenNext = null;
     try {
       await this.opts.onReset?.();
     } catch (resetErr) {

@@ -61,8 +61,9 @@ export class TokenChainKeeper extends EventEmitter<KeeperEvents> {
   private readonly clock: Clock;
   private readonly random: () => number;
   // 10 ms first as the Node client does, doubling to 1 s: a blip costs
-  // nothing, an outage is not hammered, and the deadline is still met.
-  private readonly backoff = new Backoff({ initialMs: 10, maxMs: 1000 });
+  // nothing, an outage is not hammered, and the deadline is still met; jitter
+  // keeps many agents from retrying in lockstep after an outage.
+  private readonly backoff = new Backoff({ initialMs: 10, maxMs: 1000, jitter: 0.5 });
   private ac: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
@@ -124,8 +125,9 @@ export class TokenChainKeeper extends EventEmitter<KeeperEvents> {
         return;
       }
       const next = await this.beatFn(this.currentToken, signal);
-      if (signal.aborted) return;
+      // The old token is consumed once the beat succeeded: keep the new one even when stopping.
       this.currentToken = next;
+      if (signal.aborted) return;
       this.backoff.reset();
       this.safeEmit('beat', next, this.clock.now() - started);
       this.schedule(heartbeatIntervalMs(this.timeoutSec, this.random));

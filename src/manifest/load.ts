@@ -31,7 +31,7 @@ export async function loadManifest(configPath: string, env: NodeJS.ProcessEnv = 
     if (r.part) parts.push(r.part);
   }
   const merged = merge(parts, issues);
-  return { manifest: issues.length === 0 ? deepFreeze({ ...merged, files }) : null, issues };
+  return { manifest: issues.length === 0 ? deepFreeze({ ...merged, sourceFiles: files }) : null, issues };
 }
 
 /** The files a --config path names, in merge order. */
@@ -90,7 +90,7 @@ function article(expected: string): string {
 }
 
 /** Merges file parts: one file may define upstream and agent; services are concatenated with unique ids. */
-function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'files'> {
+function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'sourceFiles'> {
   let upstream: Upstream | null = null;
   let agent: AgentSettings | null = null;
   const services: Manifest['services'] = [];
@@ -130,6 +130,9 @@ function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'file
       logLevel: 'info',
     },
     services,
+    actions: {},
+    files: [],
+    hooks: [],
   };
 }
 

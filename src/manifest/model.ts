@@ -61,12 +61,69 @@ export interface ServiceSpec {
   origin: string;
 }
 
+/** A reload action: what runs when a file's bytes change (or a hook fires). */
+export type ActionSpec =
+  /** Send a signal to the process whose pid is in `pidfile`, or to every process named `process`. */
+  | { kind: 'signal'; signal: NodeJS.Signals; pidfile: string | null; process: string | null }
+  /** Run argv (no shell unless `shell`); exit 0 is success; the process group is killed at the timeout. */
+  | { kind: 'exec'; argv: string[]; shell: boolean; timeoutMs: number }
+  /** An HTTP request; 2xx is success. */
+  | { kind: 'http'; url: string; method: string; headers: Record<string, string>; timeoutMs: number };
+
+/** Where a file's data comes from. */
+export type SourceSpec =
+  /** One configuration value. */
+  | { kind: 'key'; key: string }
+  /** Every value under a namespace (keys relative to it). */
+  | { kind: 'namespace'; namespace: string }
+  /** Services, optionally by tag and id prefix, sorted by id. */
+  | { kind: 'services'; tag: string | null; idPrefix: string | null };
+
+export type FileFormat = 'raw' | 'json' | 'yaml' | 'env' | 'template';
+
+export interface FileSpec {
+  /** Absolute destination path. */
+  path: string;
+  /** One unnamed source (`from: { key: ... }`) or named ones (`from: { api: {...}, tuning: {...} }`). */
+  sources: Array<{ name: string | null; source: SourceSpec }>;
+  format: FileFormat;
+  /** Template file (absolute) when format is `template`. */
+  template: string | null;
+  /** File mode, e.g. 0o640; null keeps the umask default (or the existing file's mode). */
+  mode: number | null;
+  /** User and group, names or numbers; null leaves them as the process creates them. */
+  owner: string | number | null;
+  group: string | number | null;
+  /** Run on the staged file (TETHER_STAGED_PATH) before the swap; failing keeps the old file. */
+  check: string[] | null;
+  /** Action (by name, or inline) run after the bytes changed. */
+  onChange: { name: string | null; action: ActionSpec } | null;
+  /** Quiescence: render after `minMs` of calm, and at most `maxMs` after the first change of a burst. */
+  waitMinMs: number;
+  waitMaxMs: number;
+  /** A missing key or namespace: keep the file as it is, delete it, or report an error. */
+  onMissing: 'keep' | 'delete' | 'error';
+  origin: string;
+}
+
+/** The events feed as an automation platform: run an action on matching events. */
+export interface HookSpec {
+  on: string[];
+  filter: { serviceTag: string | null; serviceIdPrefix: string | null; keyPrefix: string | null };
+  action: { name: string | null; action: ActionSpec };
+  origin: string;
+}
+
 export interface Manifest {
   upstream: Upstream | null;
   agent: AgentSettings;
   services: ServiceSpec[];
-  /** The files it was read from, in order. */
-  files: string[];
+  /** Named actions, shared by files and hooks. */
+  actions: Record<string, ActionSpec>;
+  files: FileSpec[];
+  hooks: HookSpec[];
+  /** The manifest files it was read from, in order. */
+  sourceFiles: string[];
 }
 
 export const DEFAULTS = {

@@ -39,7 +39,7 @@ export const checkSchema = z
   .strictObject({
     http: httpCheck.optional().describe('HTTP probe: a URL, or an object with url, method, headers, expect_status, body_contains.'),
     tcp: z.string().regex(/^.+:\d{1,5}$/, 'must be host:port').optional().describe('TCP probe: host:port accepts a connection.'),
-    exec: z.array(z.string()).min(1, 'needs at least the program').optional().describe('Command probe: argv array run without a shell; exit 0 is healthy; the whole process group is killed at the timeout.'),
+    exec: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least the program').optional().describe('Command probe: argv array run without a shell; exit 0 is healthy; the whole process group is killed at the timeout.'),
     ttl: duration('TTL check: the application reports with POST /v1/checks/{service}/pass (or /fail) on the local API, and goes unhealthy when silent longer than this').optional(),
     interval: duration('Time between probes (default 10s)').optional(),
     timeout: duration('Probe timeout (default 2s)').optional(),

@@ -57,6 +57,8 @@ export async function startLocalApi(host: string, port: number, h: LocalApiHandl
         closing = true;
         server.close(() => resolve());
         server.closeIdleConnections();
+        // A client still sending a request gets 1 s, then its connection is cut (shutdown is bounded).
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
       }),
   };
 }

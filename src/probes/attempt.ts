@@ -1,3 +1,4 @@
+import { linkedSignal } from '../lifecycle/abort.js';
 import { performance } from 'node:perf_hooks';
 import type { ProbeResult } from './probe.js';
 
@@ -33,13 +34,15 @@ export type Attempt = (signal: AbortSignal) => Promise<Verdict>;
 export async function runAttempt(caller: AbortSignal, timeoutMs: number, attempt: Attempt): Promise<ProbeResult> {
   caller.throwIfAborted();
   const started = performance.now();
-  const signal = AbortSignal.any([caller, AbortSignal.timeout(timeoutMs)]);
+  const { signal, dispose } = linkedSignal([caller], timeoutMs);
   let verdict: Verdict;
   try {
     verdict = await attempt(signal);
   } catch (err) {
     if (caller.aborted) throw caller.reason;
     verdict = { ok: false, output: signal.aborted ? `timed out after ${timeoutMs}ms` : describeError(err) };
+  } finally {
+    dispose();
   }
   if (caller.aborted) throw caller.reason;
   return { ok: verdict.ok, output: truncateOutput(verdict.output), durationMs: elapsedMs(started) };

@@ -1,4 +1,4 @@
-import { beatLeaseMs, transact, unchanged, type BeatRecord, type Ctx } from './context.js';
+import { beatLeaseMs, createdBeforeStart, transact, unchanged, type BeatRecord, type Ctx } from './context.js';
 import type { DeadlineKind } from './deadlines.js';
 import { faults, type RegistryFault } from './faults.js';
 import { timeUuid } from './time-uuid.js';
@@ -14,16 +14,16 @@ export interface BeatTarget {
   beatKey: string;
   /** The fault when the owner does not exist. */
   missing: () => RegistryFault;
-  /** The owner's heartbeat timeout in seconds, or null when it has no token chain of its own. */
-  timeoutOf: (ownerJson: string) => number | null;
+  /** The owner's heartbeat timeout in seconds (null when it has no token chain of its own) and creation time. */
+  ownerOf: (ownerJson: string) => { timeout: number | null; createdAt: number | undefined };
 }
 
 /**
  * The token chain of spec 6.7, shared by services and sessions: `token` must
  * be the current one; it is consumed and the next one (deadline now +
- * timeout) returned. With no heartbeat state at all (the registry restarted
- * and lease-bound state is gone), any well-formed token resumes the chain:
- * that is the restart grace. Never touches durable storage on the SQLite store.
+ * timeout) returned. With no heartbeat state at all for something created
+ * before this registry process started (the restart dropped lease-bound
+ * state), any well-formed token resumes the chain: that is the restart grace. Never touches durable storage on the SQLite store.
  */
 export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<TokenReply> {
   const { store } = ctx;
@@ -32,10 +32,12 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
     const reply = await transact(ctx, async () => {
       const owner = await store.get(target.ownerKey);
       if (!owner) throw target.missing();
-      const timeout = target.timeoutOf(owner.value);
+      const { timeout, createdAt } = target.ownerOf(owner.value);
       if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
       const beatEntry = await store.get(target.beatKey);
       if (beatEntry && (JSON.parse(beatEntry.value) as BeatRecord).token !== token) throw faults.notFound('HeartbeatMarker', token);
+      // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
+      if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);
       const now = ctx.clock.now();
       const deadline = now + timeout * 1000;
       const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now };

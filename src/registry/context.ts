@@ -16,6 +16,8 @@ export interface ServiceRecord {
   /** Null for services bound to a session: they take the session's. */
   heartbeat_timeout: number | null;
   session_id: string | null;
+  /** When it was created (ms); absent in records written before this field existed. */
+  created_at?: number;
 }
 
 /** Heartbeat state of a service or session: volatile (lease-bound). */
@@ -29,6 +31,7 @@ export interface SessionRecord {
   id: string;
   metadata: Metadata;
   heartbeat_timeout: number;
+  created_at?: number;
 }
 
 export interface AccountRecord {
@@ -162,6 +165,21 @@ export function servicePayload(rec: ServiceRecord, sessionTimeout?: number): Ser
   };
   if (rec.session_id !== null) p.session_id = rec.session_id;
   return p;
+}
+
+/**
+ * The deadline of something with no heartbeat state. Created before this
+ * registry process started (the SQLite engine forgot its lease-bound state at
+ * the restart): one full timeout of grace from the start. Created since: the
+ * state expired with its lease, so the deadline has long passed.
+ */
+export function gracefulDeadline(ctx: Ctx, createdAt: number | undefined, timeoutSec: number): number {
+  return Math.max(ctx.startedAt, createdAt ?? 0) + timeoutSec * 1000;
+}
+
+/** True when the restart grace applies: created before this registry process started. */
+export function createdBeforeStart(ctx: Ctx, createdAt: number | undefined): boolean {
+  return createdAt === undefined || createdAt < ctx.startedAt;
 }
 
 /** Lease TTL for heartbeat state: the store forgets it well after the registry would have reaped it. */

@@ -37,6 +37,7 @@ export class Events {
     if (marker !== null) this.checkMarker(marker, account);
     const type = parseEventType(opts.type);
     const waitMs = parseWait(opts.wait) * 1000;
+    // Real time, not the injected clock: this bounds how long a request is held.
     const until = Date.now() + waitMs;
     for (;;) {
       await this.expirer.run(tenant);
@@ -45,7 +46,9 @@ export class Events {
       const left = until - Date.now();
       // The marker is inclusive, so a follower passing its last id gets that
       // event back: only something newer ends the wait.
-      const fresh = page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker);
+      // A next page means newer events exist even when this one (limit=1) holds only the marker's.
+      const fresh =
+        page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker) || page.metadata.next_marker !== null;
       if (fresh || left <= 0) return page;
       await this.waitForChange(tenant, revision + 1, left, signal);
       signal?.throwIfAborted();

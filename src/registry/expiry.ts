@@ -2,6 +2,7 @@ import type { Compare, Op } from '../store/store.js';
 import {
   appendEvents,
   decode,
+  gracefulDeadline,
   servicePayload,
   transact,
   unchanged,
@@ -73,7 +74,7 @@ export class Expirer {
       if (!rec || rec.heartbeat_timeout === null || rec.session_id !== null) return { result: null };
       const beatEntry = await ctx.store.get(beatKey);
       const beat = decode<BeatRecord>(beatEntry);
-      const deadline = beat ? beat.deadline : ctx.startedAt + rec.heartbeat_timeout * 1000;
+      const deadline = beat ? beat.deadline : gracefulDeadline(ctx, rec.created_at, rec.heartbeat_timeout);
       if (deadline >= cutoff) return { result: deadline };
       lease = beatEntry?.lease ?? 0;
       const token = beat?.token ?? timeUuid(deadline);
@@ -99,7 +100,7 @@ export class Expirer {
       if (!ses) return { result: null };
       const beatEntry = await ctx.store.get(beatKey);
       const beat = decode<BeatRecord>(beatEntry);
-      const deadline = beat ? beat.deadline : ctx.startedAt + ses.heartbeat_timeout * 1000;
+      const deadline = beat ? beat.deadline : gracefulDeadline(ctx, ses.created_at, ses.heartbeat_timeout);
       if (deadline >= cutoff) return { result: deadline };
       lease = beatEntry?.lease ?? 0;
       const bound = await boundServices(ctx, tenant, id);

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
+import { linkedSignal } from '../lifecycle/abort.js';
 import { silentLogger } from '../observability/logger.js';
 import type { Store } from '../store/store.js';
 import { Configuration } from './configuration.js';
-import { decode, ensureAccount, type AccountRecord, type BeatRecord, type Ctx, type ServiceRecord, type SessionRecord } from './context.js';
+import { decode, ensureAccount, gracefulDeadline, type AccountRecord, type BeatRecord, type Ctx, type ServiceRecord, type SessionRecord } from './context.js';
 import { DeadlineIndex } from './deadlines.js';
 import { Events } from './events.js';
 import { Expirer } from './expiry.js';
@@ -97,7 +98,7 @@ export class RegistryService implements Registry {
   }
 
   private async load(): Promise<void> {
-    const { store, deadlines, startedAt } = this.ctx;
+    const { store, deadlines } = this.ctx;
     const { entries } = await store.range(keys.accountPrefix);
     for (const e of entries) {
       const tenant = e.key.slice(keys.accountPrefix.length);
@@ -106,12 +107,12 @@ export class RegistryService implements Registry {
         const rec = JSON.parse(s.value) as ServiceRecord;
         if (rec.session_id !== null || rec.heartbeat_timeout === null) continue;
         const beat = decode<BeatRecord>(await store.get(keys.beat(tenant, rec.id)));
-        deadlines.set(tenant, 'svc', rec.id, beat?.deadline ?? startedAt + rec.heartbeat_timeout * 1000);
+        deadlines.set(tenant, 'svc', rec.id, beat?.deadline ?? gracefulDeadline(this.ctx, rec.created_at, rec.heartbeat_timeout));
       }
       for (const s of (await store.range(keys.sessionPrefix(tenant))).entries) {
         const rec = JSON.parse(s.value) as SessionRecord;
         const beat = decode<BeatRecord>(await store.get(keys.sessionBeat(tenant, rec.id)));
-        deadlines.set(tenant, 'ses', rec.id, beat?.deadline ?? startedAt + rec.heartbeat_timeout * 1000);
+        deadlines.set(tenant, 'ses', rec.id, beat?.deadline ?? gracefulDeadline(this.ctx, rec.created_at, rec.heartbeat_timeout));
       }
     }
   }
@@ -205,10 +206,15 @@ export class RegistryService implements Registry {
     return this.config.delete(tenant, id);
   }
 
-  listEvents(tenant: string, opts?: EventListOptions, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
+  async listEvents(tenant: string, opts?: EventListOptions, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
     this.read(tenant);
-    const stopped = signal ? AbortSignal.any([signal, this.stop.signal]) : this.stop.signal;
-    return this.events.list(tenant, opts, stopped);
+    // close() ends long-polls too. linkedSignal, not AbortSignal.any: the stop signal lives as long as the registry.
+    const { signal: either, dispose } = linkedSignal([signal, this.stop.signal]);
+    try {
+      return await this.events.list(tenant, opts, either);
+    } finally {
+      dispose();
+    }
   }
 
   listSessions(tenant: string, opts?: ServiceListOptions): Promise<Page<Session>> {

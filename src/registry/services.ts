@@ -85,7 +85,7 @@ export class Services {
     const { ctx } = this;
     const svcKey = keys.service(tenant, input.id);
     const beatKey = keys.beat(tenant, input.id);
-    const rec: ServiceRecord = { ...input };
+    const rec: ServiceRecord = { ...input, created_at: this.ctx.clock.now() };
     let lease = 0;
     try {
       return await transact(ctx, async () => {
@@ -185,9 +185,9 @@ export class Services {
         ownerKey: keys.service(tenant, id),
         beatKey: keys.beat(tenant, id),
         missing: () => faults.notFound('Service', id),
-        timeoutOf: (json) => {
+        ownerOf: (json) => {
           const rec = JSON.parse(json) as ServiceRecord;
-          return rec.session_id === null ? rec.heartbeat_timeout : null;
+          return { timeout: rec.session_id === null ? rec.heartbeat_timeout : null, createdAt: rec.created_at };
         },
       },
       token,

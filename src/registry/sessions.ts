@@ -78,7 +78,7 @@ export class Sessions {
         const id = newSessionId();
         const deadline = ctx.clock.now() + input.heartbeat_timeout * 1000;
         const token = timeUuid(deadline);
-        const rec: SessionRecord = { id, metadata: input.metadata, heartbeat_timeout: input.heartbeat_timeout };
+        const rec: SessionRecord = { id, metadata: input.metadata, heartbeat_timeout: input.heartbeat_timeout, created_at: ctx.clock.now() };
         const beat: BeatRecord = { token, deadline, last_seen: null };
         return {
           result: { id, token },
@@ -155,7 +155,10 @@ export class Sessions {
         ownerKey: keys.session(tenant, id),
         beatKey: keys.sessionBeat(tenant, id),
         missing: () => faults.notFound('Session', id),
-        timeoutOf: (json) => (JSON.parse(json) as SessionRecord).heartbeat_timeout,
+        ownerOf: (json) => {
+          const rec = JSON.parse(json) as SessionRecord;
+          return { timeout: rec.heartbeat_timeout, createdAt: rec.created_at };
+        },
       },
       token,
     );

@@ -89,14 +89,23 @@ function listen(server: Server, port: number, host: string): Promise<{ url: stri
   });
 }
 
+/** How long close() waits for in-flight requests before cutting their connections. */
+const DRAIN_MS = 3000;
+
 async function close(server: Server, state: ServerState): Promise<void> {
   state.closing = true;
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const poll of state.polls) poll.abort(faults.unavailable());
   server.closeIdleConnections();
   if (state.inflight > 0) {
+    // Drain, but not forever: a client trickling a body must not hold shutdown hostage.
     await new Promise<void>((resolve) => {
-      state.onDrained = resolve;
+      const bound = setTimeout(resolve, DRAIN_MS);
+      bound.unref();
+      state.onDrained = () => {
+        clearTimeout(bound);
+        resolve();
+      };
     });
   }
   // Whatever is left is a socket between requests (or mid-head): nothing to wait for.

@@ -4,8 +4,9 @@ import { HeartBeater } from '../client/heartbeater.js';
 import type { AgentMetrics } from '../observability/metrics.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
+import { TetherError } from '../errors.js';
 import type { LocalService } from './local-state.js';
-import { reconcile, type Action, type HeartbeatMode } from './reconcile.js';
+import { desiredRegistration, fingerprint, reconcile, type Action, type HeartbeatMode, type Registration } from './reconcile.js';
 import { SessionKeeper } from './session.js';
 
 export interface SyncerOptions {
@@ -32,7 +33,7 @@ export interface SyncerOptions {
 export class Syncer {
   readonly services = new Map<string, LocalService>();
   readonly session: SessionKeeper;
-  private readonly keepers = new Map<string, HeartBeater>();
+  private readonly keepers = new Map<string, { keeper: HeartBeater; timeoutSec: number }>();
   private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
   private readonly stop = new AbortController();
   private running: Promise<void> | null = null;
@@ -138,6 +139,7 @@ export class Syncer {
       try {
         await registry.updateService(tenant, action.id, patch, signal);
         s.registered = action.fingerprint;
+        if (this.opts.mode === 'service') await this.retimeKeeper(s);
         log.info({ service: action.id }, 'registration updated');
       } catch (err) {
         if (!isFault(err, 'notFoundError')) throw err;
@@ -153,38 +155,52 @@ export class Syncer {
     metrics.serviceRegistered.set({ service: action.id }, s.registered === null ? 0 : 1);
   }
 
-  /** Creates the service; an existing one with our id (a previous run of ours) is replaced. */
+  /** Creates the service (see createFor) and, in service mode, starts its heartbeat chain. */
   private async register(s: LocalService, action: Extract<Action, { kind: 'register' }>, signal: AbortSignal): Promise<void> {
-    const { registry, tenant, mode } = this.opts;
-    const body: Record<string, unknown> = { ...action.registration };
-    if (mode === 'session') body.session_id = await this.session.ensure(this.opts.sessionTimeoutSec(), signal);
-    const create = async (): Promise<string | null> => {
-      try {
-        return (await registry.createService(tenant, body, signal)).token;
-      } catch (err) {
-        if (!isFault(err, 'serviceWithThisIdExists')) throw err;
-        await registry.deleteService(tenant, s.spec.id, signal).catch((e: unknown) => {
-          if (!isFault(e, 'notFoundError')) throw e;
-        });
-        return (await registry.createService(tenant, body, signal)).token;
-      }
-    };
-    const token = await create();
+    const token = await this.createFor(s, action.registration, signal);
     s.registered = action.fingerprint;
-    if (mode === 'service' && token !== null) this.startKeeper(s, token, create);
+    if (this.opts.mode === 'service' && token !== null) await this.startKeeper(s, token);
   }
 
-  private startKeeper(s: LocalService, token: string, create: () => Promise<string | null>): void {
+  /**
+   * Creates the service with `registration`; an existing one with our id (a
+   * previous run of ours) is replaced. Returns its token (null in session mode).
+   */
+  private async createFor(s: LocalService, registration: Registration, signal: AbortSignal): Promise<string | null> {
+    const { registry, tenant, mode } = this.opts;
+    const body: Record<string, unknown> = { ...registration };
+    if (mode === 'session') body.session_id = await this.session.ensure(this.opts.sessionTimeoutSec(), signal);
+    try {
+      return (await registry.createService(tenant, body, signal)).token;
+    } catch (err) {
+      if (!isFault(err, 'serviceWithThisIdExists')) throw err;
+      await registry.deleteService(tenant, s.spec.id, signal).catch((e: unknown) => {
+        if (!isFault(e, 'notFoundError')) throw e;
+      });
+      return (await registry.createService(tenant, body, signal)).token;
+    }
+  }
+
+  /** (Re)starts the service's heartbeat chain from `token`, on its current heartbeat_timeout. */
+  private async startKeeper(s: LocalService, token: string): Promise<void> {
     const { registry, tenant, metrics, log } = this.opts;
     const id = s.spec.id;
-    void this.stopKeeper(id);
+    await this.stopKeeper(id);
+    const timeoutSec = s.spec.heartbeatTimeoutSec;
     const keeper = new HeartBeater({
       registry,
       tenant,
       serviceId: id,
       token,
-      timeoutSec: s.spec.heartbeatTimeoutSec,
-      recreate: async () => (await create()) ?? token,
+      timeoutSec,
+      // The registry forgot it: create it as it should be now, not as it was first registered.
+      recreate: async (signal) => {
+        const now = desiredRegistration(s, this.opts.mode);
+        if (now === null) throw new TetherError('sync.not_wanted', `service ${id} is no longer to be registered`);
+        const next = await this.createFor(s, now, signal);
+        s.registered = fingerprint(now);
+        return next ?? token;
+      },
     });
     keeper.on('beat', (_t, latencyMs) => {
       s.lastHeartbeat = Date.now();
@@ -198,13 +214,21 @@ export class Syncer {
     });
     keeper.on('recreated', () => log.info({ service: id }, 'registry forgot the service; registered again'));
     keeper.start(this.stop.signal);
-    this.keepers.set(id, keeper);
+    this.keepers.set(id, { keeper, timeoutSec });
+  }
+
+  /** After an update: a changed heartbeat_timeout needs a keeper on the new interval (same token chain). */
+  private async retimeKeeper(s: LocalService): Promise<void> {
+    const cur = this.keepers.get(s.spec.id);
+    if (!cur || cur.timeoutSec === s.spec.heartbeatTimeoutSec) return;
+    await cur.keeper.stop();
+    await this.startKeeper(s, cur.keeper.token);
   }
 
   private async stopKeeper(id: string): Promise<void> {
     const k = this.keepers.get(id);
     this.keepers.delete(id);
-    await k?.stop();
+    await k?.keeper.stop();
   }
 
   /** Everything we registered is gone (session lost): register again. */
@@ -215,6 +239,8 @@ export class Syncer {
 
   /** Compares with the registry: a service we believe registered but the registry lacks is registered again. */
   async resync(signal: AbortSignal = this.stop.signal): Promise<void> {
+    // What we believed before listing: a registration that lands while we list is not "missing".
+    const before = new Map([...this.services].map(([id, s]) => [id, s.registered]));
     const present = new Set<string>();
     let marker: string | undefined;
     do {
@@ -224,7 +250,7 @@ export class Syncer {
     } while (marker !== undefined);
     let changed = false;
     for (const s of this.services.values()) {
-      if (s.registered !== null && !present.has(s.spec.id)) {
+      if (s.registered !== null && s.registered === before.get(s.spec.id) && !present.has(s.spec.id)) {
         s.registered = null;
         changed = true;
       }
@@ -256,7 +282,7 @@ export class Syncer {
     // unref: the bound must not itself keep the process alive once everything else has stopped.
     await Promise.race([this.idle(), sleep(timeoutMs, bounded, true)]);
     const removals: Promise<unknown>[] = [this.session.close(true, bounded)];
-    for (const [id, keeper] of this.keepers) {
+    for (const [id, { keeper }] of this.keepers) {
       removals.push(keeper.stop().then(() => this.opts.registry.deleteService(this.opts.tenant, id, bounded)));
     }
     const results = await Promise.allSettled(removals);

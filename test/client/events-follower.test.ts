@@ -106,6 +106,20 @@ describe('EventsFollower against a real registry', () => {
     expect(new Set(c.got.map((e) => e.id)).size).toBe(7);
   });
 
+  it('with limit 1 still gets past the marker page: every event, once each (no long-poll livelock)', async () => {
+    const t = freshTenant();
+    for (let i = 0; i < 3; i++) await http.setConfig(t, `one-${i}`, { value: String(i) });
+    const c = collect(t, { limit: 1 });
+    try {
+      await vi.waitFor(() => expect(c.got).toHaveLength(3), { timeout: 5000 });
+      await http.setConfig(t, 'one-late', { value: 'x' });
+      await vi.waitFor(() => expect(c.got).toHaveLength(4), { timeout: 5000 });
+    } finally {
+      await c.follower.stop();
+    }
+    expect(new Set(c.got.map((e) => e.id)).size).toBe(4);
+  });
+
   it('resets the marker (and calls onReset) when the registry rejects it (AMB-14)', async () => {
     const t = freshTenant();
     await http.getLimits(t); // creates the account now

@@ -117,7 +117,7 @@ services:
     const ok = await loadManifest(join(dir, 'conf.d'), {});
     expect(ok.issues).toEqual([]);
     expect(ok.manifest?.services.map((s) => s.id)).toEqual(['alpha', 'beta']);
-    expect(ok.manifest?.files.map((f) => f.slice(-11))).toEqual(['10-base.yaml'.slice(-11), '20-more.yml'.slice(-11)]);
+    expect(ok.manifest?.sourceFiles.map((f) => f.slice(-11))).toEqual(['10-base.yaml'.slice(-11), '20-more.yml'.slice(-11)]);
 
     await writeFile(join(dir, 'conf.d', '30-dup.yaml'), 'services:\n  - id: alpha\n');
     const dup = await loadManifest(join(dir, 'conf.d'), {});

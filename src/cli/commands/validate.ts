@@ -27,7 +27,7 @@ export const validateCommand: Command = {
       process.stderr.write(`${issues.length} issue${issues.length === 1 ? '' : 's'} in ${values.config}\n`);
       return 1;
     }
-    out(`ok: ${manifest.services.length} service${manifest.services.length === 1 ? '' : 's'} in ${manifest.files.join(', ')}\n`);
+    out(`ok: ${manifest.services.length} service${manifest.services.length === 1 ? '' : 's'} in ${manifest.sourceFiles.join(', ')}\n`);
     return 0;
   },
 };

@@ -1,0 +1,320 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readFile, readlink, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { TetherError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { truncateOutput } from '../probes/attempt.js';
+
+/**
+ * What applications feel: a destination file is never empty, partial or
+ * corrupt, whatever fails. Steps (STYLE habit 9): compare bytes, stage a temp
+ * file next to the destination, fsync, set mode/owner, run the check, rename,
+ * fsync the directory. Where rename cannot work (a bind-mounted single file, a
+ * Kubernetes subPath: EBUSY or EXDEV) the bytes are written in place instead,
+ * which is not atomic, and a warning says so once per path.
+ */
+
+export interface WriteResult {
+  changed: boolean;
+  method: 'unchanged' | 'rename' | 'in-place';
+}
+
+/** The one file-system call tests replace (to simulate EXDEV/EBUSY); a seam we own. */
+export interface FsOps {
+  rename(from: string, to: string): Promise<void>;
+}
+
+export interface WriteOptions {
+  /** Mode of the new file; default: the existing file's mode, else 0644 & ~umask. */
+  mode?: number | null;
+  /** User/group names (looked up in /etc/passwd, /etc/group) or ids; chown happens only when given. */
+  owner?: string | number | null;
+  group?: string | number | null;
+  /** argv run (no shell) on the staged file, named by TETHER_STAGED_PATH; non-zero keeps the old file. */
+  check?: string[] | null;
+  /** Default 30 s; at the timeout the check's whole process group is killed. */
+  checkTimeoutMs?: number;
+  log?: Logger;
+  /** Abort: the check is killed, the staged file removed, and the call rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  fsOps?: FsOps;
+}
+
+const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
+const CHECK_OUTPUT_TAIL_BYTES = 2048;
+const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchanged' });
+const defaultFsOps: FsOps = { rename };
+/** Paths already warned about: an in-place write is said once, not on every change. */
+const warnedInPlace = new Set<string>();
+
+/**
+ * Makes `path` hold exactly `content` (UTF-8). Returns `unchanged` without
+ * touching the file (not even a differing mode or owner) when the bytes are
+ * already there; `rename` after an atomic swap; `in-place` after the fallback.
+ * A symlinked destination is written through: the link stays, its final
+ * target is replaced. `path` must come from the manifest, never from a value.
+ *
+ * Throws TetherError `write.check_failed` when the check fails (exit status and
+ * an output tail, never the content) and `write.failed` (errno code in the
+ * message) for any other failure; either way the destination is untouched and
+ * no temp file remains. On abort, rejects with `signal.reason`, same guarantees.
+ */
+export async function writeAtomically(path: string, content: string, opts: WriteOptions = {}): Promise<WriteResult> {
+  const bytes = Buffer.from(content, 'utf8');
+  let staged: string | null = null;
+  try {
+    opts.signal?.throwIfAborted();
+    const dest = await resolveDestination(path);
+    const current = await readCurrent(dest);
+    if (current !== null && current.bytes.equals(bytes)) return UNCHANGED;
+    const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
+    await mkdir(dirname(dest), { recursive: true });
+    const handle = await createStaged(dest);
+    staged = handle.path;
+    await fill(handle.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), ids);
+    if (opts.check) await runCheck(opts.check, staged, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal);
+    opts.signal?.throwIfAborted();
+    const method = await replace(staged, dest, bytes, opts, ids);
+    return { changed: true, method };
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw writeFailed(path, err);
+  } finally {
+    // After a rename the name is gone (ENOENT, ignored); otherwise this is the cleanup.
+    if (staged !== null) await unlink(staged).catch(() => undefined);
+  }
+}
+
+/**
+ * Follows a chain of symlinks (Kubernetes `file -> ..data/file`, `..data ->
+ * ..2024_01_01`) to the path to replace. Done by hand rather than realpath so
+ * a dangling link still names where to write. A missing path is itself.
+ */
+async function resolveDestination(path: string): Promise<string> {
+  let current = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      if (!(await lstat(current)).isSymbolicLink()) return current;
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return current;
+      throw err;
+    }
+    current = resolve(dirname(current), await readlink(current));
+  }
+  throw Object.assign(new Error(`ELOOP: too many symbolic links, ${path}`), { code: 'ELOOP' });
+}
+
+/** The destination's bytes and mode, or null when absent. Never blocks on a FIFO. */
+async function readCurrent(dest: string): Promise<{ bytes: Buffer; mode: number } | null> {
+  let file: FileHandle;
+  try {
+    file = await open(dest, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const st = await file.stat();
+    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: destination is a directory, ${dest}`), { code: 'EISDIR' });
+    if (!st.isFile()) throw Object.assign(new Error(`EINVAL: destination is not a regular file, ${dest}`), { code: 'EINVAL' });
+    return { bytes: await file.readFile(), mode: st.mode & 0o7777 };
+  } finally {
+    await file.close();
+  }
+}
+
+/** `.name.tether-XXXXXX` next to `dest`, created exclusively with mode 0600 (no reader sees it half-written). */
+async function createStaged(dest: string): Promise<{ path: string; file: FileHandle }> {
+  const prefix = `.${basename(dest).slice(0, 200)}.tether-`;
+  for (let attempt = 0; ; attempt++) {
+    const path = join(dirname(dest), prefix + randomBytes(6).toString('base64url').slice(0, 6));
+    try {
+      return { path, file: await open(path, 'wx', 0o600) };
+    } catch (err) {
+      if (errnoOf(err) !== 'EEXIST' || attempt >= 5) throw err;
+    }
+  }
+}
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+/** Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs, closes. */
+async function fill(file: FileHandle, bytes: Buffer, mode: number, ids: Ids | null): Promise<void> {
+  try {
+    await file.writeFile(bytes);
+    if (ids !== null) await file.chown(ids.uid, ids.gid);
+    await file.chmod(mode);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Renames `staged` over `dest`, or writes in place where rename cannot work. */
+async function replace(staged: string, dest: string, bytes: Buffer, opts: WriteOptions, ids: Ids | null): Promise<WriteResult['method']> {
+  try {
+    await (opts.fsOps ?? defaultFsOps).rename(staged, dest);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code !== 'EXDEV' && code !== 'EBUSY') throw err;
+    if (!warnedInPlace.has(dest)) {
+      warnedInPlace.add(dest);
+      opts.log?.warn({ path: dest, code }, 'cannot rename over the destination (bind mount?); writing in place, readers may see a partial file');
+    }
+    await writeInPlace(dest, bytes, opts.mode ?? null, ids);
+    return 'in-place';
+  }
+  await syncDirectory(dirname(dest));
+  return 'rename';
+}
+
+/**
+ * The fallback: the same inode, overwritten from the start, then cut to the
+ * new length (no O_TRUNC, so there is never a moment with an empty file).
+ * Mode and owner change only when given: the mount decides the rest.
+ */
+async function writeInPlace(dest: string, bytes: Buffer, mode: number | null, ids: Ids | null): Promise<void> {
+  const file = await open(dest, constants.O_RDWR | constants.O_CREAT, mode ?? 0o644);
+  try {
+    for (let offset = 0; offset < bytes.length; ) {
+      const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset, offset);
+      offset += bytesWritten;
+    }
+    await file.truncate(bytes.length);
+    if (ids !== null) await file.chown(ids.uid, ids.gid);
+    if (mode !== null) await file.chmod(mode);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Makes the rename durable. File systems that cannot fsync a directory say EINVAL; that is not a failure. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Null when neither is given (no chown); -1 leaves that half as it is. Names are read from the system databases. */
+async function resolveIds(owner: string | number | null, group: string | number | null): Promise<Ids | null> {
+  if (owner === null && group === null) return null;
+  return {
+    uid: owner === null ? -1 : await lookupId(owner, '/etc/passwd', 'user'),
+    gid: group === null ? -1 : await lookupId(group, '/etc/group', 'group'),
+  };
+}
+
+async function lookupId(value: string | number, db: string, what: string): Promise<number> {
+  const id = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : null;
+  if (id !== null) {
+    if (Number.isSafeInteger(id) && id >= 0) return id;
+    throw new TetherError('write.failed', `invalid ${what} id ${value}`);
+  }
+  // Lines are `name:x:id:...` in both /etc/passwd and /etc/group.
+  for (const line of (await readFile(db, 'utf8')).split('\n')) {
+    const [name, , field] = line.split(':');
+    if (name === value && field !== undefined && /^\d+$/.test(field)) return Number(field);
+  }
+  throw new TetherError('write.failed', `unknown ${what} "${value}" (not in ${db})`);
+}
+
+/**
+ * Runs the check argv (no shell) as the leader of a new process group, with
+ * TETHER_STAGED_PATH in its environment. Resolves on exit status 0; throws
+ * `write.check_failed` otherwise (also on timeout, when the group is killed).
+ * On abort, kills the group and rejects with `signal.reason`.
+ */
+function runCheck(argv: string[], staged: string, path: string, timeoutMs: number, caller?: AbortSignal): Promise<void> {
+  const [file, ...args] = argv;
+  if (file === undefined || file === '') return Promise.reject(new TetherError('write.check_failed', `check for ${path}: argv is empty`));
+  const signal = caller ? AbortSignal.any([caller, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  return new Promise<void>((resolvePromise, reject) => {
+    const child = spawn(file, args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TETHER_STAGED_PATH: staged },
+    });
+    const tail = new Tail(CHECK_OUTPUT_TAIL_BYTES);
+    child.stdout.on('data', (chunk: Buffer) => tail.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => tail.push(chunk));
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // ESRCH: the group is already empty.
+      }
+    };
+    const onAbort = (): void => {
+      killGroup();
+      child.stdout.destroy(); // a process that left the group may hold the pipes
+      child.stderr.destroy();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    let status = '';
+    child.once('exit', (code, sig) => {
+      status = code !== null ? `exit status ${code}` : `killed by ${sig}`;
+      killGroup(); // leftovers (background jobs) of a finished check
+    });
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) return; // a kill error on a live child; 'close' follows
+      signal.removeEventListener('abort', onAbort);
+      const what = err.code === 'ENOENT' ? `executable not found: ${file}` : err.message;
+      reject(new TetherError('write.check_failed', `check ${file} for ${path} failed: ${what}`, { cause: err }));
+    });
+    child.once('close', () => {
+      signal.removeEventListener('abort', onAbort);
+      if (child.pid === undefined) return; // spawn failed: settled by 'error'
+      if (caller?.aborted) return reject(caller.reason);
+      if (status === 'exit status 0') return resolvePromise();
+      const why = signal.aborted ? `timed out after ${timeoutMs}ms (process group killed)` : status;
+      const out = tail.text().trimEnd();
+      reject(new TetherError('write.check_failed', `check ${file} for ${path} failed: ${why}${out === '' ? '' : `: ${out}`}; the file was not changed`));
+    });
+  });
+}
+
+/** Keeps about the last `limit` bytes pushed into it. */
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.chunks.length > 1 && this.size - (this.chunks[0]?.length ?? 0) >= this.limit) {
+      this.size -= this.chunks.shift()?.length ?? 0;
+    }
+  }
+
+  text(): string {
+    return truncateOutput(Buffer.concat(this.chunks).toString('utf8'), this.limit, 'tail');
+  }
+}
+
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** TetherErrors pass through; anything else becomes `write.failed` naming the errno code. */
+function writeFailed(path: string, err: unknown): TetherError {
+  if (err instanceof TetherError) return err;
+  const code = errnoOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const text = code !== undefined && !message.startsWith(code) ? `${code}: ${message}` : message;
+  return new TetherError('write.failed', `cannot write ${path}: ${text}`, { cause: err });
+}
