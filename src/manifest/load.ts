@@ -1,9 +1,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { TetherError } from '../errors.js';
 import type { ManifestIssue } from './issues.js';
-import { DEFAULTS, type AgentSettings, type Manifest, type Upstream } from './model.js';
+import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type HookSpec, type Manifest, type Upstream } from './model.js';
+import { resolveRefs } from './normalize-files.js';
 import { normalizeFile, type FilePart } from './normalize.js';
 import { manifestSchema } from './schema.js';
 import { expandEnv, locate, parseSource, type SourceFile } from './source.js';
@@ -59,7 +60,7 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
     const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
     return { part: null, issues: [...expanded.issues, ...structural] };
   }
-  const { part, issues: ruleIssues } = normalizeFile(parsed.data, where);
+  const { part, issues: ruleIssues } = normalizeFile(parsed.data, dirname(file), where);
   const issues = [...expanded.issues, ...ruleIssues.filter((i) => !envPaths.has(i.path))];
   return { part: issues.length === 0 ? part : null, issues };
 }
@@ -128,12 +129,34 @@ function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'sour
       heartbeat: 'session',
       sessionTimeoutSec: null,
       logLevel: 'info',
+      resyncIntervalMs: DEFAULTS.resyncIntervalMs,
     },
     services,
-    actions: {},
-    files: [],
-    hooks: [],
+    ...mergeOutputs(parts, issues),
   };
+}
+
+/** Actions are merged by name (a name defined twice is an issue); files and hooks are concatenated. */
+function mergeOutputs(parts: FilePart[], issues: ManifestIssue[]): Pick<Manifest, 'actions' | 'files' | 'hooks'> {
+  const actions: Record<string, ActionSpec> = {};
+  const files: FileSpec[] = [];
+  const hooks: HookSpec[] = [];
+  const paths = new Map<string, string>();
+  for (const part of parts) {
+    for (const [name, a] of Object.entries(part.outputs.actions)) {
+      if (name in actions) issues.push(part.where(['actions', name], `action "${name}" is already defined`));
+      actions[name] = a;
+    }
+    part.outputs.files.forEach((f, i) => {
+      const first = paths.get(f.path);
+      if (first !== undefined) issues.push(part.where(['files', i, 'path'], `${f.path} is already written by the file at ${first}`));
+      paths.set(f.path, f.origin);
+      files.push(f);
+    });
+    hooks.push(...part.outputs.hooks);
+  }
+  for (const part of parts) resolveRefs(part.outputs.refs, actions, issues);
+  return { actions, files, hooks };
 }
 
 function deepFreeze<T>(v: T): T {

@@ -23,6 +23,8 @@ export interface AgentSettings {
   /** Explicit session timeout, or null for the smallest service heartbeat_timeout. */
   sessionTimeoutSec: number | null;
   logLevel: string;
+  /** Full resync of file data with the registry. */
+  resyncIntervalMs: number;
 }
 
 export type ProbeSpec =
@@ -135,4 +137,7 @@ export const DEFAULTS = {
   timeoutMs: 2000,
   rise: 1,
   fall: 3,
+  resyncIntervalMs: 300_000,
+  execActionTimeoutMs: 30_000,
+  httpActionTimeoutMs: 10_000,
 } as const;

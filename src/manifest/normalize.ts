@@ -1,5 +1,6 @@
 import { parseDuration } from '../duration.js';
 import type { ManifestIssue } from './issues.js';
+import { normalizeOutputs, type OutputsPart } from './normalize-files.js';
 import { DEFAULTS, type AgentSettings, type CheckSpec, type Endpoint, type ProbeSpec, type ServiceSpec, type Upstream } from './model.js';
 import type { ParsedCheck, ParsedManifest, ParsedService } from './schema.js';
 
@@ -9,6 +10,7 @@ type Where = (path: PropertyKey[], message: string) => ManifestIssue;
 export interface FilePart {
   upstream: Upstream | null;
   agent: AgentSettings | null;
+  outputs: OutputsPart;
   services: Array<{ spec: ServiceSpec; issueAt: (message: string) => ManifestIssue }>;
   /** Locates a path of this file, for issues found while merging. */
   where: Where;
@@ -19,11 +21,12 @@ export interface FilePart {
  * applying the rules zod cannot express (one probe kind, timeout ranges,
  * token or token_file). Returns every issue, not just the first.
  */
-export function normalizeFile(parsed: ParsedManifest, where: Where): { part: FilePart; issues: ManifestIssue[] } {
+export function normalizeFile(parsed: ParsedManifest, baseDir: string, where: Where): { part: FilePart; issues: ManifestIssue[] } {
   const issues: ManifestIssue[] = [];
   const part: FilePart = {
     upstream: parsed.upstream ? upstream(parsed.upstream, where, issues) : null,
     agent: parsed.agent ? agent(parsed.agent, where, issues) : null,
+    outputs: normalizeOutputs(parsed, baseDir, where, issues),
     services: parsed.services.map((s, i) => ({
       spec: service(s, ['services', i], where, issues),
       issueAt: (message: string) => where(['services', i, 'id'], message),
@@ -75,6 +78,7 @@ function agent(a: NonNullable<ParsedManifest['agent']>, where: Where, issues: Ma
     heartbeat: a.heartbeat,
     sessionTimeoutSec: a.session_timeout === undefined ? null : seconds(a.session_timeout, ['agent', 'session_timeout'], where, issues, 3, 120),
     logLevel: a.log_level ?? 'info',
+    resyncIntervalMs: a.resync_interval === undefined ? DEFAULTS.resyncIntervalMs : parseDuration(a.resync_interval),
   };
 }
 

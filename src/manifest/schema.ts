@@ -95,14 +95,105 @@ export const agentSchema = z
       .describe('session: one heartbeat keeps every service alive; service: one heartbeat chain per service.'),
     session_timeout: duration('Session heartbeat timeout, 3..120 s (default: the smallest heartbeat_timeout)').optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().describe('Log level (default info).'),
+    resync_interval: duration('Full comparison with the registry for files (default 5m)').optional(),
   })
   .describe('Settings of the agent itself.');
+
+const signalName = z.string().regex(/^SIG[A-Z0-9]+$/, 'must be a signal name like SIGHUP');
+
+export const actionSchema = z
+  .union([
+    z.strictObject({
+      exec: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least the program').describe('Command argv, run without a shell.'),
+      shell: z.boolean().default(false).describe('Run `sh -c "<argv joined>"` instead (only when you need a shell).'),
+      timeout: duration('Kill the command (its whole process group) after this long (default 30s)').optional(),
+    }),
+    z.strictObject({
+      signal: signalName.describe('Signal to send, e.g. SIGHUP.'),
+      pidfile: z.string().min(1).optional().describe('File holding the pid to signal.'),
+      process: z.string().min(1).optional().describe('Signal every process with this name (needs a shared process namespace in Kubernetes).'),
+    }),
+    z.strictObject({
+      http: z
+        .union([
+          z.string().url('must be a URL'),
+          z.strictObject({
+            url: z.string().url('must be a URL'),
+            method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+            headers: z.record(z.string(), z.string()).default({}),
+          }),
+        ])
+        .describe('HTTP request (POST by default); 2xx is success.'),
+      timeout: duration('Request timeout (default 10s)').optional(),
+    }),
+  ])
+  .describe('A reload action: exec, signal or http.');
+
+const actionRef = z
+  .union([z.string().min(1).describe('The name of an action under `actions`.'), actionSchema])
+  .describe('An action: a name from `actions`, or an inline action.');
+
+const configKey = z.string().min(3).max(500).describe('A configuration key, e.g. /production/cassandra/listen_ip.');
+
+export const sourceSchema = z
+  .union([
+    z.strictObject({ key: configKey }),
+    z.strictObject({ namespace: z.string().min(1).describe('A namespace, e.g. /production/cassandra/ (keys are relative to it).') }),
+    z.strictObject({
+      services: z
+        .strictObject({
+          tag: z.string().min(1).optional().describe('Only services with this tag.'),
+          id_prefix: z.string().min(1).optional().describe('Only services whose id starts with this.'),
+        })
+        .describe('Registered services, sorted by id.'),
+    }),
+  ])
+  .describe('A data source: { key }, { namespace } or { services: { tag, id_prefix } }.');
+
+export const fileSchema = z
+  .strictObject({
+    path: z.string().min(1).describe('Destination file (relative paths are relative to the manifest file). A value never chooses a path.'),
+    from: z
+      .union([sourceSchema, z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a template variable name'), sourceSchema)])
+      .describe('One source, or named sources for a template: { api: { services: { tag: api } }, tuning: { namespace: /nginx/ } }.'),
+    format: z.enum(['raw', 'json', 'yaml', 'env']).optional().describe('raw (a key, verbatim), json, yaml or env. Default: raw for a key, json otherwise; not with template.'),
+    template: z.string().min(1).optional().describe('A LiquidJS template file (relative to the manifest file).'),
+    mode: z.union([z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0640"'), z.number().int()]).optional().describe('File mode, e.g. "0640".'),
+    owner: z.union([z.string().min(1), z.number().int().nonnegative()]).optional().describe('Owner user (name or uid).'),
+    group: z.union([z.string().min(1), z.number().int().nonnegative()]).optional().describe('Owner group (name or gid).'),
+    check: z.array(z.string().min(1)).min(1).optional().describe('Command run on the staged file (TETHER_STAGED_PATH) before the swap; failing keeps the old file.'),
+    on_change: actionRef.optional().describe('Action run once the new bytes are in place (once per burst).'),
+    wait: z
+      .union([duration('Quiescence'), z.strictObject({ min: duration('Calm period before rendering'), max: duration('Longest delay after the first change').optional() })])
+      .optional()
+      .describe('Quiescence: render after `min` of calm, at most `max` after the first change (default: at once).'),
+    on_missing: z.enum(['keep', 'delete', 'error']).default('keep').describe('A missing key or namespace: keep the file (default), delete it, or report an error.'),
+  })
+  .describe('A file rendered from registry data.');
+
+export const hookSchema = z
+  .strictObject({
+    on: z.array(z.enum(['service.join', 'service.remove', 'service.timeout', 'configuration_value.update', 'configuration_value.remove'])).min(1).describe('Event types.'),
+    filter: z
+      .strictObject({
+        service_tag: z.string().min(1).optional(),
+        service_id_prefix: z.string().min(1).optional(),
+        key_prefix: z.string().min(1).optional(),
+      })
+      .optional()
+      .describe('Only events of services with this tag / id prefix, or of keys with this prefix.'),
+    action: actionRef.describe('Run with the event as JSON on stdin (exec) or as the body (http).'),
+  })
+  .describe('Run an action on matching registry events.');
 
 export const manifestSchema = z
   .strictObject({
     upstream: upstreamSchema.optional(),
     agent: agentSchema.optional(),
     services: z.array(serviceSchema).default([]).describe('Local services.'),
+    actions: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a simple name'), actionSchema).default({}).describe('Named reload actions, shared by files and hooks.'),
+    files: z.array(fileSchema).default([]).describe('Files rendered from configuration values and services.'),
+    hooks: z.array(hookSchema).default([]).describe('Actions run on registry events.'),
   })
   .describe('Tether agent manifest.');
 
@@ -110,3 +201,7 @@ export type RawManifest = z.input<typeof manifestSchema>;
 export type ParsedManifest = z.output<typeof manifestSchema>;
 export type ParsedService = z.output<typeof serviceSchema>;
 export type ParsedCheck = z.output<typeof checkSchema>;
+export type ParsedFile = z.output<typeof fileSchema>;
+export type ParsedAction = z.output<typeof actionSchema>;
+export type ParsedHook = z.output<typeof hookSchema>;
+export type ParsedSource = z.output<typeof sourceSchema>;

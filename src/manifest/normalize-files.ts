@@ -1,0 +1,129 @@
+import { isAbsolute, resolve } from 'node:path';
+import { parseDuration } from '../duration.js';
+import type { ManifestIssue } from './issues.js';
+import { DEFAULTS, type ActionSpec, type FileFormat, type FileSpec, type HookSpec, type SourceSpec } from './model.js';
+import type { ParsedAction, ParsedFile, ParsedHook, ParsedManifest, ParsedSource } from './schema.js';
+
+type Where = (path: PropertyKey[], message: string) => ManifestIssue;
+
+/** A reference to a named action, resolved once every file of a conf.d directory is read. */
+export interface PendingRef {
+  name: string;
+  resolve: (action: ActionSpec) => void;
+  issueAt: (message: string) => ManifestIssue;
+}
+
+export interface OutputsPart {
+  actions: Record<string, ActionSpec>;
+  files: FileSpec[];
+  hooks: HookSpec[];
+  refs: PendingRef[];
+}
+
+/**
+ * Normalizes one file's `actions`, `files` and `hooks`: paths resolved against
+ * the manifest's directory, formats checked against their sources, durations
+ * parsed. Returns every issue; named actions are resolved later (`refs`).
+ */
+export function normalizeOutputs(parsed: ParsedManifest, baseDir: string, where: Where, issues: ManifestIssue[]): OutputsPart {
+  const refs: PendingRef[] = [];
+  const actions: Record<string, ActionSpec> = {};
+  for (const [name, a] of Object.entries(parsed.actions)) actions[name] = action(a, ['actions', name], where, issues);
+  const files = parsed.files.map((f, i) => file(f, ['files', i], baseDir, where, issues, refs));
+  const hooks = parsed.hooks.map((h, i) => hook(h, ['hooks', i], where, issues, refs));
+  return { actions, files, hooks, refs };
+}
+
+export function action(a: ParsedAction, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ActionSpec {
+  if ('exec' in a) {
+    return { kind: 'exec', argv: a.exec, shell: a.shell, timeoutMs: a.timeout === undefined ? DEFAULTS.execActionTimeoutMs : parseDuration(a.timeout) };
+  }
+  if ('signal' in a) {
+    if ((a.pidfile === undefined) === (a.process === undefined)) issues.push(where(path, 'a signal action needs exactly one of pidfile, process'));
+    return { kind: 'signal', signal: a.signal as NodeJS.Signals, pidfile: a.pidfile ?? null, process: a.process ?? null };
+  }
+  const h = typeof a.http === 'string' ? { url: a.http, method: 'POST', headers: {} } : a.http;
+  return { kind: 'http', url: h.url, method: h.method, headers: h.headers, timeoutMs: a.timeout === undefined ? DEFAULTS.httpActionTimeoutMs : parseDuration(a.timeout) };
+}
+
+/** An action reference: inline now, or named (resolved at merge through `refs`). */
+function actionRef(
+  ref: string | ParsedAction,
+  path: PropertyKey[],
+  where: Where,
+  issues: ManifestIssue[],
+  refs: PendingRef[],
+): { name: string | null; action: ActionSpec } {
+  if (typeof ref !== 'string') return { name: null, action: action(ref, path, where, issues) };
+  const slot = { name: ref, action: { kind: 'exec', argv: [], shell: false, timeoutMs: 0 } as ActionSpec };
+  refs.push({ name: ref, resolve: (a) => (slot.action = a), issueAt: (message) => where(path, message) });
+  return slot;
+}
+
+function source(s: ParsedSource): SourceSpec {
+  if ('key' in s) return { kind: 'key', key: s.key };
+  if ('namespace' in s) return { kind: 'namespace', namespace: `/${s.namespace.replace(/^\/+|\/+$/g, '')}` };
+  return { kind: 'services', tag: s.services.tag ?? null, idPrefix: s.services.id_prefix ?? null };
+}
+
+function isSingleSource(from: ParsedFile['from']): from is ParsedSource {
+  const k = Object.keys(from);
+  return k.length === 1 && (k[0] === 'key' || k[0] === 'namespace' || k[0] === 'services');
+}
+
+function file(f: ParsedFile, path: PropertyKey[], baseDir: string, where: Where, issues: ManifestIssue[], refs: PendingRef[]): FileSpec {
+  const sources = isSingleSource(f.from)
+    ? [{ name: null, source: source(f.from) }]
+    : Object.entries(f.from).map(([name, s]) => ({ name, source: source(s) }));
+  const first = sources[0]?.source;
+  let format: FileFormat;
+  if (f.template !== undefined) {
+    if (f.format !== undefined) issues.push(where([...path, 'format'], 'give format or template, not both'));
+    format = 'template';
+  } else {
+    format = f.format ?? (first?.kind === 'key' ? 'raw' : 'json');
+    if (sources.length !== 1) issues.push(where([...path, 'from'], 'several named sources need a template'));
+    if (format === 'raw' && first?.kind !== 'key') issues.push(where([...path, 'format'], 'raw renders a single key; use json, yaml, env or a template'));
+    if (format === 'env' && first?.kind === 'services') issues.push(where([...path, 'format'], 'env renders keys; use json, yaml or a template for services'));
+  }
+  if (sources.length === 0) issues.push(where([...path, 'from'], 'needs at least one source'));
+  const waitMin = f.wait === undefined ? 0 : parseDuration(typeof f.wait === 'object' ? f.wait.min : f.wait);
+  const waitMaxRaw = typeof f.wait === 'object' && f.wait.max !== undefined ? parseDuration(f.wait.max) : waitMin * 4;
+  if (waitMaxRaw < waitMin) issues.push(where([...path, 'wait', 'max'], 'must not be less than min'));
+  const at = where(path, '');
+  return {
+    path: isAbsolute(f.path) ? f.path : resolve(baseDir, f.path),
+    sources,
+    format,
+    template: f.template === undefined ? null : isAbsolute(f.template) ? f.template : resolve(baseDir, f.template),
+    mode: f.mode === undefined ? null : typeof f.mode === 'number' ? f.mode : parseInt(f.mode, 8),
+    owner: f.owner ?? null,
+    group: f.group ?? null,
+    check: f.check ?? null,
+    onChange: f.on_change === undefined ? null : actionRef(f.on_change, [...path, 'on_change'], where, issues, refs),
+    waitMinMs: waitMin,
+    waitMaxMs: Math.max(waitMaxRaw, waitMin),
+    onMissing: f.on_missing,
+    origin: `${at.file}:${at.line}`,
+  };
+}
+
+function hook(h: ParsedHook, path: PropertyKey[], where: Where, issues: ManifestIssue[], refs: PendingRef[]): HookSpec {
+  const at = where(path, '');
+  return {
+    on: h.on,
+    filter: { serviceTag: h.filter?.service_tag ?? null, serviceIdPrefix: h.filter?.service_id_prefix ?? null, keyPrefix: h.filter?.key_prefix ?? null },
+    action: actionRef(h.action, [...path, 'action'], where, issues, refs),
+    origin: `${at.file}:${at.line}`,
+  };
+}
+
+/** Resolves named action references against the merged `actions`; an unknown name is an issue. */
+export function resolveRefs(refs: PendingRef[], actions: Record<string, ActionSpec>, issues: ManifestIssue[]): void {
+  for (const r of refs) {
+    const a = actions[r.name];
+    if (a) r.resolve(a);
+    else issues.push(r.issueAt(`unknown action "${r.name}" (define it under actions)`));
+  }
+}
+
