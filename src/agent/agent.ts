@@ -9,6 +9,7 @@ import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { TtlBoard } from '../probes/ttl.js';
+import { Materializer } from '../materialize/materializer.js';
 import type { Registry } from '../registry/registry.js';
 import { Syncer } from '../sync/syncer.js';
 import { packageVersion } from '../version.js';
@@ -44,6 +45,7 @@ export class Agent {
   private rejected: ManifestIssue[] = [];
   private readonly startedAt = Date.now();
   private api: LocalApi | null = null;
+  private materializer: Materializer | null = null;
   private stopWatching: (() => Promise<void>) | null = null;
   private closed: Promise<void> | null = null;
 
@@ -87,9 +89,32 @@ export class Agent {
     agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }));
     syncer.start();
     runtime.apply(manifest.services);
-    if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath], () => void agent.reload(), log);
+    agent.startMaterializer();
+    if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath, ...templatePaths(manifest)], () => void agent.reload(), log);
     log.info({ api: agent.api.url, registry: upstream.url, services: manifest.services.length, mode: manifest.agent.heartbeat }, 'agent started');
     return agent;
+  }
+
+  /** Files and hooks run in a Materializer; a manifest without them has none. */
+  private startMaterializer(): void {
+    const m = this.manifest;
+    if (m.files.length === 0 && m.hooks.length === 0) return;
+    this.materializer = new Materializer({
+      registry: this.upstream.registry,
+      tenant: this.upstream.tenant,
+      files: m.files,
+      hooks: m.hooks,
+      stateDir: m.agent.stateDir,
+      resyncIntervalMs: m.agent.resyncIntervalMs,
+      log: this.opts.logger.child({ component: 'files' }),
+      metrics: this.metrics,
+    });
+    this.materializer.start();
+  }
+
+  /** Ready: the first reconcile of services and, with files, the first full sync are done. */
+  ready(): boolean {
+    return this.syncer.synced && (this.materializer?.synced ?? true);
   }
 
   /** The local API's base URL, e.g. http://127.0.0.1:8471 */
@@ -141,10 +166,21 @@ export class Agent {
     if (JSON.stringify(next.upstream) !== JSON.stringify(this.manifest.upstream) || next.agent.heartbeat !== this.manifest.agent.heartbeat) {
       log.warn('upstream and agent.heartbeat changes take effect at the next restart');
     }
+    const outputsChanged =
+      JSON.stringify([next.files, next.hooks, next.actions]) !== JSON.stringify([this.manifest.files, this.manifest.hooks, this.manifest.actions]);
     this.manifest = next;
     this.loadedAt = Date.now();
     this.rejected = [];
     const diff = this.runtime.apply(next.services);
+    // Files: a changed list restarts the materializer (files stay as they are meanwhile);
+    // otherwise a template may have changed, so every file renders again (unchanged bytes are not written).
+    if (outputsChanged) {
+      await this.materializer?.close();
+      this.materializer = null;
+      this.startMaterializer();
+    } else {
+      await this.materializer?.refresh();
+    }
     this.metrics.reloads.inc({ result: 'ok' });
     this.metrics.manifestValid.set(1);
     log.info(diff, 'manifest reloaded');
@@ -155,7 +191,7 @@ export class Agent {
     return {
       version: packageVersion(),
       startedAt: this.startedAt,
-      ready: this.syncer.synced,
+      ready: this.ready(),
       upstream: {
         url: this.upstream.url,
         tenant: this.upstream.tenant,
@@ -165,13 +201,14 @@ export class Agent {
       },
       manifest: { files: [...this.manifest.sourceFiles], loadedAt: this.loadedAt, issues: this.rejected },
       services: this.runtime.status(),
+      files: this.materializer?.status() ?? [],
     };
   }
 
   private handlers() {
     return {
       status: () => this.status(),
-      ready: () => ({ ready: this.syncer.synced, reason: this.syncer.synced ? null : 'first sync with the registry not done yet' }),
+      ready: () => ({ ready: this.ready(), reason: this.ready() ? null : 'first sync with the registry not done yet' }),
       reload: () => this.reload(),
       ttlReport: (service: string, status: 'pass' | 'fail', note: string | null) => {
         if (!this.runtime.hasTtlCheck(service)) return false;
@@ -187,6 +224,7 @@ export class Agent {
     this.closed ??= (async () => {
       await this.stopWatching?.();
       await this.runtime.stopAll();
+      await this.materializer?.close();
       await this.syncer.close(SHUTDOWN_MS);
       await this.api?.close();
       await this.upstream.close?.();
@@ -196,13 +234,18 @@ export class Agent {
   }
 }
 
+/** Template files, watched like the manifest. */
+function templatePaths(m: Manifest): string[] {
+  return [...new Set(m.files.flatMap((f) => (f.template === null ? [] : [f.template])))];
+}
+
 async function loadOrThrow(configPath: string, env?: NodeJS.ProcessEnv): Promise<Manifest> {
   const { manifest, issues } = await loadManifest(configPath, env);
   if (!manifest) throw new TetherError('manifest.invalid', issues.map(formatIssue).join('\n'));
   return manifest;
 }
 
-async function httpUpstream(m: Manifest): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void> }> {
+export async function httpUpstream(m: Manifest): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void> }> {
   const up = m.upstream;
   const first = up?.endpoints[0];
   if (!up || !first) throw new TetherError('agent.no_upstream', 'the manifest has no upstream.url (or use `tether dev` for an embedded registry)');

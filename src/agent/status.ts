@@ -1,4 +1,5 @@
 import type { ManifestIssue } from '../manifest/issues.js';
+import type { FileStatus } from '../materialize/file-renderer.js';
 
 /** One service in `/v1/status`. */
 export interface ServiceStatus {
@@ -27,4 +28,6 @@ export interface AgentStatus {
     issues: ManifestIssue[];
   };
   services: ServiceStatus[];
+  /** Rendered files: last render, last change, last error (with the template's line). */
+  files: FileStatus[];
 }

@@ -24,6 +24,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   dev: async () => (await import('./commands/dev.js')).devCommand,
   validate: async () => (await import('./commands/validate.js')).validateCommand,
+  render: async () => (await import('./commands/render.js')).renderCommand,
 };
 
 function load(name: string | undefined): Promise<Command> | undefined {

@@ -401,7 +401,7 @@ export class ActionRunner {
       const willRetry = !last.ok && attempt < this.attempts && !superseded && !stop.aborted;
       this.opts.onResult?.(last, attempt, willRetry);
       if (!willRetry) return last;
-      await sleep(backoff.next(), stop, true);
+      await sleep(backoff.next(), stop); // not unref'd: a pending retry is work we were asked to do
     }
     return last;
   }

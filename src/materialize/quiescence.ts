@@ -50,8 +50,6 @@ export class Quiescence {
   private first: number | null = null;
   private last = 0;
   private cancelTimer: (() => void) | null = null;
-  /** When the armed timer wakes. */
-  private wakeAt = 0;
 
   constructor(private readonly opts: QuiescenceOptions) {
     if (!(opts.minMs >= 0) || !(opts.maxMs >= 0)) {
@@ -93,18 +91,17 @@ export class Quiescence {
   }
 
   private arm(now: number): void {
-    const delay = Math.max(0, this.due() - now);
-    this.wakeAt = now + delay;
-    this.cancelTimer = this.timers.schedule(() => this.wake(), delay);
+    this.cancelTimer = this.timers.schedule(() => this.wake(), Math.max(0, Math.ceil(this.due() - now)));
   }
 
   private wake(): void {
     this.cancelTimer = null;
     if (this.first === null) return;
     const now = this.timers.now();
-    // Pokes since arming moved the deadline; sleep again until it. A timer
-    // may also wake a fraction of a ms early against performance.now().
-    if (this.due() > Math.max(now, this.wakeAt)) return this.arm(now);
+    // Pokes since arming moved the deadline; sleep again until it. Node's
+    // timers count whole, cached loop ms, so one may also wake up to ~1 ms
+    // early against performance.now(): never fire before the deadline.
+    if (now < this.due()) return this.arm(now);
     this.reset();
     this.opts.onFire();
   }

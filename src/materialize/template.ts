@@ -69,6 +69,12 @@ export function describeContext(file: string, sources: ReadonlyArray<{ name: str
   return { ...Object.fromEntries(entries), tether: { file } };
 }
 
+/** An engine per template directory, and the text of every file it read (by path). */
+interface Engine {
+  liquid: Liquid;
+  texts: Map<string, string>;
+}
+
 interface Cached {
   /** mtime (ns), size and inode when parsed: a change to any means re-read. */
   stamp: string;
@@ -77,7 +83,7 @@ interface Cached {
 
 /** Renders LiquidJS templates from files, sandboxed and cached (see the module comment). */
 export class Templates {
-  private readonly engines = new Map<string, Liquid>();
+  private readonly engines = new Map<string, Engine>();
   private readonly cache = new Map<string, Cached>();
 
   /**
@@ -92,9 +98,9 @@ export class Templates {
     const engine = this.engineFor(dirname(path));
     const templates = await this.load(engine, path);
     try {
-      return await engine.render(templates, context);
+      return await engine.liquid.render(templates, context);
     } catch (err) {
-      throw templateError(path, err);
+      throw templateError(path, err, engine.texts);
     }
   }
 
@@ -103,15 +109,16 @@ export class Templates {
     this.cache.delete(resolve(templatePath));
   }
 
-  private engineFor(dir: string): Liquid {
+  private engineFor(dir: string): Engine {
     let engine = this.engines.get(dir);
     if (engine === undefined) {
-      engine = new Liquid({
+      const texts = new Map<string, string>();
+      const liquid = new Liquid({
         root: [dir],
         partials: [dir],
         layouts: [dir],
         relativeReference: false,
-        fs: sandboxFs,
+        fs: confinedFs(texts),
         cache: false,
         strictVariables: true,
         strictFilters: true,
@@ -119,12 +126,13 @@ export class Templates {
         lenientIf: true,
         ...LIMITS,
       });
+      engine = { liquid, texts };
       this.engines.set(dir, engine);
     }
     return engine;
   }
 
-  private async load(engine: Liquid, path: string): Promise<Template[]> {
+  private async load(engine: Engine, path: string): Promise<Template[]> {
     let stamp: string;
     let text: string;
     try {
@@ -137,47 +145,62 @@ export class Templates {
       const code = (err as { code?: unknown }).code;
       throw new TetherError('template.error', `${path}: cannot read template: ${typeof code === 'string' ? code : String(err)}`, { cause: err });
     }
+    engine.texts.set(path, text);
     let templates: Template[];
     try {
-      templates = engine.parse(text, path);
+      templates = engine.liquid.parse(text, path);
     } catch (err) {
-      throw templateError(path, err);
+      throw templateError(path, err, engine.texts);
     }
     this.cache.set(path, { stamp, templates });
     return templates;
   }
 }
 
-/** LiquidJS's file system, confined: only regular files whose real path is inside the root resolve. */
-const sandboxFs: FS = {
-  exists: async (file) => (await stat(file).catch(() => null))?.isFile() ?? false,
-  existsSync: (file) => {
-    try {
-      return statSync(file).isFile();
-    } catch {
-      return false;
-    }
-  },
-  readFile: (file) => readFile(file, 'utf8'),
-  readFileSync: (file) => readFileSync(file, 'utf8'),
-  resolve: (dir, file, ext) => resolve(dir, extname(file) === '' ? file + ext : file),
-  contains: async (root, file) => {
+/**
+ * LiquidJS's file system, confined: only regular files whose real path is
+ * inside the root resolve. `texts` records what each file read held: LiquidJS
+ * reports an error's position but not the partial it sits in, so the error
+ * message finds the file by its text.
+ */
+function confinedFs(texts: Map<string, string>): FS {
+  const contains = async (root: string, file: string): Promise<boolean> => {
     try {
       return isInside(await realpath(root), await realpath(file));
     } catch {
       return false;
     }
-  },
-  containsSync: (root, file) => {
+  };
+  const containsSync = (root: string, file: string): boolean => {
     try {
       return isInside(realpathSync(root), realpathSync(file));
     } catch {
       return false;
     }
-  },
-  dirname,
-  sep,
-};
+  };
+  const remember = (file: string, text: string): string => {
+    texts.set(file, text);
+    return text;
+  };
+  return {
+    exists: async (file) => (await stat(file).catch(() => null))?.isFile() ?? false,
+    existsSync: (file) => statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
+    readFile: async (file) => remember(file, await readFile(file, 'utf8')),
+    readFileSync: (file) => remember(file, readFileSync(file, 'utf8')),
+    resolve: (dir, file, ext) => resolve(dir, extname(file) === '' ? file + ext : file),
+    contains,
+    containsSync,
+    dirname,
+    sep,
+  };
+}
+
+/** The file whose text is `input`: the template itself first, else the partial that held it. */
+function fileOf(input: string, path: string, texts: ReadonlyMap<string, string>): string {
+  if (texts.get(path) === input) return path;
+  for (const [file, text] of texts) if (text === input) return file;
+  return path;
+}
 
 function isInside(root: string, file: string): boolean {
   return file.startsWith(root.endsWith(sep) ? root : root + sep);
@@ -188,7 +211,7 @@ function isInside(root: string, file: string): boolean {
  * (an error inside an include is wrapped by the include's), its token's
  * position, and its message without LiquidJS's `, file:…, line:…, col:…` tail.
  */
-function templateError(path: string, err: unknown): TetherError {
+function templateError(path: string, err: unknown, texts: ReadonlyMap<string, string>): TetherError {
   let inner: unknown = err;
   while (LiquidError.is(inner) && LiquidError.is((inner as LiquidError).originalError)) {
     inner = (inner as LiquidError).originalError;
@@ -200,7 +223,7 @@ function templateError(path: string, err: unknown): TetherError {
   const liquidErr = inner as LiquidError;
   const token = liquidErr.token;
   const [line, col] = token.getPosition();
-  const where = token.file ?? path;
+  const where = token.file ?? fileOf(token.input, path, texts);
   const original = liquidErr.originalError;
   const what = original instanceof Error && original.message !== '' ? original.message : liquidErr.message.replace(/(, file:.*)?, line:\d+, col:\d+$/s, '');
   return new TetherError('template.error', `${where}:${line}:${col}: ${what}`, { cause: err });

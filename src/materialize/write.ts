@@ -239,6 +239,7 @@ async function lookupId(value: string | number, db: string, what: string): Promi
 function runCheck(argv: string[], staged: string, path: string, timeoutMs: number, caller?: AbortSignal): Promise<void> {
   const [file, ...args] = argv;
   if (file === undefined || file === '') return Promise.reject(new TetherError('write.check_failed', `check for ${path}: argv is empty`));
+  if (caller?.aborted) return Promise.reject(caller.reason); // an aborted signal never fires 'abort' again
   const signal = caller ? AbortSignal.any([caller, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
   return new Promise<void>((resolvePromise, reject) => {
     const child = spawn(file, args, {
@@ -246,9 +247,13 @@ function runCheck(argv: string[], staged: string, path: string, timeoutMs: numbe
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TETHER_STAGED_PATH: staged },
     });
-    const tail = new Tail(CHECK_OUTPUT_TAIL_BYTES);
-    child.stdout.on('data', (chunk: Buffer) => tail.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => tail.push(chunk));
+    let output = Buffer.alloc(0); // the tail of stdout+stderr, interleaved as it came
+    const collect = (chunk: Buffer): void => {
+      output = Buffer.concat([output, chunk]);
+      if (output.length > 2 * CHECK_OUTPUT_TAIL_BYTES) output = output.subarray(output.length - CHECK_OUTPUT_TAIL_BYTES);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const killGroup = (): void => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -262,9 +267,9 @@ function runCheck(argv: string[], staged: string, path: string, timeoutMs: numbe
       child.stderr.destroy();
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    let status = '';
+    let status = { code: null as number | null, text: '' };
     child.once('exit', (code, sig) => {
-      status = code !== null ? `exit status ${code}` : `killed by ${sig}`;
+      status = { code, text: code !== null ? `exit status ${code}` : `killed by ${sig}` };
       killGroup(); // leftovers (background jobs) of a finished check
     });
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -277,32 +282,12 @@ function runCheck(argv: string[], staged: string, path: string, timeoutMs: numbe
       signal.removeEventListener('abort', onAbort);
       if (child.pid === undefined) return; // spawn failed: settled by 'error'
       if (caller?.aborted) return reject(caller.reason);
-      if (status === 'exit status 0') return resolvePromise();
-      const why = signal.aborted ? `timed out after ${timeoutMs}ms (process group killed)` : status;
-      const out = tail.text().trimEnd();
+      if (status.code === 0) return resolvePromise();
+      const why = signal.aborted ? `timed out after ${timeoutMs}ms (process group killed)` : status.text;
+      const out = truncateOutput(output.toString('utf8'), CHECK_OUTPUT_TAIL_BYTES, 'tail').trimEnd();
       reject(new TetherError('write.check_failed', `check ${file} for ${path} failed: ${why}${out === '' ? '' : `: ${out}`}; the file was not changed`));
     });
   });
-}
-
-/** Keeps about the last `limit` bytes pushed into it. */
-class Tail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly limit: number) {}
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.chunks.length > 1 && this.size - (this.chunks[0]?.length ?? 0) >= this.limit) {
-      this.size -= this.chunks.shift()?.length ?? 0;
-    }
-  }
-
-  text(): string {
-    return truncateOutput(Buffer.concat(this.chunks).toString('utf8'), this.limit, 'tail');
-  }
 }
 
 function errnoOf(err: unknown): string | undefined {

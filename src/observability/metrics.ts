@@ -18,6 +18,8 @@ export class AgentMetrics {
   readonly reloads: Counter<'result'>;
   readonly manifestValid: Gauge;
   readonly ready: Gauge;
+  readonly fileRenders: Counter<'result'>;
+  readonly actionRuns: Counter<'result'>;
 
   constructor(registry: PromRegistry = new PromRegistry(), opts: { processMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -50,6 +52,13 @@ export class AgentMetrics {
     this.reloads = new Counter({ name: 'tether_manifest_reloads_total', help: 'Manifest reloads.', labelNames: ['result'], registers });
     this.manifestValid = new Gauge({ name: 'tether_manifest_valid', help: '0 while the last manifest change was rejected.', registers });
     this.ready = new Gauge({ name: 'tether_ready', help: '1 once the first sync with the registry is done.', registers });
+    this.fileRenders = new Counter({
+      name: 'tether_file_renders_total',
+      help: 'File renders: written, unchanged, deleted, kept-missing, error.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.actionRuns = new Counter({ name: 'tether_action_runs_total', help: 'Reload action and hook runs (each attempt).', labelNames: ['result'], registers });
     this.manifestValid.set(1);
   }
 

@@ -1,0 +1,69 @@
+import { unlink } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { TetherError } from '../errors.js';
+import type { FileSpec } from '../manifest/model.js';
+import type { SourceData } from './data.js';
+import { renderFormat, type RenderData } from './render.js';
+import { describeContext, type Templates } from './template.js';
+import { writeAtomically, type WriteResult } from './write.js';
+
+/** One file in `/v1/status`. */
+export interface FileStatus {
+  path: string;
+  origin: string;
+  /** null until the first render. */
+  ok: boolean | null;
+  lastRender: number | null;
+  /** When the bytes last changed on disk. */
+  lastChange: number | null;
+  lastError: { message: string; at: number } | null;
+}
+
+export type RenderOutcome = { kind: 'written' | 'unchanged' | 'deleted' | 'kept-missing' } | { kind: 'error'; message: string };
+
+/** The name an unnamed source has in a template: by its kind. */
+function defaultName(kind: RenderData['kind']): string {
+  return kind === 'key' ? 'value' : kind === 'namespace' ? 'values' : 'services';
+}
+
+/**
+ * Renders one file from the current data and writes it (atomically, only when
+ * the bytes differ). A failure keeps the old file and is returned as an
+ * outcome, never thrown: one bad file must not stop the others.
+ */
+export async function renderFile(
+  spec: FileSpec,
+  data: SourceData,
+  templates: Templates,
+  log: Logger,
+  opts: { dryRun?: boolean } = {},
+): Promise<{ outcome: RenderOutcome; content: string | null; write: WriteResult | null }> {
+  try {
+    const sources: Array<{ name: string; data: RenderData }> = [];
+    for (const s of spec.sources) {
+      const d = data.data(s.source);
+      if (d === null) {
+        const what = s.source.kind === 'key' ? `key ${s.source.key}` : s.source.kind === 'namespace' ? `namespace ${s.source.namespace}` : 'services';
+        if (spec.onMissing === 'error') throw new TetherError('render.missing', `${what} does not exist`);
+        if (spec.onMissing === 'delete') {
+          if (!opts.dryRun) await unlink(spec.path).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+          return { outcome: { kind: 'deleted' }, content: null, write: null };
+        }
+        if (s.source.kind !== 'services') return { outcome: { kind: 'kept-missing' }, content: null, write: null };
+        sources.push({ name: s.name ?? defaultName('services'), data: { kind: 'services', services: [] } });
+        continue;
+      }
+      sources.push({ name: s.name ?? defaultName(d.kind), data: d });
+    }
+    const content =
+      spec.format === 'template'
+        ? await templates.render(spec.template as string, describeContext(spec.path, sources))
+        : renderFormat(spec.format, (sources[0] as { data: RenderData }).data);
+    if (opts.dryRun) return { outcome: { kind: 'unchanged' }, content, write: null };
+    const write = await writeAtomically(spec.path, content, { mode: spec.mode, owner: spec.owner, group: spec.group, check: spec.check, log });
+    return { outcome: { kind: write.changed ? 'written' : 'unchanged' }, content, write };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { outcome: { kind: 'error', message }, content: null, write: null };
+  }
+}

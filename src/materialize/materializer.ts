@@ -1,0 +1,215 @@
+import type { Logger } from 'pino';
+import { sleep } from '../client/backoff.js';
+import { EventsFollower } from '../client/events-follower.js';
+import type { ActionSpec, FileSpec, HookSpec } from '../manifest/model.js';
+import type { AgentMetrics } from '../observability/metrics.js';
+import type { Registry } from '../registry/registry.js';
+import type { RegistryEvent } from '../registry/types.js';
+import { ActionRunner } from './actions.js';
+import { SourceData, sourceId } from './data.js';
+import { renderFile, type FileStatus } from './file-renderer.js';
+import { HookDispatcher } from './hooks.js';
+import { Quiescence } from './quiescence.js';
+import { MarkerFile } from './state.js';
+import { Templates } from './template.js';
+
+export interface MaterializerOptions {
+  registry: Registry;
+  tenant: string;
+  files: readonly FileSpec[];
+  hooks: readonly HookSpec[];
+  stateDir: string;
+  resyncIntervalMs: number;
+  log: Logger;
+  metrics: AgentMetrics;
+}
+
+interface Managed {
+  spec: FileSpec;
+  sources: Set<string>;
+  quiet: Quiescence;
+  status: FileStatus;
+  rendering: Promise<void>;
+}
+
+/**
+ * Configuration and discovery into files: a full sync at start (and every
+ * `resyncIntervalMs`, and when the feed rejects our marker), then the events
+ * feed (long-poll, marker kept in state_dir) keeps the data current; each
+ * change renders the files that use it (after their quiescence), writes them
+ * atomically, and runs their action once per burst. Registry trouble never
+ * touches a file: they stay as they are until fresh data arrives.
+ */
+export class Materializer {
+  private readonly data: SourceData;
+  private readonly files: Managed[];
+  private readonly runners = new Map<ActionSpec, ActionRunner>();
+  private readonly templates = new Templates();
+  private readonly marker: MarkerFile;
+  private readonly stop = new AbortController();
+  private follower: EventsFollower | null = null;
+  private hooks: HookDispatcher | null = null;
+  private loops: Promise<void>[] = [];
+  private startedAt = Date.now();
+  private hadMarker = false;
+  /** True once a full sync succeeded and every file was rendered from it. */
+  synced = false;
+
+  constructor(private readonly opts: MaterializerOptions) {
+    this.data = new SourceData(opts.files.flatMap((f) => f.sources.map((s) => s.source)));
+    this.marker = new MarkerFile(opts.stateDir);
+    this.files = opts.files.map((spec) => {
+      const m: Managed = {
+        spec,
+        sources: new Set(spec.sources.map((s) => sourceId(s.source))),
+        quiet: new Quiescence({ minMs: spec.waitMinMs, maxMs: spec.waitMaxMs, onFire: () => this.queueRender(m) }),
+        status: { path: spec.path, origin: spec.origin, ok: null, lastRender: null, lastChange: null, lastError: null },
+        rendering: Promise.resolve(),
+      };
+      return m;
+    });
+  }
+
+  /** Starts the initial sync (retried with backoff until it succeeds), the feed and the periodic resync. */
+  start(): void {
+    this.startedAt = Date.now();
+    if (this.opts.hooks.length > 0) {
+      this.hooks = new HookDispatcher({
+        hooks: this.opts.hooks,
+        runnerFor: (h) => this.runner(h.action.action),
+        onResult: (h, ev, r) => this.opts.log.info({ hook: h.origin, event: ev.type, ok: r?.ok, output: r?.output }, 'hook ran'),
+        onDrop: (h) => this.opts.log.warn({ hook: h.origin }, 'hook queue full; dropped the oldest event'),
+      });
+    }
+    this.loops.push(this.run(this.stop.signal));
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    const saved = await this.marker.read();
+    this.hadMarker = saved !== null;
+    await this.syncUntilDone(signal);
+    if (signal.aborted) return;
+    this.follower = new EventsFollower({
+      registry: this.opts.registry,
+      tenant: this.opts.tenant,
+      marker: saved,
+      waitSec: 30,
+      limit: 1000,
+      onEvents: (events, m) => this.onEvents(events, m),
+      onReset: () => this.syncUntilDone(signal),
+      onError: (err) => {
+        this.opts.metrics.upstreamErrors.inc({ op: 'events' });
+        this.opts.log.debug({ err: String(err) }, 'events follower error; retrying');
+      },
+    });
+    this.follower.start();
+    while (!signal.aborted) {
+      await sleep(this.opts.resyncIntervalMs * (0.9 + Math.random() * 0.2), signal, true);
+      if (!signal.aborted) await this.syncOnce().catch(() => undefined);
+    }
+  }
+
+  /** Full sync with exponential backoff until it succeeds (or stop). */
+  private async syncUntilDone(signal: AbortSignal): Promise<void> {
+    for (let delay = 250; !signal.aborted; delay = Math.min(delay * 2, 15_000)) {
+      try {
+        await this.syncOnce();
+        return;
+      } catch (err) {
+        this.opts.metrics.upstreamErrors.inc({ op: 'sync' });
+        this.opts.log.warn({ err: String(err) }, 'full sync failed; files stay as they are; retrying');
+        await sleep(delay * (0.5 + Math.random() * 0.5), signal);
+      }
+    }
+  }
+
+  /** Reads everything, then renders every file (now, without quiescence). Rejects when the registry fails. */
+  private async syncOnce(): Promise<void> {
+    await this.data.sync(this.opts.registry, this.opts.tenant, this.stop.signal);
+    await Promise.all(this.files.map((m) => this.queueRender(m)));
+    this.synced = true;
+  }
+
+  private async onEvents(events: RegistryEvent[], marker: string): Promise<void> {
+    const changed = this.data.apply(events);
+    if (changed.size > 0) for (const m of this.files) if ([...m.sources].some((s) => changed.has(s))) m.quiet.poke();
+    if (this.hooks) {
+      // Without a saved marker the feed starts in the past: hooks see only what happened since this start.
+      const fresh = this.hadMarker ? events : events.filter((e) => e.timestamp >= this.startedAt);
+      this.hooks.deliver(fresh);
+    }
+    this.hadMarker = true;
+    await this.marker.save(marker).catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'cannot save the events marker'));
+  }
+
+  /** Renders one file after any render of it in progress (one at a time per file). */
+  private queueRender(m: Managed): Promise<void> {
+    m.rendering = m.rendering.then(() => this.renderNow(m));
+    return m.rendering;
+  }
+
+  private async renderNow(m: Managed): Promise<void> {
+    const { log, metrics } = this.opts;
+    const { outcome } = await renderFile(m.spec, this.data, this.templates, log.child({ file: m.spec.path }));
+    const now = Date.now();
+    m.status.lastRender = now;
+    if (outcome.kind === 'error') {
+      m.status.ok = false;
+      m.status.lastError = { message: outcome.message, at: now };
+      metrics.fileRenders.inc({ result: 'error' });
+      log.error({ file: m.spec.path, err: outcome.message }, 'render failed; the old file stays');
+      return;
+    }
+    m.status.ok = true;
+    m.status.lastError = null;
+    metrics.fileRenders.inc({ result: outcome.kind });
+    if (outcome.kind === 'written' || outcome.kind === 'deleted') {
+      m.status.lastChange = now;
+      log.info({ file: m.spec.path, outcome: outcome.kind }, 'file updated');
+      if (m.spec.onChange) this.runner(m.spec.onChange.action).trigger();
+    }
+  }
+
+  /** One runner per action: files sharing an action in one burst trigger it once. */
+  private runner(spec: ActionSpec): ActionRunner {
+    let r = this.runners.get(spec);
+    if (!r) {
+      r = new ActionRunner(spec, {
+        onResult: (res, attempt, willRetry) => {
+          this.opts.metrics.actionRuns.inc({ result: res.ok ? 'ok' : 'error' });
+          const level = res.ok ? 'info' : 'warn';
+          this.opts.log[level]({ action: spec.kind, ok: res.ok, output: res.output, attempt, willRetry }, 'reload action ran');
+        },
+      });
+      this.runners.set(spec, r);
+    }
+    return r;
+  }
+
+  /** Templates may have changed: forget them and render every file again (unchanged bytes are not rewritten). */
+  async refresh(): Promise<void> {
+    for (const m of this.files) if (m.spec.template !== null) this.templates.invalidate(m.spec.template);
+    if (this.synced) await Promise.all(this.files.map((m) => this.queueRender(m)));
+  }
+
+  /** Renders everything whose data changed and is pending (tests, `render --once`). */
+  async flush(): Promise<void> {
+    for (const m of this.files) m.quiet.flush();
+    await Promise.all(this.files.map((m) => m.rendering));
+  }
+
+  status(): FileStatus[] {
+    return this.files.map((m) => ({ ...m.status }));
+  }
+
+  /** Stops the feed and timers; waits for renders and running actions. Idempotent. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    for (const m of this.files) m.quiet.cancel();
+    await this.follower?.stop();
+    await Promise.allSettled(this.loops);
+    await Promise.allSettled(this.files.map((m) => m.rendering));
+    await this.hooks?.close();
+    await Promise.allSettled([...this.runners.values()].map((r) => r.close()));
+  }
+}
