@@ -149,8 +149,12 @@ files:
       const file = join(first.dir, 'out/mode');
       await expect.poll(() => read(file), { timeout: 5000 }).toBe('one');
       await reg.stop('SIGKILL');
-      await new Promise((r) => setTimeout(r, 3000));
-      expect(await read(file)).toBe('one');
+      // 30 s without a registry: the agent keeps retrying, the file never changes.
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        expect(await read(file)).toBe('one');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
       reg = await startRegistry(data, reg.port);
       await local.setConfig(t, '/app/config/mode', { value: 'two' });
       await expect.poll(() => read(file), { timeout: 20_000 }).toBe('two');
@@ -167,7 +171,7 @@ files:
       await local.close();
       await reg.stop();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('render --once: exit 0 when every file is written or unchanged, 1 when one fails, 3 when the registry is unreachable', async () => {
     const t = `once-${Date.now()}`;
@@ -198,6 +202,59 @@ files:
     await writeFile(config, manifest('http://127.0.0.1:9'));
     expect((await run([])).code).toBe(3);
     expect(await read(join(dir, 'value'))).toBe('hello');
+  });
+});
+
+describe('files: templates, hooks, symlinks', () => {
+  it('a template error keeps the old file and reports the template line; fixing the template renders again', async () => {
+    const t = `tpl-${Date.now()}`;
+    await client.setConfig(t, '/app/web/title', { value: 'Hello' });
+    const tplDir = join(tmp.path, `tpl-${t}`);
+    await import('node:fs/promises').then((fs) => fs.mkdir(tplDir, { recursive: true }));
+    const tpl = join(tplDir, 'page.liquid');
+    await writeFile(tpl, '<h1>{{ web.title }}</h1>\n');
+    const { dir, api } = await agentWith(t, `files:\n  - path: out/page.html\n    from: { web: { namespace: /app/web } }\n    template: ${tpl}\n`);
+    const out = join(dir, 'out/page.html');
+    await expect.poll(() => read(out), { timeout: 5000 }).toBe('<h1>Hello</h1>\n');
+    await writeFile(tpl, '<h1>{{ web.title }}</h1>\n<p>{{ web.subtitle }}</p>\n');
+    await expect
+      .poll(async () => ((await (await fetch(`${api}/v1/status`)).json()) as { files: Array<{ lastError: { message: string } | null }> }).files[0]?.lastError?.message, {
+        timeout: 5000,
+      })
+      .toMatch(/page\.liquid:2:\d+: .*subtitle/);
+    expect(await read(out)).toBe('<h1>Hello</h1>\n');
+    await writeFile(tpl, '<h1>{{ web.title }}</h1>\n<p>{{ web.subtitle | default: "none" }}</p>\n');
+    await expect.poll(() => read(out), { timeout: 5000 }).toBe('<h1>Hello</h1>\n<p>none</p>\n');
+  });
+
+  it('runs a hook with the event as JSON on stdin, for matching events only', async () => {
+    const t = `hook-${Date.now()}`;
+    const log = join(tmp.path, `hook-${t}.jsonl`);
+    await agentWith(
+      t,
+      `hooks:\n  - on: [configuration_value.update]\n    filter: { key_prefix: /watched/ }\n    action: { exec: [/bin/sh, -c, "cat >> ${log}; echo >> ${log}"] }\n`,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    await client.setConfig(t, '/ignored/key', { value: 'no' });
+    await client.setConfig(t, '/watched/key', { value: 'yes' });
+    await expect.poll(() => read(log), { timeout: 5000 }).toContain('/watched/key');
+    const lines = ((await read(log)) as string).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ type: 'configuration_value.update', payload: { configuration_value_id: '/watched/key', new_value: 'yes' } });
+  });
+
+  it('writes through a symlinked destination (Kubernetes ..data style), keeping the link', async () => {
+    const t = `link-${Date.now()}`;
+    await client.setConfig(t, '/app/link/value', { value: 'first' });
+    const fs = await import('node:fs/promises');
+    const real = join(tmp.path, `link-${t}`, '..data');
+    await fs.mkdir(real, { recursive: true });
+    await writeFile(join(real, 'value'), 'old');
+    const linkDir = join(tmp.path, `link-${t}`);
+    await fs.symlink(join(real, 'value'), join(linkDir, 'value'));
+    await agentWith(t, `files:\n  - path: ${join(linkDir, 'value')}\n    from: { key: /app/link/value }\n`);
+    await expect.poll(() => read(join(real, 'value')), { timeout: 5000 }).toBe('first');
+    expect((await fs.lstat(join(linkDir, 'value'))).isSymbolicLink()).toBe(true);
   });
 });
 
