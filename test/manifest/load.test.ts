@@ -142,3 +142,14 @@ services:
     expect((err as Error).message).toMatch(/nope\.yaml: no such file or directory/);
   });
 });
+
+describe('config.example.yaml', () => {
+  it('is valid and uses every top-level section', async () => {
+    const { manifest, issues } = await loadManifest(join(import.meta.dirname, '../../config.example.yaml'), {});
+    expect(issues.map(formatIssue)).toEqual([]);
+    expect(manifest?.services.length).toBeGreaterThan(0);
+    expect(manifest?.files.length).toBeGreaterThan(0);
+    expect(manifest?.hooks.length).toBeGreaterThan(0);
+    expect(Object.keys(manifest?.actions ?? {})).toContain('announce');
+  });
+});
