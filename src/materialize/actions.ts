@@ -95,10 +95,11 @@ async function signalOnce(spec: SignalSpec): Promise<Verdict> {
       return { ok: false, output: `pidfile ${spec.pidfile} ${missing ? 'not found' : `unreadable: ${describeError(err)}`}` };
     }
     // 0 and negative numbers would name process groups (our own, for 0).
-    if (!/^[0-9]{1,10}$/.test(text) || Number(text) < 1) {
+    const pid = /^[0-9]{1,10}$/.test(text) ? Number(text) : 0;
+    if (pid < 1 || pid > 0x7fffffff) {
       return { ok: false, output: `pidfile ${spec.pidfile} is invalid: ${JSON.stringify(truncateOutput(text, 40))}` };
     }
-    return sendSignal(spec.signal, [Number(text)]);
+    return sendSignal(spec.signal, [pid]);
   }
   if (spec.process !== null) {
     const pids = await findProcesses(spec.process);

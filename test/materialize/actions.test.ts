@@ -64,7 +64,7 @@ describe('signal action', () => {
     const spec = (pidfile: string): ActionSpec => ({ kind: 'signal', signal: 'SIGHUP', pidfile, process: null });
     const missing = file('nope');
     expect(await runAction(spec(missing))).toMatchObject({ ok: false, output: `pidfile ${missing} not found` });
-    for (const text of ['', 'abc', '12abc', '0', '-1', '1.5']) {
+    for (const text of ['', 'abc', '12abc', '0', '-1', '1.5', '9999999999']) {
       const p = file('bad');
       writeFileSync(p, text);
       const r = await runAction(spec(p));
