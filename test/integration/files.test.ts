@@ -205,6 +205,27 @@ files:
   });
 });
 
+describe('files: readiness', () => {
+  it('/readyz is 503 while the registry is unreachable, and 200 once the first full sync is done', async () => {
+    const t = `ready-${Date.now()}`;
+    const { freePort } = await import('../helpers/ports.js');
+    const port = await freePort();
+    const { api, dir } = await agentWith(t, `files:\n  - path: out/v\n    from: { key: /app/ready/value }\n`, `http://127.0.0.1:${port}`);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await fetch(`${api}/readyz`)).status).toBe(503);
+    const late = await startRegistry(join(tmp.path, `registry-${t}`), port);
+    try {
+      const local = new HttpRegistry({ url: late.url });
+      await local.setConfig(t, '/app/ready/value', { value: 'ok' });
+      await local.close();
+      await expect.poll(async () => (await fetch(`${api}/readyz`)).status, { timeout: 20_000 }).toBe(200);
+      expect(await read(join(dir, 'out/v'))).toBe('ok');
+    } finally {
+      await late.stop();
+    }
+  }, 40_000);
+});
+
 describe('files: templates, hooks, symlinks', () => {
   it('a template error keeps the old file and reports the template line; fixing the template renders again', async () => {
     const t = `tpl-${Date.now()}`;
