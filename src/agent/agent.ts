@@ -9,7 +9,7 @@ import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { TtlBoard } from '../probes/ttl.js';
-import { Materializer } from '../materialize/materializer.js';
+import type { Materializer } from '../materialize/materializer.js';
 import type { Registry } from '../registry/registry.js';
 import { Syncer } from '../sync/syncer.js';
 import { packageVersion } from '../version.js';
@@ -89,16 +89,20 @@ export class Agent {
     agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }));
     syncer.start();
     runtime.apply(manifest.services);
-    agent.startMaterializer();
+    await agent.startMaterializer();
     if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath, ...templatePaths(manifest)], () => void agent.reload(), log);
     log.info({ api: agent.api.url, registry: upstream.url, services: manifest.services.length, mode: manifest.agent.heartbeat }, 'agent started');
     return agent;
   }
 
-  /** Files and hooks run in a Materializer; a manifest without them has none. */
-  private startMaterializer(): void {
+  /**
+   * Files and hooks run in a Materializer; a manifest without them has none,
+   * and never loads its modules (templates and all: start-up time and memory).
+   */
+  private async startMaterializer(): Promise<void> {
     const m = this.manifest;
     if (m.files.length === 0 && m.hooks.length === 0) return;
+    const { Materializer } = await import('../materialize/materializer.js');
     this.materializer = new Materializer({
       registry: this.upstream.registry,
       tenant: this.upstream.tenant,
@@ -177,7 +181,7 @@ export class Agent {
     if (outputsChanged) {
       await this.materializer?.close();
       this.materializer = null;
-      this.startMaterializer();
+      await this.startMaterializer();
     } else {
       await this.materializer?.refresh();
     }

@@ -28,8 +28,10 @@ export interface CheckRunnerOptions {
  *
  * The first run comes `initialDelayMs` plus a jitter of up to 10% of the
  * interval (capped at 1 s) after `start`, so many services started together
- * do not probe in lockstep; later runs start `intervalMs` after the START of
- * the previous one (no drift), or right after it when it took longer.
+ * do not probe in lockstep; the second run comes at a random point within one
+ * interval (spreading many services over the interval); later runs start
+ * `intervalMs` after the START of the previous one (no drift), or right after
+ * it when it took longer.
  */
 export class CheckRunner {
   readonly serviceId: string;
@@ -38,6 +40,8 @@ export class CheckRunner {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly opts: CheckRunnerOptions;
+  /** Set after the first run's random re-phase (see nextDelay). */
+  private rephased = false;
   private state: Thresholds = initialThresholds();
   private last: ProbeResult | undefined;
   private ac: AbortController | undefined;
@@ -161,9 +165,19 @@ export class CheckRunner {
     if (changed) this.guard(() => this.opts.onTransition(from, state.health, result));
   }
 
-  /** Time until the next run: one interval after `started`, kept within [0, interval] should the clock jump. */
+  /**
+   * Time until the next run: one interval after `started`, kept within [0,
+   * interval] should the clock jump. After the very first run, a random point
+   * within one interval instead: services started together then probe spread
+   * over the interval, not in one burst per interval (the first run itself
+   * stays prompt, so registration at start is not delayed).
+   */
   private nextDelay(started: number): number {
     const interval = this.check.intervalMs;
+    if (!this.rephased) {
+      this.rephased = true;
+      return Math.round(this.random() * interval);
+    }
     return Math.min(interval, Math.max(0, interval - (this.clock.now() - started)));
   }
 

@@ -44,6 +44,8 @@ export interface RegistryOptions {
   reaperGraceMs: number;
   reaperIntervalMs: number;
   defaultLimits: ResourceLimits;
+  /** Operator limits for every tenant, over what each account stored at creation. */
+  limitOverrides: Partial<ResourceLimits>;
 }
 
 /** Everything the registry's operation modules share. */
@@ -107,11 +109,13 @@ export async function ensureAccount(ctx: Ctx, tenant: string): Promise<AccountRe
   const account = await transact(ctx, async () => {
     const entry = await ctx.store.get(key);
     if (entry) return { result: JSON.parse(entry.value) as AccountRecord };
+    // (limit overrides are applied below, in memory only)
     const record: AccountRecord = { created_at: ctx.clock.now(), limits: { ...ctx.opts.defaultLimits } };
     return { result: record, compares: [{ key, op: 'absent' }], ops: [{ type: 'put', key, value: JSON.stringify(record) }] };
   });
-  ctx.accounts.set(tenant, account);
-  return account;
+  const effective = { ...account, limits: { ...account.limits, ...ctx.opts.limitOverrides } };
+  ctx.accounts.set(tenant, effective);
+  return effective;
 }
 
 /** An event to append; `id` and `timestamp` default to the commit id and its time. */

@@ -39,6 +39,8 @@ export interface RegistryServiceOptions {
   reaperIntervalMs?: number;
   /** Resource limits of new accounts (defaults: service 200, configuration_value 1000, session 100). */
   defaultLimits?: Partial<ResourceLimits>;
+  /** Limits for every tenant, existing ones included (the operator's `--limits`). */
+  limits?: Partial<ResourceLimits>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -85,7 +87,8 @@ export class RegistryService implements Registry {
         eventRetentionMs: opts.eventRetentionMs ?? 30 * DAY_MS,
         reaperGraceMs: opts.reaperGraceMs ?? 5000,
         reaperIntervalMs: opts.reaperIntervalMs ?? 1000,
-        defaultLimits: { service: 200, configuration_value: 1000, session: 100, ...opts.defaultLimits },
+        defaultLimits: { service: 200, configuration_value: 1000, session: 100, ...opts.defaultLimits, ...opts.limits },
+        limitOverrides: { ...opts.limits },
       },
       deadlines: new DeadlineIndex(),
       accounts: new Map(),
@@ -102,7 +105,8 @@ export class RegistryService implements Registry {
     const { entries } = await store.range(keys.accountPrefix);
     for (const e of entries) {
       const tenant = e.key.slice(keys.accountPrefix.length);
-      this.ctx.accounts.set(tenant, JSON.parse(e.value) as AccountRecord);
+      const account = JSON.parse(e.value) as AccountRecord;
+      this.ctx.accounts.set(tenant, { ...account, limits: { ...account.limits, ...this.ctx.opts.limitOverrides } });
       for (const s of (await store.range(keys.servicePrefix(tenant))).entries) {
         const rec = JSON.parse(s.value) as ServiceRecord;
         if (rec.session_id !== null || rec.heartbeat_timeout === null) continue;

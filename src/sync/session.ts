@@ -20,6 +20,7 @@ export interface SessionKeeperOptions {
  */
 export class SessionKeeper {
   private current: { id: string; timeoutSec: number; keeper: SessionHeartBeater } | null = null;
+  private pending: Promise<string> | null = null;
   lastHeartbeat: number | null = null;
 
   constructor(private readonly opts: SessionKeeperOptions) {}
@@ -28,8 +29,18 @@ export class SessionKeeper {
     return this.current?.id ?? null;
   }
 
-  /** Returns the session id, creating the session (timeout `timeoutSec`) when there is none. */
-  async ensure(timeoutSec: number, signal?: AbortSignal): Promise<string> {
+  /**
+   * Returns the session id, creating the session (timeout `timeoutSec`) when
+   * there is none. Single-flight: concurrent callers share one creation.
+   */
+  ensure(timeoutSec: number, signal?: AbortSignal): Promise<string> {
+    this.pending ??= this.ensureOnce(timeoutSec, signal).finally(() => {
+      this.pending = null;
+    });
+    return this.pending;
+  }
+
+  private async ensureOnce(timeoutSec: number, signal?: AbortSignal): Promise<string> {
     if (this.current) {
       if (this.current.timeoutSec !== timeoutSec) await this.retime(timeoutSec, signal);
       return this.current.id;

@@ -9,6 +9,18 @@ import type { LocalService } from './local-state.js';
 import { desiredRegistration, fingerprint, reconcile, type Action, type HeartbeatMode, type Registration } from './reconcile.js';
 import { SessionKeeper } from './session.js';
 
+/** Registry calls in flight at once during a pass. */
+const PASS_CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with at most `limit` running at once; resolves when all are done. */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 export interface SyncerOptions {
   registry: Registry;
   tenant: string;
@@ -94,19 +106,29 @@ export class Syncer {
     } while (this.again && !this.stop.signal.aborted);
   }
 
-  /** One reconcile pass; returns true when every action succeeded. */
+  /**
+   * One reconcile pass; returns true when every action succeeded. Removals
+   * go first (an id they free may be registered next), then the writes, each
+   * group with up to PASS_CONCURRENCY calls in flight (500 services register
+   * in a few round trips' time, not one after another).
+   */
   private async pass(): Promise<boolean> {
     const actions = reconcile(this.services.values(), this.opts.mode);
     let ok = true;
-    for (const action of actions) {
-      if (this.stop.signal.aborted) return false;
+    const run = async (action: Action): Promise<void> => {
+      if (this.stop.signal.aborted) {
+        ok = false;
+        return;
+      }
       try {
         await this.perform(action);
       } catch (err) {
         ok = false;
         this.failed(action, err);
       }
-    }
+    };
+    await inParallel(actions.filter((a) => a.kind === 'deregister'), PASS_CONCURRENCY, run);
+    await inParallel(actions.filter((a) => a.kind !== 'deregister'), PASS_CONCURRENCY, run);
     for (const [id, s] of this.services) if (s.removing && s.registered === null) this.services.delete(id);
     return ok;
   }

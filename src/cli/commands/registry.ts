@@ -4,6 +4,7 @@ import { TetherError } from '../../errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { createLogger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
+import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer, loadAuthFile } from '../../server/index.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { parseDuration } from '../../duration.js';
@@ -18,6 +19,8 @@ Options:
   --data DIR                  data directory, created if missing (holds registry.db)
   --auth-file FILE            YAML token list (tokens: [{token, tenant}]); without it anyone may call the API
   --event-retention DURATION  how long events are kept: 500ms, 10s, 2m, 1h, 30d or seconds (default 30d)
+  --limits LIST               resource limits for every tenant, e.g. service=1000,configuration_value=5000,session=200
+                              (defaults: service=200, configuration_value=1000, session=100)
   --log-level LEVEL           trace, debug, info, warn, error (default info, env TETHER_LOG_LEVEL)
 
 SIGTERM or SIGINT closes gracefully; a second one exits at once.
@@ -28,6 +31,7 @@ const options = {
   data: { type: 'string' },
   'auth-file': { type: 'string' },
   'event-retention': { type: 'string' },
+  limits: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -40,6 +44,18 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new UsageError(`--listen must be HOST:PORT, got "${text}"`, 'registry');
   return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** `service=1000,configuration_value=5000,session=200` -> limits; unknown names and non-integers are usage errors. */
+export function parseLimits(text: string | undefined): Partial<ResourceLimits> | undefined {
+  if (text === undefined) return undefined;
+  const out: Partial<ResourceLimits> = {};
+  for (const part of text.split(',')) {
+    const m = /^(service|configuration_value|session)=(\d+)$/.exec(part.trim());
+    if (!m) throw new UsageError(`--limits: "${part}" is not NAME=COUNT (names: service, configuration_value, session)`, 'registry');
+    out[m[1] as keyof ResourceLimits] = Number(m[2]);
+  }
+  return out;
 }
 
 function retention(text: string | undefined): number | undefined {
@@ -78,7 +94,12 @@ export const registryCommand: Command = {
     let registry: RegistryService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
     try {
-      registry = await RegistryService.open(store, { logger, ...(eventRetentionMs !== undefined ? { eventRetentionMs } : {}) });
+      const limits = parseLimits(values.limits);
+      registry = await RegistryService.open(store, {
+        logger,
+        ...(eventRetentionMs !== undefined ? { eventRetentionMs } : {}),
+        ...(limits !== undefined ? { limits } : {}),
+      });
       server = createRegistryServer(registry, { logger, ...(auth !== undefined ? { auth } : {}) });
       const { url } = await server.listen(port, host);
       if (auth === undefined) log.warn('no --auth-file: the registry accepts every request, with or without a token');
