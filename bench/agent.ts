@@ -4,7 +4,7 @@ import { Client } from 'undici';
 import { TetherError } from '../src/errors.js';
 import { countKeys, currentRevision, etcdctl, grantLease, putLeased, startKeepAlive, startWatch, TXN_OPS, type Watch } from './lib/agent-etcd.js';
 import { watchProcesses, type ProcessWindow } from './lib/agent-proc.js';
-import { serviceId, startRoomyTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';
+import { serviceId, startSeededTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';
 import {
   agentCounters,
   followJoins,
@@ -137,7 +137,7 @@ async function startAgent(ctx: BenchContext, o: Options, registry: Server, feed:
 async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, registry: Server, feed: Client, tenant: string, target: Target): Promise<Steady> {
   await sleep(o.warmupMs, undefined, { signal: ctx.signal });
   const before = await agentCounters(agent.api);
-  const requests = target.requests();
+  const [requests, connections] = [target.requests(), target.connections()];
   const meter = cpuMeter({ cpuSeconds: () => agent.server.cpuSeconds() + registry.cpuSeconds() });
   const [client, server] = (await watchProcesses([agent.server.pid, registry.pid], o.durationMs, ctx.signal)) as [ProcessWindow, ProcessWindow];
   const cpu = meter();
@@ -147,7 +147,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   if (after.heartbeatsFailed > before.heartbeatsFailed) lost.push(`${after.heartbeatsFailed - before.heartbeatsFailed} heartbeats failed`);
   const problems = lost.filter((p) => p !== false);
   if (problems.length > 0) throw new TetherError('bench.registration', `after the window: ${problems.join(', ')} (want ${o.services})`);
-  const work = `${after.probes - before.probes} probes (${target.requests() - requests} target requests), ${after.heartbeatsOk - before.heartbeatsOk} session heartbeats`;
+  const work = `${after.probes - before.probes} probes (${target.requests() - requests} target requests on ${target.connections() - connections} new connections), ${after.heartbeatsOk - before.heartbeatsOk} session heartbeats`;
   return { client, server, cpu, work };
 }
 
@@ -155,7 +155,7 @@ async function tetherSide(ctx: BenchContext, o: Options): Promise<Side> {
   const run = Date.now().toString(36);
   const tenants = Array.from({ length: o.rounds }, (_, i) => `bench-agent-${run}-${i + 1}`);
   const target = await startTarget(ctx.cleanup);
-  const registry = await startRoomyTether(ctx.cleanup, tenants, o.services, registryNodeArgs(ctx.options));
+  const registry = await startSeededTether(ctx.cleanup, tenants, o.services, registryNodeArgs(ctx.options));
   const feed = new Client(registry.url);
   let agent: AgentProcess | null = null;
   try {
@@ -239,18 +239,23 @@ function report(o: Options, t: Side, e: Side): void {
     ],
   );
   const [tc, ec] = [t.steady.client, e.steady.client];
-  const row = (name: string, w: ProcessWindow, what: string): string[] => [name, fmt(w.cpu * 100, 2), fmt(w.rssMaxMb, 1), fmt(w.rssPeakMb, 1), what];
+  const row = (name: string, w: ProcessWindow, what: string): string[] => [
+    name, fmt(w.cpu * 100, 2), fmt(w.cpuPeak * 100, 1), fmt(w.rssMaxMb, 1), `${fmt(w.rssFirstMb, 1)} -> ${fmt(w.rssLastMb, 1)}`, fmt(w.rssPeakMb, 1), what,
+  ];
   printTable(
     `steady state over ${o.durationMs / 1000} s, ${o.warmupMs / 1000} s after all were registered (CPU in % of one core; RSS sampled every 1 s)`,
-    ['process', 'CPU %', 'RSS max MB', 'RSS peak since start MB', 'work in the window'],
+    ['process', 'CPU %', 'busiest 1 s CPU %', 'RSS max MB', 'RSS first -> last', 'RSS peak since start MB', 'work in the window'],
     [
       row('tether agent', tc, `${o.services} HTTP probes every 10 s + 1 session heartbeat every 24 s: ${t.steady.work}`),
       row('etcdctl lease keep-alive', ec, `NO health probing; 1 lease keep-alive every 10 s: ${e.steady.work}`),
-      ['tether/etcd (client)', fmt(ratio(tc.cpu, ec.cpu)), fmt(ratio(tc.rssMaxMb, ec.rssMaxMb)), fmt(ratio(tc.rssPeakMb, ec.rssPeakMb)), 'etcd side = lower bound of "keep N registrations alive"'],
+      ['tether/etcd (client)', fmt(ratio(tc.cpu, ec.cpu)), '', fmt(ratio(tc.rssMaxMb, ec.rssMaxMb)), '', fmt(ratio(tc.rssPeakMb, ec.rssPeakMb)), 'etcd side = lower bound of "keep N registrations alive"'],
       row('tether registry', t.steady.server, 'server'),
       row('etcd', e.steady.server, 'server'),
     ],
   );
+  if (o.services > 200) {
+    process.stdout.write(`note: the registry runs with --limits service=${Math.max(200, o.services)} (a tenant gets 200 by default)\n`);
+  }
   warnIfBusy('the tether window', t.steady.cpu);
   warnIfBusy('the etcd window', e.steady.cpu);
   process.stdout.write(

@@ -6,10 +6,11 @@ import { benchOptions, type Bench, type BenchContext } from './lib/bench.js';
 import { Cleanup } from './lib/cleanup.js';
 import { etcdVersion } from './lib/etcd.js';
 import { machineLine } from './lib/report.js';
+import { propagation, propagationOptions } from './propagation.js';
 import { staleBuildWarning } from './lib/tether.js';
 import { wakeup } from './wakeup.js';
 
-const benches: Record<string, Bench> = { heartbeats, wakeup, agent };
+const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation };
 
 const HELP = `usage: npm run bench -- [NAME...] [options]
 
@@ -32,10 +33,15 @@ agent (bench/agent.ts) reads: --services N (500), --rounds N start-ups (3),
   --duration S steady-state window (30), --warmup S settle before it (5);
   env TETHER_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/agentprof" profiles the agent.
 
+propagation (bench/propagation.ts) reads: --rounds N one-agent changes after 50 warm-up (1000),
+  --fanout-rounds N (200), --followers N simulated long-poll followers (500),
+  --detect watch|poll how the file change is seen (watch: fs.watch + read; poll: 1 ms reads);
+  env TETHER_BENCH_AGENT_NODE_ARGS profiles its agents too.
+
 Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values: options, positionals } = parseArgs({ args: argv, options: benchOptions, strict: true, allowPositionals: true });
+  const { values: options, positionals } = parseArgs({ args: argv, options: { ...benchOptions, ...propagationOptions }, strict: true, allowPositionals: true });
   if (options.help === true) {
     process.stdout.write(`${HELP}\n`);
     return 0;

@@ -23,8 +23,13 @@ export interface ProcessWindow {
   pid: number;
   /** Cores used over the window (1.0 = one core busy all along). */
   cpu: number;
+  /** The busiest sampling interval, in cores: bursty work shows here. */
+  cpuPeak: number;
   /** Largest VmRSS sample, MB. */
   rssMaxMb: number;
+  /** First and last VmRSS samples, MB: growth across the window hints at a leak. */
+  rssFirstMb: number;
+  rssLastMb: number;
   /** VmHWM at the end: the largest RSS since the process started (start-up included), MB. */
   rssPeakMb: number;
   samples: number;
@@ -40,10 +45,19 @@ export async function watchProcesses(pids: readonly number[], durationMs: number
   const t0 = performance.now();
   const cpu0 = pids.map(processCpuSeconds);
   const rss = pids.map((pid) => [procStatusMb(pid, 'VmRSS')]);
+  const last = [...cpu0];
+  const peak = pids.map(() => 0);
   const ticks = Math.ceil(durationMs / everyMs);
-  for (let i = 1; i <= ticks; i++) {
+  for (let i = 1, prev = t0; i <= ticks; i++) {
     await sleep(Math.max(0, t0 + Math.min(i * everyMs, durationMs) - performance.now()), undefined, { signal });
-    pids.forEach((pid, k) => rss[k]?.push(procStatusMb(pid, 'VmRSS')));
+    const now = performance.now();
+    pids.forEach((pid, k) => {
+      rss[k]?.push(procStatusMb(pid, 'VmRSS'));
+      const c = processCpuSeconds(pid);
+      peak[k] = Math.max(peak[k] as number, (c - (last[k] as number)) / ((now - prev) / 1000));
+      last[k] = c;
+    });
+    prev = now;
   }
   const wall = (performance.now() - t0) / 1000;
   return pids.map((pid, k) => {
@@ -51,7 +65,10 @@ export async function watchProcesses(pids: readonly number[], durationMs: number
     return {
       pid,
       cpu: (processCpuSeconds(pid) - (cpu0[k] as number)) / wall,
+      cpuPeak: peak[k] as number,
       rssMaxMb: samples.length > 0 ? Math.max(...samples) : Number.NaN,
+      rssFirstMb: samples[0] ?? Number.NaN,
+      rssLastMb: samples[samples.length - 1] ?? Number.NaN,
       rssPeakMb: procStatusMb(pid, 'VmHWM'),
       samples: samples.length,
     };

@@ -4,10 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import type { AccountRecord } from '../../src/registry/context.js';
 import { TetherError } from '../../src/errors.js';
-import { keys } from '../../src/registry/keys.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { startServer, tempDir, type Server } from './child.js';
 import type { Cleanup } from './cleanup.js';
@@ -23,6 +20,8 @@ export interface Target {
   port: number;
   /** Requests answered so far. */
   requests(): number;
+  /** TCP connections accepted so far (few means the probes reuse keep-alive sockets). */
+  connections(): number;
 }
 
 /** One HTTP server in this process answering `200 ok` on any path (keep-alive), closed by `cleanup`. */
@@ -32,13 +31,15 @@ export async function startTarget(cleanup: Cleanup): Promise<Target> {
     requests++;
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' }).end('ok');
   });
+  let connections = 0;
+  server.on('connection', () => void connections++);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   cleanup.add({
     name: 'probe target',
     close: () => new Promise<void>((resolve) => server.close(() => resolve()).closeAllConnections()),
     kill: () => void server.closeAllConnections(),
   });
-  return { port: (server.address() as AddressInfo).port, requests: () => requests };
+  return { port: (server.address() as AddressInfo).port, requests: () => requests, connections: () => connections };
 }
 
 export interface ManifestSpec {
@@ -83,32 +84,19 @@ export async function writeManifest(path: string, m: ManifestSpec): Promise<void
 
 /**
  * `tether registry` (dist/, a child process, as `startTether` runs it) whose
- * `tenants` may each hold `services` services.
- *
- * Why not `startTether`: the registry gives every new tenant 200 services
- * (`RegistryService` defaultLimits) and `tether registry` has no flag to
- * change that, so 500 registrations would end in `limitReached`. Account
- * records (limits included) are durable and loaded at start, so we write
- * them into a fresh data dir through the Store API before the server opens
- * it; the server itself is the unmodified CLI. `startTether` keeps its data
- * dir to itself, hence this second launcher. Only the SQLite store exists.
+ * `tenants` may each hold `services` services: a tenant gets 200 by default,
+ * so the registry runs with `--limits service=N`.
  */
-export async function startRoomyTether(cleanup: Cleanup, tenants: readonly string[], services: number, nodeArgs: readonly string[]): Promise<Server> {
+export async function startSeededTether(cleanup: Cleanup, tenants: readonly string[], services: number, nodeArgs: readonly string[]): Promise<Server> {
   const dir = tempDir(cleanup, 'tether');
   const data = join(dir, 'data');
   await mkdir(data, { recursive: true });
-  const account: AccountRecord = { created_at: Date.now(), limits: { service: Math.max(200, services), configuration_value: 1000, session: 100 } };
-  const store = await openSqliteStore({ path: join(data, 'registry.db') });
-  try {
-    await store.txn([], tenants.map((t) => ({ type: 'put' as const, key: keys.account(t), value: JSON.stringify(account) })));
-  } finally {
-    await store.close();
-  }
+  const account = { limits: { service: Math.max(200, services) } };
   const port = await freePort();
   const server = await startServer(cleanup, {
     name: 'tether registry',
     command: process.execPath,
-    args: [...nodeArgs, MAIN, 'registry', '--listen', `127.0.0.1:${port}`, '--data', data],
+    args: [...nodeArgs, MAIN, 'registry', '--listen', `127.0.0.1:${port}`, '--data', data, '--limits', `service=${account.limits.service}`],
     dir,
     url: `http://127.0.0.1:${port}`,
     ready: async (url) => {
@@ -121,7 +109,7 @@ export async function startRoomyTether(cleanup: Cleanup, tenants: readonly strin
     const res = await request(`${server.url}/v1.0/${t}/limits`);
     const got = ((await res.body.json()) as { resource?: { service?: unknown } }).resource?.service;
     if (got !== account.limits.service) {
-      throw new TetherError('bench.serverStart', `tenant ${t}: service limit ${String(got)}, want ${account.limits.service} (seeding the account failed)`);
+      throw new TetherError('bench.serverStart', `tenant ${t}: service limit ${String(got)}, want ${account.limits.service} (--limits not applied)`);
     }
   }
   return server;
