@@ -30,7 +30,7 @@ import { startTether } from './lib/tether.js';
  *    N+1 held polls.
  *
  * Options: --rounds (1000), --fanout-rounds (200), --followers (500),
- * --detect watch|poll; --registry-node-args and env
+ * --detect watch|poll, --pause-ms (0: back to back); --registry-node-args and env
  * TETHER_BENCH_AGENT_NODE_ARGS for profiling.
  */
 
@@ -38,6 +38,7 @@ export const propagationOptions = {
   followers: { type: 'string' },
   'fanout-rounds': { type: 'string' },
   detect: { type: 'string' },
+  'pause-ms': { type: 'string' },
 } as const;
 
 const TARGETS = { p50Ms: 5, p99Ms: 25, fanoutP99Ms: 250 };
@@ -53,6 +54,8 @@ interface Options {
   fanoutRounds: number;
   followers: number;
   detect: DetectMode;
+  /** Pause after a change was seen before the next one (1 agent, etcd); 0 = back to back. */
+  pauseMs: number;
 }
 
 function options(ctx: BenchContext): Options {
@@ -64,6 +67,7 @@ function options(ctx: BenchContext): Options {
     fanoutRounds: Math.round(numberOption(o['fanout-rounds'], 'fanout-rounds', 200)),
     followers: Math.round(numberOption(o.followers, 'followers', 500)),
     detect: detect as DetectMode,
+    pauseMs: o['pause-ms'] === undefined || o['pause-ms'] === '0' ? 0 : numberOption(o['pause-ms'], 'pause-ms', 0),
   };
 }
 
@@ -98,13 +102,18 @@ async function change(p: Pipeline, value: string): Promise<number> {
 }
 
 /** Warm-up, then `rounds` timed changes, one after the other. */
-async function timeChanges(ctx: BenchContext, p: Pipeline, server: Server, rounds: number, label: string): Promise<Measured> {
-  for (let i = 0; i < WARMUP_ROUNDS; i++) await change(p, `${label}-warm-up-${i}`);
+async function timeChanges(ctx: BenchContext, p: Pipeline, server: Server, o: Options, label: string): Promise<Measured> {
+  const pause = (): Promise<void> | undefined => (o.pauseMs > 0 ? sleep(o.pauseMs, undefined, { signal: ctx.signal }) : undefined);
+  for (let i = 0; i < WARMUP_ROUNDS; i++) {
+    await change(p, `${label}-warm-up-${i}`);
+    await pause();
+  }
   const samples: number[] = [];
   const stop = meter(server, p);
-  for (let i = 0; i < rounds; i++) {
+  for (let i = 0; i < o.rounds; i++) {
     ctx.signal.throwIfAborted();
     samples.push(await change(p, `${label}-${i}`));
+    await pause();
   }
   return { latency: summarize(samples), ...stop(), missed: p.observer.missed };
 }
@@ -112,7 +121,7 @@ async function timeChanges(ctx: BenchContext, p: Pipeline, server: Server, round
 async function tetherOne(ctx: BenchContext, registry: Server, o: Options): Promise<Measured> {
   const p = await tetherPipeline(ctx.cleanup, registry, 'propagation', o.detect);
   try {
-    return await timeChanges(ctx, p, registry, o.rounds, 'tether');
+    return await timeChanges(ctx, p, registry, o, 'tether');
   } finally {
     await p.close();
   }
@@ -123,7 +132,7 @@ async function etcdOne(ctx: BenchContext, o: Options): Promise<Measured> {
   try {
     const p = await etcdPipeline(ctx.cleanup, etcd, o.detect);
     try {
-      return await timeChanges(ctx, p, etcd, o.rounds, 'etcd');
+      return await timeChanges(ctx, p, etcd, o, 'etcd');
     } finally {
       await p.close();
     }
@@ -199,7 +208,7 @@ function report(o: Options, t: Measured, e: Measured, f: FanOut): void {
   ];
   const r = (a: number, b: number): string => fmt(ratio(a, b));
   printTable(
-    `propagation: value written at the source -> new bytes in the follower's file (detected by ${o.detect === 'watch' ? 'fs.watch rename events on the directory + a read confirming the bytes' : 'reading the file every 1 ms'}; each change after the previous one was seen)`,
+    `propagation: value written at the source -> new bytes in the follower's file (detected by ${o.detect === 'watch' ? 'fs.watch rename events on the directory + a read confirming the bytes' : 'reading the file every 1 ms'}; each change ${o.pauseMs > 0 ? `${o.pauseMs} ms after` : 'as soon as'} the previous one was seen)`,
     ['pipeline', 'rounds', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU: source', 'file writer', 'bench', 'other'],
     [
       row('tether: registry -> 1 agent', o.rounds, t),
@@ -239,6 +248,7 @@ function report(o: Options, t: Measured, e: Measured, f: FanOut): void {
     rounds: o.rounds,
     fanout_rounds: o.fanoutRounds,
     detect: o.detect,
+    pause_ms: o.pauseMs,
     watch_missed: t.missed + e.missed + f.missed,
   });
 }

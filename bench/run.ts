@@ -35,7 +35,8 @@ agent (bench/agent.ts) reads: --services N (500), --rounds N start-ups (3),
 
 propagation (bench/propagation.ts) reads: --rounds N one-agent changes after 50 warm-up (1000),
   --fanout-rounds N (200), --followers N simulated long-poll followers (500),
-  --detect watch|poll how the file change is seen (watch: fs.watch + read; poll: 1 ms reads);
+  --detect watch|poll how the file change is seen (watch: fs.watch + read; poll: 1 ms reads),
+  --pause-ms MS between a change being seen and the next one, one-agent and etcd rounds (0);
   env TETHER_BENCH_AGENT_NODE_ARGS profiles its agents too.
 
 Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
