@@ -22,7 +22,8 @@ export type DetectMode = 'watch' | 'poll';
 
 export const DETECT_MODES: readonly DetectMode[] = ['watch', 'poll'];
 
-const BACKSTOP_MS = 200;
+/** How often watch mode reads the file anyway, to catch a missed event. */
+export const BACKSTOP_MS = 200;
 const POLL_MS = 1;
 
 interface Pending {
@@ -37,8 +38,6 @@ interface Pending {
 export class FileObserver {
   /** Rounds a backstop read ended because no fs.watch event came first (watch mode). */
   missed = 0;
-  /** fs.watch events seen for the file (watch mode); confirms the watch is live. */
-  events = 0;
   private readonly name: string;
   private readonly watcher: FSWatcher | null;
   private pending: Pending | null = null;
@@ -91,9 +90,7 @@ export class FileObserver {
   private onEvent(file: string | Buffer | null): void {
     const p = this.pending;
     // A null name means the platform did not say which file: check ours.
-    if (file !== null && file.toString() !== this.name) return;
-    this.events++;
-    if (p === null) return;
+    if (p === null || (file !== null && file.toString() !== this.name)) return;
     const at = performance.now();
     if (this.matches(p)) p.resolve(at);
   }

@@ -70,19 +70,24 @@ export async function writeAtomically(path: string, content: string, opts: Write
     const current = await readCurrent(dest);
     if (current !== null && current.bytes.equals(bytes)) return UNCHANGED;
     const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
-    await mkdir(dirname(dest), { recursive: true });
-    const handle = await createStaged(dest);
+    // Parent directories are created only when missing: no mkdir on every write (hot path).
+    const handle = await createStaged(dest).catch(async (err: unknown) => {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+      await mkdir(dirname(dest), { recursive: true });
+      return createStaged(dest);
+    });
     staged = handle.path;
     await fill(handle.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), ids);
     if (opts.check) await runCheck(opts.check, staged, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal);
     opts.signal?.throwIfAborted();
     const method = await replace(staged, dest, bytes, opts, ids);
+    if (method === 'rename') staged = null; // renamed away: nothing to clean up
     return { changed: true, method };
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     throw writeFailed(path, err);
   } finally {
-    // After a rename the name is gone (ENOENT, ignored); otherwise this is the cleanup.
+    // The cleanup of a staged file that was not renamed (failure, check, in-place).
     if (staged !== null) await unlink(staged).catch(() => undefined);
   }
 }

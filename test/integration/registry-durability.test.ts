@@ -14,11 +14,14 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 const TENANT = 'durable';
 let tmp: TempDir;
+/** Every registry started here, stopped in afterAll even when an assertion failed midway. */
+const started: RegistryProc[] = [];
 
 beforeAll(async () => {
   tmp = await createTempDir('durability');
 });
 afterAll(async () => {
+  await Promise.all(started.map((r) => r.stop('SIGKILL')));
   await tmp.remove();
 });
 
@@ -32,6 +35,7 @@ describe('registry durability', () => {
   it('keeps every acknowledged write across SIGKILL and restart', async () => {
     const data = join(tmp.path, 'data');
     let registry = await startRegistry(data);
+    started.push(registry);
     const port = registry.port;
 
     // Writes through the CLI before the storm.
@@ -71,6 +75,7 @@ describe('registry durability', () => {
     expect(killed.signal).toBe('SIGKILL');
 
     registry = await startRegistry(data, port);
+    started.push(registry);
     try {
       const config = await cli(registry, ['config', 'list', '--json']);
       expect(config.code).toBe(0);
