@@ -204,7 +204,10 @@ export class Agent {
         lastError: this.syncer.upstreamError,
       },
       manifest: { files: [...this.manifest.sourceFiles], loadedAt: this.loadedAt, issues: this.rejected },
-      services: this.runtime.status(),
+      // In session mode one heartbeat keeps every registered service alive: show the session's.
+      services: this.runtime.status().map((svc) =>
+        svc.lastHeartbeat === null && svc.registered ? { ...svc, lastHeartbeat: this.syncer.session.lastHeartbeat } : svc,
+      ),
       files: this.materializer?.status() ?? [],
     };
   }

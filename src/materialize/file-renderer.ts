@@ -49,9 +49,8 @@ export async function renderFile(
           if (!opts.dryRun) await unlink(spec.path).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
           return { outcome: { kind: 'deleted' }, content: null, write: null };
         }
-        if (s.source.kind !== 'services') return { outcome: { kind: 'kept-missing' }, content: null, write: null };
-        sources.push({ name: s.name ?? defaultName('services'), data: { kind: 'services', services: [] } });
-        continue;
+        // A services source is never missing (no services is an empty list), so this is a key or namespace.
+        return { outcome: { kind: 'kept-missing' }, content: null, write: null };
       }
       sources.push({ name: s.name ?? defaultName(d.kind), data: d });
     }

@@ -7,6 +7,7 @@ import { faults } from './faults.js';
 import { keys } from './keys.js';
 import { uuidAfter, uuidTime } from './time-uuid.js';
 import type { EventType, Metadata, RegistryEvent, ResourceLimits, ServicePayload } from './types.js';
+import { TENANT_RE } from './validate.js';
 
 /** What the registry stores for a service (the durable part). */
 export interface ServiceRecord {
@@ -98,7 +99,6 @@ export function decode<T>(entry: Entry | undefined): T | undefined {
   return entry ? (JSON.parse(entry.value) as T) : undefined;
 }
 
-const TENANT_RE = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** The account of `tenant`, created on first use (spec 1.5). */
 export async function ensureAccount(ctx: Ctx, tenant: string): Promise<AccountRecord> {

@@ -34,7 +34,3 @@ export const keys = {
   eventId: (t: string, id: string) => `t/${t}/i/${uuidSortKey(id)}`,
 };
 
-/** The part of a key after its prefix. */
-export function keySuffix(key: string, prefix: string): string {
-  return key.slice(prefix.length);
-}

@@ -12,13 +12,12 @@ export async function scan(
   from: string,
   want: number,
   keep: (e: Entry) => boolean = () => true,
-  to?: string,
 ): Promise<Entry[]> {
   const kept: Entry[] = [];
   let start = from;
   const chunk = Math.min(Math.max(want, 64), 1024);
   for (;;) {
-    const { entries } = await ctx.store.range(prefix, { from: start, limit: chunk, ...(to ? { to } : {}) });
+    const { entries } = await ctx.store.range(prefix, { from: start, limit: chunk });
     for (const e of entries) {
       if (keep(e)) kept.push(e);
       if (kept.length >= want) return kept;

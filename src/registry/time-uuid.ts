@@ -33,28 +33,6 @@ export function timeUuid(ms: number): string {
   return format(ticksOf(ms, randomInt(10000)), randomInt(0x4000), NODE);
 }
 
-/**
- * Generates strictly increasing v1 UUIDs for event ids: same millisecond ->
- * next 100 ns tick; a clock that steps back keeps the last time. Returns the
- * UUID and the millisecond it embeds (which is the event's timestamp).
- */
-export class MonotonicUuid {
-  private lastMs = 0;
-  private sub = 0;
-  private readonly clockSeq = randomInt(0x4000);
-
-  next(nowMs: number): { id: string; ms: number } {
-    if (nowMs > this.lastMs) {
-      this.lastMs = nowMs;
-      this.sub = 0;
-    } else if (++this.sub >= 10000) {
-      this.lastMs += 1;
-      this.sub = 0;
-    }
-    return { id: format(ticksOf(this.lastMs, this.sub), this.clockSeq, NODE), ms: this.lastMs };
-  }
-}
-
 function ticksOfUuid(s: string): bigint {
   return BigInt(`0x${s.slice(15, 18)}${s.slice(9, 13)}${s.slice(0, 8)}`);
 }

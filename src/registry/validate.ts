@@ -13,6 +13,8 @@ const MARKER_RE = /^[a-z0-9\-:_./]{0,255}$/i;
 // Verbatim from spec 8.1: implementations must not re-derive it.
 const CONFIG_ID_RE = /^(\/[a-z0-9_-]{3,50}\/?){0,10}([a-z0-9_\-.]{3,170})?$/i;
 const SESSION_ID_RE = /^[a-z0-9_\-.]{1,255}$/i;
+/** A tenant id (spec 1.1: any non-empty `[A-Za-z0-9_.-]+` segment; bounded here). */
+export const TENANT_RE = /^[A-Za-z0-9_.-]{1,128}$/;
 
 export const LIMITS = { pageDefault: 100, pageMax: 1000, maxWait: 60 } as const;
 

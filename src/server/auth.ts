@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { TetherError } from '../errors.js';
 import { faults } from '../registry/faults.js';
+import { TENANT_RE } from '../registry/validate.js';
 
 /**
  * Static token auth (spec 1.2: token checking is a deployment choice).
@@ -30,7 +31,6 @@ export interface TokenGrant {
   tenant: string;
 }
 
-const TENANT_RE = /^[A-Za-z0-9_.-]+$/;
 
 function digestOf(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();

@@ -1,4 +1,5 @@
 import { faults } from '../registry/faults.js';
+import { TENANT_RE } from '../registry/validate.js';
 
 /**
  * Request path -> route, by splitting the path on `/` and comparing
@@ -73,7 +74,6 @@ const SESSIONS: CollectionRoutes = {
   heartbeat: 'sessions.heartbeat',
 };
 
-const TENANT_RE = /^[A-Za-z0-9_.-]+$/;
 const SLASH = 47;
 
 function match(name: RouteName, tenant: string, id = '', namespace?: string): RouteMatch {

@@ -180,8 +180,10 @@ describe('tether agent', () => {
         await timeUntil(async () => (await local.listServices(tenant)).values.length === 2, 3000);
         await new Promise((r) => setTimeout(r, 6000));
         expect((await local.listServices(tenant)).values.map((s) => s.id).sort()).toEqual(['survivor-1', 'survivor-2']);
-        const st = (await (await fetch(`${api}/v1/status`)).json()) as { services: Array<{ registered: boolean }> };
+        const st = (await (await fetch(`${api}/v1/status`)).json()) as { services: Array<{ registered: boolean; lastHeartbeat: number | null }> };
         expect(st.services.every((s) => s.registered)).toBe(true);
+        // Session mode: each service shows the session's last heartbeat (one every ~3 s here).
+        expect(st.services.every((s) => s.lastHeartbeat !== null)).toBe(true);
       } finally {
         await local.close();
       }
