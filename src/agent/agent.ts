@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HttpRegistry } from '../client/http-registry.js';
+import { FailoverRegistry } from '../client/failover.js';
 import { TetherError } from '../errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
 import { loadManifest } from '../manifest/load.js';
@@ -69,7 +70,7 @@ export class Agent {
   static async start(opts: AgentOptions): Promise<Agent> {
     const log = opts.logger.child({ component: 'agent' });
     const manifest = await loadOrThrow(opts.configPath, opts.env);
-    const upstream = opts.upstream ?? (await httpUpstream(manifest));
+    const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
     const metrics = opts.metrics ?? new AgentMetrics();
     const ttl = new TtlBoard();
     let agentRef: Agent | null = null;
@@ -252,20 +253,35 @@ async function loadOrThrow(configPath: string, env?: NodeJS.ProcessEnv): Promise
   return manifest;
 }
 
-export async function httpUpstream(m: Manifest): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void> }> {
+export async function httpUpstream(
+  m: Manifest,
+  log?: Logger,
+): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void> }> {
   const up = m.upstream;
   const first = up?.endpoints[0];
   if (!up || !first) throw new TetherError('agent.no_upstream', 'the manifest has no upstream.url (or use `tether dev` for an embedded registry)');
   const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
-  const dispatcher = up.tls ? await tlsPool(first.base, up.tls) : undefined;
-  const registry = new HttpRegistry({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, dispatcher });
+  const dispatchers: Pool[] = [];
+  const clients: HttpRegistry[] = [];
+  for (const e of up.endpoints) {
+    const dispatcher = up.tls ? await tlsPool(e.base, up.tls) : undefined;
+    if (dispatcher) dispatchers.push(dispatcher);
+    clients.push(new HttpRegistry({ url: e.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, dispatcher }));
+  }
+  // Several URLs: one registry through several servers, tried in order (see FailoverRegistry).
+  const registry =
+    clients.length === 1
+      ? (clients[0] as HttpRegistry)
+      : new FailoverRegistry(clients, (from, to, err) =>
+          log?.warn({ from: up.endpoints[from]?.url, to: up.endpoints[to]?.url, err }, 'registry server failed; using the next one'),
+        );
   return {
     registry,
     tenant: first.tenant,
-    url: first.url,
+    url: up.endpoints.map((e) => e.url).join(','),
     close: async () => {
       await registry.close();
-      await dispatcher?.close();
+      await Promise.all(dispatchers.map((d) => d.close()));
     },
   };
 }

@@ -62,8 +62,15 @@ function endpoint(url: string, path: PropertyKey[], where: Where, issues: Manife
 function upstream(u: NonNullable<ParsedManifest['upstream']>, where: Where, issues: ManifestIssue[]): Upstream {
   const urls = Array.isArray(u.url) ? u.url : [u.url];
   if (u.token !== undefined && u.token_file !== undefined) issues.push(where(['upstream', 'token_file'], 'give token or token_file, not both'));
+  const endpoints = urls.map((url, i) => endpoint(url, Array.isArray(u.url) ? ['upstream', 'url', i] : ['upstream', 'url'], where, issues));
+  // A list is one registry reached through several servers: one tenant.
+  endpoints.forEach((e, i) => {
+    if (i > 0 && e.tenant !== 'invalid' && endpoints[0]!.tenant !== 'invalid' && e.tenant !== endpoints[0]!.tenant) {
+      issues.push(where(['upstream', 'url', i], `names tenant ${e.tenant}, but upstream.url[0] names ${endpoints[0]!.tenant}: every URL must name the same tenant`));
+    }
+  });
   return {
-    endpoints: urls.map((url, i) => endpoint(url, Array.isArray(u.url) ? ['upstream', 'url', i] : ['upstream', 'url'], where, issues)),
+    endpoints,
     token: u.token ?? null,
     tokenFile: u.token_file ?? null,
     timeoutMs: u.timeout === undefined ? DEFAULTS.upstreamTimeoutMs : parseDuration(u.timeout),

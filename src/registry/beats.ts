@@ -42,7 +42,7 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       const deadline = now + timeout * 1000;
       const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now };
       let lease = beatEntry?.lease ?? 0;
-      if (lease === 0) lease = granted || (granted = await store.grantLease(beatLeaseMs(ctx, timeout)));
+      if (lease === 0) lease = granted || (granted = await store.grantLease(beatLeaseMs(ctx)));
       return {
         result: { token: next.token, lease, timeout },
         // Only the heartbeat state is compared: a compare on the owner would cost a
@@ -54,7 +54,7 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       };
     });
     if (reply.lease === granted) granted = 0;
-    else await store.keepAlive(reply.lease, beatLeaseMs(ctx, reply.timeout));
+    else await store.keepAlive(reply.lease);
     return { token: reply.token };
   } finally {
     if (granted !== 0) await store.revokeLease(granted);

@@ -7,7 +7,7 @@ import { faults } from './faults.js';
 import { keys } from './keys.js';
 import { uuidAfter, uuidTime } from './time-uuid.js';
 import type { EventType, Metadata, RegistryEvent, ResourceLimits, ServicePayload } from './types.js';
-import { TENANT_RE } from './validate.js';
+import { MAX_HEARTBEAT_TIMEOUT_S, TENANT_RE } from './validate.js';
 
 /** What the registry stores for a service (the durable part). */
 export interface ServiceRecord {
@@ -186,7 +186,12 @@ export function createdBeforeStart(ctx: Ctx, createdAt: number | undefined): boo
   return createdAt === undefined || createdAt < ctx.startedAt;
 }
 
-/** Lease TTL for heartbeat state: the store forgets it well after the registry would have reaped it. */
-export function beatLeaseMs(ctx: Ctx, timeoutSec: number): number {
-  return timeoutSec * 1000 + ctx.opts.reaperGraceMs + 30_000;
+/**
+ * Lease TTL for heartbeat state: the store forgets it well after the registry
+ * would have reaped it. One TTL for every timeout (the longest allowed), since
+ * a keep-alive renews a lease for the TTL it was granted with (etcd), and an
+ * update may raise a service's timeout after its lease was granted.
+ */
+export function beatLeaseMs(ctx: Ctx): number {
+  return MAX_HEARTBEAT_TIMEOUT_S * 1000 + ctx.opts.reaperGraceMs + 30_000;
 }

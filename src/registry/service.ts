@@ -8,6 +8,7 @@ import { decode, ensureAccount, gracefulDeadline, type AccountRecord, type BeatR
 import { DeadlineIndex } from './deadlines.js';
 import { Events } from './events.js';
 import { Expirer } from './expiry.js';
+import { followOtherServers } from './follow.js';
 import { keys } from './keys.js';
 import type { Registry } from './registry.js';
 import { Services } from './services.js';
@@ -95,9 +96,17 @@ export class RegistryService implements Registry {
       startedAt: clock.now(),
     };
     const registry = new RegistryService(ctx);
+    const from = store.shared ? (await store.revision()) + 1 : 0;
     await registry.load();
+    if (store.shared) await followOtherServers(ctx, from, () => registry.rescan(), registry.stop.signal);
     registry.schedule();
     return registry;
+  }
+
+  /** Reloads every deadline from the store, after the store lost its change stream. */
+  private rescan(): void {
+    this.ctx.log.warn('store change stream was reset; reloading heartbeat deadlines');
+    this.load().catch((err: unknown) => this.ctx.log.error({ err }, 'reloading heartbeat deadlines failed'));
   }
 
   private async load(): Promise<void> {

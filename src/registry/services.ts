@@ -108,7 +108,7 @@ export class Services {
         if (rec.heartbeat_timeout !== null && rec.session_id === null) {
           deadline = ctx.clock.now() + rec.heartbeat_timeout * 1000;
           token = timeUuid(deadline);
-          if (lease === 0) lease = await ctx.store.grantLease(beatLeaseMs(ctx, rec.heartbeat_timeout));
+          if (lease === 0) lease = await ctx.store.grantLease(beatLeaseMs(ctx));
           const beat: BeatRecord = { token, deadline, last_seen: null };
           ops.push({ type: 'put', key: beatKey, value: JSON.stringify(beat), lease });
         }

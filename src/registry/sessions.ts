@@ -69,7 +69,7 @@ export class Sessions {
     const account = await ensureAccount(this.ctx, tenant);
     await this.expirer.run(tenant);
     const { ctx } = this;
-    const lease = await ctx.store.grantLease(beatLeaseMs(ctx, input.heartbeat_timeout));
+    const lease = await ctx.store.grantLease(beatLeaseMs(ctx));
     let committed = false;
     try {
       const reply = await transact(ctx, async () => {

@@ -2,6 +2,10 @@ import { faults } from './faults.js';
 import { EVENT_TYPES, type EventType, type Metadata } from './types.js';
 import { uuidProblem } from './time-uuid.js';
 
+/** Spec 6.4: heartbeat_timeout bounds, in seconds. */
+export const MIN_HEARTBEAT_TIMEOUT_S = 3;
+export const MAX_HEARTBEAT_TIMEOUT_S = 120;
+
 /**
  * The validators of spec section 3.3: each throws the RegistryFault for the
  * first failing field, in schema order, with the original server's texts.
@@ -63,7 +67,7 @@ function checkMetadata(v: unknown): string | null {
 function toTimeout(v: unknown): number {
   const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isInteger(n)) throw faults.validation('heartbeat_timeout', 'Invalid integer');
-  if (n < 3 || n > 120) throw faults.validation('heartbeat_timeout', 'Value out of range (3..120)');
+  if (n < MIN_HEARTBEAT_TIMEOUT_S || n > MAX_HEARTBEAT_TIMEOUT_S) throw faults.validation('heartbeat_timeout', 'Value out of range (3..120)');
   return n;
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { hasCode } from '../errors.js';
 import { RegistryFault, faults } from '../registry/faults.js';
 import type { ApiRequest, ApiResponse } from './exchange.js';
 import type { ServerState } from './state.js';
@@ -161,5 +162,7 @@ export function toFault(err: unknown): { fault: RegistryFault; unexpected: boole
     const fault = err.message === 'Internal Error' && err.details === 'Internal Error' ? err : new RegistryFault(err.type, 'Internal Error', 'Internal Error');
     return { fault, unexpected: err.type !== 'systemFailureError' };
   }
+  // The store (etcd) lost quorum or cannot be reached: the request can be retried.
+  if (hasCode(err, 'store.unavailable')) return { fault: faults.unavailable(), unexpected: false };
   return { fault: faults.internal(), unexpected: true };
 }

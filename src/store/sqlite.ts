@@ -38,6 +38,7 @@ import Database from 'better-sqlite3';
 import { TetherError } from '../errors.js';
 import { prefixEnd } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from './store.js';
+import { WatchFeed, type Listener } from './watch-hub.js';
 
 /** Options of `openSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -49,7 +50,7 @@ export interface SqliteStoreOptions {
   watchHistory?: number;
 }
 
-type Listener = (events: WatchEvent[]) => void;
+
 
 /** Lease ids per process start; the persisted epoch fills the high part. */
 const LEASE_SPAN = 2 ** 32;
@@ -152,6 +153,8 @@ class VolatileKeys {
 
 interface Lease {
   id: number;
+  /** The TTL it was granted with; each keepAlive renews it for this long. */
+  ttlMs: number;
   /** Monotonic ms after which the lease is expired. */
   deadline: number;
   /** Deadline of this lease's live entry in the heap (others are stale). */
@@ -211,171 +214,6 @@ class DeadlineHeap {
 
   clear(): void {
     this.items.length = 0;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Watch: history ring and listener hub
-// ---------------------------------------------------------------------------
-
-/** The most recent `capacity` watch events, oldest first. */
-class WatchHistory {
-  private readonly ring: WatchEvent[] = [];
-  private head = 0;
-
-  /** @param compacted highest revision whose events may be missing. */
-  constructor(
-    private readonly capacity: number,
-    public compacted: number,
-  ) {}
-
-  push(event: WatchEvent): void {
-    if (this.ring.length < this.capacity) {
-      this.ring.push(event);
-      return;
-    }
-    if (this.capacity === 0) {
-      this.compacted = event.revision;
-      return;
-    }
-    this.compacted = this.ring[this.head]!.revision;
-    this.ring[this.head] = event;
-    this.head = (this.head + 1) % this.capacity;
-  }
-
-  /** Returns the kept events at revision >= `from` whose key starts with `prefix`. */
-  since(from: number, prefix: string): WatchEvent[] {
-    const n = this.ring.length;
-    const at = (i: number): WatchEvent => this.ring[(this.head + i) % n]!;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (at(mid).revision < from) lo = mid + 1;
-      else hi = mid;
-    }
-    const out: WatchEvent[] = [];
-    for (let i = lo; i < n; i++) {
-      const e = at(i);
-      if (e.key.startsWith(prefix)) out.push(e);
-    }
-    return out;
-  }
-}
-
-interface Watcher {
-  prefix: string;
-  listener: Listener;
-  /** Events below this revision were delivered as history (or predate `fromRevision`). */
-  minRevision: number;
-  signal: AbortSignal;
-  onAbort: () => void;
-  active: boolean;
-}
-
-/**
- * Live watchers grouped by prefix. Matching an event costs one Map lookup per
- * distinct prefix length (not per watcher), so 1,000 watchers stay cheap.
- * Each watcher gets one array per txn. Publishes made from inside a listener
- * are queued until the current delivery ends, so every watcher sees
- * revisions in order.
- */
-class WatchHub {
-  private readonly byPrefix = new Map<string, Set<Watcher>>();
-  private readonly lengthUse = new Map<number, number>();
-  /** Distinct prefix lengths, ascending. */
-  private lengths: number[] = [];
-  private delivering = false;
-  private readonly queue: WatchEvent[][] = [];
-
-  add(w: Watcher): void {
-    let set = this.byPrefix.get(w.prefix);
-    if (set === undefined) {
-      set = new Set();
-      this.byPrefix.set(w.prefix, set);
-      this.useLength(w.prefix.length, 1);
-    }
-    set.add(w);
-  }
-
-  /** Stops delivery to `w` and detaches its abort listener. Idempotent. */
-  remove(w: Watcher): void {
-    if (!w.active) return;
-    w.active = false;
-    w.signal.removeEventListener('abort', w.onAbort);
-    const set = this.byPrefix.get(w.prefix);
-    if (set === undefined || !set.delete(w) || set.size > 0) return;
-    this.byPrefix.delete(w.prefix);
-    this.useLength(w.prefix.length, -1);
-  }
-
-  removeAll(): void {
-    for (const set of [...this.byPrefix.values()]) for (const w of [...set]) this.remove(w);
-  }
-
-  /** Delivers one txn's events (all at one revision) to the matching watchers. */
-  publish(events: WatchEvent[]): void {
-    if (this.delivering) this.queue.push(events);
-    else if (this.byPrefix.size > 0) this.exclusive(() => this.deliver(events));
-  }
-
-  /** Runs `fn`; publishes it (or its listeners) cause are delivered after it, in order. */
-  exclusive(fn: () => void): void {
-    if (this.delivering) {
-      fn();
-      return;
-    }
-    this.delivering = true;
-    try {
-      fn();
-      for (let i = 0; i < this.queue.length; i++) this.deliver(this.queue[i]!);
-    } finally {
-      this.queue.length = 0;
-      this.delivering = false;
-    }
-  }
-
-  /** Calls `w.listener(events)`; a throwing listener is a bug, re-raised asynchronously. */
-  call(w: Watcher, events: WatchEvent[]): void {
-    if (!w.active) return;
-    try {
-      w.listener(events);
-    } catch (err) {
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
-  }
-
-  private deliver(events: WatchEvent[]): void {
-    const batches = this.match(events);
-    if (batches !== undefined) for (const [w, batch] of batches) this.call(w, batch);
-  }
-
-  private match(events: WatchEvent[]): Map<Watcher, WatchEvent[]> | undefined {
-    let batches: Map<Watcher, WatchEvent[]> | undefined;
-    for (const ev of events) {
-      for (const len of this.lengths) {
-        if (len > ev.key.length) break;
-        const set = this.byPrefix.get(ev.key.slice(0, len));
-        if (set === undefined) continue;
-        for (const w of set) {
-          if (ev.revision < w.minRevision) continue;
-          batches ??= new Map();
-          const batch = batches.get(w);
-          if (batch === undefined) batches.set(w, [ev]);
-          else batch.push(ev);
-        }
-      }
-    }
-    return batches;
-  }
-
-  private useLength(len: number, delta: number): void {
-    const n = (this.lengthUse.get(len) ?? 0) + delta;
-    if (n > 0) this.lengthUse.set(len, n);
-    else this.lengthUse.delete(len);
-    if (n === 1 || n === 0) this.lengths = [...this.lengthUse.keys()].sort((a, b) => a - b);
   }
 }
 
@@ -498,6 +336,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
 
 /** The SQLite `Store`; build it with `openSqliteStore`. */
 export class SqliteStore implements Store {
+  /** One process owns the file (it is locked). */
+  readonly shared = false;
   private rev: number;
   private persistedRev: number;
   private closed = false;
@@ -508,8 +348,7 @@ export class SqliteStore implements Store {
   private timerAt = Infinity;
   private leaseBase = 0;
   private leaseSeq = 0;
-  private readonly history: WatchHistory;
-  private readonly hub = new WatchHub();
+  private readonly feed: WatchFeed;
   private readonly writeDisk: (writes: DiskWrite[], rev: number) => void;
 
   /** @internal Use `openSqliteStore`. */
@@ -520,7 +359,7 @@ export class SqliteStore implements Store {
   ) {
     this.rev = Math.max(stmt.getMeta.get('revision') ?? 0, stmt.maxModRev.get() ?? 0);
     this.persistedRev = this.rev;
-    this.history = new WatchHistory(watchHistory, this.rev);
+    this.feed = new WatchFeed(watchHistory, this.rev);
     this.writeDisk = db.transaction((writes: DiskWrite[], rev: number) => {
       for (const w of writes) {
         if (w.value === null) stmt.del.run(w.key);
@@ -587,18 +426,17 @@ export class SqliteStore implements Store {
     assertTtl(ttlMs);
     const id = this.nextLeaseId();
     const deadline = monotonicNow() + ttlMs;
-    this.leases.set(id, { id, deadline, queuedAt: deadline, keys: new Set() });
+    this.leases.set(id, { id, ttlMs, deadline, queuedAt: deadline, keys: new Set() });
     this.queueDeadline(id, deadline);
     return id;
   }
 
-  /** Pushes the lease's expiry to `ttlMs` from now; false when it is expired or unknown. */
-  async keepAlive(lease: number, ttlMs: number): Promise<boolean> {
+  /** Pushes the lease's expiry to its TTL from now; false when it is expired or unknown. */
+  async keepAlive(lease: number): Promise<boolean> {
     this.assertOpen();
-    assertTtl(ttlMs);
     const l = this.liveLease(lease);
     if (l === undefined) return false;
-    l.deadline = monotonicNow() + ttlMs;
+    l.deadline = monotonicNow() + l.ttlMs;
     if (l.deadline < l.queuedAt) {
       l.queuedAt = l.deadline;
       this.queueDeadline(l.id, l.deadline);
@@ -624,19 +462,7 @@ export class SqliteStore implements Store {
    */
   async watch(prefix: string, fromRevision: number, listener: Listener, signal: AbortSignal): Promise<void> {
     this.assertOpen();
-    if (signal.aborted) return;
-    if (Math.max(fromRevision, 1) <= this.history.compacted) {
-      throw new TetherError(
-        'store.compacted',
-        `revision ${fromRevision} is compacted (history starts after ${this.history.compacted})`,
-      );
-    }
-    const minRevision = Math.max(fromRevision, this.rev + 1);
-    const w: Watcher = { prefix, listener, minRevision, signal, onAbort: () => this.hub.remove(w), active: true };
-    this.hub.add(w);
-    signal.addEventListener('abort', w.onAbort, { once: true });
-    const past = fromRevision <= this.rev ? this.history.since(fromRevision, prefix) : [];
-    if (past.length > 0) this.hub.exclusive(() => this.hub.call(w, past));
+    this.feed.watch(prefix, fromRevision, listener, signal);
   }
 
   /** Returns the current revision. */
@@ -653,7 +479,7 @@ export class SqliteStore implements Store {
     this.timer = undefined;
     this.deadlines.clear();
     this.leases.clear();
-    this.hub.removeAll();
+    this.feed.close();
     try {
       if (this.rev > this.persistedRev) this.stmt.setMeta.run('revision', this.rev);
     } finally {
@@ -759,8 +585,8 @@ export class SqliteStore implements Store {
     }
     this.applyVolatile(plan, rev);
     this.rev = rev;
-    for (const ev of plan.events) this.history.push(ev);
-    this.hub.publish(plan.events);
+    this.feed.push(plan.events);
+    this.feed.position = rev;
   }
 
   private applyVolatile(plan: Plan, rev: number): void {

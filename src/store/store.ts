@@ -59,6 +59,11 @@ export interface RangeOptions {
 }
 
 export interface Store {
+  /**
+   * True when other processes write to the same data (etcd: several registry
+   * servers), so in-memory indexes must follow the store's changes.
+   */
+  readonly shared: boolean;
   get(key: string): Promise<Entry | undefined>;
   /** Keys under `prefix` in byte order, optionally from `from` (inclusive), at most `limit`. */
   range(prefix: string, opts?: RangeOptions): Promise<RangeResult>;
@@ -72,16 +77,19 @@ export interface Store {
 
   /** Grants a lease that expires `ttlMs` from now unless kept alive. Returns its id (> 0). */
   grantLease(ttlMs: number): Promise<number>;
-  /** Pushes the lease's expiry to `ttlMs` from now. False when it has expired or is unknown. */
-  keepAlive(lease: number, ttlMs: number): Promise<boolean>;
+  /** Pushes the lease's expiry to its granted TTL from now (as etcd does). False when it has expired or is unknown. */
+  keepAlive(lease: number): Promise<boolean>;
   /** Revokes the lease, deleting its keys. Unknown leases are ignored. */
   revokeLease(lease: number): Promise<void>;
 
   /**
    * Calls `listener` with the changes to keys under `prefix` at revisions
    * >= `fromRevision`, in revision order, until `signal` aborts. Resolves once
-   * the watch is in place (past changes already delivered). Rejects with
-   * TetherError `store.compacted` when `fromRevision` is older than the store keeps.
+   * the watch is in place (past changes already delivered, or, on a remote
+   * engine, on their way). Rejects with TetherError `store.compacted` when
+   * `fromRevision` is older than the store keeps. An empty batch means the
+   * store lost track of changes (its change stream broke and the history is
+   * gone): the watcher must re-read what it watches.
    */
   watch(prefix: string, fromRevision: number, listener: (events: WatchEvent[]) => void, signal: AbortSignal): Promise<void>;
 

@@ -2,6 +2,9 @@ import type { Registry } from '../../src/registry/registry.js';
 import type { ResourceLimits } from '../../src/registry/types.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openEtcdStore } from '../../src/store/etcd.js';
+import type { Store } from '../../src/store/store.js';
+import { uniquePrefix } from './etcd.js';
 import { createRegistryServer } from '../../src/server/index.js';
 import { HttpRegistry } from '../../src/client/http-registry.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -35,9 +38,35 @@ export interface RegistryImplementation {
   open(opts?: HarnessOptions): Promise<RegistryHarness>;
 }
 
-/** A RegistryService over a fresh in-memory SQLite store; `close` stops the service, then the store. */
-async function openService(opts: HarnessOptions, clock: FakeClock): Promise<{ service: RegistryService; close(): Promise<void> }> {
-  const store = await openSqliteStore({ path: ':memory:' });
+/** Opens a fresh, empty store for one harness; `close` releases it (and its data). */
+export type StoreFactory = () => Promise<{ store: Store; close(): Promise<void> }>;
+
+const sqliteMemory: StoreFactory = async () => {
+  const store = openSqliteStore({ path: ':memory:' });
+  return { store, close: () => store.close() };
+};
+
+/** Stores on fresh prefixes of the etcd at `endpoints()`; closing one deletes its keys. */
+export function etcdStores(endpoints: () => string[]): StoreFactory {
+  return async () => {
+    const store = await openEtcdStore({ endpoints: endpoints(), prefix: uniquePrefix(), compactionIntervalMs: 0 });
+    return {
+      store,
+      async close() {
+        await store.txn([], [{ type: 'deleteRange', start: '', end: '\uffff' }]).catch(() => undefined);
+        await store.close();
+      },
+    };
+  };
+}
+
+/** A RegistryService over a fresh store; `close` stops the service, then the store. */
+async function openService(
+  opts: HarnessOptions,
+  clock: FakeClock,
+  openStore: StoreFactory,
+): Promise<{ service: RegistryService; close(): Promise<void> }> {
+  const { store, close: closeStore } = await openStore();
   try {
     const service = await RegistryService.open(store, {
       clock,
@@ -52,33 +81,33 @@ async function openService(opts: HarnessOptions, clock: FakeClock): Promise<{ se
       async close() {
         // RegistryService leaves the store open (it is the caller's).
         await service.close();
-        await store.close();
+        await closeStore();
       },
     };
   } catch (err) {
-    await store.close();
+    await closeStore();
     throw err;
   }
 }
 
-/** RegistryService over an in-memory SQLite store, called directly. */
-const direct: RegistryImplementation = {
-  name: 'direct',
+/** RegistryService over a store from `openStore`, called directly. */
+const directOver = (name: string, openStore: StoreFactory): RegistryImplementation => ({
+  name,
   hasRaw: false,
   async open(opts = {}) {
     const clock = new FakeClock();
-    const { service, close } = await openService(opts, clock);
-    return { name: 'direct', registry: service, clock, service, close };
+    const { service, close } = await openService(opts, clock, openStore);
+    return { name, registry: service, clock, service, close };
   },
-};
+});
 
 /** The same RegistryService behind the HTTP server on 127.0.0.1:0, used through HttpRegistry. */
-const http: RegistryImplementation = {
-  name: 'http',
+const httpOver = (name: string, openStore: StoreFactory): RegistryImplementation => ({
+  name,
   hasRaw: true,
   async open(opts = {}) {
     const clock = new FakeClock();
-    const { service, close: closeService } = await openService(opts, clock);
+    const { service, close: closeService } = await openService(opts, clock, openStore);
     const server = createRegistryServer(service, { logger: silentLogger() });
     let url: string;
     try {
@@ -89,7 +118,7 @@ const http: RegistryImplementation = {
     }
     const client = new HttpRegistry({ url, token: 'conformance-token' });
     return {
-      name: 'http',
+      name,
       registry: client,
       clock,
       service,
@@ -101,9 +130,15 @@ const http: RegistryImplementation = {
       },
     };
   },
-};
+});
 
-export const registryImplementations: RegistryImplementation[] = [direct, http];
+export const registryImplementations: RegistryImplementation[] = [directOver('direct', sqliteMemory), httpOver('http', sqliteMemory)];
+
+/** The registry over etcd (the etcd at `endpoints()`, started by the test file), directly and through HTTP. */
+export function etcdRegistryImplementations(endpoints: () => string[]): { direct: RegistryImplementation; http: RegistryImplementation } {
+  const stores = etcdStores(endpoints);
+  return { direct: directOver('etcd', stores), http: httpOver('etcd+http', stores) };
+}
 
 /** The implementation with this name; throws when there is none. */
 export function registryImplementation(name: string): RegistryImplementation {

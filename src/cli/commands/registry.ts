@@ -6,17 +6,25 @@ import { createLogger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
 import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer, loadAuthFile } from '../../server/index.js';
+import type { Logger } from 'pino';
 import { openSqliteStore } from '../../store/sqlite.js';
+import type { Store } from '../../store/store.js';
 import { parseDuration } from '../../duration.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 
 const help = `Usage: tether registry --data DIR [options]
+       tether registry --store etcd --etcd-endpoints URL[,URL...] [options]
 
-Runs a Service Registry v1.0 server over a SQLite database in DIR.
+Runs a Service Registry v1.0 server over a SQLite database in DIR, or over an
+etcd v3 cluster (several registry servers may share one cluster).
 
 Options:
   --listen HOST:PORT          address to listen on (default 127.0.0.1:8470; port 0 picks a free one)
-  --data DIR                  data directory, created if missing (holds registry.db)
+  --data DIR                  data directory, created if missing (holds registry.db); SQLite only
+  --store sqlite|etcd         storage engine (default sqlite)
+  --etcd-endpoints LIST       etcd client URLs, comma-separated, tried in order (http://127.0.0.1:2379)
+  --etcd-prefix PREFIX        key prefix in etcd (default tether/); servers sharing data use the same one
+  --etcd-timeout DURATION     longest wait for etcd before a request fails with 503 (default 2s)
   --auth-file FILE            YAML token list (tokens: [{token, tenant}]); without it anyone may call the API
   --event-retention DURATION  how long events are kept: 500ms, 10s, 2m, 1h, 30d or seconds (default 30d)
   --limits LIST               resource limits for every tenant, e.g. service=1000,configuration_value=5000,session=200
@@ -32,6 +40,10 @@ const options = {
   'auth-file': { type: 'string' },
   'event-retention': { type: 'string' },
   limits: { type: 'string' },
+  store: { type: 'string' },
+  'etcd-endpoints': { type: 'string' },
+  'etcd-prefix': { type: 'string' },
+  'etcd-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -58,29 +70,73 @@ export function parseLimits(text: string | undefined): Partial<ResourceLimits> |
   return out;
 }
 
-function retention(text: string | undefined): number | undefined {
+function positiveDuration(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   try {
     const ms = parseDuration(text);
-    if (ms <= 0) throw new UsageError('--event-retention must be more than zero', 'registry');
+    if (ms <= 0) throw new UsageError(`--${flag} must be more than zero`, 'registry');
     return ms;
   } catch (err) {
-    if (err instanceof TetherError && err.code === 'duration.invalid') throw new UsageError(`--event-retention: ${err.message}`, 'registry');
+    if (err instanceof TetherError && err.code === 'duration.invalid') throw new UsageError(`--${flag}: ${err.message}`, 'registry');
     throw err;
   }
 }
 
+type StoreChoice = { engine: 'sqlite'; data: string } | { engine: 'etcd'; endpoints: string[]; prefix?: string; timeoutMs?: number };
+
+/** The storage flags, checked together: each engine's own flags, and none of the other's. */
+export function parseStoreFlags(values: {
+  store?: string | undefined;
+  data?: string | undefined;
+  'etcd-endpoints'?: string | undefined;
+  'etcd-prefix'?: string | undefined;
+  'etcd-timeout'?: string | undefined;
+}): StoreChoice {
+  const engine = values.store ?? 'sqlite';
+  if (engine === 'sqlite') {
+    if (values['etcd-endpoints'] !== undefined || values['etcd-prefix'] !== undefined || values['etcd-timeout'] !== undefined) {
+      throw new UsageError('--etcd-* flags need --store etcd', 'registry');
+    }
+    if (values.data === undefined) throw new UsageError('--data DIR is required', 'registry');
+    return { engine, data: values.data };
+  }
+  if (engine !== 'etcd') throw new UsageError(`--store must be sqlite or etcd, got "${engine}"`, 'registry');
+  if (values.data !== undefined) throw new UsageError('--data is for --store sqlite; etcd keeps the data', 'registry');
+  const endpoints = (values['etcd-endpoints'] ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (endpoints.length === 0) throw new UsageError('--store etcd needs --etcd-endpoints URL[,URL...]', 'registry');
+  for (const e of endpoints) {
+    if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new UsageError(`--etcd-endpoints: "${e}" is not http(s)://HOST:PORT`, 'registry');
+  }
+  const timeoutMs = positiveDuration('etcd-timeout', values['etcd-timeout']);
+  return {
+    engine,
+    endpoints,
+    ...(values['etcd-prefix'] !== undefined ? { prefix: values['etcd-prefix'] } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  };
+}
+
+async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
+  if (choice.engine === 'sqlite') {
+    await mkdir(choice.data, { recursive: true });
+    return openSqliteStore({ path: join(choice.data, 'registry.db') });
+  }
+  const { openEtcdStore } = await import('../../store/etcd.js');
+  const { engine: _, ...opts } = choice;
+  return openEtcdStore({ ...opts, logger });
+}
+
 export const registryCommand: Command = {
   name: 'registry',
-  summary: 'run a registry server (SQLite)',
+  summary: 'run a registry server (SQLite or etcd)',
   help,
   async run(argv) {
     const { values, positionals: pos } = parse('registry', argv, options);
     if (values.help) return (out(help), 0);
     positionals('registry', pos, []);
-    if (values.data === undefined) throw new UsageError('--data DIR is required', 'registry');
+    const choice = parseStoreFlags(values);
     const { host, port } = parseListen(values.listen ?? '127.0.0.1:8470');
-    const eventRetentionMs = retention(values['event-retention']);
+    const eventRetentionMs = positiveDuration('event-retention', values['event-retention']);
     const level = values['log-level'];
     if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, 'registry');
     const logger = createLogger({ level });
@@ -89,8 +145,7 @@ export const registryCommand: Command = {
 
     // Opened in order, closed in reverse; a failure half-way closes what is open.
     const auth = values['auth-file'] !== undefined ? await loadAuthFile(values['auth-file']) : undefined;
-    await mkdir(values.data, { recursive: true });
-    const store = await openSqliteStore({ path: join(values.data, 'registry.db') });
+    const store = await openStore(choice, logger);
     let registry: RegistryService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
     try {
@@ -103,7 +158,7 @@ export const registryCommand: Command = {
       server = createRegistryServer(registry, { logger, ...(auth !== undefined ? { auth } : {}) });
       const { url } = await server.listen(port, host);
       if (auth === undefined) log.warn('no --auth-file: the registry accepts every request, with or without a token');
-      log.info({ url, data: values.data }, 'registry listening');
+      log.info({ url, ...(choice.engine === 'sqlite' ? { data: choice.data } : { etcd: choice.endpoints }) }, 'registry listening');
       const sig = await signal;
       log.info({ signal: sig }, 'shutting down');
     } finally {
