@@ -19,7 +19,7 @@ Runs each named bench (default: all: ${Object.keys(benches).join(', ')}) against
 on loopback, and prints a table plus one \`RESULT <name> key=value...\` line.
 
 options:
-  --store NAME               passed to \`tether registry --store\` (default: its own)
+  --store sqlite|etcd        the registry's store (default sqlite; etcd starts an etcd for it)
   --duration S               heartbeats: measured window (10)
   --warmup S                 heartbeats: warm-up before the window (1)
   --services N               heartbeats: chains (services / leases) (200)

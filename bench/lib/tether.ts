@@ -6,12 +6,13 @@ import { TetherError } from '../../src/errors.js';
 import { freePort } from '../../test/helpers/ports.js';
 import type { Cleanup } from './cleanup.js';
 import { startServer, tempDir, type Server } from './child.js';
+import { startEtcd } from './etcd.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(ROOT, 'dist/cli/main.js');
 
 export interface TetherOptions {
-  /** `sqlite` (or unset) is the registry's only store today and needs no flag; any other is passed as `--store`. */
+  /** `sqlite` (default) or `etcd`: then an etcd of its own is started for the registry to store in. */
   store?: string | undefined;
   /** Extra node flags for the registry process, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
@@ -29,11 +30,14 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
   }
   const dir = tempDir(cleanup, 'tether');
   const port = await freePort();
-  const store = opts.store === undefined || opts.store === 'sqlite' ? [] : ['--store', opts.store];
+  let store: string[];
+  if (opts.store === undefined || opts.store === 'sqlite') store = ['--data', `${dir}/data`];
+  else if (opts.store === 'etcd') store = ['--store', 'etcd', '--etcd-endpoints', (await startEtcd(cleanup)).url];
+  else throw new TetherError('bench.usage', `--store must be sqlite or etcd, got ${opts.store}`);
   return startServer(cleanup, {
-    name: 'tether registry',
+    name: `tether registry (${opts.store ?? 'sqlite'})`,
     command: process.execPath,
-    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, '--data', `${dir}/data`, ...store],
+    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, ...store],
     dir,
     url: `http://127.0.0.1:${port}`,
     ready: async (url) => {

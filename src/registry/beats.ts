@@ -30,11 +30,11 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
   let granted = 0;
   try {
     const reply = await transact(ctx, async () => {
-      const owner = await store.get(target.ownerKey);
+      // Both reads at once: on etcd each is a round trip.
+      const [owner, beatEntry] = await Promise.all([store.get(target.ownerKey), store.get(target.beatKey)]);
       if (!owner) throw target.missing();
       const { timeout, createdAt } = target.ownerOf(owner.value);
       if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
-      const beatEntry = await store.get(target.beatKey);
       if (beatEntry && (JSON.parse(beatEntry.value) as BeatRecord).token !== token) throw faults.notFound('HeartbeatMarker', token);
       // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
       if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);

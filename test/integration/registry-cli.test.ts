@@ -39,4 +39,26 @@ describe('tether registry --limits', () => {
     expect((await p.exited).code).toBe(2);
     expect(p.log.join('\n')).toContain('--limits');
   });
+
+  it('checks the storage flags together: each engine its own, with a usage error (exit 2)', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--store', 'etcd'], '--etcd-endpoints'],
+      [['--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:2379', '--data', join(tmp.path, 'x')], '--data is for --store sqlite'],
+      [['--data', join(tmp.path, 'y'), '--etcd-endpoints', 'http://127.0.0.1:2379'], '--etcd-* flags need --store etcd'],
+      [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379'], 'is not http(s)://HOST:PORT'],
+      [['--store', 'mysql', '--data', join(tmp.path, 'z')], '--store must be sqlite or etcd'],
+    ];
+    for (const [args, says] of cases) {
+      const p = spawnTether(['registry', ...args]);
+      expect((await p.exited).code, args.join(' ')).toBe(2);
+      expect(p.log.join('\n') + p.stdout()).toContain(says);
+    }
+  });
+
+  it('exits 1 with one clear line when etcd cannot be reached', async () => {
+    const p = spawnTether(['registry', '--store', 'etcd', '--etcd-endpoints', 'http://127.0.0.1:9', '--etcd-timeout', '500ms']);
+    const { code } = await p.exited;
+    expect(code).toBe(1);
+    expect(p.log.join('\n')).toContain('etcd at http://127.0.0.1:9 did not answer');
+  });
 });

@@ -109,6 +109,18 @@ services:
     expect(lines).toEqual([`${path}:2:8: upstream.url: must be an http(s) URL ending in /v1.0/{tenant}, e.g. http://127.0.0.1:8470/v1.0/1234`]);
   });
 
+  it('takes a list of URLs for one registry behind several servers, all naming the same tenant', async () => {
+    const ok = await write('list.yaml', 'upstream:\n  url:\n    - http://10.0.0.1:8470/v1.0/web\n    - https://10.0.0.2:8470/v1.0/web\n');
+    const { manifest } = await loadManifest(ok, {});
+    expect(manifest?.upstream?.endpoints.map((e) => [e.base, e.tenant])).toEqual([
+      ['http://10.0.0.1:8470', 'web'],
+      ['https://10.0.0.2:8470', 'web'],
+    ]);
+    const bad = await write('mixed.yaml', 'upstream:\n  url:\n    - http://10.0.0.1:8470/v1.0/web\n    - http://10.0.0.2:8470/v1.0/api\n');
+    const lines = (await loadManifest(bad, {})).issues.map(formatIssue);
+    expect(lines).toEqual([`${bad}:4:7: upstream.url[1]: names tenant api, but upstream.url[0] names web: every URL must name the same tenant`]);
+  });
+
   it('merges a conf.d directory in name order and rejects duplicate ids across files', async () => {
     await mkdir(join(dir, 'conf.d'));
     await writeFile(join(dir, 'conf.d', '10-base.yaml'), 'upstream:\n  url: http://127.0.0.1:8470/v1.0/7\nservices:\n  - id: alpha\n');
