@@ -4,7 +4,7 @@ import { linkedSignal } from '../lifecycle/abort.js';
 import { silentLogger } from '../observability/logger.js';
 import type { Store } from '../store/store.js';
 import { Configuration } from './configuration.js';
-import { decode, ensureAccount, gracefulDeadline, type AccountRecord, type BeatRecord, type Ctx, type ServiceRecord, type SessionRecord } from './context.js';
+import { ensureAccount, gracefulDeadline, type AccountRecord, type BeatRecord, type Ctx, type ServiceRecord, type SessionRecord } from './context.js';
 import { DeadlineIndex } from './deadlines.js';
 import { Events } from './events.js';
 import { Expirer } from './expiry.js';
@@ -112,20 +112,23 @@ export class RegistryService implements Registry {
   private async load(): Promise<void> {
     const { store, deadlines } = this.ctx;
     const { entries } = await store.range(keys.accountPrefix);
+    // One range per kind of record, not one read per service: on etcd each read is a round trip.
+    const beatsUnder = async (prefix: string): Promise<Map<string, BeatRecord>> =>
+      new Map((await store.range(prefix)).entries.map((e) => [e.key.slice(prefix.length), JSON.parse(e.value) as BeatRecord]));
     for (const e of entries) {
       const tenant = e.key.slice(keys.accountPrefix.length);
       const account = JSON.parse(e.value) as AccountRecord;
       this.ctx.accounts.set(tenant, { ...account, limits: { ...account.limits, ...this.ctx.opts.limitOverrides } });
+      const beats = await beatsUnder(keys.beatPrefix(tenant));
       for (const s of (await store.range(keys.servicePrefix(tenant))).entries) {
         const rec = JSON.parse(s.value) as ServiceRecord;
         if (rec.session_id !== null || rec.heartbeat_timeout === null) continue;
-        const beat = decode<BeatRecord>(await store.get(keys.beat(tenant, rec.id)));
-        deadlines.set(tenant, 'svc', rec.id, beat?.deadline ?? gracefulDeadline(this.ctx, rec.created_at, rec.heartbeat_timeout));
+        deadlines.set(tenant, 'svc', rec.id, beats.get(rec.id)?.deadline ?? gracefulDeadline(this.ctx, rec.created_at, rec.heartbeat_timeout));
       }
+      const sessionBeats = await beatsUnder(keys.sessionBeatPrefix(tenant));
       for (const s of (await store.range(keys.sessionPrefix(tenant))).entries) {
         const rec = JSON.parse(s.value) as SessionRecord;
-        const beat = decode<BeatRecord>(await store.get(keys.sessionBeat(tenant, rec.id)));
-        deadlines.set(tenant, 'ses', rec.id, beat?.deadline ?? gracefulDeadline(this.ctx, rec.created_at, rec.heartbeat_timeout));
+        deadlines.set(tenant, 'ses', rec.id, sessionBeats.get(rec.id)?.deadline ?? gracefulDeadline(this.ctx, rec.created_at, rec.heartbeat_timeout));
       }
     }
   }
