@@ -145,9 +145,11 @@ export class EtcdGateway {
           path,
           method: 'POST',
           body: payload,
-          headers: { 'content-type': 'application/json' },
           headersTimeout: this.opts.timeoutMs,
           bodyTimeout: 0,
+          // etcd's "require leader": a member cut off from the quorum cancels the stream
+          // instead of keeping it silently open, so it moves to another member.
+          headers: { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' },
           signal,
         });
         this.current = i;

@@ -188,7 +188,7 @@ describe('a 3-member etcd cluster', () => {
       const r = await server(cluster.endpoints, uniquePrefix());
       const c = client(r);
       const { token } = await c.createService(TENANT, { id: 'db-1', tags: ['db'], metadata: {}, heartbeat_timeout: 30 });
-      // Kill the first endpoint: the one the registry server talks to.
+      // Kill the first endpoint: the one the registry server talks to and watches through.
       await cluster.members[0]!.kill();
       let t = token as string;
       await vi.waitFor(
@@ -201,6 +201,15 @@ describe('a 3-member etcd cluster', () => {
       expect((await c.getConfig(TENANT, '/app/cluster/size')).value).toBe('3');
       t = (await c.heartbeatService(TENANT, 'db-1', { token: t })).token;
       expect((await c.listServices(TENANT)).values.map((s) => s.id)).toEqual(['db-1']);
+      // Long-polls are woken through the watch, which moved to another member.
+      const marker = (await events(c)).at(-1)!.id;
+      const polled = c.listEvents(TENANT, { marker, wait: 20 });
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      await c.setConfig(TENANT, '/app/cluster/size', { value: '2' });
+      const page = await polled;
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(page.values.some((e) => e.type === 'configuration_value.update')).toBe(true);
     } finally {
       await cluster.stop();
     }
