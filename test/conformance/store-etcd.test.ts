@@ -1,21 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { flattenOps, openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import type { Op, Store } from '../../src/store/store.js';
-import { startEtcd, uniquePrefix, type EtcdCluster } from '../helpers/etcd.js';
+import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
 import { describeStoreConformance, type StoreHarness } from './store-suite.js';
 
-let etcd: EtcdCluster;
-beforeAll(async () => {
-  etcd = await startEtcd(1);
-}, 30_000);
-afterAll(async () => {
-  await etcd?.stop();
-});
+const etcd = useEtcd();
 
 /** A store on a fresh prefix of the shared etcd; reopen keeps the prefix. */
 async function openStore(): Promise<StoreHarness> {
   const prefix = uniquePrefix();
-  const open = () => openEtcdStore({ endpoints: etcd.endpoints, prefix, compactionIntervalMs: 0, watchHistory: WATCH_HISTORY });
+  const open = () => openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0, watchHistory: WATCH_HISTORY });
   let current: EtcdStore = await open();
   return {
     store: current,
@@ -39,7 +33,7 @@ async function compact(store: Store): Promise<void> {
   for (let i = 0; i <= WATCH_HISTORY; i++) await store.txn([], [{ type: 'put', key: `/__compact/${i}`, value: 'x' }]);
   const rev = await store.revision();
   const { request } = await import('undici');
-  const res = await request(`${etcd.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(rev), physical: true }) });
+  const res = await request(`${etcd().endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(rev), physical: true }) });
   expect(res.statusCode).toBe(200);
   await res.body.dump();
 }

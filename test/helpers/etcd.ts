@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,4 +152,22 @@ export async function startEtcdRegistry(endpoints: string[], prefix: string, por
   const rec = await proc.waitForLog((r) => typeof r.url === 'string', 20_000);
   const url = rec.url as string;
   return { ...proc, url, port: Number(new URL(url).port) };
+}
+
+/**
+ * Starts one etcd cluster for the calling test file (beforeAll) and stops it
+ * afterwards; returns a getter for it, usable from tests and harnesses.
+ */
+export function useEtcd(size = 1): () => EtcdCluster {
+  let cluster: EtcdCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startEtcd(size);
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (cluster === undefined) throw new Error('etcd did not start (see beforeAll)');
+    return cluster;
+  };
 }

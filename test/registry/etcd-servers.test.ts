@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { startEtcd, uniquePrefix, type EtcdCluster } from '../helpers/etcd.js';
+import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
 
 /**
  * Several RegistryService instances over one etcd prefix, as several registry
@@ -12,27 +12,21 @@ import { startEtcd, uniquePrefix, type EtcdCluster } from '../helpers/etcd.js';
  */
 
 const TENANT = 'race';
-let etcd: EtcdCluster;
+const etcd = useEtcd();
 const open: Array<{ service: RegistryService; store: EtcdStore }> = [];
 
-beforeAll(async () => {
-  etcd = await startEtcd(1);
-}, 30_000);
 afterEach(async () => {
   for (const { service, store } of open.splice(0)) {
     await service.close();
     await store.close();
   }
 });
-afterAll(async () => {
-  await etcd?.stop();
-});
 
 async function servers(n: number, clock: FakeClock): Promise<RegistryService[]> {
   const prefix = uniquePrefix();
   const out: RegistryService[] = [];
   for (let i = 0; i < n; i++) {
-    const store = await openEtcdStore({ endpoints: etcd.endpoints, prefix, compactionIntervalMs: 0 });
+    const store = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });
     const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0 });
     open.push({ service, store });
     out.push(service);
