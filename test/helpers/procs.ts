@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -25,11 +25,12 @@ export interface Proc {
 
 /** Runs `node <cli> ...args` with a clean environment plus `env`. */
 export function spawnTether(args: string[], env: Record<string, string> = {}, cwd?: string): Proc {
-  const child = spawn(process.execPath, [cliMain(), ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(cwd ? { cwd } : {}),
-  });
+  return spawnProc(process.execPath, [cliMain(), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, ...(cwd ? { cwd } : {}) });
+}
+
+/** Runs any command as a Proc (`options.env` is its whole environment). */
+export function spawnProc(command: string, args: string[], options: Omit<SpawnOptions, 'stdio'>): Proc {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const records: Array<Record<string, unknown>> = [];
   const waiters: Array<{ match: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }> = [];
@@ -51,7 +52,11 @@ export function spawnTether(args: string[], env: Record<string, string> = {}, cw
       }
     }
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => {
+    child.once('exit', (code, signal) => r({ code, signal }));
+    // Could not start (ENOENT, EACCES): no 'exit' follows.
+    child.once('error', (err) => (log.push(`spawn failed: ${err.message}`), r({ code: null, signal: null })));
+  });
   return {
     child,
     log,

@@ -5,15 +5,17 @@ import { Agent } from '../../agent/agent.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { closeHttpProbeAgents } from '../../probes/http.js';
 import { loadManifest } from '../../manifest/load.js';
-import { createLogger } from '../../observability/logger.js';
+import { createLogger, type Logger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
+import { isFault } from '../../registry/faults.js';
 import { createRegistryServer } from '../../server/index.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
+import { devHints, parseSeed } from '../dev-hints.js';
 import { reportStartFailure } from './agent.js';
 import { parseListen } from './registry.js';
 
-const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] [--log-level LEVEL]
+const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] [--seed KEY=VALUE]... [--log-level LEVEL]
 
 Runs an embedded registry (SQLite) and the agent in one process: the agent
 talks to the registry in-process, and the registry also listens on HTTP so
@@ -22,6 +24,8 @@ the CLI and other clients can use it.
   --listen HOST:PORT  registry address (default: the host:port of the manifest's
                       upstream.url, else 127.0.0.1:8470)
   --data DIR          registry data (default: a temporary directory, removed at exit)
+  --seed KEY=VALUE    set a configuration value at start unless the key already has
+                      one (repeatable): demo data that a restart does not overwrite
 
 The tenant is the manifest's (upstream.url .../v1.0/TENANT), else "default".
 `;
@@ -30,6 +34,7 @@ const options = {
   config: { type: 'string', short: 'c' },
   listen: { type: 'string' },
   data: { type: 'string' },
+  seed: { type: 'string', multiple: true },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -43,6 +48,7 @@ export const devCommand: Command = {
     if (values.help) return (out(help), 0);
     positionals('dev', pos, []);
     if (values.config === undefined) throw new UsageError('--config PATH is required', 'dev');
+    const seeds = (values.seed ?? []).map(parseSeed);
     const logger = createLogger({ level: values['log-level'] });
     const log = logger.child({ component: 'dev' });
     const { manifest } = await loadManifest(values.config);
@@ -60,12 +66,14 @@ export const devCommand: Command = {
       const { url } = await server.listen(listen.port, listen.host);
       const base = `${url}/v1.0/${tenant}`;
       log.info({ url: base, data }, 'embedded registry listening');
+      await seed(registry, tenant, seeds, log);
       try {
         agent = await Agent.start({ configPath: values.config, logger, upstream: { registry, tenant, url: base } });
       } catch (err) {
         return reportStartFailure(err);
       }
-      log.info({ api: agent.apiUrl }, `try: npx tether services list --url ${base}`);
+      if (manifest) for (const hint of devHints(manifest, base, agent.apiUrl, process.cwd())) log.info(`try: ${hint}`);
+      log.info('Ctrl-C deregisters every service and exits');
       const sig = await firstSignal(() => void agent?.reload());
       log.info({ signal: sig }, 'shutting down: deregistering services');
     } finally {
@@ -79,3 +87,17 @@ export const devCommand: Command = {
     return 0;
   },
 };
+
+/** Sets each seed's key unless it already has a value (a restart keeps what the user set). */
+async function seed(registry: RegistryService, tenant: string, seeds: Array<[string, string]>, log: Logger): Promise<void> {
+  for (const [key, value] of seeds) {
+    try {
+      await registry.getConfig(tenant, key);
+      continue;
+    } catch (err) {
+      if (!isFault(err, 'notFoundError')) throw err;
+    }
+    await registry.setConfig(tenant, key, { value });
+    log.info({ key, value }, 'seeded a configuration value');
+  }
+}

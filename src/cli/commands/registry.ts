@@ -5,11 +5,12 @@ import { firstSignal } from '../../lifecycle/signals.js';
 import { createLogger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
 import type { ResourceLimits } from '../../registry/types.js';
-import { createRegistryServer, loadAuthFile } from '../../server/index.js';
+import { createRegistryServer } from '../../server/index.js';
 import type { Logger } from 'pino';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { Store } from '../../store/store.js';
 import { parseDuration } from '../../duration.js';
+import { reloadableAuthFile } from '../auth-reload.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 
 const help = `Usage: tether registry --data DIR [options]
@@ -31,6 +32,7 @@ Options:
                               (defaults: service=200, configuration_value=1000, session=100)
   --log-level LEVEL           trace, debug, info, warn, error (default info, env TETHER_LOG_LEVEL)
 
+SIGHUP re-reads --auth-file (an invalid file keeps the previous tokens).
 SIGTERM or SIGINT closes gracefully; a second one exits at once.
 `;
 
@@ -141,10 +143,14 @@ export const registryCommand: Command = {
     if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, 'registry');
     const logger = createLogger({ level });
     const log = logger.child({ component: 'cli' });
-    const signal = firstSignal();
+    // SIGHUP re-reads --auth-file (token rotation); without one there is nothing to reload.
+    let reloadAuth = (): void => log.info('SIGHUP: no --auth-file, nothing to reload');
+    const signal = firstSignal(() => reloadAuth());
 
     // Opened in order, closed in reverse; a failure half-way closes what is open.
-    const auth = values['auth-file'] !== undefined ? await loadAuthFile(values['auth-file']) : undefined;
+    const authFile = values['auth-file'] !== undefined ? await reloadableAuthFile(values['auth-file'], log) : undefined;
+    if (authFile) reloadAuth = () => void authFile.reload();
+    const auth = authFile?.table;
     const store = await openStore(choice, logger);
     let registry: RegistryService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;

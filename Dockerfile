@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+#
+# Tether: one image for the agent and the registry.
+#
+#   docker build -t tether .
+#   docker run -d --name tether-registry -p 8470:8470 -v tether-registry:/var/lib/tether \
+#     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/ \
+#     tether registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
+#   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
+#     tether agent --config /etc/tether/tether.yaml
+#
+# No Docker engine runs in CI: test/deploy/clean-copy.test.ts runs this file's
+# COPY and RUN steps (the apt-get and useradd lines aside) in a clean copy of
+# the repository, then starts `tether` from the runtime stage and runs the
+# HEALTHCHECK command. Keep the steps plain shell so that stays true.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---- build: all dependencies, better-sqlite3 compiled from source, dist/ ----
+FROM ${NODE_IMAGE} AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_build_from_source=true
+WORKDIR /app
+# Dependencies first, in their own layers: a source change does not recompile
+# better-sqlite3. Its install script is the only one in the lockfile; the
+# root's `prepare` (the build) waits for the sources.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild better-sqlite3
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- prod-deps: the same node_modules without the dev dependencies ----
+# Pruning keeps the better-sqlite3 binary compiled above (no second compile).
+FROM build AS prod-deps
+RUN npm prune --omit=dev --no-audit --no-fund
+
+# ---- runtime: production dependencies, dist/, a non-root user, tini ----
+FROM ${NODE_IMAGE}
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+RUN useradd --system --user-group --uid 10001 --home-dir /var/lib/tether --create-home --shell /usr/sbin/nologin tether
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# `tether` on PATH, for the ENTRYPOINT and for `docker exec ... tether services list`.
+RUN chmod 755 dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/tether
+USER 10001:10001
+# 8470: `tether registry`; 8471: the agent's local API (listen on 0.0.0.0:8471 to reach it from outside).
+EXPOSE 8470 8471
+# The agent's /healthz by default. The registry has no /healthz: point this at
+# http://127.0.0.1:8470/ (any answer below 500 means it serves requests).
+ENV TETHER_HEALTHCHECK_URL=http://127.0.0.1:8471/healthz
+# Slim images have no curl; Node's fetch does the request.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.TETHER_HEALTHCHECK_URL).then((r) => process.exit(r.status < 500 ? 0 : 1), () => process.exit(1))"]
+# tini is PID 1: it forwards SIGTERM/SIGINT/SIGHUP to tether (which deregisters
+# its services and exits 0) and reaps the exec probes' and actions' orphans.
+ENTRYPOINT ["tini", "--", "tether"]
+CMD ["--help"]
