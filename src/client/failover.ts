@@ -49,8 +49,9 @@ export class FailoverRegistry implements Registry {
       const at = (start + i) % this.members.length;
       try {
         const value = await fn(this.members[at]!);
-        if (at !== this.current) {
-          this.onSwitch(this.current, at, last);
+        // Only a call that itself moved on switches servers (a slow success on the old one does not move back).
+        if (at !== start) {
+          this.onSwitch(start, at, last);
           this.current = at;
         }
         return value;

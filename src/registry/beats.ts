@@ -54,7 +54,13 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       };
     });
     if (reply.lease === granted) granted = 0;
-    else await store.keepAlive(reply.lease);
+    else {
+      // The new token is committed and the old one consumed: failing the call now would
+      // strand the caller on a dead token. The lease outlives a missed renewal (beatLeaseMs).
+      await store.keepAlive(reply.lease).catch((err: unknown) =>
+        ctx.log.warn({ err, tenant: target.tenant, id: target.id }, 'heartbeat committed, but renewing its lease failed; the next one renews it'),
+      );
+    }
     return { token: reply.token };
   } finally {
     if (granted !== 0) await store.revokeLease(granted);

@@ -90,6 +90,16 @@ export async function transact<T>(ctx: Ctx, plan: () => Promise<Plan<T>>): Promi
   throw new TetherError('registry.conflict', 'transaction kept conflicting');
 }
 
+/**
+ * Revokes the lease of keys a committed transaction already deleted. That is
+ * only cleanup (the lease expires on its own), so a failure is logged, not
+ * thrown: throwing would answer a committed change with a 503.
+ */
+export async function releaseLease(ctx: Ctx, lease: number): Promise<void> {
+  if (lease === 0) return;
+  await ctx.store.revokeLease(lease).catch((err: unknown) => ctx.log.warn({ err, lease }, 'revoking a released lease failed; it expires on its own'));
+}
+
 /** A compare that holds when `entry` is still what was read (or still absent). */
 export function unchanged(key: string, entry: Entry | undefined): Compare {
   return entry ? { key, op: 'modRevision', revision: entry.modRevision } : { key, op: 'absent' };

@@ -3,6 +3,7 @@ import {
   appendEvents,
   decode,
   gracefulDeadline,
+  releaseLease,
   servicePayload,
   transact,
   unchanged,
@@ -83,7 +84,7 @@ export class Expirer {
       const ops: Op[] = [{ type: 'delete', key: svcKey }, { type: 'delete', key: beatKey }, ...ev.ops];
       return { result: null, compares, ops };
     });
-    if (lease !== 0) await ctx.store.revokeLease(lease);
+    await releaseLease(ctx, lease);
     if (alive === null) ctx.log.info({ tenant, service: id }, 'service timed out');
     return alive;
   }
@@ -117,7 +118,7 @@ export class Expirer {
         ops: [{ type: 'delete', key: sesKey }, { type: 'delete', key: beatKey }, ...bound.map((b) => b.op), ...ev.ops] as Op[],
       };
     });
-    if (lease !== 0) await ctx.store.revokeLease(lease);
+    await releaseLease(ctx, lease);
     if (alive === null) ctx.log.info({ tenant, session: id }, 'session timed out');
     return alive;
   }

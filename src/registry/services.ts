@@ -5,6 +5,7 @@ import {
   beatLeaseMs,
   decode,
   ensureAccount,
+  releaseLease,
   servicePayload,
   transact,
   unchanged,
@@ -169,7 +170,7 @@ export class Services {
         after: () => ctx.deadlines.delete(tenant, 'svc', id),
       };
     });
-    if (lease !== 0) await ctx.store.revokeLease(lease);
+    await releaseLease(ctx, lease);
   }
 
   /** Spec 6.7: consume `token`, return the next one. No expiry pass: late heartbeats are accepted until a pass reaps the service. */

@@ -4,6 +4,7 @@ import {
   beatLeaseMs,
   decode,
   ensureAccount,
+  releaseLease,
   servicePayload,
   transact,
   unchanged,
@@ -139,7 +140,7 @@ export class Sessions {
         after: () => ctx.deadlines.delete(tenant, 'ses', id),
       };
     });
-    if (lease !== 0) await ctx.store.revokeLease(lease);
+    await releaseLease(ctx, lease);
   }
 
   /** Token chain as for services (spec 6.7). */

@@ -73,7 +73,12 @@ export class EtcdGateway {
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new TetherError('store.invalid', `etcd endpoint ${url.origin} must be http:// or https://`);
       }
-      return new Pool(url.origin, { connections: 64, keepAliveTimeout: 30_000 });
+      // Credentials would be dropped here (origin) yet logged with the endpoint: refuse them.
+      if (url.username !== '' || url.password !== '') {
+        throw new TetherError('store.invalid', `etcd endpoint ${url.origin} carries user:password, which is not supported`);
+      }
+      // connectTimeout too: undici's default (10 s) would outlast timeoutMs for a member that drops SYNs.
+      return new Pool(url.origin, { connections: 64, keepAliveTimeout: 30_000, connectTimeout: opts.timeoutMs });
     });
   }
 
@@ -134,7 +139,13 @@ export class EtcdGateway {
    * next one when it cannot connect. Calls `onMessage` for each JSON message
    * of the stream; resolves when the stream ends, rejects when it breaks.
    */
-  async stream(path: string, body: unknown, onMessage: (msg: unknown) => void, signal: AbortSignal): Promise<void> {
+  async stream(
+    path: string,
+    body: unknown,
+    onMessage: (msg: unknown) => void,
+    signal: AbortSignal,
+    onOpen: (endpoint: number) => void = () => {},
+  ): Promise<void> {
     const payload = JSON.stringify(body);
     let res: Dispatcher.ResponseData | undefined;
     let last: unknown;
@@ -153,6 +164,7 @@ export class EtcdGateway {
           signal,
         });
         this.current = i;
+        onOpen(i);
       } catch (err) {
         last = err;
         if (signal.aborted) return;
@@ -181,6 +193,36 @@ export class EtcdGateway {
     }
     const line = buffered.trim();
     if (line !== '') onMessage(JSON.parse(line));
+  }
+
+  /**
+   * One linearizable read on endpoint `i` only, refused at once by a member
+   * without a leader: whether the member a stream is open on still serves.
+   * A hung or partitioned member keeps the stream open and silent.
+   */
+  async probe(i: number, body: unknown): Promise<void> {
+    let reply: unknown;
+    let status: number;
+    try {
+      const res = await this.pools[i]!.request({
+        path: '/v3/kv/range',
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' },
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+      });
+      status = res.statusCode;
+      reply = await res.body.json();
+    } catch (err) {
+      throw unavailable(this.opts.endpoints[i]!, err);
+    }
+    if (status !== 200) throw etcdError(reply as EtcdErrorBody, status);
+  }
+
+  /** Moves the next requests (and stream opens) off endpoint `i`, which stopped serving. */
+  avoid(i: number): void {
+    if (this.current === i) this.current = (i + 1) % this.pools.length;
   }
 
   async close(): Promise<void> {

@@ -34,7 +34,7 @@ import { WatchFeed, type Listener } from './watch-hub.js';
 export interface EtcdStoreOptions {
   /** Client URLs of the etcd members, tried in order (`http://127.0.0.1:2379`). */
   endpoints: readonly string[];
-  /** Every key is stored under this prefix (default `tether/`). */
+  /** Every key is stored under this prefix (default `tether/`; a missing trailing `/` is added). */
   prefix?: string;
   /** Longest wait for one etcd request (default 2000 ms); then `store.unavailable`. */
   timeoutMs?: number;
@@ -106,8 +106,10 @@ export class EtcdStore implements Store {
   private closed = false;
 
   constructor(private readonly opts: EtcdStoreOptions) {
-    this.root = opts.prefix ?? 'tether/';
-    if (this.root === '') throw new TetherError('store.invalid', 'the etcd key prefix must not be empty');
+    const prefix = opts.prefix ?? 'tether/';
+    if (prefix === '') throw new TetherError('store.invalid', 'the etcd key prefix must not be empty');
+    // Always a folder: `tether` must not also cover `tether2/`.
+    this.root = prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.gw = new EtcdGateway({ endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000 });
     this.log = (opts.logger ?? silentLogger()).child({ component: 'etcd' });
   }
@@ -232,8 +234,31 @@ export class EtcdStore implements Store {
   private async follow(created: () => void, failed: (err: unknown) => void): Promise<void> {
     const backoff = new Backoff({ initialMs: 100, maxMs: 5_000, jitter: 0.5 });
     let first = true;
+    // A member that hangs or is cut off from the others keeps the stream open
+    // and silent: probe it, and move the stream elsewhere when it stops serving.
+    const probeEveryMs = Math.max(1_000, (this.opts.timeoutMs ?? 2000) * 2.5);
     while (!this.stop.signal.aborted) {
       let live = false;
+      let at = -1;
+      let stalled = false;
+      let probing = false;
+      const attempt = new AbortController();
+      const stopAttempt = (): void => attempt.abort();
+      this.stop.signal.addEventListener('abort', stopAttempt, { once: true });
+      const watchdog = setInterval(() => {
+        if (at < 0 || probing) return;
+        probing = true;
+        this.gw
+          .probe(at, { key: this.full(''), count_only: true })
+          .catch((err: unknown) => {
+            if (attempt.signal.aborted) return;
+            this.log.warn({ err, endpoint: this.gw.endpoints[at] }, 'etcd member of the watch stream stopped serving; moving the stream');
+            stalled = true;
+            attempt.abort();
+          })
+          .finally(() => (probing = false));
+      }, probeEveryMs);
+      watchdog.unref();
       try {
         await this.gw.stream(
           '/v3/watch',
@@ -246,17 +271,26 @@ export class EtcdStore implements Store {
               first = false;
             }
           },
-          this.stop.signal,
+          attempt.signal,
+          (i) => (at = i),
         );
-        if (!this.stop.signal.aborted) this.log.warn('etcd watch stream ended; resuming');
+        if (!this.stop.signal.aborted && !stalled) this.log.warn('etcd watch stream ended; resuming');
       } catch (err) {
         if (first) {
           failed(err);
           return;
         }
         if (hasCode(err, 'store.compacted')) await this.recover();
-        else this.log.warn({ err }, 'etcd watch stream broke; resuming');
+        else {
+          this.log.warn({ err }, 'etcd watch stream broke; resuming');
+          // e.g. "no leader": that member is cut off; open the next stream elsewhere.
+          if (at >= 0 && hasCode(err, 'store.unavailable')) stalled = true;
+        }
+      } finally {
+        clearInterval(watchdog);
+        this.stop.signal.removeEventListener('abort', stopAttempt);
       }
+      if (stalled && at >= 0) this.gw.avoid(at);
       await sleep(backoff.next(), this.stop.signal);
     }
   }

@@ -27,10 +27,11 @@ export class WatchHistory {
       return;
     }
     if (this.capacity === 0) {
-      this.compacted = event.revision;
+      this.compacted = Math.max(this.compacted, event.revision);
       return;
     }
-    this.compacted = this.ring[this.head]!.revision;
+    // Never lower: a reset (the store lost changes up to a later revision) may have raised it past the ring.
+    this.compacted = Math.max(this.compacted, this.ring[this.head]!.revision);
     this.ring[this.head] = event;
     this.head = (this.head + 1) % this.capacity;
   }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailoverRegistry } from '../../src/client/failover.js';
 import { HttpRegistry } from '../../src/client/http-registry.js';
+import { TetherError } from '../../src/errors.js';
 import { isFault } from '../../src/registry/faults.js';
 import { freePort } from '../helpers/ports.js';
 import { freshTenant, startRegistry, type RunningRegistry } from './registry-server.js';
@@ -49,5 +50,37 @@ describe('FailoverRegistry', () => {
     const failover = new FailoverRegistry(urls.map((url) => new HttpRegistry({ url, timeoutMs: 1000 })));
     open.push(failover);
     await expect(failover.listServices(freshTenant())).rejects.toMatchObject({ code: 'client.unreachable' });
+  });
+
+  it('a slow success on the server it started with does not move calls back there', async () => {
+    // Two in-process registries behind the interface; the first answers one call late, then is "down".
+    const [a, b] = [await registry(), await registry()];
+    const tenant = freshTenant();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let aDown = false;
+    const slowA = new Proxy(new HttpRegistry({ url: a.url }), {
+      get(target, prop, receiver) {
+        if (prop === 'getLimits') return async (t: string) => {
+          await held;
+          return target.getLimits(t);
+        };
+        if (prop === 'listServices' && aDown) return async () => {
+          throw new TetherError('client.unreachable', 'down');
+        };
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const switches: Array<[number, number]> = [];
+    const failover = new FailoverRegistry([slowA, new HttpRegistry({ url: b.url })], (from, to) => switches.push([from, to]));
+    open.push(failover);
+    const slow = failover.getLimits(tenant); // started on server 0, answers later
+    aDown = true;
+    await failover.listServices(tenant); // fails over to server 1
+    expect(failover.active).toBe(1);
+    release();
+    await slow;
+    expect(failover.active).toBe(1);
+    expect(switches).toEqual([[0, 1]]);
   });
 });

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { describe, expect, it, vi } from 'vitest';
 import { flattenOps, openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import type { Op, Store } from '../../src/store/store.js';
-import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { startEtcd, unansweredPort, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 import { describeStoreConformance, type StoreHarness } from './store-suite.js';
 
 const etcd = useEtcd();
@@ -77,10 +78,91 @@ describe('etcd store specifics', () => {
     }
   });
 
+  it('moves on from a member whose connection never completes within timeoutMs', async () => {
+    const hole = await unansweredPort();
+    try {
+      const started = Date.now();
+      const store = await openEtcdStore({
+        endpoints: [`http://127.0.0.1:${hole.port}`, etcd().endpoints[0]!],
+        prefix: uniquePrefix(),
+        timeoutMs: 500,
+        compactionIntervalMs: 0,
+      });
+      await store.close();
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      hole.stop();
+    }
+  });
+
+  it('after etcd compacted past its watch stream, refuses watches from before that, even once its ring turns over', async () => {
+    const own = await startEtcd(1);
+    const stores: EtcdStore[] = [];
+    try {
+      const watched = await openEtcdStore({ endpoints: own.endpoints, prefix: 'a/', watchHistory: 4, compactionIntervalMs: 0, timeoutMs: 500 });
+      const other = await openEtcdStore({ endpoints: own.endpoints, prefix: 'b/', compactionIntervalMs: 0 });
+      stores.push(watched, other);
+      const batches: number[][] = [];
+      const live = new AbortController();
+      await watched.watch('', (await watched.revision()) + 1, (evs) => batches.push(evs.map((e) => e.revision)), live.signal);
+      const first = (await watched.txn([], [{ type: 'put', key: '/k', value: '0' }])).revision;
+      for (let i = 1; i < 4; i++) await watched.txn([], [{ type: 'put', key: '/k', value: String(i) }]);
+      await vi.waitFor(() => expect(batches.flat()).toHaveLength(4)); // its ring of 4 is full
+      // Changes it does not follow (another prefix), then etcd compacts past its stream's position.
+      for (let i = 0; i < 3; i++) await other.txn([], [{ type: 'put', key: '/x', value: String(i) }]);
+      const res = await request(`${own.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(await other.revision()), physical: true }) });
+      await res.body.dump();
+      // Its stream breaks and resumes from a compacted revision: watchers are told to re-read.
+      await own.members[0]!.kill();
+      await own.members[0]!.restart();
+      await vi.waitFor(() => expect(batches.some((b) => b.length === 0)).toBe(true), { timeout: 10_000, interval: 50 });
+      const after = (await watched.txn([], [{ type: 'put', key: '/k', value: 'after' }])).revision;
+      await vi.waitFor(() => expect(batches.flat()).toContain(after)); // pushed out the ring's oldest event
+      // The revisions between `first` and the reset are gone: a watch from there must not look complete.
+      const err = await watched.watch('', first + 1, () => undefined, live.signal).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'store.compacted' });
+      live.abort();
+    } finally {
+      for (const s of stores) await s.close();
+      await own.stop();
+    }
+  }, 40_000);
+
   it('fails fast with store.unavailable when no endpoint answers', async () => {
     const started = Date.now();
     const err = await openEtcdStore({ endpoints: ['http://127.0.0.1:9'], timeoutMs: 500 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'store.unavailable' });
     expect(Date.now() - started).toBeLessThan(2_000);
   });
+});
+
+describe('etcd store on a 3-member cluster', () => {
+  it('moves its watch off a member that stops answering (hung or cut off), so watchers still get changes', async () => {
+    const cluster = await startEtcd(3);
+    const prefix = uniquePrefix();
+    const stores: EtcdStore[] = [];
+    try {
+      // Watches through member 0 (the first endpoint); the writer never uses it.
+      const watched = await openEtcdStore({ endpoints: cluster.endpoints, prefix, timeoutMs: 500, compactionIntervalMs: 0 });
+      stores.push(watched);
+      const writer = await openEtcdStore({ endpoints: cluster.endpoints.slice(1), prefix, timeoutMs: 2_000, compactionIntervalMs: 0 });
+      stores.push(writer);
+      const seen: string[] = [];
+      const ac = new AbortController();
+      await watched.watch('/w/', (await watched.revision()) + 1, (evs) => seen.push(...evs.map((e) => e.key)), ac.signal);
+      await writer.txn([], [{ type: 'put', key: '/w/before', value: '1' }]);
+      await vi.waitFor(() => expect(seen).toEqual(['/w/before']), { timeout: 5_000, interval: 20 });
+
+      cluster.members[0]!.pause(); // the stream stays open, silent: no error, no end
+      // (if member 0 led, the others elect a new leader first; a put may be repeated)
+      await vi.waitFor(() => writer.txn([], [{ type: 'put', key: '/w/during', value: '2' }]), { timeout: 15_000, interval: 100 });
+      await vi.waitFor(() => expect(seen.filter((k) => k === '/w/during').length).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
+      expect(seen[0]).toBe('/w/before');
+      ac.abort();
+    } finally {
+      cluster.members[0]!.resume();
+      for (const s of stores) await s.close();
+      await cluster.stop();
+    }
+  }, 40_000);
 });

@@ -19,6 +19,10 @@ export interface EtcdMember {
   kill(): Promise<void>;
   /** Starts a killed member again on its data. */
   restart(): Promise<void>;
+  /** SIGSTOPs the member: its connections stay open but nothing answers (a hung or partitioned member). */
+  pause(): void;
+  /** SIGCONTs a paused member. */
+  resume(): void;
 }
 
 export interface EtcdCluster {
@@ -86,6 +90,12 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
     restart: async () => {
       launch(s, 'existing');
       await waitHealthy([s.clientUrl], logs, procs);
+    },
+    pause: () => {
+      procs.get(s.name)?.kill('SIGSTOP');
+    },
+    resume: () => {
+      procs.get(s.name)?.kill('SIGCONT');
     },
   }));
 
@@ -170,4 +180,31 @@ export function useEtcd(size = 1): () => EtcdCluster {
     if (cluster === undefined) throw new Error('etcd did not start (see beforeAll)');
     return cluster;
   };
+}
+
+/**
+ * A loopback port whose connections never complete: a listener that never
+ * accepts, its backlog already full, so the kernel drops new SYNs (a host
+ * gone from the network, or a firewall that drops). Needs python3 (`.ci/run`).
+ */
+export async function unansweredPort(): Promise<{ port: number; stop: () => void }> {
+  const script = [
+    'import socket, time',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'port = s.getsockname()[1]',
+    'fill = []',
+    'for _ in range(3):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(("127.0.0.1", port))',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'print(port, flush=True)',
+    'time.sleep(600)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  return { port, stop: () => child.kill('SIGKILL') };
 }

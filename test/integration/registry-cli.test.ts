@@ -47,11 +47,14 @@ describe('tether registry --limits', () => {
       [['--data', join(tmp.path, 'y'), '--etcd-endpoints', 'http://127.0.0.1:2379'], '--etcd-* flags need --store etcd'],
       [['--store', 'etcd', '--etcd-endpoints', '127.0.0.1:2379'], 'is not http(s)://HOST:PORT'],
       [['--store', 'mysql', '--data', join(tmp.path, 'z')], '--store must be sqlite or etcd'],
+      // Not sent to etcd, and never to be logged.
+      [['--store', 'etcd', '--etcd-endpoints', 'http://root:s3cret@127.0.0.1:9', '--etcd-timeout', '500ms'], 'carries user:password'],
     ];
     for (const [args, says] of cases) {
       const p = spawnTether(['registry', ...args]);
       expect((await p.exited).code, args.join(' ')).toBe(2);
       expect(p.log.join('\n') + p.stdout()).toContain(says);
+      expect(p.log.join('\n') + p.stdout()).not.toContain('s3cret');
     }
   });
 

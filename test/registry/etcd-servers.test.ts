@@ -1,3 +1,6 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RegistryService } from '../../src/registry/service.js';
@@ -22,12 +25,12 @@ afterEach(async () => {
   }
 });
 
-async function servers(n: number, clock: FakeClock): Promise<RegistryService[]> {
+async function servers(n: number, clock: FakeClock, reaperGraceMs?: number): Promise<RegistryService[]> {
   const prefix = uniquePrefix();
   const out: RegistryService[] = [];
   for (let i = 0; i < n; i++) {
     const store = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });
-    const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0 });
+    const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0, ...(reaperGraceMs !== undefined ? { reaperGraceMs } : {}) });
     open.push({ service, store });
     out.push(service);
   }
@@ -70,7 +73,8 @@ describe('registry servers over one etcd', () => {
 
   it('a heartbeat through one server keeps a service alive on every server', async () => {
     const clock = new FakeClock();
-    const [a, b] = (await servers(2, clock)) as [RegistryService, RegistryService];
+    // No reaper grace: otherwise maintain() below could not reap at a's stale 5 s deadline anyway.
+    const [a, b] = (await servers(2, clock, 0)) as [RegistryService, RegistryService];
     const { token } = await a.createService(TENANT, { id: 'kept', tags: [], metadata: {}, heartbeat_timeout: 5 });
     clock.advance(4_000);
     await b.heartbeatService(TENANT, 'kept', { token });
@@ -82,5 +86,121 @@ describe('registry servers over one etcd', () => {
     clock.advance(2_000); // now past the heartbeat's deadline too
     await a.maintain();
     await expect(b.getService(TENANT, 'kept')).rejects.toMatchObject({ type: 'notFoundError' });
+  });
+});
+
+describe('registry servers over one etcd, with clocks apart', () => {
+  it('a server whose clock is behind accepts, as a marker, the id of an event another server just wrote', async () => {
+    const prefix = uniquePrefix();
+    const slow = new FakeClock();
+    const fast = new FakeClock(slow.now() + 2_000); // hosts' clocks are never exactly equal
+    const [a, b] = await Promise.all(
+      [fast, slow].map(async (clock) => {
+        const store = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });
+        const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0 });
+        open.push({ service, store });
+        return service;
+      }),
+    );
+    await b!.getLimits(TENANT); // the account exists before either clock's "now"
+    await a!.createService(TENANT, { id: 'joined-via-a', tags: [], metadata: {}, heartbeat_timeout: 30 });
+    const [join] = (await a!.listEvents(TENANT)).values;
+    // A follower that got this event from a resumes from it on b: that must not be a "future" marker.
+    const page = await b!.listEvents(TENANT, { marker: join!.id });
+    expect(page.values.map((e) => e.id)).toEqual([join!.id]);
+    // A marker past every committed event is still refused.
+    const later = (await import('../../src/registry/time-uuid.js')).timeUuid(fast.now() + 60_000);
+    await expect(b!.listEvents(TENANT, { marker: later })).rejects.toMatchObject({ type: 'badRequest' });
+  });
+});
+
+/**
+ * A pass-through HTTP proxy in front of the real etcd that can cut the
+ * connection of requests to one path: an etcd that fails one call of a pair.
+ */
+async function faultyEtcdProxy(target: string): Promise<{ url: string; failPath: string | null; close: () => Promise<void> }> {
+  const state = { failPath: null as string | null };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === state.failPath) {
+        req.socket.destroy();
+        return;
+      }
+      // Streamed back as it comes: the watch is one long reply.
+      void request(`${target}${req.url ?? '/'}`, { method: 'POST', body: Buffer.concat(chunks), headers: { 'content-type': 'application/json' } }).then(
+        (up) => {
+          res.writeHead(up.statusCode, { 'content-type': 'application/json' });
+          up.body.on('error', () => res.destroy());
+          res.on('close', () => up.body.destroy());
+          up.body.pipe(res);
+        },
+        () => req.socket.destroy(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get failPath() {
+      return state.failPath;
+    },
+    set failPath(p: string | null) {
+      state.failPath = p;
+    },
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+  return proxy;
+}
+
+describe('a registry server whose etcd fails between the two writes of a heartbeat', () => {
+  it('answers the committed heartbeat with its new token, not a 503 that strands the agent on a consumed token', async () => {
+    const proxy = await faultyEtcdProxy(etcd().endpoints[0]!);
+    try {
+      const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000 });
+      const service = await RegistryService.open(store, { clock: new FakeClock(), logger: silentLogger(), reaperIntervalMs: 0 });
+      open.push({ service, store });
+      const { token } = await service.createService(TENANT, { id: 'beating', tags: [], metadata: {}, heartbeat_timeout: 10 });
+      proxy.failPath = '/v3/lease/keepalive'; // the token CAS commits; renewing its lease does not
+      const next = await service.heartbeatService(TENANT, 'beating', { token: token! });
+      proxy.failPath = null;
+      // The chain goes on from the token the registry committed and answered.
+      await service.heartbeatService(TENANT, 'beating', { token: next.token });
+      await expect(service.heartbeatService(TENANT, 'beating', { token: token! })).rejects.toMatchObject({ type: 'notFoundError' });
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('a registry server whose etcd fails the lease revoke after a committed removal', () => {
+  it('answers the committed delete and the committed expiry as done, not with a 503', async () => {
+    const proxy = await faultyEtcdProxy(etcd().endpoints[0]!);
+    try {
+      const clock = new FakeClock();
+      const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000 });
+      const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0 });
+      open.push({ service, store });
+      await service.createService(TENANT, { id: 'deleted', tags: [], metadata: {}, heartbeat_timeout: 10 });
+      await service.createService(TENANT, { id: 'expired', tags: [], metadata: {}, heartbeat_timeout: 3 });
+      proxy.failPath = '/v3/lease/revoke'; // the delete/expiry txn commits; revoking its lease (cleanup) does not
+      await service.deleteService(TENANT, 'deleted');
+      clock.advance(5_000);
+      expect((await service.listServices(TENANT)).values).toEqual([]);
+      proxy.failPath = null;
+      const types = (await service.listEvents(TENANT)).values.map((e) => [e.type, (e.payload as { id: string }).id]);
+      expect(types).toEqual([
+        ['service.join', 'deleted'],
+        ['service.join', 'expired'],
+        ['service.remove', 'deleted'],
+        ['service.timeout', 'expired'],
+      ]);
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -107,6 +107,9 @@ export function parseStoreFlags(values: {
   const endpoints = (values['etcd-endpoints'] ?? '').split(',').map((e) => e.trim()).filter((e) => e !== '');
   if (endpoints.length === 0) throw new UsageError('--store etcd needs --etcd-endpoints URL[,URL...]', 'registry');
   for (const e of endpoints) {
+    // Never echoed: user:password would end up in logs, and the etcd client sends no credentials.
+    const creds = URL.canParse(e) && (new URL(e).username !== '' || new URL(e).password !== '');
+    if (creds) throw new UsageError(`--etcd-endpoints: ${new URL(e).host} carries user:password, which is not supported (etcd authentication is not)`, 'registry');
     if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new UsageError(`--etcd-endpoints: "${e}" is not http(s)://HOST:PORT`, 'registry');
   }
   const timeoutMs = positiveDuration('etcd-timeout', values['etcd-timeout']);
