@@ -10,6 +10,7 @@ import { limitRoutes } from './routes/limits.js';
 import { serviceRoutes } from './routes/services.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { ServerState } from './state.js';
+import { hasCode } from '../errors.js';
 
 /**
  * One exchange, from the request head to the reply. The checks run in this
@@ -135,6 +136,9 @@ function splitTarget(req: ApiRequest): void {
   req.rawQuery = q === -1 ? '' : url.slice(q + 1);
 }
 
+const STORE_WARNING_EVERY_MS = 5_000;
+let lastStoreWarning = 0;
+
 function replyError(req: ApiRequest, res: ApiResponse, route: RouteMatch | null, err: unknown): void {
   // An events call aborted by close() answers with the abort reason (503);
   // one aborted because its client left has nobody to answer.
@@ -147,6 +151,10 @@ function replyError(req: ApiRequest, res: ApiResponse, route: RouteMatch | null,
   if (unexpected) {
     // Method and route name only: the URL may carry a token in its query.
     req.api.logger.error({ err, txnId: req.txnId, method: req.method, route: route?.name }, 'request failed');
+  } else if (hasCode(err, 'store.unavailable') && Date.now() - lastStoreWarning >= STORE_WARNING_EVERY_MS) {
+    // The store (etcd) is away: said at most every few seconds, not once per request.
+    lastStoreWarning = Date.now();
+    req.api.logger.warn({ err: (err as Error).message, route: route?.name }, 'store unavailable: answering 503');
   }
   sendFault(req, res, fault);
 }

@@ -170,6 +170,9 @@ describe('losing etcd', () => {
       expect(Date.now() - t0).toBeLessThan(3_000);
       const read = await c.getConfig(TENANT, '/app/mode/flag').catch((e: unknown) => e);
       expect(isFault(read, 'systemFailureError')).toBe(true);
+      // The operator is told, once, not on every request.
+      await r.waitForLog((rec) => rec.msg === 'store unavailable: answering 503');
+      expect(r.log.filter((l) => l.includes('store unavailable')).length).toBe(1);
 
       await own.members[0]!.restart();
       await vi.waitFor(async () => expect((await c.getConfig(TENANT, '/app/mode/flag')).value).toBe('before'), { timeout: 15_000, interval: 200 });
