@@ -4,7 +4,8 @@ import { HttpRegistry } from '../client/http-registry.js';
 import { FailoverRegistry } from '../client/failover.js';
 import { TetherError } from '../errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
-import { loadManifest } from '../manifest/load.js';
+import type { LoadResult } from '../manifest/load.js';
+import { loadManifestOffThread } from '../manifest/load-off-thread.js';
 import { Pool } from 'undici';
 import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
@@ -30,6 +31,8 @@ export interface AgentOptions {
   /** Watch the manifest for changes (default true). */
   watch?: boolean;
   metrics?: AgentMetrics;
+  /** The manifest, already being loaded (the CLI starts that before loading the agent's modules); default: load configPath. */
+  manifest?: Promise<LoadResult>;
 }
 
 /** Time allowed to deregister at shutdown. */
@@ -69,7 +72,7 @@ export class Agent {
    */
   static async start(opts: AgentOptions): Promise<Agent> {
     const log = opts.logger.child({ component: 'agent' });
-    const manifest = await loadOrThrow(opts.configPath, opts.env);
+    const manifest = await loadOrThrow(opts.manifest ?? loadManifestOffThread(opts.configPath, opts.env));
     const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
     const metrics = opts.metrics ?? new AgentMetrics();
     const ttl = new TtlBoard();
@@ -155,7 +158,7 @@ export class Agent {
     let issues: ManifestIssue[];
     let next: Manifest | null = null;
     try {
-      const r = await loadManifest(this.opts.configPath, this.opts.env);
+      const r = await loadManifestOffThread(this.opts.configPath, this.opts.env);
       issues = r.issues;
       next = r.manifest;
     } catch (err) {
@@ -247,8 +250,8 @@ function templatePaths(m: Manifest): string[] {
   return [...new Set(m.files.flatMap((f) => (f.template === null ? [] : [f.template])))];
 }
 
-async function loadOrThrow(configPath: string, env?: NodeJS.ProcessEnv): Promise<Manifest> {
-  const { manifest, issues } = await loadManifest(configPath, env);
+async function loadOrThrow(loading: Promise<LoadResult>): Promise<Manifest> {
+  const { manifest, issues } = await loading;
   if (!manifest) throw new TetherError('manifest.invalid', issues.map(formatIssue).join('\n'));
   return manifest;
 }

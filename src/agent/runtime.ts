@@ -103,7 +103,8 @@ export class ServiceRuntime {
         r.local.lastProbe = { ok: res.ok, output: res.output, at: Date.now(), durationMs: res.durationMs };
         this.metrics.probeResults.inc({ service: id, result: res.ok ? 'pass' : 'fail' });
         this.metrics.probeDuration.observe({ service: id }, res.durationMs / 1000);
-        this.log.debug({ service: id, ok: res.ok, output: res.output }, 'probe');
+        // Steady state, every few seconds per service: skip building the record unless it is logged.
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ service: id, ok: res.ok, output: res.output }, 'probe');
       },
       onTransition: (from, to, res) => {
         r.local.health = to;

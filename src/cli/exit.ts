@@ -1,6 +1,6 @@
 import { TetherError } from '../errors.js';
 import { RegistryFault } from '../registry/faults.js';
-import { UsageError } from './command.js';
+import { UsageError } from './args.js';
 
 /** Exit codes of `tether` (the only place errors become exit codes). */
 export const EXIT = {

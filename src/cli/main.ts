@@ -6,7 +6,7 @@
  * in commands/ (argv -> options -> library call -> output); this file only
  * dispatches and is the one place where errors become exit codes (exit.ts).
  */
-import { hoistGlobalOptions, UsageError, type Command } from './command.js';
+import { hoistGlobalOptions, UsageError, type Command } from './args.js';
 import { exitCodeFor, formatError } from './exit.js';
 import { packageVersion } from '../version.js';
 

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { TetherError } from '../errors.js';
+import { deepFreeze } from './freeze.js';
 import type { ManifestIssue } from './issues.js';
 import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type HookSpec, type Manifest, type Upstream } from './model.js';
 import { resolveRefs } from './normalize-files.js';
@@ -157,12 +158,4 @@ function mergeOutputs(parts: FilePart[], issues: ManifestIssue[]): Pick<Manifest
   }
   for (const part of parts) resolveRefs(part.outputs.refs, actions, issues);
   return { actions, files, hooks };
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }

@@ -1,4 +1,3 @@
-import { linkedSignal } from '../lifecycle/abort.js';
 import { performance } from 'node:perf_hooks';
 import type { ProbeResult } from './probe.js';
 
@@ -31,21 +30,63 @@ export type Attempt = (signal: AbortSignal) => Promise<Verdict>;
  * the caller aborts (also when the attempt finished in the meantime: after an
  * abort nobody wants the answer).
  */
-export async function runAttempt(caller: AbortSignal, timeoutMs: number, attempt: Attempt): Promise<ProbeResult> {
-  caller.throwIfAborted();
-  const started = performance.now();
-  const { signal, dispose } = linkedSignal([caller], timeoutMs);
-  let verdict: Verdict;
-  try {
-    verdict = await attempt(signal);
-  } catch (err) {
-    if (caller.aborted) throw caller.reason;
-    verdict = { ok: false, output: signal.aborted ? `timed out after ${timeoutMs}ms` : describeError(err) };
-  } finally {
-    dispose();
-  }
-  if (caller.aborted) throw caller.reason;
-  return { ok: verdict.ok, output: truncateOutput(verdict.output), durationMs: elapsedMs(started) };
+export function runAttempt(caller: AbortSignal, timeoutMs: number, attempt: Attempt): Promise<ProbeResult> {
+  return runCancellable(caller, timeoutMs, (report) => {
+    const ac = new AbortController();
+    attempt(ac.signal).then(report.done, report.fail);
+    return (reason) => ac.abort(reason);
+  });
+}
+
+/** How a started attempt reports back: one call of `done` or `fail` (later calls are ignored). */
+export interface Report {
+  done(verdict: Verdict): void;
+  fail(err: unknown): void;
+}
+
+/**
+ * Starts one check against a target, reporting through `report`; returns the
+ * function that cancels it. After a cancel it must still report (anything),
+ * promptly, once it has released what it holds (sockets, child processes).
+ */
+export type StartAttempt = (report: Report) => (reason: unknown) => void;
+
+/**
+ * `runAttempt` for attempts written with callbacks: the same timeout, abort
+ * and output rules, without an AbortSignal per run (creating one, linking it
+ * to the caller's and listening on it costs ~4 KB and tens of us, which adds
+ * up over 500 services probed every few seconds). Per run: one timer and one
+ * listener on the caller's signal, both gone when it settles.
+ */
+export function runCancellable(caller: AbortSignal, timeoutMs: number, start: StartAttempt): Promise<ProbeResult> {
+  if (caller.aborted) return Promise.reject(caller.reason);
+  return new Promise<ProbeResult>((resolve, reject) => {
+    const started = performance.now();
+    let settled = false;
+    let timedOut = false;
+    let cancel: ((reason: unknown) => void) | undefined;
+    const settle = (verdict: Verdict | null, err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      caller.removeEventListener('abort', onAbort);
+      if (caller.aborted) return reject(caller.reason);
+      const v = verdict ?? { ok: false, output: timedOut ? `timed out after ${timeoutMs}ms` : describeError(err) };
+      resolve({ ok: v.ok, output: truncateOutput(v.output), durationMs: elapsedMs(started) });
+    };
+    const report: Report = { done: (v) => settle(v, undefined), fail: (err) => settle(null, err) };
+    const onAbort = (): void => cancel?.(caller.reason);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      cancel?.(new DOMException(`timed out after ${timeoutMs}ms`, 'TimeoutError'));
+    }, timeoutMs);
+    caller.addEventListener('abort', onAbort);
+    try {
+      cancel = start(report);
+    } catch (err) {
+      report.fail(err);
+    }
+  });
 }
 
 /** Milliseconds since `started` (a `performance.now()` reading), to the microsecond. */
@@ -58,6 +99,7 @@ export function elapsedMs(started: number): number {
  * command output whose last lines matter) and marking the cut with "…".
  */
 export function truncateOutput(text: string, limit = OUTPUT_LIMIT_BYTES, keep: 'head' | 'tail' = 'head'): string {
+  if (text.length * 3 <= limit) return text; // a UTF-16 code unit is at most 3 UTF-8 bytes: no need to count
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= limit) return text;
   const mark = '…';

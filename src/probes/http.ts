@@ -1,11 +1,11 @@
 import { STATUS_CODES } from 'node:http';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import { TetherError } from '../errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
-import { runAttempt, type Verdict } from './attempt.js';
+import { runCancellable, type Report, type Verdict } from './attempt.js';
 import type { Probe } from './probe.js';
 
 type HttpSpec = Extract<ProbeSpec, { kind: 'http' }>;
-type ResponseBody = Awaited<ReturnType<typeof request>>['body'];
 
 /** At most this much of a body is read to look for `bodyContains`. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -37,56 +37,116 @@ export async function closeHttpProbeAgents(): Promise<void> {
  * An HTTP probe: healthy when the status is in one of the inclusive
  * `expectStatus` ranges and, if set, the first 64 KiB of the body contain
  * `bodyContains`. Redirects are not followed: a 3xx is judged by the ranges.
+ *
+ * The request (origin, path, headers) is built once, here, and each run is one
+ * undici `dispatch` with a small handler: no Readable body stream and no
+ * AbortSignal per run (see runCancellable), which halves what a probe
+ * allocates and costs. Throws TetherError `probe.invalid` for a URL it cannot parse.
  */
 export function createHttpProbe(spec: HttpSpec, timeoutMs: number): Probe {
-  return { run: (signal) => runAttempt(signal, timeoutMs, (s) => requestOnce(spec, s)) };
-}
-
-/** One request. Rejects with undici's error on a network failure or abort; the body is always consumed or destroyed. */
-async function requestOnce(spec: HttpSpec, signal: AbortSignal): Promise<Verdict> {
-  const hasAgent = Object.keys(spec.headers).some((k) => k.toLowerCase() === 'user-agent');
-  const res = await request(spec.url, {
-    method: spec.method,
-    headers: hasAgent ? spec.headers : { 'user-agent': USER_AGENT, ...spec.headers },
-    dispatcher: agentFor(spec.tlsSkipVerify),
-    signal,
-  });
+  let url: URL;
   try {
-    const status = `HTTP ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ''}`.trimEnd();
-    if (!spec.expectStatus.some(([lo, hi]) => res.statusCode >= lo && res.statusCode <= hi)) {
-      return { ok: false, output: `${status} (expected ${formatRanges(spec.expectStatus)})` };
-    }
-    if (spec.bodyContains === null) return { ok: true, output: status };
-    const head = await readHead(res.body, BODY_LIMIT_BYTES);
-    if (head.includes(Buffer.from(spec.bodyContains, 'utf8'))) return { ok: true, output: status };
-    return { ok: false, output: `${status}, but the first ${head.length} bytes of the body do not contain ${JSON.stringify(spec.bodyContains)}` };
-  } finally {
-    await release(res.body, signal);
+    url = new URL(spec.url);
+  } catch {
+    throw new TetherError('probe.invalid', `http probe: not a URL: ${spec.url}`);
   }
+  const hasAgent = Object.keys(spec.headers).some((k) => k.toLowerCase() === 'user-agent');
+  const request: Dispatcher.DispatchOptions = {
+    origin: url.origin,
+    path: `${url.pathname}${url.search}`,
+    method: spec.method as Dispatcher.HttpMethod,
+    headers: hasAgent ? { ...spec.headers } : { 'user-agent': USER_AGENT, ...spec.headers },
+  };
+  const check: Check = { ranges: spec.expectStatus, needle: spec.bodyContains === null ? null : Buffer.from(spec.bodyContains, 'utf8'), text: spec.bodyContains };
+  return {
+    run: (signal) =>
+      runCancellable(signal, timeoutMs, (report) => {
+        const exchange = new Exchange(check, report);
+        agentFor(spec.tlsSkipVerify).dispatch(request, exchange);
+        return (reason) => exchange.cancel(reason);
+      }),
+  };
 }
 
-/** The first `limit` bytes of `body`; stops reading (destroying the stream) once it has them. */
-async function readHead(body: ResponseBody, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size >= limit) break; // leaving the loop destroys the stream
-  }
-  return Buffer.concat(chunks).subarray(0, limit);
+/** What a response is judged against. */
+interface Check {
+  ranges: Array<[number, number]>;
+  /** `bodyContains` as bytes, or null. */
+  needle: Buffer | null;
+  text: string | null;
 }
+
+/** Ends a response that has more than this left after the part we look at: the socket is closed rather than drained. */
+const DRAIN_LIMIT_BYTES = BODY_LIMIT_BYTES;
 
 /**
- * Consumes what is left of a body so the keep-alive socket can be reused, or
- * destroys it (closing that socket) when more than 64 KiB remain. Never rejects.
+ * One request's handler. Keeps the status and the first 64 KiB of the body
+ * (only with bodyContains), drains up to 64 KiB more so the keep-alive socket
+ * can be reused, and aborts the request (closing that socket) beyond that.
+ * Reports exactly once: the verdict, or the error (a cancel included).
  */
-async function release(body: ResponseBody, signal: AbortSignal): Promise<void> {
-  if (body.destroyed) return;
-  try {
-    await body.dump({ limit: BODY_LIMIT_BYTES, signal });
-  } catch {
-    body.destroy();
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  /** Why it was cancelled before undici handed over its controller. */
+  private pending: Error | null = null;
+  private status = 0;
+  private head: Buffer[] = [];
+  private headSize = 0;
+  private received = 0;
+  /** Set when we cut the body short ourselves: the verdict stands. */
+  private cut = false;
+
+  constructor(
+    private readonly check: Check,
+    private readonly report: Report,
+  ) {}
+
+  cancel(reason: unknown): void {
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    if (this.controller) this.controller.abort(err);
+    else this.pending ??= err;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.pending) controller.abort(this.pending);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.received += chunk.length;
+    if (this.check.needle !== null && this.headSize < BODY_LIMIT_BYTES) {
+      const part = chunk.subarray(0, BODY_LIMIT_BYTES - this.headSize);
+      this.head.push(part);
+      this.headSize += part.length;
+    }
+    if (this.received > BODY_LIMIT_BYTES + DRAIN_LIMIT_BYTES && !this.cut) {
+      this.cut = true;
+      controller.abort(new Error('response body too large to drain'));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.report.done(this.verdict());
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.cut) this.report.done(this.verdict());
+    else this.report.fail(err);
+  }
+
+  private verdict(): Verdict {
+    const code = this.status;
+    const status = `HTTP ${code} ${STATUS_CODES[code] ?? ''}`.trimEnd();
+    const { ranges, needle, text } = this.check;
+    if (!ranges.some(([lo, hi]) => code >= lo && code <= hi)) return { ok: false, output: `${status} (expected ${formatRanges(ranges)})` };
+    if (needle === null) return { ok: true, output: status };
+    const head = this.head.length === 1 ? (this.head[0] as Buffer) : Buffer.concat(this.head);
+    if (head.includes(needle)) return { ok: true, output: status };
+    return { ok: false, output: `${status}, but the first ${head.length} bytes of the body do not contain ${JSON.stringify(text)}` };
   }
 }
 

@@ -3,9 +3,18 @@ import type { CheckSpec } from '../manifest/model.js';
 import { describeError } from './attempt.js';
 import type { Probe, ProbeResult } from './probe.js';
 import { initialThresholds, step, type Health, type Thresholds } from './thresholds.js';
+import { sharedWakeups, type Wakeup, type Wakeups } from './wakeups.js';
 
 /** The first run is delayed by up to 10% of the interval, at most this much. */
 export const MAX_FIRST_JITTER_MS = 1000;
+
+/**
+ * A regular run (interval >= 1 s) may start this fraction of the interval
+ * early, at most EARLY_MAX_MS, to share a wakeup with other runs (wakeups.ts).
+ * First runs, runs on request and shorter intervals start on time.
+ */
+export const EARLY_FRACTION = 0.025;
+export const EARLY_MAX_MS = 250;
 
 export interface CheckRunnerOptions {
   serviceId: string;
@@ -15,6 +24,8 @@ export interface CheckRunnerOptions {
   clock?: Clock | undefined;
   /** Uniform [0, 1) for the first-run jitter; injectable for tests. */
   random?: (() => number) | undefined;
+  /** The timer wheel the runs are scheduled on; the process's shared one by default. */
+  wakeups?: Wakeups | undefined;
   /** After every run, with the thresholds it produced. */
   onResult: (result: ProbeResult, thresholds: Thresholds) => void;
   /** When health changes, after `onResult`. */
@@ -31,7 +42,9 @@ export interface CheckRunnerOptions {
  * do not probe in lockstep; the second run comes at a random point within one
  * interval (spreading many services over the interval); later runs start
  * `intervalMs` after the START of the previous one (no drift), or right after
- * it when it took longer.
+ * it when it took longer. With an interval of 1 s or more, a later run may
+ * start up to 2.5% of it (at most 250 ms) early, with other services' runs
+ * due then: one wakeup for several probes instead of one each.
  */
 export class CheckRunner {
   readonly serviceId: string;
@@ -39,13 +52,14 @@ export class CheckRunner {
   private readonly probe: Probe;
   private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly wakeups: Wakeups;
   private readonly opts: CheckRunnerOptions;
   /** Set after the first run's random re-phase (see nextDelay). */
   private rephased = false;
   private state: Thresholds = initialThresholds();
   private last: ProbeResult | undefined;
   private ac: AbortController | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Wakeup | undefined;
   private inFlight: Promise<void> = Promise.resolve();
   private busy = false;
   private rerun = false;
@@ -56,6 +70,7 @@ export class CheckRunner {
     this.probe = opts.probe;
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
+    this.wakeups = opts.wakeups ?? sharedWakeups;
     this.opts = opts;
   }
 
@@ -95,7 +110,7 @@ export class CheckRunner {
    */
   async stop(): Promise<void> {
     this.ac?.abort();
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     await this.inFlight;
   }
@@ -114,16 +129,17 @@ export class CheckRunner {
     this.schedule(0);
   }
 
-  private schedule(ms: number): void {
+  /** Runs the probe in `ms`, or up to `earlyMs` sooner (see the class comment). */
+  private schedule(ms: number, earlyMs = 0): void {
     const signal = this.ac?.signal;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
+    this.timer = undefined;
     if (signal === undefined || signal.aborted) return;
-    this.timer = setTimeout(() => {
+    // Like the timers it replaces, the wheel does not keep the process alive on its own.
+    this.timer = this.wakeups.after(ms, earlyMs, () => {
       this.timer = undefined;
       this.inFlight = this.tick(signal);
-    }, ms);
-    // A health check must not keep the process alive on its own.
-    this.timer.unref();
+    });
   }
 
   /** One run, its bookkeeping and the scheduling of the next. Never rejects. */
@@ -142,7 +158,8 @@ export class CheckRunner {
     if (signal.aborted) return; // a callback stopped us
     const rerun = this.rerun;
     this.rerun = false;
-    this.schedule(rerun ? 0 : this.nextDelay(started));
+    const interval = this.check.intervalMs;
+    this.schedule(rerun ? 0 : this.nextDelay(started), rerun || interval < 1000 ? 0 : Math.min(EARLY_MAX_MS, interval * EARLY_FRACTION));
   }
 
   /** The probe's result; undefined when aborted. A probe that breaks its contract and rejects yields ok:false. */

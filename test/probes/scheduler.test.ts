@@ -6,6 +6,7 @@ import { createProbe, type Probe, type ProbeResult } from '../../src/probes/prob
 import { CheckRunner } from '../../src/probes/scheduler.js';
 import type { Health, Thresholds } from '../../src/probes/thresholds.js';
 import { TtlBoard } from '../../src/probes/ttl.js';
+import { Wakeups } from '../../src/probes/wakeups.js';
 import { startHttpTarget, startTcpTarget, type HttpTarget } from './targets.js';
 
 const INTERVAL = 50;
@@ -278,5 +279,34 @@ describe('CheckRunner: faults in callbacks and probes', () => {
     const { runner, rec } = startRunner(check(httpProbe(''), { fall: 1 }), probe);
     await vi.waitFor(() => expect(runner.thresholds.health).toBe('unhealthy'), { timeout: 2000, interval: 5 });
     expect(rec.results[0]?.r).toMatchObject({ ok: false, output: 'probe bug' });
+  });
+});
+
+describe('CheckRunner: shared wakeups', () => {
+  it('starts a run of a >= 1 s interval up to 2.5% early, together with another runner due then', async () => {
+    const wakeups = new Wakeups();
+    const make = (probe: Probe): CheckRunner => {
+      const runner = new CheckRunner({
+        serviceId: 'svc',
+        check: check(httpProbe(''), { intervalMs: 1000, rise: 1 }),
+        probe,
+        random: () => 0, // first run at once, second right after it, then one interval apart
+        wakeups,
+        onResult: () => {},
+        onTransition: () => {},
+      });
+      runners.push(runner);
+      return runner;
+    };
+    const a = timedProbe(1);
+    const b = timedProbe(1);
+    make(a).start();
+    await new Promise((r) => setTimeout(r, 15));
+    make(b).start();
+    await vi.waitFor(() => expect(b.starts.length).toBeGreaterThanOrEqual(3), { timeout: 3000, interval: 5 });
+    // b's third run (due ~15 ms after a's) shares a's wakeup: at most 25 ms early, never late.
+    expect(Math.abs(b.starts[2]! - a.starts[2]!)).toBeLessThan(5);
+    expect(b.starts[2]! - b.starts[1]!).toBeGreaterThanOrEqual(1000 - 25 - 2);
+    expect(b.starts[2]! - b.starts[1]!).toBeLessThan(1000);
   });
 });
