@@ -30,21 +30,25 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
   let granted = 0;
   try {
     const reply = await transact(ctx, async () => {
-      // Both reads at once: on etcd each is a round trip.
-      const [owner, beatEntry] = await Promise.all([store.get(target.ownerKey), store.get(target.beatKey)]);
+      // One read of both keys: on etcd each read is a round trip.
+      const [owner, beatEntry] = await store.getMany([target.ownerKey, target.beatKey]);
       if (!owner) throw target.missing();
       const { timeout, createdAt } = target.ownerOf(owner.value);
       if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
-      if (beatEntry && (JSON.parse(beatEntry.value) as BeatRecord).token !== token) throw faults.notFound('HeartbeatMarker', token);
+      const beat = beatEntry ? (JSON.parse(beatEntry.value) as BeatRecord) : undefined;
+      if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
       // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
       if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);
       const now = ctx.clock.now();
       const deadline = now + timeout * 1000;
-      const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now };
       let lease = beatEntry?.lease ?? 0;
       if (lease === 0) lease = granted || (granted = await store.grantLease(beatLeaseMs(ctx)));
+      // The lease is renewed only when a third of its TTL has passed since the last renewal,
+      // not on every heartbeat: on etcd a keep-alive is one more round trip per beat.
+      const renew = lease !== granted && now - (beat?.renewed_at ?? 0) >= beatLeaseMs(ctx) / 3;
+      const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now, renewed_at: renew || lease === granted ? now : (beat?.renewed_at ?? now) };
       return {
-        result: { token: next.token, lease, timeout },
+        result: { token: next.token, lease, renew },
         // Only the heartbeat state is compared: a compare on the owner would cost a
         // durable read per beat, and the one race it closes (owner deleted between
         // the read above and this commit) leaves a lease-bound key that expires.
@@ -54,7 +58,7 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       };
     });
     if (reply.lease === granted) granted = 0;
-    else {
+    else if (reply.renew) {
       // The new token is committed and the old one consumed: failing the call now would
       // strand the caller on a dead token. The lease outlives a missed renewal (beatLeaseMs).
       await store.keepAlive(reply.lease).catch((err: unknown) =>

@@ -26,6 +26,8 @@ export interface BeatRecord {
   token: string;
   deadline: number;
   last_seen: number | null;
+  /** When its lease was last granted or renewed (ms); absent in records written before this field existed. */
+  renewed_at?: number;
 }
 
 export interface SessionRecord {

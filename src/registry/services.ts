@@ -110,7 +110,7 @@ export class Services {
           deadline = ctx.clock.now() + rec.heartbeat_timeout * 1000;
           token = timeUuid(deadline);
           if (lease === 0) lease = await ctx.store.grantLease(beatLeaseMs(ctx));
-          const beat: BeatRecord = { token, deadline, last_seen: null };
+          const beat: BeatRecord = { token, deadline, last_seen: null, renewed_at: ctx.clock.now() };
           ops.push({ type: 'put', key: beatKey, value: JSON.stringify(beat), lease });
         }
         return {

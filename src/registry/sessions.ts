@@ -80,7 +80,7 @@ export class Sessions {
         const deadline = ctx.clock.now() + input.heartbeat_timeout * 1000;
         const token = timeUuid(deadline);
         const rec: SessionRecord = { id, metadata: input.metadata, heartbeat_timeout: input.heartbeat_timeout, created_at: ctx.clock.now() };
-        const beat: BeatRecord = { token, deadline, last_seen: null };
+        const beat: BeatRecord = { token, deadline, last_seen: null, renewed_at: ctx.clock.now() };
         return {
           result: { id, token },
           compares: [{ key: keys.session(tenant, id), op: 'absent' as const }],

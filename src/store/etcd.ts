@@ -136,6 +136,21 @@ export class EtcdStore implements Store {
     return kv === undefined ? undefined : this.entry(kv);
   }
 
+  /** One read-only txn: the keys are read at one revision, in one round trip. */
+  async getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
+    this.assertOpen();
+    if (keys.length === 1) return [await this.get(keys[0]!)];
+    const r = await this.gw.call<{ responses?: Array<{ response_range?: RangeReply }> }>(
+      '/v3/kv/txn',
+      { success: keys.map((k) => ({ request_range: { key: this.full(k) } })) },
+      true,
+    );
+    return keys.map((_, i) => {
+      const kv = r.responses?.[i]?.response_range?.kvs?.[0];
+      return kv === undefined ? undefined : this.entry(kv);
+    });
+  }
+
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
     this.assertOpen();
     // Clipped to the prefix, as the contract says.

@@ -383,6 +383,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Several keys at once; everything here is synchronous, so the read is consistent. */
+  async getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
+    return Promise.all(keys.map((k) => this.get(k)));
+  }
+
   /** Returns the keys under `prefix` within [from, to) in byte order (limit <= 0 means no limit, as in etcd). */
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
     this.assertOpen();

@@ -65,6 +65,8 @@ export interface Store {
    */
   readonly shared: boolean;
   get(key: string): Promise<Entry | undefined>;
+  /** Several keys in one consistent read (one round trip on etcd), in the order asked. */
+  getMany(keys: readonly string[]): Promise<Array<Entry | undefined>>;
   /** Keys under `prefix` in byte order, optionally from `from` (inclusive), at most `limit`. */
   range(prefix: string, opts?: RangeOptions): Promise<RangeResult>;
   count(prefix: string): Promise<number>;

@@ -119,6 +119,17 @@ export function describeStoreConformance(
         expect(await keysUnder(store, '/nothing/')).toEqual([]);
       });
 
+      it('getMany reads several keys at once, in the order asked, missing ones undefined', async () => {
+        const ra = await write(store, '/m/a', '1');
+        const rb = await write(store, '/m/b', '2');
+        expect(await store.getMany(['/m/b', '/m/none', '/m/a'])).toEqual([
+          { key: '/m/b', value: '2', modRevision: rb, lease: 0 },
+          undefined,
+          { key: '/m/a', value: '1', modRevision: ra, lease: 0 },
+        ]);
+        expect(await store.getMany(['/m/a'])).toEqual([{ key: '/m/a', value: '1', modRevision: ra, lease: 0 }]);
+      });
+
       it('range honours from, to and limit, within the prefix', async () => {
         for (const k of ['a', 'b', 'c', 'd', 'e']) await write(store, `/p/${k}`, k);
         await write(store, '/o', 'outside');
