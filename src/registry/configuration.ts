@@ -52,16 +52,20 @@ export class Configuration {
     const account = await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
     await transact(this.ctx, async () => {
-      const entry = await this.ctx.store.get(key);
+      // The value and the last event id in one read (one round trip on etcd).
+      const [entry, last] = await this.ctx.store.getMany([key, keys.lastEvent(tenant)]);
       if (entry?.value === value) return { result: undefined };
       if (!entry) {
         const count = await this.ctx.store.count(keys.configPrefix(tenant));
         const max = account.limits.configuration_value;
         if (count >= max) throw faults.limitReached('configuration_value', max);
       }
-      const ev = await appendEvents(this.ctx, tenant, [
-        { type: 'configuration_value.update', payload: { old_value: entry?.value ?? null, new_value: value, configuration_value_id: id } },
-      ]);
+      const ev = await appendEvents(
+        this.ctx,
+        tenant,
+        [{ type: 'configuration_value.update', payload: { old_value: entry?.value ?? null, new_value: value, configuration_value_id: id } }],
+        { entry: last },
+      );
       return {
         result: undefined,
         compares: [unchanged(key, entry), ...ev.compares],

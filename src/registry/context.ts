@@ -151,9 +151,11 @@ export async function appendEvents(
   ctx: Ctx,
   tenant: string,
   events: NewEvent[],
+  /** The last-event key's entry when the caller read it already (in one `getMany` with its own keys). */
+  lastRead?: { entry: Entry | undefined },
 ): Promise<{ compares: Compare[]; ops: Op[]; ids: string[] }> {
   const lastKey = keys.lastEvent(tenant);
-  const last = await ctx.store.get(lastKey);
+  const last = lastRead !== undefined ? lastRead.entry : await ctx.store.get(lastKey);
   let prev = last ? last.value : null;
   const ops: Op[] = [];
   const ids: string[] = [];

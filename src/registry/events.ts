@@ -19,6 +19,9 @@ const WOKEN = Object.freeze({ woken: true });
  * which is what lets followers long-poll without missing anything.
  */
 export class Events {
+  /** Reads in flight, by what they read, with the watched revision they were issued at. */
+  private readonly reading = new Map<string, { revision: number; page: Promise<Page<RegistryEvent>> }>();
+
   constructor(
     private readonly ctx: Ctx,
     private readonly expirer: Expirer,
@@ -41,8 +44,8 @@ export class Events {
     const until = Date.now() + waitMs;
     for (;;) {
       await this.expirer.run(tenant);
-      const revision = await this.ctx.store.revision();
-      const page = await this.read(tenant, account, marker, type, limit);
+      const revision = await this.ctx.store.watchedRevision();
+      const page = await this.readShared(tenant, account, marker, type, limit, revision);
       const left = until - Date.now();
       // The marker is inclusive, so a follower passing its last id gets that
       // event back: only something newer ends the wait.
@@ -85,6 +88,31 @@ export class Events {
   private async committedBy(tenant: string, t: number): Promise<boolean> {
     const last = await this.ctx.store.get(keys.lastEvent(tenant));
     return last !== undefined && uuidTime(last.value) >= t;
+  }
+
+  /**
+   * `read`, shared by identical calls: when many followers wake on the same
+   * change with the same marker (the common case: all caught up), one read
+   * answers them all. A call joins only a read issued at a watched revision at
+   * least its own, so the page shows everything up to the revision it will
+   * watch from.
+   */
+  private readShared(
+    tenant: string,
+    account: AccountRecord,
+    marker: string | null,
+    type: EventType | null,
+    limit: number,
+    revision: number,
+  ): Promise<Page<RegistryEvent>> {
+    const key = `${tenant}\0${marker ?? ''}\0${type ?? ''}\0${limit}`;
+    const running = this.reading.get(key);
+    if (running !== undefined && running.revision >= revision) return running.page;
+    const page = this.read(tenant, account, marker, type, limit).finally(() => {
+      if (this.reading.get(key)?.page === page) this.reading.delete(key);
+    });
+    this.reading.set(key, { revision, page });
+    return page;
   }
 
   private async read(

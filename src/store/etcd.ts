@@ -226,6 +226,12 @@ export class EtcdStore implements Store {
     this.feed.watch(prefix, fromRevision, listener, signal);
   }
 
+  /** The watch stream's position: everything up to it has reached the watchers; no round trip. */
+  async watchedRevision(): Promise<number> {
+    this.assertOpen();
+    return this.feed.position;
+  }
+
   async revision(): Promise<number> {
     this.assertOpen();
     const r = await this.gw.call<RangeReply>('/v3/kv/range', { key: this.full(''), count_only: true }, true);

@@ -470,6 +470,12 @@ export class SqliteStore implements Store {
     this.feed.watch(prefix, fromRevision, listener, signal);
   }
 
+  /** Everything is delivered as it commits: the current revision. */
+  async watchedRevision(): Promise<number> {
+    this.assertOpen();
+    return this.rev;
+  }
+
   /** Returns the current revision. */
   async revision(): Promise<number> {
     this.assertOpen();

@@ -97,6 +97,13 @@ export interface Store {
 
   /** Current revision. */
   revision(): Promise<number>;
+  /**
+   * A revision to watch from (plus one) without missing anything: every
+   * change up to it has been delivered to watchers, so a read made after this
+   * call sees it. Free where `revision()` costs a round trip (etcd: the watch
+   * stream's position); the current revision elsewhere.
+   */
+  watchedRevision(): Promise<number>;
   /** Stops timers and releases the storage. Idempotent. */
   close(): Promise<void>;
 }

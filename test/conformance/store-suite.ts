@@ -356,6 +356,15 @@ export function describeStoreConformance(
         await vi.waitFor(() => expect(w.events.map((e) => e.revision)).toEqual([r2]));
       });
 
+      it('a watch from watchedRevision() + 1 misses nothing written after the call', async () => {
+        await write(store, '/w/a', '1');
+        const from = (await store.watchedRevision()) + 1;
+        expect(from).toBeLessThanOrEqual((await store.revision()) + 1);
+        const w = await collect('/w/', from);
+        const r = await write(store, '/w/b', '2');
+        await vi.waitFor(() => expect(w.events.map((e) => [e.key, e.revision])).toContainEqual(['/w/b', r]));
+      });
+
       it('stops delivering once the signal aborts', async () => {
         const from = (await store.revision()) + 1;
         const w = await collect('/w/', from);
