@@ -18,7 +18,7 @@ import { numberOption, registryNodeArgs, type Bench, type BenchContext } from '.
 import { tempDir, type Server } from './lib/child.js';
 import { cpuMeter, type Cpu } from './lib/cpu.js';
 import { startEtcd } from './lib/etcd.js';
-import { fmt, percent, printResult, printTable, ratio, round, warnIfBusy } from './lib/report.js';
+import { fmt, printResult, printTable, ratio, round, warnIfBusy } from './lib/report.js';
 import { summarize } from './lib/stats.js';
 
 /**

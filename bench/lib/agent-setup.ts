@@ -1,20 +1,16 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { TetherError } from '../../src/errors.js';
-import { freePort } from '../../test/helpers/ports.js';
-import { startServer, tempDir, type Server } from './child.js';
+import type { Server } from './child.js';
 import type { Cleanup } from './cleanup.js';
+import { startTether } from './tether.js';
 
 /**
  * The fixtures of the agent bench: the probe target, the manifest, and a
  * `tether registry` whose tenants may hold the manifest's services.
  */
-
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export interface Target {
   port: number;
@@ -88,23 +84,8 @@ export async function writeManifest(path: string, m: ManifestSpec): Promise<void
  * so the registry runs with `--limits service=N`.
  */
 export async function startSeededTether(cleanup: Cleanup, tenants: readonly string[], services: number, nodeArgs: readonly string[]): Promise<Server> {
-  const dir = tempDir(cleanup, 'tether');
-  const data = join(dir, 'data');
-  await mkdir(data, { recursive: true });
   const account = { limits: { service: Math.max(200, services) } };
-  const port = await freePort();
-  const server = await startServer(cleanup, {
-    name: 'tether registry',
-    command: process.execPath,
-    args: [...nodeArgs, MAIN, 'registry', '--listen', `127.0.0.1:${port}`, '--data', data, '--limits', `service=${account.limits.service}`],
-    dir,
-    url: `http://127.0.0.1:${port}`,
-    ready: async (url) => {
-      const res = await request(`${url}/v1.0/bench/limits`);
-      await res.body.dump();
-      return res.statusCode === 200;
-    },
-  });
+  const server = await startTether(cleanup, { nodeArgs, args: ['--limits', `service=${account.limits.service}`] });
   for (const t of tenants) {
     const res = await request(`${server.url}/v1.0/${t}/limits`);
     const got = ((await res.body.json()) as { resource?: { service?: unknown } }).resource?.service;

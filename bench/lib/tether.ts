@@ -16,6 +16,8 @@ export interface TetherOptions {
   store?: string | undefined;
   /** Extra node flags for the registry process, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
+  /** Extra `tether registry` flags, e.g. `--limits service=500`. */
+  args?: readonly string[];
 }
 
 /**
@@ -37,7 +39,7 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
   return startServer(cleanup, {
     name: `tether registry (${opts.store ?? 'sqlite'})`,
     command: process.execPath,
-    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, ...store],
+    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, ...store, ...(opts.args ?? [])],
     dir,
     url: `http://127.0.0.1:${port}`,
     ready: async (url) => {
