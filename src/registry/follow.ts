@@ -1,9 +1,6 @@
 import type { WatchEvent } from '../store/store.js';
 import type { AccountRecord, BeatRecord, Ctx } from './context.js';
-import { keys } from './keys.js';
-
-/** `t/{tenant}/h/{id}` (service heartbeat state) or `t/{tenant}/m/{id}` (session heartbeat state). */
-const BEAT_KEY = /^t\/([^/]+)\/([hm])\/(.+)$/;
+import { keys, parseBeatKey } from './keys.js';
 
 /**
  * On a store other registry servers write to (etcd), keeps this server's
@@ -21,11 +18,10 @@ export async function followOtherServers(ctx: Ctx, fromRevision: number, rescan:
     }
     for (const ev of events) {
       if (ev.type !== 'put' || ev.value === null) continue;
-      const beat = BEAT_KEY.exec(ev.key);
+      const beat = parseBeatKey(ev.key);
       if (beat !== null) {
-        const [, tenant, kind, id] = beat as unknown as [string, string, string, string];
         const { deadline } = JSON.parse(ev.value) as BeatRecord;
-        ctx.deadlines.set(tenant, kind === 'h' ? 'svc' : 'ses', id, deadline);
+        ctx.deadlines.set(beat.tenant, beat.kind, beat.id, deadline);
       } else if (ev.key.startsWith(keys.accountPrefix)) {
         const tenant = ev.key.slice(keys.accountPrefix.length);
         if (ctx.accounts.has(tenant)) continue;

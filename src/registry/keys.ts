@@ -36,3 +36,10 @@ export const keys = {
   eventId: (t: string, id: string) => `t/${t}/i/${uuidSortKey(id)}`,
 };
 
+const BEAT_KEY = /^t\/([^/]+)\/([hm])\/(.+)$/;
+
+/** The tenant, kind and id of a heartbeat-state key (`t/{t}/h/{id}` or `t/{t}/m/{id}`), or null for any other key. */
+export function parseBeatKey(key: string): { tenant: string; kind: 'svc' | 'ses'; id: string } | null {
+  const m = BEAT_KEY.exec(key);
+  return m === null ? null : { tenant: m[1] as string, kind: m[2] === 'h' ? 'svc' : 'ses', id: m[3] as string };
+}
