@@ -16,7 +16,7 @@ declare module 'vitest' {
 }
 
 /**
- * Builds the package once per test run into a private directory (so a
+ * Builds the package once per test run (tsc, then the CLI bundle) into a private directory (so a
  * developer's own `npm run build` into dist/ never races with the tests),
  * and hands its cli/main.js to every test file.
  */
@@ -26,6 +26,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   // Type errors are `npm test`'s typecheck step's to report; tsc still emits.
   await run(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', outDir], { cwd: repoRoot }).catch(() => undefined);
+  // The CLI is the esbuild bundle, as `npm run build` makes it.
+  await run(process.execPath, [join(repoRoot, 'scripts', 'bundle.mjs'), outDir], { cwd: repoRoot });
   const main = join(outDir, 'cli', 'main.js');
   await access(main).catch(() => {
     throw new Error(`the test build did not produce ${main}`);

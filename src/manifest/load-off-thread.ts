@@ -6,12 +6,12 @@ import type { LoadResult } from './load.js';
 
 /**
  * `loadManifest` on a worker thread. Parsing a large manifest (YAML with
- * positions, then zod) is CPU-heavy, cold code that allocates tens of MB:
- * on the main thread it blocks probes and heartbeats for hundreds of ms, and
- * its garbage grows the agent's heap for good (500 services: ~35 MB of RSS
- * that V8 never gives back). In a worker, the main thread loads the agent's
- * own modules meanwhile, never loads yaml and zod at all, and the worker's
- * heap is freed when it exits. Only the normalized manifest crosses over.
+ * positions, then zod) is cold code that allocates tens of MB: on the main
+ * thread it would block probes and heartbeats (500 services: ~150 ms), and
+ * its garbage would grow the agent's heap for good (measured: ~25 MB more
+ * RSS). In a worker, the main thread loads the agent's own modules meanwhile,
+ * never loads js-yaml and zod at all, and the worker's heap is freed when it
+ * exits. Only the normalized manifest crosses over.
  *
  * Resolves with the same LoadResult (the manifest frozen); rejects as
  * `loadManifest` does (TetherError `manifest.not_found`), with TetherError
@@ -23,7 +23,12 @@ export async function loadManifestOffThread(configPath: string, env: NodeJS.Proc
   // Run from TypeScript sources (vitest): a worker could not load them; parse here instead.
   if (!import.meta.url.endsWith('.js')) return (await import('./load.js')).loadManifest(configPath, env);
   const request: LoadRequest = { configPath, env: { ...env } };
-  const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: request });
+  const worker = new Worker(new URL('./load-worker.js', import.meta.url), {
+    workerData: request,
+    // A small young generation: the parse's garbage is short-lived, and a smaller nursery is touched
+    // less (measured: the manifest arrives ~40 ms sooner with 500 services, and the start-up peak is lower).
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
   try {
     const reply = await new Promise<LoadReply>((resolve, reject) => {
       const onAbort = (): void => reject(signal?.reason);

@@ -52,7 +52,7 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
   const { source, issues: syntax } = parseSource(file, text);
   if (syntax.length > 0) return { part: null, issues: syntax };
   const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
-  const raw = source.doc.toJS() ?? {};
+  const raw = source.value ?? {};
   const expanded = expandEnv(raw, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.
   const envPaths = new Set(expanded.issues.map((i) => i.path));

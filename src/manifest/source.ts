@@ -1,22 +1,46 @@
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { CORE_SCHEMA, loadAll, YAMLException } from 'js-yaml';
 import { dottedPath, type ManifestIssue } from './issues.js';
+import { LineIndex, PositionRecorder, type PosNode } from './positions.js';
 
 /** A parsed YAML file that can say where any path of it is. */
 export interface SourceFile {
   file: string;
-  doc: Document;
-  lines: LineCounter;
+  /** The document as plain data; undefined for an empty file or after a syntax error. */
+  value: unknown;
+  /** Where the document's nodes start (see positions.ts). */
+  root: PosNode | undefined;
+  lines: LineIndex;
 }
 
+/**
+ * Parses one YAML document with the 1.2 core schema (no merge keys, no
+ * timestamps). Returns the source and its syntax issues: the first syntax
+ * error (a duplicate key is one), or js-yaml's warnings and a second
+ * document. Never throws for bad YAML.
+ */
 export function parseSource(file: string, text: string): { source: SourceFile; issues: ManifestIssue[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const source = { file, doc, lines };
-  const issues = [...doc.errors, ...doc.warnings].map((e) => {
-    const pos = lines.linePos(e.pos[0]);
-    return { file, line: pos.line, column: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message };
-  });
-  return { source, issues };
+  // js-yaml drops a BOM itself; drop it first so that its offsets are offsets into `body`.
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const lines = new LineIndex(body);
+  const recorder = new PositionRecorder(body);
+  const source: SourceFile = { file, value: undefined, root: undefined, lines };
+  const at = (offset: number, message: string): ManifestIssue => ({ file, ...lines.position(offset), path: '', message });
+  const issue = (e: YAMLException): ManifestIssue => at(e.mark?.position ?? 0, e.reason.split('\n')[0] ?? e.reason);
+  // Warnings (an unknown %directive, under-indented flow content) are issues, as they were with `yaml`.
+  const issues: ManifestIssue[] = [];
+  let docs: unknown[];
+  try {
+    // loadAll, not load: load rejects a second document without saying where it starts.
+    docs = loadAll(body, null, { schema: CORE_SCHEMA, filename: file, listener: recorder.listener, onWarning: (w) => issues.push(issue(w)) });
+  } catch (err) {
+    if (!(err instanceof YAMLException)) throw err;
+    return { source, issues: [issue(err)] };
+  }
+  const [first, second] = recorder.documents;
+  if (docs.length > 1 && first !== undefined && second !== undefined) {
+    issues.push(at(nextContent(body, first.end), 'expected a single YAML document, but found more (--- starts another)'));
+  }
+  return { source: { ...source, value: docs[0], root: first }, issues };
 }
 
 /**
@@ -25,33 +49,26 @@ export function parseSource(file: string, text: string): { source: SourceFile; i
  * inside the map at `path` (for unknown keys).
  */
 export function locate(src: SourceFile, path: ReadonlyArray<PropertyKey>, key?: string): ManifestIssue {
-  let node: unknown = src.doc.contents;
-  let at = rangeStart(node);
+  let node = src.root;
+  let at = node?.start ?? 0;
+  let found = true;
   for (const seg of path) {
-    const next = child(node, seg);
-    if (next === undefined) break;
+    const next = typeof seg === 'symbol' ? undefined : node?.child(seg);
+    if (next === undefined) {
+      found = false;
+      break;
+    }
     node = next;
-    at = rangeStart(node) ?? at;
+    at = next.start;
   }
-  if (key !== undefined && isMap(node)) {
-    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
-    at = rangeStart(pair?.key) ?? at;
-  }
-  const pos = src.lines.linePos(at ?? 0);
-  return { file: src.file, line: pos.line, column: pos.col, path: dottedPath(key === undefined ? path : [...path, key]), message: '' };
+  if (key !== undefined && found) at = node?.keyStart(key) ?? at;
+  return { file: src.file, ...src.lines.position(at), path: dottedPath(key === undefined ? path : [...path, key]), message: '' };
 }
 
-function child(node: unknown, seg: PropertyKey): unknown {
-  if (isMap(node)) {
-    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-    return pair?.value ?? undefined;
-  }
-  if (isSeq(node) && typeof seg === 'number') return node.items[seg];
-  return undefined;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  return (node as Node | undefined)?.range?.[0];
+/** The first offset at or after `from` that is not a blank or a comment. */
+function nextContent(text: string, from: number): number {
+  const m = /^(?:\s|#[^\n]*)*/.exec(text.slice(from));
+  return from + (m?.[0].length ?? 0);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TetherError } from '../errors.js';
 import { faults } from '../registry/faults.js';
 import { TENANT_RE } from '../registry/validate.js';

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * Builds the package with tsconfig.build.json into a private directory under
+ * Builds the package with tsconfig.build.json and scripts/bundle.mjs into a private directory under
  * node_modules/.cache (so concurrent builds of dist/ by others never race with
  * ours; node_modules resolution still finds the dependencies from there) and
  * returns the path of the built cli/main.js.
@@ -27,6 +27,7 @@ export async function buildCli(): Promise<string> {
       process.stderr.write(`tsc reported problems (build continues):\n${err.stdout ?? String(err)}\n`);
     },
   );
+  await run(process.execPath, [join(repoRoot, 'scripts', 'bundle.mjs'), outDir], { cwd: repoRoot });
   return join(outDir, 'cli', 'main.js');
 }
 

@@ -1,0 +1,94 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatIssue } from '../../src/manifest/issues.js';
+import { loadManifest } from '../../src/manifest/load.js';
+import { createTempDir, type TempDir } from '../helpers/tmp.js';
+
+let tmp: TempDir;
+beforeEach(async () => {
+  tmp = await createTempDir('manifest-positions');
+});
+afterEach(async () => {
+  await tmp.remove();
+});
+
+async function write(name: string, text: string): Promise<string> {
+  const path = join(tmp.path, name);
+  await writeFile(path, text);
+  return path;
+}
+
+/** The bench's manifest: service i's `- id:` line is 4 + 5i. */
+function manyServices(count: number, edit: (i: number, lines: string[]) => void = () => {}): string {
+  const lines = ['upstream: {url: http://127.0.0.1:9/v1.0/1234}', 'agent: {listen: 127.0.0.1:0, heartbeat: session}', 'services:'];
+  for (let i = 0; i < count; i++) {
+    const n = String(i).padStart(3, '0');
+    const entry = [
+      `  - id: svc-${n}`,
+      '    tags: [bench]',
+      `    metadata: { zone: bench-a, port: "1${String(i).padStart(4, '0')}" }`,
+      '    heartbeat_timeout: 30',
+      `    check: { http: "http://127.0.0.1:9/health/svc-${n}", interval: 10s, timeout: 2s }`,
+    ];
+    edit(i, entry);
+    lines.push(...entry);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('manifest positions', () => {
+  it('gives each of 500 services its own line as origin', async () => {
+    const path = await write('many.yaml', manyServices(500));
+    const { manifest, issues } = await loadManifest(path, {});
+    expect(issues).toEqual([]);
+    expect(manifest?.services).toHaveLength(500);
+    for (const i of [0, 1, 2, 137, 250, 498, 499]) expect(manifest?.services[i]?.origin).toBe(`${path}:${4 + 5 * i}`);
+    expect(manifest?.services.every((s, i) => s.origin === `${path}:${4 + 5 * i}`)).toBe(true);
+  });
+
+  it('points at issues deep in a large file, inside flow maps and flow sequences', async () => {
+    const path = await write(
+      'bad.yaml',
+      manyServices(500, (i, entry) => {
+        if (i === 321) entry[4] = '    check: { http: "http://127.0.0.1:9/", interval: soon, retries: 3 }';
+        if (i === 400) entry[1] = '    tags: [bench, {x: 1}]';
+      }),
+    );
+    const lines = (await loadManifest(path, {})).issues.map(formatIssue).sort();
+    expect(lines).toEqual([
+      `${path}:${4 + 5 * 321 + 4}:53: services[321].check.interval: must be a duration like 500ms, 10s, 2m or a number of seconds`,
+      `${path}:${4 + 5 * 321 + 4}:59: services[321].check.retries: unknown key "retries"`,
+      `${path}:${4 + 5 * 400 + 1}:19: services[400].tags[1]: must be a string`,
+    ]);
+  });
+
+  it('points at an unknown key inside a flow map', async () => {
+    const path = await write('flow.yaml', 'services:\n  - id: web\n    check: { tcp: "127.0.0.1:80", interval: 1s, retries: 3 }\n');
+    const lines = (await loadManifest(path, {})).issues.map(formatIssue);
+    expect(lines).toEqual([`${path}:3:49: services[0].check.retries: unknown key "retries"`]);
+  });
+
+  it('locates a key whose value is empty, and the entries after an empty one', async () => {
+    const path = await write('empty.yaml', 'agent:\n  heartbeat:\n  log_level: info\nservices:\n  - id: a-service\n  -\n  - id: x\n');
+    const lines = (await loadManifest(path, {})).issues.map(formatIssue);
+    expect(lines).toContain(`${path}:2:13: agent.heartbeat: must be one of "session", "service"`);
+    expect(lines).toContain(`${path}:6:4: services[1]: must be an object`);
+    expect(lines).toContain(`${path}:7:9: services[2].id: must be 3..65 characters of a-z, 0-9, _, - and .`);
+  });
+
+  it('reads an empty file as an empty manifest', async () => {
+    const { manifest, issues } = await loadManifest(await write('empty.yaml', ''), {});
+    expect(issues).toEqual([]);
+    expect(manifest?.services).toEqual([]);
+  });
+
+  it('rejects a file of two documents, and a duplicate key, at their place', async () => {
+    const multi = await write('multi.yaml', 'services:\n  - id: alpha\n---\nservices:\n  - id: beta\n');
+    expect((await loadManifest(multi, {})).issues.map(formatIssue)).toEqual([
+      `${multi}:3:1: expected a single YAML document, but found more (--- starts another)`,
+    ]);
+    const dup = await write('dup.yaml', 'services:\n  - id: alpha\n    tags: [a]\n    tags: [b]\n');
+    expect((await loadManifest(dup, {})).issues.map(formatIssue)).toEqual([`${dup}:4:5: duplicated mapping key`]);
+  });
+});
