@@ -92,6 +92,7 @@ export class Agent {
     const listen = opts.listen ?? manifest.agent.listen;
     agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }));
     syncer.start();
+    if (manifest.services.length > 0) syncer.openSession();
     runtime.apply(manifest.services);
     await agent.startMaterializer();
     if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath, ...templatePaths(manifest)], () => void agent.reload(), log);

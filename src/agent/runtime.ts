@@ -11,7 +11,6 @@ import type { ServiceStatus } from './status.js';
 interface Running {
   local: LocalService;
   runner: CheckRunner | null;
-  abort: AbortController;
 }
 
 /**
@@ -64,7 +63,7 @@ export class ServiceRuntime {
     const tomb = this.syncer.services.get(spec.id);
     const local = tomb?.removing ? Object.assign(tomb, { spec, removing: false, health: spec.check ? 'unknown' : 'healthy', lastProbe: null }) : newLocalService(spec);
     this.syncer.services.set(spec.id, local);
-    const r: Running = { local, runner: null, abort: new AbortController() };
+    const r: Running = { local, runner: null };
     this.running.set(spec.id, r);
     this.metrics.serviceHealthy.set({ service: spec.id }, local.health === 'healthy' ? 1 : 0);
     this.metrics.serviceRegistered.set({ service: spec.id }, 0);
@@ -76,7 +75,6 @@ export class ServiceRuntime {
     r.local.spec = spec;
     if (sameCheck) return;
     this.stopRunner(r);
-    r.abort = new AbortController();
     // Keep the last verdict until the new check gives its own: a changed interval must not flap the registration.
     if (!spec.check) r.local.health = 'healthy';
     r.local.lastProbe = null;
@@ -115,11 +113,10 @@ export class ServiceRuntime {
       onError: (err) => this.log.error({ service: id, err }, 'check callback failed'),
     });
     r.runner = runner;
-    runner.start(r.abort.signal);
+    runner.start();
   }
 
   private stopRunner(r: Running): void {
-    r.abort.abort();
     void r.runner?.stop();
     r.runner = null;
   }
@@ -138,10 +135,7 @@ export class ServiceRuntime {
 
   /** Stops every probe (shutdown). */
   async stopAll(): Promise<void> {
-    const stops = [...this.running.values()].map((r) => {
-      r.abort.abort();
-      return r.runner?.stop();
-    });
+    const stops = [...this.running.values()].map((r) => r.runner?.stop());
     await Promise.allSettled(stops);
   }
 

@@ -71,6 +71,16 @@ export class Syncer {
     this.loops.push(this.resyncLoop(this.stop.signal));
   }
 
+  /**
+   * Session mode: creates the session now, while the first probes run, so
+   * the first registration does not wait a round trip for it. A failure is
+   * left to the first registration, which tries again and reports it.
+   */
+  openSession(): void {
+    if (this.opts.mode !== 'session' || this.stop.signal.aborted) return;
+    this.session.ensure(this.opts.sessionTimeoutSec(), this.stop.signal).catch(() => {});
+  }
+
   /** Asks for a pass soon; coalesces with one already running. */
   trigger(): void {
     if (this.stop.signal.aborted) return;
