@@ -6,7 +6,7 @@ import { TetherError } from '../errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
 import type { LoadResult } from '../manifest/load.js';
 import { loadManifestOffThread } from '../manifest/load-off-thread.js';
-import { Pool } from 'undici';
+import { Pool } from '../client/undici.js';
 import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
 import { AgentMetrics } from '../observability/metrics.js';

@@ -1,4 +1,4 @@
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from './undici.js';
 import { TetherError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type {

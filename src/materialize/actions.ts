@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { request } from 'undici';
+import { Agent, type Dispatcher } from '../client/undici.js';
 import { Backoff, sleep, type BackoffOptions } from '../client/backoff.js';
 import type { ActionSpec } from '../manifest/model.js';
 import { describeError, OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from '../probes/attempt.js';
@@ -238,8 +238,11 @@ class Tail {
 
 type HttpSpec = Extract<ActionSpec, { kind: 'http' }>;
 
+/** The keep-alive pools of HTTP actions (what undici's global dispatcher was for them). */
+let actionAgent: Agent | undefined;
+
 /**
- * One request on undici's global pool; 2xx is ok. `input` is the body
+ * One request on the actions' keep-alive pools; 2xx is ok. `input` is the body
  * (application/json unless the spec sets a content-type), except for GET and
  * HEAD, which carry none. A failure's text has the head of the response body,
  * never a header value.
@@ -251,7 +254,9 @@ async function httpOnce(spec: HttpSpec, input: string | undefined, signal: Abort
   const has = (name: string): boolean => Object.keys(headers).some((k) => k.toLowerCase() === name);
   if (!has('user-agent')) headers['user-agent'] = USER_AGENT;
   if (body !== undefined && !has('content-type')) headers['content-type'] = 'application/json';
-  const res = await request(spec.url, { method, headers, body, signal });
+  const url = new URL(spec.url);
+  actionAgent ??= new Agent();
+  const res = await actionAgent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: method as Dispatcher.HttpMethod, headers, body, signal });
   const status = `HTTP ${res.statusCode}`;
   if (res.statusCode >= 200 && res.statusCode < 300) {
     await res.body.dump({ limit: 64 * 1024, signal }).catch(() => res.body.destroy());

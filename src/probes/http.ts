@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from '../client/undici.js';
 import { TetherError } from '../errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { runCancellable, type Report, type Verdict } from './attempt.js';

@@ -1,4 +1,4 @@
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from '../client/undici.js';
 import { TetherError } from '../errors.js';
 
 /**
