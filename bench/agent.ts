@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import { TetherError } from '../src/errors.js';
 import { countKeys, currentRevision, etcdctl, grantLease, putLeased, startKeepAlive, startWatch, TXN_OPS, type Watch } from './lib/agent-etcd.js';
-import { watchProcesses, type ProcessWindow } from './lib/agent-proc.js';
+import { procStatusMb, watchProcesses, type ProcessWindow } from './lib/agent-proc.js';
 import { serviceId, startSeededTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';
 import {
   agentCounters,
@@ -31,7 +31,10 @@ import { summarize } from './lib/stats.js';
  *   lease by `etcdctl txn` (TXN_OPS per txn), timed from the first txn's
  *   spawn to the first and N-th PUT printed by an `etcdctl watch` already
  *   streaming. Median of `--rounds` start-ups, each on a fresh tenant/prefix.
- * - steady state: once all are registered (and `--warmup` s more), the
+ * - steady state: once all are registered (and `--warmup` s more, 25 by
+ *   default: V8 keeps the young generation it grew during start-up until its
+ *   memory reducer runs, 10-25 s in; RSS 5 s after registration is printed
+ *   too, and the peak since start), the
  *   agent's CPU and RSS over `--duration` s from /proc, the registry's too;
  *   etcd: the `etcdctl lease keep-alive` process that keeps the lease (and so
  *   the keys) alive, and the etcd server. etcd does no health probing: it is
@@ -65,6 +68,8 @@ interface Steady {
   client: ProcessWindow;
   server: ProcessWindow;
   cpu: Cpu;
+  /** tether only: VmRSS 5 s after all were registered (the start-up plateau), MB. */
+  rssEarlyMb?: number;
   /** What happened in the window, for the reader to check the work was done. */
   work: string;
 }
@@ -80,7 +85,7 @@ function options(ctx: BenchContext): Options {
   const services = Math.floor(numberOption(o.services, 'services', 500));
   if (services > 1000) throw new TetherError('bench.usage', '--services: at most 1000 for the agent bench');
   if (o.store !== undefined && o.store !== 'sqlite') throw new TetherError('bench.usage', 'the agent bench runs the SQLite registry only');
-  return { services, rounds, durationMs: numberOption(o.duration, 'duration', 30) * 1000, warmupMs: numberOption(o.warmup, 'warmup', 5) * 1000 };
+  return { services, rounds, durationMs: numberOption(o.duration, 'duration', 30) * 1000, warmupMs: numberOption(o.warmup, 'warmup', 25) * 1000 };
 }
 
 /** `p`, or a TetherError `bench.timeout` naming `what` after `ms`. */
@@ -135,7 +140,10 @@ async function startAgent(ctx: BenchContext, o: Options, registry: Server, feed:
 
 /** Watches the agent and the registry over the window; fails when a registration was lost or a heartbeat failed. */
 async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, registry: Server, feed: Client, tenant: string, target: Target): Promise<Steady> {
-  await sleep(o.warmupMs, undefined, { signal: ctx.signal });
+  const early = Math.min(o.warmupMs, 5000);
+  await sleep(early, undefined, { signal: ctx.signal });
+  const rssEarlyMb = procStatusMb(agent.server.pid, 'VmRSS');
+  await sleep(o.warmupMs - early, undefined, { signal: ctx.signal });
   const before = await agentCounters(agent.api);
   const [requests, connections] = [target.requests(), target.connections()];
   const meter = cpuMeter({ cpuSeconds: () => agent.server.cpuSeconds() + registry.cpuSeconds() });
@@ -148,7 +156,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const problems = lost.filter((p) => p !== false);
   if (problems.length > 0) throw new TetherError('bench.registration', `after the window: ${problems.join(', ')} (want ${o.services})`);
   const work = `${after.probes - before.probes} probes (${target.requests() - requests} target requests on ${target.connections() - connections} new connections), ${after.heartbeatsOk - before.heartbeatsOk} session heartbeats`;
-  return { client, server, cpu, work };
+  return { client, server, cpu, rssEarlyMb, work };
 }
 
 async function tetherSide(ctx: BenchContext, o: Options): Promise<Side> {
@@ -256,6 +264,7 @@ function report(o: Options, t: Side, e: Side): void {
   if (o.services > 200) {
     process.stdout.write(`note: the registry runs with --limits service=${Math.max(200, o.services)} (a tenant gets 200 by default)\n`);
   }
+  process.stdout.write(`tether agent RSS ${fmt(Math.min(5, o.warmupMs / 1000), 0)} s after all were registered (before the window): ${fmt(t.steady.rssEarlyMb ?? Number.NaN, 1)} MB\n`);
   warnIfBusy('the tether window', t.steady.cpu);
   warnIfBusy('the etcd window', e.steady.cpu);
   process.stdout.write(
@@ -275,6 +284,7 @@ function report(o: Options, t: Side, e: Side): void {
     etcd_all_keys_ms: round(median(eAll), 1),
     ratio_first: round(ratio(median(tFirst), median(eFirst))),
     rss_peak_mb: round(tc.rssPeakMb, 1),
+    rss_early_mb: round(t.steady.rssEarlyMb ?? Number.NaN, 1),
     registry_cpu_pct: round(t.steady.server.cpu * 100, 3),
     etcd_server_cpu_pct: round(e.steady.server.cpu * 100, 3),
     services: o.services,
