@@ -16,15 +16,19 @@ export function firstSignal(onHup?: () => void, repeatWindowMs = REPEAT_WINDOW_M
   return new Promise((resolve) => {
     const hup = (): void => onHup?.();
     const onSignal = (sig: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      process.off('SIGHUP', hup);
       const first = performance.now();
       const again = (): void => {
         if (performance.now() - first >= repeatWindowMs) process.exit(1);
       };
+      // The new listeners go on before the old ones come off: a signal with no listener left,
+      // even for an instant, gets its default action (a repeated Ctrl-C would kill the process
+      // before it deregistered), and a SIGHUP during shutdown is ignored rather than fatal.
       process.on('SIGTERM', again);
       process.on('SIGINT', again);
+      if (onHup) process.on('SIGHUP', ignore);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', hup);
       resolve(sig);
     };
     process.on('SIGTERM', onSignal);
@@ -32,3 +36,5 @@ export function firstSignal(onHup?: () => void, repeatWindowMs = REPEAT_WINDOW_M
     if (onHup) process.on('SIGHUP', hup);
   });
 }
+
+function ignore(): void {}
