@@ -71,10 +71,14 @@ function nextContent(text: string, from: number): number {
   return from + (m?.[0].length ?? 0);
 }
 
+/** More values than any real manifest has (500 services are ~8,000): past it, aliases are multiplying. */
+const MAX_VALUES = 250_000;
+
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string of `value` from
  * `env`; `$${...}` stays literal. Returns the expanded value and an issue
- * (located by `where`) for each unset variable without a default.
+ * (located by `where`) for each unset variable without a default, for an
+ * alias cycle, or for aliases that expand past MAX_VALUES (the walk stops).
  */
 export function expandEnv(
   value: unknown,
@@ -83,7 +87,28 @@ export function expandEnv(
   path: PropertyKey[] = [],
 ): { value: unknown; issues: ManifestIssue[] } {
   const issues: ManifestIssue[] = [];
+  // YAML aliases share nodes: `&a [*a]` makes a cycle, and a few lines of nested aliases can stand
+  // for billions of values. js-yaml builds both without complaint; this walk copies, so it stops.
+  const open = new Set<object>();
+  let values = 0;
+  let stopped = false;
+  const stop = (p: PropertyKey[], message: string): undefined => {
+    if (!stopped) issues.push({ ...where(p), message });
+    stopped = true;
+    return undefined;
+  };
   const walk = (v: unknown, p: PropertyKey[]): unknown => {
+    if (stopped) return undefined;
+    if (++values > MAX_VALUES) return stop(p, `aliases expand this file to more than ${MAX_VALUES.toLocaleString('en')} values`);
+    if (typeof v === 'object' && v !== null) {
+      if (open.has(v)) return stop(p, 'an alias refers to a node that contains it');
+      open.add(v);
+      try {
+        return Array.isArray(v) ? v.map((x, i) => walk(x, [...p, i])) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...p, k])]));
+      } finally {
+        open.delete(v);
+      }
+    }
     if (typeof v === 'string') {
       return v.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escaped: string, name: string, def?: string) => {
         if (escaped) return whole.slice(1);
@@ -93,10 +118,6 @@ export function expandEnv(
         issues.push({ ...where(p), message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
         return '';
       });
-    }
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, [...p, i]));
-    if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...p, k])]));
     }
     return v;
   };

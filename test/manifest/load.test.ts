@@ -148,6 +148,24 @@ services:
     expect(issues[0]?.line).toBeGreaterThanOrEqual(3);
   });
 
+  it('stops at aliases that multiply (a "billion laughs" file) and at an alias cycle, with an issue each', async () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h'], ['h', 'i']]) {
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    }
+    const bomb = await write('bomb.yaml', `services: []\nx-laughs:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
+    const t = performance.now();
+    const big = await loadManifest(bomb, {});
+    expect(performance.now() - t).toBeLessThan(5000);
+    expect(big.manifest).toBeNull();
+    expect(big.issues.map((i) => i.message)).toContain('aliases expand this file to more than 250,000 values');
+
+    const cycle = await write('cycle.yaml', 'services: &s\n  - id: alpha\n    tags: *s\n');
+    const loop = await loadManifest(cycle, {});
+    expect(loop.manifest).toBeNull();
+    expect(loop.issues).toContainEqual(expect.objectContaining({ path: 'services[0].tags', message: 'an alias refers to a node that contains it' }));
+  });
+
   it('throws manifest.not_found for a missing path', async () => {
     const err = await loadManifest(join(dir, 'nope.yaml')).catch((e: unknown) => e);
     expect(hasCode(err, 'manifest.not_found')).toBe(true);
