@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,11 +22,6 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-async function write(name: string, text: string): Promise<string> {
-  const path = join(tmp.path, name);
-  await writeFile(path, text);
-  return path;
-}
 
 const MANIFEST = `upstream:
   url: http://127.0.0.1:8470/v1.0/1234
@@ -46,7 +40,7 @@ files:
 
 describe('loadManifestOffThread (a worker thread)', () => {
   it('returns what loadManifest returns, frozen, with the environment given', async () => {
-    const path = await write('ok.yaml', MANIFEST);
+    const path = await tmp.write('ok.yaml', MANIFEST);
     const env = { HOST_ID: 'h7' };
     const got = await offThread(path, env);
     expect(got).toEqual(await loadManifest(path, env));
@@ -56,7 +50,7 @@ describe('loadManifestOffThread (a worker thread)', () => {
   });
 
   it('returns every issue with its position, as loadManifest does', async () => {
-    const path = await write('bad.yaml', 'services:\n  - id: x\n    bogus: 1\n');
+    const path = await tmp.write('bad.yaml', 'services:\n  - id: x\n    bogus: 1\n');
     const got = await offThread(path, {});
     expect(got.manifest).toBeNull();
     expect(got.issues.length).toBeGreaterThan(1);
@@ -70,7 +64,7 @@ describe('loadManifestOffThread (a worker thread)', () => {
   });
 
   it('rejects with the reason when aborted, already or while loading', async () => {
-    const path = await write('abort.yaml', MANIFEST);
+    const path = await tmp.write('abort.yaml', MANIFEST);
     const before = new Error('not wanted');
     await expect(offThread(path, { HOST_ID: 'h' }, AbortSignal.abort(before))).rejects.toBe(before);
     const ac = new AbortController();

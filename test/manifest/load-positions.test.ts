@@ -1,5 +1,3 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatIssue } from '../../src/manifest/issues.js';
 import { loadManifest } from '../../src/manifest/load.js';
@@ -13,11 +11,6 @@ afterEach(async () => {
   await tmp.remove();
 });
 
-async function write(name: string, text: string): Promise<string> {
-  const path = join(tmp.path, name);
-  await writeFile(path, text);
-  return path;
-}
 
 /** The bench's manifest: service i's `- id:` line is 4 + 5i. */
 function manyServices(count: number, edit: (i: number, lines: string[]) => void = () => {}): string {
@@ -39,7 +32,7 @@ function manyServices(count: number, edit: (i: number, lines: string[]) => void 
 
 describe('manifest positions', () => {
   it('gives each of 500 services its own line as origin', async () => {
-    const path = await write('many.yaml', manyServices(500));
+    const path = await tmp.write('many.yaml', manyServices(500));
     const { manifest, issues } = await loadManifest(path, {});
     expect(issues).toEqual([]);
     expect(manifest?.services).toHaveLength(500);
@@ -48,7 +41,7 @@ describe('manifest positions', () => {
   });
 
   it('points at issues deep in a large file, inside flow maps and flow sequences', async () => {
-    const path = await write(
+    const path = await tmp.write(
       'bad.yaml',
       manyServices(500, (i, entry) => {
         if (i === 321) entry[4] = '    check: { http: "http://127.0.0.1:9/", interval: soon, retries: 3 }';
@@ -64,13 +57,13 @@ describe('manifest positions', () => {
   });
 
   it('points at an unknown key inside a flow map', async () => {
-    const path = await write('flow.yaml', 'services:\n  - id: web\n    check: { tcp: "127.0.0.1:80", interval: 1s, retries: 3 }\n');
+    const path = await tmp.write('flow.yaml', 'services:\n  - id: web\n    check: { tcp: "127.0.0.1:80", interval: 1s, retries: 3 }\n');
     const lines = (await loadManifest(path, {})).issues.map(formatIssue);
     expect(lines).toEqual([`${path}:3:49: services[0].check.retries: unknown key "retries"`]);
   });
 
   it('locates a key whose value is empty, and the entries after an empty one', async () => {
-    const path = await write('empty.yaml', 'agent:\n  heartbeat:\n  log_level: info\nservices:\n  - id: a-service\n  -\n  - id: x\n');
+    const path = await tmp.write('empty.yaml', 'agent:\n  heartbeat:\n  log_level: info\nservices:\n  - id: a-service\n  -\n  - id: x\n');
     const lines = (await loadManifest(path, {})).issues.map(formatIssue);
     expect(lines).toContain(`${path}:2:13: agent.heartbeat: must be one of "session", "service"`);
     expect(lines).toContain(`${path}:6:4: services[1]: must be an object`);
@@ -78,17 +71,17 @@ describe('manifest positions', () => {
   });
 
   it('reads an empty file as an empty manifest', async () => {
-    const { manifest, issues } = await loadManifest(await write('empty.yaml', ''), {});
+    const { manifest, issues } = await loadManifest(await tmp.write('empty.yaml', ''), {});
     expect(issues).toEqual([]);
     expect(manifest?.services).toEqual([]);
   });
 
   it('rejects a file of two documents, and a duplicate key, at their place', async () => {
-    const multi = await write('multi.yaml', 'services:\n  - id: alpha\n---\nservices:\n  - id: beta\n');
+    const multi = await tmp.write('multi.yaml', 'services:\n  - id: alpha\n---\nservices:\n  - id: beta\n');
     expect((await loadManifest(multi, {})).issues.map(formatIssue)).toEqual([
       `${multi}:3:1: expected a single YAML document, but found more (--- starts another)`,
     ]);
-    const dup = await write('dup.yaml', 'services:\n  - id: alpha\n    tags: [a]\n    tags: [b]\n');
+    const dup = await tmp.write('dup.yaml', 'services:\n  - id: alpha\n    tags: [a]\n    tags: [b]\n');
     expect((await loadManifest(dup, {})).issues.map(formatIssue)).toEqual([`${dup}:4:5: duplicated mapping key`]);
   });
 });

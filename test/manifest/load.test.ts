@@ -16,15 +16,10 @@ afterEach(async () => {
   await tmp.remove();
 });
 
-async function write(name: string, text: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, text);
-  return path;
-}
 
 describe('loadManifest', () => {
   it('normalizes a valid manifest: durations, defaults, env, metadata as strings', async () => {
-    const path = await write(
+    const path = await tmp.write(
       'tether.yaml',
       `upstream:
   url: http://127.0.0.1:8470/v1.0/1234
@@ -58,7 +53,7 @@ services:
   });
 
   it('reports every issue at once with file:line:column and dotted path', async () => {
-    const path = await write(
+    const path = await tmp.write(
       'bad.yaml',
       `agent:
   heartbeat: sometimes
@@ -83,7 +78,7 @@ services:
   });
 
   it('applies rules zod cannot express: one probe kind, timeout range, token xor token_file', async () => {
-    const path = await write(
+    const path = await tmp.write(
       'rules.yaml',
       `upstream:
   url: http://127.0.0.1:8470/v1.0/1234
@@ -104,19 +99,19 @@ services:
   });
 
   it('rejects a URL without /v1.0/{tenant}', async () => {
-    const path = await write('u.yaml', 'upstream:\n  url: http://127.0.0.1:8470/\n');
+    const path = await tmp.write('u.yaml', 'upstream:\n  url: http://127.0.0.1:8470/\n');
     const lines = (await loadManifest(path, {})).issues.map(formatIssue);
     expect(lines).toEqual([`${path}:2:8: upstream.url: must be an http(s) URL ending in /v1.0/{tenant}, e.g. http://127.0.0.1:8470/v1.0/1234`]);
   });
 
   it('takes a list of URLs for one registry behind several servers, all naming the same tenant', async () => {
-    const ok = await write('list.yaml', 'upstream:\n  url:\n    - http://10.0.0.1:8470/v1.0/web\n    - https://10.0.0.2:8470/v1.0/web\n');
+    const ok = await tmp.write('list.yaml', 'upstream:\n  url:\n    - http://10.0.0.1:8470/v1.0/web\n    - https://10.0.0.2:8470/v1.0/web\n');
     const { manifest } = await loadManifest(ok, {});
     expect(manifest?.upstream?.endpoints.map((e) => [e.base, e.tenant])).toEqual([
       ['http://10.0.0.1:8470', 'web'],
       ['https://10.0.0.2:8470', 'web'],
     ]);
-    const bad = await write('mixed.yaml', 'upstream:\n  url:\n    - http://10.0.0.1:8470/v1.0/web\n    - http://10.0.0.2:8470/v1.0/api\n');
+    const bad = await tmp.write('mixed.yaml', 'upstream:\n  url:\n    - http://10.0.0.1:8470/v1.0/web\n    - http://10.0.0.2:8470/v1.0/api\n');
     const lines = (await loadManifest(bad, {})).issues.map(formatIssue);
     expect(lines).toEqual([`${bad}:4:7: upstream.url[1]: names tenant api, but upstream.url[0] names web: every URL must name the same tenant`]);
   });
@@ -140,7 +135,7 @@ services:
   });
 
   it('reports YAML syntax errors with their position', async () => {
-    const path = await write('syntax.yaml', 'services:\n  - id: a\n   bad: [\n');
+    const path = await tmp.write('syntax.yaml', 'services:\n  - id: a\n   bad: [\n');
     const { manifest, issues } = await loadManifest(path, {});
     expect(manifest).toBeNull();
     expect(issues.length).toBeGreaterThan(0);
@@ -153,14 +148,14 @@ services:
     for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g'], ['g', 'h'], ['h', 'i']]) {
       levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
     }
-    const bomb = await write('bomb.yaml', `services: []\nx-laughs:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
+    const bomb = await tmp.write('bomb.yaml', `services: []\nx-laughs:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
     const t = performance.now();
     const big = await loadManifest(bomb, {});
     expect(performance.now() - t).toBeLessThan(5000);
     expect(big.manifest).toBeNull();
     expect(big.issues.map((i) => i.message)).toContain('aliases expand this file to more than 250,000 values');
 
-    const cycle = await write('cycle.yaml', 'services: &s\n  - id: alpha\n    tags: *s\n');
+    const cycle = await tmp.write('cycle.yaml', 'services: &s\n  - id: alpha\n    tags: *s\n');
     const loop = await loadManifest(cycle, {});
     expect(loop.manifest).toBeNull();
     expect(loop.issues).toContainEqual(expect.objectContaining({ path: 'services[0].tags', message: 'an alias refers to a node that contains it' }));
