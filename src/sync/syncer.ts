@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { Backoff, sleep } from '../client/backoff.js';
 import { HeartBeater } from '../client/heartbeater.js';
@@ -57,6 +58,10 @@ export class Syncer {
   upstreamError: { message: string; at: number } | null = null;
 
   constructor(private readonly opts: SyncerOptions) {
+    // Every registry call in flight (PASS_CONCURRENCY in a pass) and every heartbeat chain listens
+    // on this signal, each removing its listener when done: past Node's default of 10 that is not a
+    // leak, and the warning Node would print at start-up would only alarm the reader of the log.
+    setMaxListeners(0, this.stop.signal);
     this.session = new SessionKeeper({
       registry: opts.registry,
       tenant: opts.tenant,

@@ -119,6 +119,27 @@ describe('tether agent', () => {
     expect(removes).toEqual(['svc-a', 'svc-b']);
   });
 
+  it('runs 40 services (20 probed) from start to SIGTERM with nothing on stderr but JSON log records (no listener-leak warning)', async () => {
+    const tenant = `${TENANT}-many`;
+    const target = await startTarget(true);
+    targets.push(target);
+    const services = Array.from({ length: 40 }, (_, i) =>
+      i % 2 === 0 ? `  - id: many-${i}\n    check: { http: "${target.url}", interval: 200ms, timeout: 150ms }\n` : `  - id: many-${i}\n`,
+    );
+    const config = await writeManifest('many.yaml', `${header(tenant)}${services.join('')}`);
+    const { proc } = await startAgent(config);
+    await timeUntil(async () => (await registeredIds(tenant)).length === 40, 10_000);
+    expect((await proc.stop('SIGTERM')).code).toBe(0);
+    const notJson = proc.log.filter((line) => {
+      try {
+        return typeof JSON.parse(line) !== 'object';
+      } catch {
+        return true;
+      }
+    });
+    expect(notJson).toEqual([]);
+  });
+
   it('after SIGKILL the registry times the services out', async () => {
     const tenant = `${TENANT}-kill`;
     const config = await writeManifest('kill.yaml', `${header(tenant)}  - id: doomed\n    heartbeat_timeout: 3\n`);
