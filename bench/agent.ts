@@ -31,10 +31,12 @@ import { summarize } from './lib/stats.js';
  *   lease by `etcdctl txn` (TXN_OPS per txn), timed from the first txn's
  *   spawn to the first and N-th PUT printed by an `etcdctl watch` already
  *   streaming. Median of `--rounds` start-ups, each on a fresh tenant/prefix.
- * - steady state: once all are registered (and `--warmup` s more, 25 by
- *   default: V8 keeps the young generation it grew during start-up until its
- *   memory reducer runs, 10-25 s in; RSS 5 s after registration is printed
- *   too, and the peak since start), the
+ * - steady state: once all are registered (and `--warmup` s more, 120 by
+ *   default: V8 goes on optimizing the hot code for about two minutes after
+ *   start, on its helper threads, ~650 TurboFan compiles with 500 services,
+ *   and keeps the young generation it grew during start-up until its memory
+ *   reducer runs, 10-25 s in; RSS 5 s after registration is printed too, the
+ *   agent's CPU over the warm-up, and the peak RSS since start), the
  *   agent's CPU and RSS over `--duration` s from /proc, the registry's too;
  *   etcd: the `etcdctl lease keep-alive` process that keeps the lease (and so
  *   the keys) alive, and the etcd server. etcd does no health probing: it is
@@ -70,6 +72,8 @@ interface Steady {
   cpu: Cpu;
   /** tether only: VmRSS 5 s after all were registered (the start-up plateau), MB. */
   rssEarlyMb?: number;
+  /** tether only: the agent's CPU from 5 s after all were registered to the window (JIT warm-up), fraction of a core. */
+  warmupCpu?: number;
   /** What happened in the window, for the reader to check the work was done. */
   work: string;
 }
@@ -85,7 +89,7 @@ function options(ctx: BenchContext): Options {
   const services = Math.floor(numberOption(o.services, 'services', 500));
   if (services > 1000) throw new TetherError('bench.usage', '--services: at most 1000 for the agent bench');
   if (o.store !== undefined && o.store !== 'sqlite') throw new TetherError('bench.usage', 'the agent bench runs the SQLite registry only');
-  return { services, rounds, durationMs: numberOption(o.duration, 'duration', 30) * 1000, warmupMs: numberOption(o.warmup, 'warmup', 25) * 1000 };
+  return { services, rounds, durationMs: numberOption(o.duration, 'duration', 30) * 1000, warmupMs: numberOption(o.warmup, 'warmup', 120) * 1000 };
 }
 
 /** `p`, or a TetherError `bench.timeout` naming `what` after `ms`. */
@@ -143,7 +147,9 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const early = Math.min(o.warmupMs, 5000);
   await sleep(early, undefined, { signal: ctx.signal });
   const rssEarlyMb = procStatusMb(agent.server.pid, 'VmRSS');
+  const [cpu0, t0] = [agent.server.cpuSeconds(), performance.now()];
   await sleep(o.warmupMs - early, undefined, { signal: ctx.signal });
+  const warmupCpu = (agent.server.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
   const before = await agentCounters(agent.api);
   const [requests, connections] = [target.requests(), target.connections()];
   const meter = cpuMeter({ cpuSeconds: () => agent.server.cpuSeconds() + registry.cpuSeconds() });
@@ -156,7 +162,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const problems = lost.filter((p) => p !== false);
   if (problems.length > 0) throw new TetherError('bench.registration', `after the window: ${problems.join(', ')} (want ${o.services})`);
   const work = `${after.probes - before.probes} probes (${target.requests() - requests} target requests on ${target.connections() - connections} new connections), ${after.heartbeatsOk - before.heartbeatsOk} session heartbeats`;
-  return { client, server, cpu, rssEarlyMb, work };
+  return { client, server, cpu, rssEarlyMb, warmupCpu, work };
 }
 
 async function tetherSide(ctx: BenchContext, o: Options): Promise<Side> {
@@ -217,7 +223,8 @@ async function etcdSide(ctx: BenchContext, o: Options): Promise<Side> {
     }
     await watch.close(); // not part of "keeping the keys alive"
     keeper = await startKeepAlive(ctx.cleanup, etcd.url, lease, tempDir(ctx.cleanup, 'keepalive'));
-    await sleep(o.warmupMs, undefined, { signal: ctx.signal });
+    // etcdctl is a Go binary, with no JIT to wait for: 25 s at most.
+    await sleep(Math.min(o.warmupMs, 25_000), undefined, { signal: ctx.signal });
     const k = keeper;
     const meter = cpuMeter({ cpuSeconds: () => k.cpuSeconds() + etcd.cpuSeconds() });
     const [client, server] = (await watchProcesses([keeper.pid, etcd.pid], o.durationMs, ctx.signal)) as [ProcessWindow, ProcessWindow];
@@ -265,6 +272,7 @@ function report(o: Options, t: Side, e: Side): void {
     process.stdout.write(`note: the registry runs with --limits service=${Math.max(200, o.services)} (a tenant gets 200 by default)\n`);
   }
   process.stdout.write(`tether agent RSS ${fmt(Math.min(5, o.warmupMs / 1000), 0)} s after all were registered (before the window): ${fmt(t.steady.rssEarlyMb ?? Number.NaN, 1)} MB\n`);
+  process.stdout.write(`tether agent CPU from then to the window (warm-up: V8 still optimizing hot code): ${fmt((t.steady.warmupCpu ?? Number.NaN) * 100, 2)} %\n`);
   warnIfBusy('the tether window', t.steady.cpu);
   warnIfBusy('the etcd window', e.steady.cpu);
   process.stdout.write(
@@ -285,6 +293,7 @@ function report(o: Options, t: Side, e: Side): void {
     ratio_first: round(ratio(median(tFirst), median(eFirst))),
     rss_peak_mb: round(tc.rssPeakMb, 1),
     rss_early_mb: round(t.steady.rssEarlyMb ?? Number.NaN, 1),
+    warmup_cpu_pct: round((t.steady.warmupCpu ?? Number.NaN) * 100, 3),
     registry_cpu_pct: round(t.steady.server.cpu * 100, 3),
     etcd_server_cpu_pct: round(e.steady.server.cpu * 100, 3),
     services: o.services,

@@ -30,7 +30,7 @@ options:
                              --registry-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
 
 agent (bench/agent.ts) reads: --services N (500), --rounds N start-ups (3),
-  --duration S steady-state window (30), --warmup S settle after all are registered (25);
+  --duration S steady-state window (30), --warmup S settle after all are registered (120: V8's JIT warm-up);
   env TETHER_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/agentprof" profiles the agent.
 
 propagation (bench/propagation.ts) reads: --rounds N one-agent changes after 50 warm-up (1000),

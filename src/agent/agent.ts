@@ -6,7 +6,7 @@ import { TetherError } from '../errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
 import type { LoadResult } from '../manifest/load.js';
 import { loadManifestOffThread } from '../manifest/load-off-thread.js';
-import { Pool } from '../client/undici.js';
+import { HttpPool } from '../client/node-http.js';
 import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
 import { AgentMetrics } from '../observability/metrics.js';
@@ -265,7 +265,7 @@ export async function httpUpstream(
   const first = up?.endpoints[0];
   if (!up || !first) throw new TetherError('agent.no_upstream', 'the manifest has no upstream.url (or use `tether dev` for an embedded registry)');
   const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
-  const dispatchers: Pool[] = [];
+  const dispatchers: HttpPool[] = [];
   const clients: HttpRegistry[] = [];
   for (const e of up.endpoints) {
     const dispatcher = up.tls ? await tlsPool(e.base, up.tls) : undefined;
@@ -291,8 +291,8 @@ export async function httpUpstream(
 }
 
 /** A keep-alive pool to an https registry with the manifest's CA and client certificate. */
-async function tlsPool(origin: string, tls: NonNullable<Upstream['tls']>): Promise<Pool> {
+async function tlsPool(origin: string, tls: NonNullable<Upstream['tls']>): Promise<HttpPool> {
   const read = (f: string | null) => (f === null ? undefined : readFile(f));
   const [ca, cert, key] = await Promise.all([read(tls.caFile), read(tls.certFile), read(tls.keyFile)]);
-  return new Pool(origin, { connect: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } });
+  return new HttpPool(origin, { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
 }

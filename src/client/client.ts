@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { HttpDispatcher } from './node-http.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -55,7 +55,7 @@ export interface ClientUrlOptions {
   url: string;
   token?: string | undefined;
   timeoutMs?: number | undefined;
-  dispatcher?: Dispatcher | undefined;
+  dispatcher?: HttpDispatcher | undefined;
 }
 
 /** In-process (or any Registry): the caller owns `registry`, so `close()` leaves it open. */

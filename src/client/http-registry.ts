@@ -1,4 +1,4 @@
-import { Pool, type Dispatcher } from './undici.js';
+import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from './node-http.js';
 import { TetherError } from '../errors.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -25,8 +25,8 @@ export interface HttpRegistryOptions {
   token?: string | undefined;
   /** Per-request deadline, ms (default 10 s). Long-polls get `wait + 10 s` instead. */
   timeoutMs?: number | undefined;
-  /** Bring your own undici dispatcher (Agent, MockAgent...). The caller owns it: `close()` leaves it open. */
-  dispatcher?: Dispatcher | undefined;
+  /** Bring your own connection pool (e.g. an HttpPool with TLS material). The caller owns it: `close()` leaves it open. */
+  dispatcher?: HttpDispatcher | undefined;
 }
 
 interface Reply {
@@ -41,12 +41,14 @@ interface CallOptions {
   timeoutMs?: number;
 }
 
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Slack on top of `wait` for a long-poll: the server answers at `wait`, the network adds the rest. */
 const LONG_POLL_SLACK_MS = 10_000;
 
 /**
- * The Registry interface over the v1.0 HTTP API (undici, keep-alive pool, one per instance).
+ * The Registry interface over the v1.0 HTTP API (node:http, keep-alive pool, one per instance).
  *
  * Errors: a non-2xx reply becomes the RegistryFault it carries (see
  * `faultFromReply`); no reply at all becomes TetherError `client.unreachable`
@@ -58,7 +60,7 @@ export class HttpRegistry implements Registry {
   private readonly root: ApiRoot;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
-  private readonly dispatcher: Dispatcher;
+  private readonly dispatcher: HttpDispatcher;
   private readonly ownsDispatcher: boolean;
   private closing: Promise<void> | undefined;
 
@@ -68,9 +70,9 @@ export class HttpRegistry implements Registry {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ownsDispatcher = opts.dispatcher === undefined;
     // One pool per instance: keep-alive connections are reused across calls
-    // (spec 6.7 asks heartbeaters for keep-alive); undici's defaults honour the
-    // server's Keep-Alive hint, so idle sockets are dropped before the server does.
-    this.dispatcher = opts.dispatcher ?? new Pool(this.root.origin);
+    // (spec 6.7 asks heartbeaters for keep-alive); a send that crosses the
+    // server's idle close is retried once on a new connection (see HttpPool).
+    this.dispatcher = opts.dispatcher ?? new HttpPool(this.root.origin);
   }
 
   /** The server origin (no token, no path), for logs and messages. */
@@ -179,13 +181,13 @@ export class HttpRegistry implements Registry {
     if (this.ownsDispatcher) await this.dispatcher.destroy();
   }
 
-  private async json<T>(method: Dispatcher.HttpMethod, tenant: string, path: string, opts: CallOptions): Promise<T> {
+  private async json<T>(method: HttpMethod, tenant: string, path: string, opts: CallOptions): Promise<T> {
     const reply = await this.call(method, tenant, path, opts);
     return parseJson<T>(reply, `${method} ${path.split('?')[0]}`);
   }
 
   /** One request: 2xx resolves with the reply, anything else rejects (see the class doc). */
-  private async call(method: Dispatcher.HttpMethod, tenant: string, path: string, opts: CallOptions): Promise<Reply> {
+  private async call(method: HttpMethod, tenant: string, path: string, opts: CallOptions): Promise<Reply> {
     const outer = opts.signal;
     outer?.throwIfAborted();
     if (this.closing) throw new TetherError('client.closed', 'the registry client is closed');
@@ -203,14 +205,13 @@ export class HttpRegistry implements Registry {
     timer.unref();
     try {
       const res = await this.dispatcher.request({
-        origin: this.root.origin,
         path: `${tenantPath(this.root, tenant)}${path}`,
         method,
         headers: this.headers(),
         body: opts.body === undefined ? null : JSON.stringify(opts.body),
         signal: ac.signal,
       });
-      const text = await res.body.text();
+      const text = await readText(res.body);
       const reply: Reply = { status: res.statusCode, text, headers: res.headers };
       if (res.statusCode >= 200 && res.statusCode < 300) return reply;
       throw faultFromReply(res.statusCode, text, headerValue(res.headers['x-response-id']));
@@ -234,10 +235,10 @@ export class HttpRegistry implements Registry {
   }
 }
 
-/** Maps an undici/socket failure to a stable code; the token is never part of it (we never put it in a URL). */
+/** Maps a socket failure to a stable code; the token is never part of it (we never put it in a URL). */
 function transportError(err: unknown, origin: string): TetherError {
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
+  if (code === POOL_CLOSED) {
     return new TetherError('client.closed', 'the registry client is closed', { cause: err });
   }
   const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Agent, type Dispatcher } from '../client/undici.js';
+import { drain, HttpPool, readHead } from '../client/node-http.js';
 import { Backoff, sleep, type BackoffOptions } from '../client/backoff.js';
 import type { ActionSpec } from '../manifest/model.js';
 import { describeError, OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from '../probes/attempt.js';
@@ -238,8 +238,8 @@ class Tail {
 
 type HttpSpec = Extract<ActionSpec, { kind: 'http' }>;
 
-/** The keep-alive pools of HTTP actions (what undici's global dispatcher was for them). */
-let actionAgent: Agent | undefined;
+/** The keep-alive pools of HTTP actions, one per origin, for the life of the process. */
+const actionPools = new Map<string, HttpPool>();
 
 /**
  * One request on the actions' keep-alive pools; 2xx is ok. `input` is the body
@@ -255,27 +255,16 @@ async function httpOnce(spec: HttpSpec, input: string | undefined, signal: Abort
   if (!has('user-agent')) headers['user-agent'] = USER_AGENT;
   if (body !== undefined && !has('content-type')) headers['content-type'] = 'application/json';
   const url = new URL(spec.url);
-  actionAgent ??= new Agent();
-  const res = await actionAgent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: method as Dispatcher.HttpMethod, headers, body, signal });
+  let pool = actionPools.get(url.origin);
+  if (pool === undefined) actionPools.set(url.origin, (pool = new HttpPool(url.origin)));
+  const res = await pool.request({ path: `${url.pathname}${url.search}`, method, headers, body, signal });
   const status = `HTTP ${res.statusCode}`;
   if (res.statusCode >= 200 && res.statusCode < 300) {
-    await res.body.dump({ limit: 64 * 1024, signal }).catch(() => res.body.destroy());
+    await drain(res.body, 64 * 1024);
     return { ok: true, output: status };
   }
-  const text = (await bodyHead(res.body, 512)).trim();
+  const text = (await readHead(res.body, 512)).trim();
   return { ok: false, output: text === '' ? status : `${status}: ${truncateOutput(text, 512)}` };
-}
-
-/** The first `limit` bytes of a body as text; leaving the loop early destroys the stream. */
-async function bodyHead(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= limit) break;
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 // ---- runner ---------------------------------------------------------------

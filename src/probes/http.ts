@@ -1,9 +1,16 @@
-import { STATUS_CODES } from 'node:http';
-import { Agent, type Dispatcher } from '../client/undici.js';
+import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { TetherError } from '../errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { runCancellable, type Report, type Verdict } from './attempt.js';
 import type { Probe } from './probe.js';
+
+/*
+ * Why node:http and not undici (which only the etcd store still uses): loading
+ * undici (its modules and the wasm llhttp parser) cost the agent ~17-25 MB of
+ * RSS, measured; node:http's parser is already in the binary. Its client costs
+ * ~13 us more per request, nothing at 50 probes/s.
+ */
 
 type HttpSpec = Extract<ProbeSpec, { kind: 'http' }>;
 
@@ -12,25 +19,44 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 
 const USER_AGENT = 'tether-probe';
 
-// Two shared keep-alive pools: certificate checking is a property of the
-// connection, so skip-verify probes must never reuse a verified pool's
-// sockets, nor the other way round.
-let verifyingAgent: Agent | undefined;
-let skipVerifyAgent: Agent | undefined;
+/**
+ * How long an idle keep-alive socket is kept: undici's default, so a server's
+ * own idle timeout (5 s for Node, more for most others) rarely closes a socket
+ * just as a probe reuses it, which would fail that probe with "socket hang up".
+ * A server's `Keep-Alive: timeout=N` hint shortens it to N-1 s. (Without an
+ * agent timeout Node keeps idle sockets until the server closes them, hint or
+ * not.) On a socket in use it only emits 'timeout', which nothing here heeds:
+ * runCancellable owns the probe's timeout.
+ */
+const IDLE_SOCKET_MS = 4000;
 
-function agentFor(skipVerify: boolean): Agent {
-  if (skipVerify) return (skipVerifyAgent ??= new Agent({ connect: { rejectUnauthorized: false } }));
-  return (verifyingAgent ??= new Agent({ connect: { rejectUnauthorized: true } }));
+// Shared keep-alive pools, made on first use. Certificate checking is a
+// property of the connection, so skip-verify probes get their own HTTPS agent
+// and never reuse a verified socket, nor the other way round. Plain HTTP has
+// no certificate to check: one agent serves both. Sockets are unlimited per
+// host (the default) and reused last-in first-out (Node 20's default), so
+// surplus sockets go idle and expire.
+let httpAgent: HttpAgent | undefined;
+let verifyingAgent: HttpsAgent | undefined;
+let skipVerifyAgent: HttpsAgent | undefined;
+
+function agentFor(tls: boolean, skipVerify: boolean): HttpAgent {
+  if (!tls) return (httpAgent ??= new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
+  if (skipVerify) return (skipVerifyAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, rejectUnauthorized: false }));
+  return (verifyingAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, rejectUnauthorized: true }));
 }
 
 /**
- * Closes the shared connection pools (idle keep-alive sockets); the next
- * HTTP probe opens new ones. For the agent's shutdown and for tests.
+ * Destroys the shared keep-alive pools' sockets (a probe still in flight on
+ * one fails with the socket's error); the next HTTP probe makes new agents.
+ * For the agent's shutdown and for tests. Idle sockets are unref'd and would
+ * not hold the process open, but they would hold the probed servers'
+ * connections until the idle timeout.
  */
 export async function closeHttpProbeAgents(): Promise<void> {
-  const agents = [verifyingAgent, skipVerifyAgent];
-  verifyingAgent = skipVerifyAgent = undefined;
-  await Promise.all(agents.map((a) => a?.close()));
+  const agents = [httpAgent, verifyingAgent, skipVerifyAgent];
+  httpAgent = verifyingAgent = skipVerifyAgent = undefined;
+  for (const agent of agents) agent?.destroy();
 }
 
 /**
@@ -38,10 +64,11 @@ export async function closeHttpProbeAgents(): Promise<void> {
  * `expectStatus` ranges and, if set, the first 64 KiB of the body contain
  * `bodyContains`. Redirects are not followed: a 3xx is judged by the ranges.
  *
- * The request (origin, path, headers) is built once, here, and each run is one
- * undici `dispatch` with a small handler: no Readable body stream and no
- * AbortSignal per run (see runCancellable), which halves what a probe
- * allocates and costs. Throws TetherError `probe.invalid` for a URL it cannot parse.
+ * The request options (host, port, path, method, headers) are built once,
+ * here; each run is one `http.request` on a shared keep-alive agent with an
+ * Exchange listening to its events: no body stream pipeline and no
+ * AbortSignal per run (see runCancellable). Throws TetherError
+ * `probe.invalid` for a URL it cannot parse.
  */
 export function createHttpProbe(spec: HttpSpec, timeoutMs: number): Probe {
   let url: URL;
@@ -50,20 +77,31 @@ export function createHttpProbe(spec: HttpSpec, timeoutMs: number): Probe {
   } catch {
     throw new TetherError('probe.invalid', `http probe: not a URL: ${spec.url}`);
   }
+  const tls = url.protocol === 'https:';
+  const send = tls ? httpsRequest : httpRequest;
   const hasAgent = Object.keys(spec.headers).some((k) => k.toLowerCase() === 'user-agent');
-  const request: Dispatcher.DispatchOptions = {
-    origin: url.origin,
+  // Neither the URL's credentials nor its fragment are sent, as before with undici.
+  const options: RequestOptions = {
+    // Another scheme makes every run fail with Node's "Protocol ... not supported".
+    protocol: url.protocol,
+    // URL keeps an IPv6 address in brackets; node:http wants it bare.
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
     path: `${url.pathname}${url.search}`,
-    method: spec.method as Dispatcher.HttpMethod,
+    method: spec.method,
     headers: hasAgent ? { ...spec.headers } : { 'user-agent': USER_AGENT, ...spec.headers },
   };
   const check: Check = { ranges: spec.expectStatus, needle: spec.bodyContains === null ? null : Buffer.from(spec.bodyContains, 'utf8'), text: spec.bodyContains };
   return {
     run: (signal) =>
       runCancellable(signal, timeoutMs, (report) => {
-        const exchange = new Exchange(check, report);
-        agentFor(spec.tlsSkipVerify).dispatch(request, exchange);
-        return (reason) => exchange.cancel(reason);
+        // The agent is looked up per run: closeHttpProbeAgents replaces it.
+        // http.request copies the options, so setting it here is safe.
+        options.agent = agentFor(tls, spec.tlsSkipVerify);
+        const req = send(options);
+        new Exchange(check, report).listen(req);
+        req.end(); // no body: sends the request (a POST or PUT says content-length: 0)
+        return (reason) => req.destroy(reason instanceof Error ? reason : new Error(String(reason)));
       }),
   };
 }
@@ -80,67 +118,69 @@ interface Check {
 const DRAIN_LIMIT_BYTES = BODY_LIMIT_BYTES;
 
 /**
- * One request's handler. Keeps the status and the first 64 KiB of the body
+ * One request's listeners. Keeps the status and the first 64 KiB of the body
  * (only with bodyContains), drains up to 64 KiB more so the keep-alive socket
- * can be reused, and aborts the request (closing that socket) beyond that.
- * Reports exactly once: the verdict, or the error (a cancel included).
+ * can be reused, and destroys the request (closing that socket) beyond that.
+ * Reports exactly once: the verdict, or the first error. A destroy (ours, a
+ * cancel's, the server's) is followed by more events (req 'error', res
+ * 'aborted' then res 'error'); they are ignored.
  */
-class Exchange implements Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | null = null;
-  /** Why it was cancelled before undici handed over its controller. */
-  private pending: Error | null = null;
-  private status = 0;
+class Exchange {
+  private settled = false;
+  private res: IncomingMessage | null = null;
   private head: Buffer[] = [];
   private headSize = 0;
   private received = 0;
-  /** Set when we cut the body short ourselves: the verdict stands. */
-  private cut = false;
 
   constructor(
     private readonly check: Check,
     private readonly report: Report,
   ) {}
 
-  cancel(reason: unknown): void {
-    const err = reason instanceof Error ? reason : new Error(String(reason));
-    if (this.controller) this.controller.abort(err);
-    else this.pending ??= err;
+  listen(req: ClientRequest): void {
+    // Connect, TLS and parse errors, "socket hang up" before a response, and a cancel's req.destroy(err).
+    req.on('error', (err) => this.fail(err));
+    req.on('response', (res) => {
+      this.res = res;
+      res.on('data', (chunk: Buffer) => this.onData(req, chunk));
+      res.on('end', () => this.done());
+      // The socket closed before the body's end. 'aborted' comes first; the
+      // 'error' after it only says "aborted".
+      res.on('aborted', () => this.fail(null));
+      res.on('error', (err) => this.fail(err));
+    });
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.pending) controller.abort(this.pending);
+  private done(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.report.done(this.verdict());
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number): void {
-    this.status = statusCode;
+  /** `err` null: the connection closed mid-body. */
+  private fail(err: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.report.fail(err ?? new Error('connection closed before the end of the response body'));
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  private onData(req: ClientRequest, chunk: Buffer): void {
     this.received += chunk.length;
     if (this.check.needle !== null && this.headSize < BODY_LIMIT_BYTES) {
       const part = chunk.subarray(0, BODY_LIMIT_BYTES - this.headSize);
       this.head.push(part);
       this.headSize += part.length;
     }
-    if (this.received > BODY_LIMIT_BYTES + DRAIN_LIMIT_BYTES && !this.cut) {
-      this.cut = true;
-      controller.abort(new Error('response body too large to drain'));
+    if (this.received > BODY_LIMIT_BYTES + DRAIN_LIMIT_BYTES && !this.settled) {
+      // Too much to drain: the verdict stands (reported first, so the destroy's events are ignored) and the socket is closed.
+      this.done();
+      req.destroy();
     }
   }
 
-  onResponseEnd(): void {
-    this.report.done(this.verdict());
-  }
-
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    if (this.cut) this.report.done(this.verdict());
-    else this.report.fail(err);
-  }
-
   private verdict(): Verdict {
-    const code = this.status;
-    const status = `HTTP ${code} ${STATUS_CODES[code] ?? ''}`.trimEnd();
+    const code = (this.res as IncomingMessage).statusCode ?? 0;
+    const status = statusLine(code);
     const { ranges, needle, text } = this.check;
     if (!ranges.some(([lo, hi]) => code >= lo && code <= hi)) return { ok: false, output: `${status} (expected ${formatRanges(ranges)})` };
     if (needle === null) return { ok: true, output: status };
@@ -148,6 +188,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (head.includes(needle)) return { ok: true, output: status };
     return { ok: false, output: `${status}, but the first ${head.length} bytes of the body do not contain ${JSON.stringify(text)}` };
   }
+}
+
+/** "HTTP 200 OK", made once per status code (at most 900: Node parses three digits). */
+const statusLines = new Map<number, string>();
+
+function statusLine(code: number): string {
+  let line = statusLines.get(code);
+  if (line === undefined) statusLines.set(code, (line = `HTTP ${code} ${STATUS_CODES[code] ?? ''}`.trimEnd()));
+  return line;
 }
 
 function formatRanges(ranges: Array<[number, number]>): string {

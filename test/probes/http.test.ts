@@ -66,7 +66,7 @@ describe('http probe: request', () => {
     await closeHttpProbeAgents();
     const before = target.connections;
     for (let i = 0; i < 10; i++) expect((await run(spec({ query: 'size=1000' }))).ok).toBe(true);
-    // undici may open a second socket while the first is being released; never one per run.
+    // A second socket may open while the first is being released; never one per run.
     expect(target.connections - before).toBeLessThanOrEqual(2);
   });
 

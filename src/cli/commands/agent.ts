@@ -51,7 +51,7 @@ export const agentCommand: Command = {
     const sig = await firstSignal(() => void agent.reload());
     logger.info({ signal: sig }, 'shutting down: deregistering services');
     await agent.close();
-    // Shared keep-alive pools of the HTTP probes would hold the process open for their idle timeout.
+    // Closes the HTTP probes' kept-alive connections now rather than leaving them to the probed servers.
     await closeHttpProbeAgents();
     return 0;
   },

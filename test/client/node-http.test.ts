@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpPool, POOL_CLOSED, readText } from '../../src/client/node-http.js';
+import { createTempDir, type TempDir } from '../helpers/tmp.js';
+
+/** HttpPool (node:http keep-alive pool) against real servers on 127.0.0.1. */
+
+const servers: Array<Server | TcpServer> = [];
+const pools: HttpPool[] = [];
+
+async function listen<S extends Server | TcpServer>(server: S): Promise<{ server: S; origin: string; port: number }> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { server, origin: `http://127.0.0.1:${port}`, port };
+}
+
+function pool(origin: string, tls?: ConstructorParameters<typeof HttpPool>[1]): HttpPool {
+  const p = new HttpPool(origin, tls);
+  pools.push(p);
+  return p;
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.destroy()));
+  for (const s of servers.splice(0)) {
+    if ('closeAllConnections' in s) s.closeAllConnections();
+    s.close();
+  }
+});
+
+describe('HttpPool', () => {
+  it('sends method, path, headers and body, and reuses one keep-alive connection for sequential requests', async () => {
+    const seen: string[] = [];
+    let connections = 0;
+    const { server, origin } = await listen(
+      createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          seen.push(`${req.method} ${req.url} ${req.headers['x-test']} ${req.headers['content-length']} ${body}`);
+          res.end(`echo:${body}`);
+        });
+      }),
+    );
+    server.on('connection', () => connections++);
+    const p = pool(origin);
+    for (const n of [1, 2, 3]) {
+      const res = await p.request({ path: `/a?n=${n}`, method: 'PUT', headers: { 'x-test': 'yes' }, body: `é${n}` });
+      expect(res.statusCode).toBe(200);
+      expect(await readText(res.body)).toBe(`echo:é${n}`);
+    }
+    expect(seen).toEqual(['PUT /a?n=1 yes 3 é1', 'PUT /a?n=2 yes 3 é2', 'PUT /a?n=3 yes 3 é3']);
+    expect(connections).toBe(1);
+  });
+
+  it('sends a request again on a new connection when the kept-alive one was closed under it', async () => {
+    // A raw server: answers the first request of each connection with keep-alive, and closes
+    // the connection without an answer when a second request arrives on it (the idle-close race).
+    let connections = 0;
+    const { origin } = await listen(
+      createTcpServer((socket) => {
+        connections++;
+        let requests = 0;
+        socket.on('error', () => {});
+        socket.on('data', () => {
+          if (++requests > 1) return void socket.destroy();
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+        });
+      }),
+    );
+    const p = pool(origin);
+    for (let i = 0; i < 3; i++) {
+      const res = await p.request({ path: '/', method: 'POST', body: '{}' });
+      expect(await readText(res.body)).toBe('ok');
+    }
+    expect(connections).toBe(3);
+  });
+
+  it('rejects with the signal reason on abort, and after close() with the pool-closed code; close() waits for requests in flight', async () => {
+    const { origin } = await listen(createServer((req, res) => void setTimeout(() => res.end(req.url), Number(req.url?.slice(1)))));
+    const p = pool(origin);
+    const ac = new AbortController();
+    const slow = p.request({ path: '/5000', method: 'GET', signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('stop now')), 20);
+    await expect(slow).rejects.toThrow('stop now');
+
+    const inFlight = p.request({ path: '/150', method: 'GET' }).then((r) => readText(r.body));
+    await new Promise((r) => setTimeout(r, 20));
+    const closed = p.close();
+    expect(await inFlight).toBe('/150');
+    await closed;
+    await expect(p.request({ path: '/1', method: 'GET' })).rejects.toMatchObject({ code: POOL_CLOSED });
+  });
+
+  describe('https', () => {
+    let tmp: TempDir;
+    let cert: Buffer;
+    let key: Buffer;
+    beforeAll(async () => {
+      tmp = await createTempDir('node-http');
+      const [k, c] = [join(tmp.path, 'key.pem'), join(tmp.path, 'cert.pem')];
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k, '-out', c, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+        { stdio: 'ignore' },
+      );
+      [cert, key] = [readFileSync(c), readFileSync(k)];
+    });
+    afterAll(async () => {
+      await tmp.remove();
+    });
+
+    it('verifies the server against the given CA, and refuses an unknown certificate', async () => {
+      const { port } = await listen(createHttpsServer({ key, cert }, (_req, res) => res.end('secure')));
+      const origin = `https://127.0.0.1:${port}`;
+      const trusted = await pool(origin, { ca: cert }).request({ path: '/', method: 'GET' });
+      expect(await readText(trusted.body)).toBe('secure');
+      await expect(pool(origin).request({ path: '/', method: 'GET' })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    });
+  });
+});
