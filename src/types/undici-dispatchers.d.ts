@@ -9,11 +9,6 @@ declare module 'undici/lib/dispatcher/pool.js' {
   const PoolClass: typeof Pool;
   export default PoolClass;
 }
-declare module 'undici/lib/dispatcher/agent.js' {
-  import type { Agent } from 'undici';
-  const AgentClass: typeof Agent;
-  export default AgentClass;
-}
 declare module 'undici/lib/api/index.js' {
   const api: Record<string, unknown>;
   export default api;
