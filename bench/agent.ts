@@ -148,6 +148,10 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   await sleep(early, undefined, { signal: ctx.signal });
   const rssEarlyMb = procStatusMb(agent.server.pid, 'VmRSS');
   const [cpu0, t0] = [agent.server.cpuSeconds(), performance.now()];
+  // A first /metrics read now, as a Prometheus would make soon after start: the agent's first
+  // scrape (500 services' series) is what sets off V8's memory reducer when start-up did not,
+  // a one-off GC that then landed in the window right after the read just before it.
+  await agentCounters(agent.api);
   await sleep(o.warmupMs - early, undefined, { signal: ctx.signal });
   const warmupCpu = (agent.server.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
   const before = await agentCounters(agent.api);
