@@ -21,10 +21,13 @@ const serviceId = z
 
 const metaValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/** A URL the agent sends HTTP to (probes, actions): node:http speaks http: and https: only. */
+const httpUrl = (): z.ZodURL => z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
 const httpCheck = z.union([
-  z.string().url('must be a URL').describe('URL probed with GET; 2xx is healthy.'),
+  httpUrl().describe('URL probed with GET; 2xx is healthy.'),
   z.strictObject({
-    url: z.string().url('must be a URL').describe('URL to probe.'),
+    url: httpUrl().describe('URL to probe.'),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET').describe('HTTP method (default GET).'),
     headers: z.record(z.string(), z.string()).default({}).describe('Request headers.'),
     expect_status: z
@@ -117,9 +120,9 @@ export const actionSchema = z
     z.strictObject({
       http: z
         .union([
-          z.string().url('must be a URL'),
+          httpUrl(),
           z.strictObject({
-            url: z.string().url('must be a URL'),
+            url: httpUrl(),
             method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
             headers: z.record(z.string(), z.string()).default({}),
           }),

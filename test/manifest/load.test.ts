@@ -98,6 +98,30 @@ services:
     ]);
   });
 
+  it('takes only http:// and https:// URLs for HTTP probes and HTTP actions', async () => {
+    const path = await tmp.write(
+      'schemes.yaml',
+      `services:
+  - id: ftp-probe
+    check: { http: "ftp://127.0.0.1/health" }
+  - id: file-probe
+    check: { http: { url: "file:///etc/passwd" } }
+  - id: fine-probe
+    check: { http: "https://[::1]:8443/healthz" }
+files:
+  - path: /tmp/out.txt
+    from: { key: /demo/key }
+    on_change: { http: "gopher://127.0.0.1/reload" }
+`,
+    );
+    const lines = (await loadManifest(path, {})).issues.map(formatIssue);
+    expect(lines).toEqual([
+      `${path}:3:20: services[0].check.http: must be an http:// or https:// URL`,
+      `${path}:5:27: services[1].check.http.url: must be an http:// or https:// URL`,
+      `${path}:11:24: files[0].on_change.http: must be an http:// or https:// URL`,
+    ]);
+  });
+
   it('rejects a URL without /v1.0/{tenant}', async () => {
     const path = await tmp.write('u.yaml', 'upstream:\n  url: http://127.0.0.1:8470/\n');
     const lines = (await loadManifest(path, {})).issues.map(formatIssue);
