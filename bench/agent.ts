@@ -35,7 +35,7 @@ import { summarize } from './lib/stats.js';
  *   default: V8 goes on optimizing the hot code for about two minutes after
  *   start, on its helper threads, ~650 TurboFan compiles with 500 services,
  *   and keeps the young generation it grew during start-up until its memory
- *   reducer runs, 10-25 s in; RSS 5 s after registration is printed too, the
+ *   reducer runs, 10 s to minutes in; RSS 5 s after registration is printed too, the
  *   agent's CPU over the warm-up, and the peak RSS since start), the
  *   agent's CPU and RSS over `--duration` s from /proc, the registry's too;
  *   etcd: the `etcdctl lease keep-alive` process that keeps the lease (and so
@@ -148,9 +148,9 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   await sleep(early, undefined, { signal: ctx.signal });
   const rssEarlyMb = procStatusMb(agent.server.pid, 'VmRSS');
   const [cpu0, t0] = [agent.server.cpuSeconds(), performance.now()];
-  // A first /metrics read now, as a Prometheus would make soon after start: the agent's first
-  // scrape (500 services' series) is what sets off V8's memory reducer when start-up did not,
-  // a one-off GC that then landed in the window right after the read just before it.
+  // A first /metrics read now, as a Prometheus would make soon after start, so that the window
+  // does not open right after the agent's first scrape (500 services' series): twice that first
+  // read set off V8's memory reducer, a one-off GC, inside the window.
   await agentCounters(agent.api);
   await sleep(o.warmupMs - early, undefined, { signal: ctx.signal });
   const warmupCpu = (agent.server.cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);

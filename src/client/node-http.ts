@@ -44,7 +44,11 @@ export interface TlsOptions {
   ca?: Buffer | string | undefined;
   cert?: Buffer | string | undefined;
   key?: Buffer | string | undefined;
-  rejectUnauthorized?: boolean | undefined;
+}
+
+/** The host to connect to for `url`: URL keeps an IPv6 literal's brackets, the socket layer wants it bare. */
+export function connectHost(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }
 
 /** The code of the error a request gets after `close()`/`destroy()`. */
@@ -71,8 +75,7 @@ export class HttpPool implements HttpDispatcher {
   constructor(origin: string, tls: TlsOptions = {}) {
     const url = new URL(origin);
     const secure = url.protocol === 'https:';
-    // URL keeps an IPv6 literal's brackets; the socket layer wants it without them.
-    this.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.host = connectHost(url);
     this.port = Number(url.port || (secure ? 443 : 80));
     this.agent = secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true });
     this.request1 = secure ? https.request : http.request;

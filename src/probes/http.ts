@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connectHost } from '../client/node-http.js';
 import { TetherError } from '../errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { runCancellable, type Report, type Verdict } from './attempt.js';
@@ -84,8 +85,7 @@ export function createHttpProbe(spec: HttpSpec, timeoutMs: number): Probe {
   const options: RequestOptions = {
     // Another scheme makes every run fail with Node's "Protocol ... not supported".
     protocol: url.protocol,
-    // URL keeps an IPv6 address in brackets; node:http wants it bare.
-    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    hostname: connectHost(url),
     port: url.port === '' ? undefined : Number(url.port),
     path: `${url.pathname}${url.search}`,
     method: spec.method,

@@ -1,12 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpPool, POOL_CLOSED, readText } from '../../src/client/node-http.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { selfSignedCert } from '../probes/targets.js';
 
 /** HttpPool (node:http keep-alive pool) against real servers on 127.0.0.1. */
 
@@ -104,13 +102,7 @@ describe('HttpPool', () => {
     let key: Buffer;
     beforeAll(async () => {
       tmp = await createTempDir('node-http');
-      const [k, c] = [join(tmp.path, 'key.pem'), join(tmp.path, 'cert.pem')];
-      execFileSync(
-        'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k, '-out', c, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-        { stdio: 'ignore' },
-      );
-      [cert, key] = [readFileSync(c), readFileSync(k)];
+      ({ cert, key } = selfSignedCert(tmp.path));
     });
     afterAll(async () => {
       await tmp.remove();

@@ -57,14 +57,21 @@ export function startHttpTarget(): Promise<HttpTarget> {
   return listen(createHttpServer(), 'http');
 }
 
-/** An HTTPS target with a fresh self-signed certificate (made by the openssl CLI into `dir`). */
-export function startHttpsTarget(dir: string): Promise<HttpTarget> {
+/** A fresh self-signed certificate for 127.0.0.1 (CN and IP subjectAltName), made by the openssl CLI into `dir`. */
+export function selfSignedCert(dir: string): { key: Buffer; cert: Buffer } {
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], {
-    stdio: 'ignore',
-  });
-  return listen(createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }) as unknown as Server, 'https');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    { stdio: 'ignore' },
+  );
+  return { key: readFileSync(key), cert: readFileSync(cert) };
+}
+
+/** An HTTPS target with a fresh self-signed certificate (see selfSignedCert). */
+export function startHttpsTarget(dir: string): Promise<HttpTarget> {
+  return listen(createHttpsServer(selfSignedCert(dir)) as unknown as Server, 'https');
 }
 
 /** A TCP listener that accepts and closes every connection; counts them. */
