@@ -100,7 +100,8 @@ export class ServiceRuntime {
       onResult: (res) => {
         r.local.lastProbe = { ok: res.ok, output: res.output, at: Date.now(), durationMs: res.durationMs };
         this.metrics.probeResults.inc({ service: id, result: res.ok ? 'pass' : 'fail' });
-        this.metrics.probeDuration.observe({ service: id }, res.durationMs / 1000);
+        this.metrics.probeDuration.observe({ kind: check.probe.kind }, res.durationMs / 1000);
+        this.metrics.probeLastDuration.set({ service: id }, res.durationMs / 1000);
         // Steady state, every few seconds per service: skip building the record unless it is logged.
         if (this.log.isLevelEnabled('debug')) this.log.debug({ service: id, ok: res.ok, output: res.output }, 'probe');
       },

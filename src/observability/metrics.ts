@@ -14,7 +14,8 @@ export const EVENT_LOOP_SAMPLE_MS = 1000;
 export class AgentMetrics {
   readonly registry: PromRegistry;
   readonly probeResults: Counter<'service' | 'result'>;
-  readonly probeDuration: Histogram<'service'>;
+  readonly probeDuration: Histogram<'kind'>;
+  readonly probeLastDuration: Gauge<'service'>;
   readonly serviceHealthy: Gauge<'service'>;
   readonly serviceRegistered: Gauge<'service'>;
   readonly registrations: Counter<'op' | 'result'>;
@@ -37,11 +38,20 @@ export class AgentMetrics {
       collectDefaultMetrics({ register: registry, prefix: 'tether_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     }
     this.probeResults = new Counter({ name: 'tether_probe_results_total', help: 'Health probe results.', labelNames: ['service', 'result'], registers });
+    // Durations go into one histogram per probe kind, and per service only as the last one: a
+    // histogram per service made 13 of a service's 17 series, and a scrape of 500 services
+    // 506 KB of text and ~100 ms of the agent's CPU (measured), ~0.7 % of a core at a 15 s scrape.
     this.probeDuration = new Histogram({
       name: 'tether_probe_duration_seconds',
-      help: 'Health probe duration.',
-      labelNames: ['service'],
+      help: 'Health probe duration, by probe kind.',
+      labelNames: ['kind'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10],
+      registers,
+    });
+    this.probeLastDuration = new Gauge({
+      name: 'tether_probe_last_duration_seconds',
+      help: "The service's last health probe duration.",
+      labelNames: ['service'],
       registers,
     });
     this.serviceHealthy = new Gauge({ name: 'tether_service_healthy', help: '1 when the service is healthy.', labelNames: ['service'], registers });
@@ -75,8 +85,7 @@ export class AgentMetrics {
 
   /** Forgets the per-service series of a service removed from the manifest. */
   forgetService(service: string): void {
-    for (const m of [this.serviceHealthy, this.serviceRegistered]) m.remove({ service });
-    this.probeDuration.remove({ service });
+    for (const m of [this.serviceHealthy, this.serviceRegistered, this.probeLastDuration]) m.remove({ service });
     for (const result of ['pass', 'fail']) this.probeResults.remove({ service, result });
   }
 }

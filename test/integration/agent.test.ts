@@ -86,7 +86,7 @@ describe('tether agent', () => {
       'probe.yaml',
       `${header(tenant)}  - id: web-1\n    tags: [web]\n    check: { http: "${target.url}", interval: 200ms, timeout: 150ms, rise: 2, fall: 2 }\n`,
     );
-    await startAgent(config);
+    const { api } = await startAgent(config);
     // Unhealthy from the start: never registered.
     await new Promise((r) => setTimeout(r, 600));
     expect(await registeredIds(tenant)).toEqual([]);
@@ -102,6 +102,23 @@ describe('tether agent', () => {
     target.healthy = true;
     const again = await timeUntil(exists(tenant, 'web-1'), 3000);
     expect(again).toBeLessThanOrEqual(200 * 2 + 100);
+
+    // /metrics: results per service, durations per probe kind, the last duration per service.
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const value = (series: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      if (line === undefined) throw new Error(`no ${series} in /metrics`);
+      return Number(line.slice(series.length + 1));
+    };
+    const pass = value('tether_probe_results_total{service="web-1",result="pass"}');
+    const fail = value('tether_probe_results_total{service="web-1",result="fail"}');
+    expect(pass).toBeGreaterThanOrEqual(4);
+    expect(fail).toBeGreaterThanOrEqual(4);
+    // Every run is counted in both (one more if a run landed while the scrape was being written).
+    expect(value('tether_probe_duration_seconds_count{kind="http"}') - (pass + fail)).toBeOneOf([0, 1]);
+    expect(value('tether_probe_last_duration_seconds{service="web-1"}')).toBeGreaterThan(0);
+    expect(value('tether_probe_last_duration_seconds{service="web-1"}')).toBeLessThan(0.15);
+    expect(text).not.toMatch(/^tether_probe_duration_seconds_bucket\{[^}]*service=/m);
   });
 
   it('on SIGTERM removes every registered service before it exits 0', async () => {

@@ -283,7 +283,8 @@ describe('CheckRunner: faults in callbacks and probes', () => {
 });
 
 describe('CheckRunner: shared wakeups', () => {
-  it('starts a run of a >= 1 s interval up to 2.5% early, together with another runner due then', async () => {
+  /** Two runners of a 1 s interval on one wheel, the second started `gapMs` after the first; resolves with their probes' start times. */
+  async function pair(gapMs: number): Promise<{ a: number[]; b: number[] }> {
     const wakeups = new Wakeups();
     const make = (probe: Probe): CheckRunner => {
       const runner = new CheckRunner({
@@ -301,12 +302,24 @@ describe('CheckRunner: shared wakeups', () => {
     const a = timedProbe(1);
     const b = timedProbe(1);
     make(a).start();
-    await new Promise((r) => setTimeout(r, 15));
+    await new Promise((r) => setTimeout(r, gapMs));
     make(b).start();
     await vi.waitFor(() => expect(b.starts.length).toBeGreaterThanOrEqual(3), { timeout: 3000, interval: 5 });
-    // b's third run (due ~15 ms after a's) shares a's wakeup: at most 25 ms early, never late.
-    expect(Math.abs(b.starts[2]! - a.starts[2]!)).toBeLessThan(5);
-    expect(b.starts[2]! - b.starts[1]!).toBeGreaterThanOrEqual(1000 - 25 - 2);
-    expect(b.starts[2]! - b.starts[1]!).toBeLessThan(1000);
+    return { a: a.starts, b: b.starts };
+  }
+
+  it('starts a run of a >= 1 s interval up to 10% early, together with another runner due then', async () => {
+    const { a, b } = await pair(40);
+    // b's third run (due ~40 ms after a's) shares a's wakeup: at most 100 ms early, never late.
+    expect(Math.abs(b[2]! - a[2]!)).toBeLessThan(5);
+    expect(b[2]! - b[1]!).toBeGreaterThanOrEqual(1000 - 100 - 2);
+    expect(b[2]! - b[1]!).toBeLessThan(1000);
+  });
+
+  it('does not start a run earlier than its 10%', async () => {
+    const { a, b } = await pair(160);
+    // b's third run is due ~160 ms after a's: beyond its 100 ms, it waits for its own time.
+    expect(b[2]! - a[2]!).toBeGreaterThan(100);
+    expect(b[2]! - b[1]!).toBeGreaterThanOrEqual(1000 - 2);
   });
 });
