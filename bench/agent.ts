@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
@@ -246,7 +247,7 @@ const median = (xs: number[]): number => summarize(xs).p50;
 const runs = (xs: number[]): string => xs.map((x) => fmt(x, 0)).join(' / ');
 const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
 
-function report(o: Options, t: Side, e: Side): void {
+function report(o: Options, t: Side, e: Side, boot: NodeBoot): void {
   const [tFirst, tAll, eFirst, eAll] = [t.starts.map((s) => s.firstMs), t.starts.map((s) => s.allMs), e.starts.map((s) => s.firstMs), e.starts.map((s) => s.allMs)];
   printTable(
     `agent start-up, ${o.services} services, median of ${o.rounds} (runs in brackets); tether: spawn -> service.join seen by a waiting events long-poll; etcd: first \`etcdctl txn\` (${TXN_OPS} leased puts each) spawned -> PUT seen by \`etcdctl watch\``,
@@ -256,6 +257,10 @@ function report(o: Options, t: Side, e: Side): void {
       ['etcd (etcdctl)', `${fmt(median(eFirst), 0)} [${runs(eFirst)}]`, `${fmt(median(eAll), 0)} [${runs(eAll)}]`, ''],
       ['tether/etcd', fmt(ratio(median(tFirst), median(eFirst))), fmt(ratio(median(tAll), median(eAll))), ''],
     ],
+  );
+  process.stdout.write(
+    `of which Node's own boot (spawn -> exit of \`node -e 0\`, median of 7): ${fmt(boot.ms, 0)} ms` +
+      (boot.withoutExtraCaMs === null ? '\n' : `; ${fmt(boot.withoutExtraCaMs, 0)} ms without NODE_EXTRA_CA_CERTS, which this environment sets (Node 20 parses that file at every start)\n`),
   );
   const [tc, ec] = [t.steady.client, e.steady.client];
   const row = (name: string, w: ProcessWindow, what: string): string[] => [
@@ -302,6 +307,8 @@ function report(o: Options, t: Side, e: Side): void {
     etcd_server_cpu_pct: round(e.steady.server.cpu * 100, 3),
     services: o.services,
     duration_s: o.durationMs / 1000,
+    node_boot_ms: round(boot.ms, 1),
+    node_boot_without_extra_ca_ms: boot.withoutExtraCaMs === null ? Number.NaN : round(boot.withoutExtraCaMs, 1),
   });
 }
 
@@ -309,5 +316,36 @@ export const agent: Bench = async (ctx) => {
   const o = options(ctx);
   const t = await tetherSide(ctx, o);
   const e = await etcdSide(ctx, o);
-  report(o, t, e);
+  const boot = await nodeBoot();
+  report(o, t, e, boot);
 };
+
+/** Node's own start-up in the agent's environment, and without NODE_EXTRA_CA_CERTS when that is set. */
+interface NodeBoot {
+  ms: number;
+  /** Without NODE_EXTRA_CA_CERTS; null when it is not set. */
+  withoutExtraCaMs: number | null;
+}
+
+/**
+ * Spawn -> exit of `node -e 0`, median of 7: the part of the agent's
+ * start-up that is Node's and the machine's, not Tether's. Node 20 reads and
+ * parses NODE_EXTRA_CA_CERTS's file at every process start, so a machine that
+ * sets it (this one does, for its npm proxy) pays for it in every start-up.
+ */
+async function nodeBoot(): Promise<NodeBoot> {
+  const once = (env: NodeJS.ProcessEnv): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const child = spawn(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
+      child.once('error', reject);
+      child.once('exit', () => resolve(performance.now() - t0));
+    });
+  const median7 = async (env: NodeJS.ProcessEnv): Promise<number> => {
+    const xs: number[] = [];
+    for (let i = 0; i < 7; i++) xs.push(await once(env));
+    return median(xs);
+  };
+  const { NODE_EXTRA_CA_CERTS: extra, ...rest } = process.env;
+  return { ms: await median7(process.env), withoutExtraCaMs: extra === undefined ? null : await median7(rest) };
+}
