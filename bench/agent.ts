@@ -339,7 +339,7 @@ async function nodeBoot(): Promise<NodeBoot> {
       const t0 = performance.now();
       const child = spawn(process.execPath, ['-e', '0'], { env, stdio: 'ignore' });
       child.once('error', reject);
-      child.once('exit', () => resolve(performance.now() - t0));
+      child.once('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new TetherError('bench.nodeBoot', `node -e 0 exited with ${code}`))));
     });
   const median7 = async (env: NodeJS.ProcessEnv): Promise<number> => {
     const xs: number[] = [];

@@ -76,7 +76,11 @@ export class ServiceRuntime {
     if (sameCheck) return;
     this.stopRunner(r);
     // Keep the last verdict until the new check gives its own: a changed interval must not flap the registration.
-    if (!spec.check) r.local.health = 'healthy';
+    if (!spec.check) {
+      r.local.health = 'healthy';
+      // No check, no probe figures: its series would otherwise keep the old check's last values.
+      this.metrics.forgetProbes(spec.id);
+    }
     r.local.lastProbe = null;
     if (spec.check) this.startRunner(r, spec.check);
   }

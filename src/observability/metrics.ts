@@ -85,7 +85,13 @@ export class AgentMetrics {
 
   /** Forgets the per-service series of a service removed from the manifest. */
   forgetService(service: string): void {
-    for (const m of [this.serviceHealthy, this.serviceRegistered, this.probeLastDuration]) m.remove({ service });
+    for (const m of [this.serviceHealthy, this.serviceRegistered]) m.remove({ service });
+    this.forgetProbes(service);
+  }
+
+  /** Forgets a service's probe series (its check was removed, or the service). */
+  forgetProbes(service: string): void {
+    this.probeLastDuration.remove({ service });
     for (const result of ['pass', 'fail']) this.probeResults.remove({ service, result });
   }
 }

@@ -82,9 +82,10 @@ describe('tether agent', () => {
     const tenant = `${TENANT}-probe`;
     const target = await startTarget(false);
     targets.push(target);
+    const head = header(tenant);
     const config = await writeManifest(
       'probe.yaml',
-      `${header(tenant)}  - id: web-1\n    tags: [web]\n    check: { http: "${target.url}", interval: 200ms, timeout: 150ms, rise: 2, fall: 2 }\n`,
+      `${head}  - id: web-1\n    tags: [web]\n    check: { http: "${target.url}", interval: 200ms, timeout: 150ms, rise: 2, fall: 2 }\n`,
     );
     const { api } = await startAgent(config);
     // Unhealthy from the start: never registered.
@@ -116,9 +117,18 @@ describe('tether agent', () => {
     expect(fail).toBeGreaterThanOrEqual(4);
     // Every run is counted in both (one more if a run landed while the scrape was being written).
     expect(value('tether_probe_duration_seconds_count{kind="http"}') - (pass + fail)).toBeOneOf([0, 1]);
+    // In seconds: above 0, and no more than the 150 ms timeout plus a slow machine's delay.
     expect(value('tether_probe_last_duration_seconds{service="web-1"}')).toBeGreaterThan(0);
-    expect(value('tether_probe_last_duration_seconds{service="web-1"}')).toBeLessThan(0.15);
+    expect(value('tether_probe_last_duration_seconds{service="web-1"}')).toBeLessThan(1);
     expect(text).not.toMatch(/^tether_probe_duration_seconds_bucket\{[^}]*service=/m);
+
+    // The check removed from the manifest (the service stays): its probe series go with it.
+    await writeFile(config, `${head}  - id: web-1\n    tags: [web]\n`);
+    await timeUntil(async () => !(await (await fetch(`${api}/metrics`)).text()).includes('service="web-1",result='), 5000);
+    const after = await (await fetch(`${api}/metrics`)).text();
+    expect(after).not.toContain('tether_probe_last_duration_seconds{service="web-1"}');
+    expect(after).toMatch(/^tether_service_registered\{service="web-1"\} 1$/m);
+    expect(await registeredIds(tenant)).toEqual(['web-1']);
   });
 
   it('on SIGTERM removes every registered service before it exits 0', async () => {

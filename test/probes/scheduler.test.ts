@@ -308,18 +308,24 @@ describe('CheckRunner: shared wakeups', () => {
     return { a: a.starts, b: b.starts };
   }
 
+  // Timers may fire late on a busy machine; each test asserts what must hold either way: a run
+  // starts at most 10% early, and shares the other runner's wakeup exactly when that wakeup came
+  // within its 10% (its second run started at b[1], so its third is due at b[1] + 1000).
+  const sharesWindow = (a: number[], b: number[]): boolean => a[2]! >= b[1]! + 1000 - 100;
+
   it('starts a run of a >= 1 s interval up to 10% early, together with another runner due then', async () => {
     const { a, b } = await pair(40);
-    // b's third run (due ~40 ms after a's) shares a's wakeup: at most 100 ms early, never late.
-    expect(Math.abs(b[2]! - a[2]!)).toBeLessThan(5);
     expect(b[2]! - b[1]!).toBeGreaterThanOrEqual(1000 - 100 - 2);
-    expect(b[2]! - b[1]!).toBeLessThan(1000);
+    // a's wakeup is due ~40 ms before b's third run: inside b's 100 ms (unless the 40 ms sleep overran by 60).
+    if (sharesWindow(a, b)) expect(Math.abs(b[2]! - a[2]!)).toBeLessThan(5);
+    else expect(b[2]! - b[1]!).toBeGreaterThanOrEqual(1000 - 2);
   });
 
   it('does not start a run earlier than its 10%', async () => {
-    const { a, b } = await pair(160);
-    // b's third run is due ~160 ms after a's: beyond its 100 ms, it waits for its own time.
-    expect(b[2]! - a[2]!).toBeGreaterThan(100);
-    expect(b[2]! - b[1]!).toBeGreaterThanOrEqual(1000 - 2);
+    const { a, b } = await pair(400);
+    // a's wakeup comes ~400 ms before b's third run is due: outside its 100 ms, so b waits for its own
+    // time (unless a's timer fired 300 ms late and landed inside b's window, when they share it).
+    if (sharesWindow(a, b)) expect(Math.abs(b[2]! - a[2]!)).toBeLessThan(5);
+    else expect(b[2]! - b[1]!).toBeGreaterThanOrEqual(1000 - 2);
   });
 });
