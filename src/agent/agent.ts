@@ -45,6 +45,8 @@ const SHUTDOWN_MS = 4000;
  */
 export class Agent {
   private manifest: Manifest;
+  /** The manifest's session timeout (see sessionTimeoutSec), computed when it is loaded. */
+  private sessionTimeout: number;
   private loadedAt = Date.now();
   private rejected: ManifestIssue[] = [];
   private readonly startedAt = Date.now();
@@ -63,6 +65,7 @@ export class Agent {
     readonly metrics: AgentMetrics,
   ) {
     this.manifest = manifest;
+    this.sessionTimeout = sessionTimeoutOf(manifest);
   }
 
   /**
@@ -72,9 +75,12 @@ export class Agent {
    */
   static async start(opts: AgentOptions): Promise<Agent> {
     const log = opts.logger.child({ component: 'agent' });
-    const manifest = await loadOrThrow(opts.manifest ?? loadManifestOffThread(opts.configPath, opts.env));
-    const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
+    const loading = opts.manifest ?? loadManifestOffThread(opts.configPath, opts.env);
+    // Built while the manifest loads (off this thread): the metrics do not depend on it, and their
+    // set-up (~10-20 ms at start-up) would otherwise come before the first registration.
     const metrics = opts.metrics ?? new AgentMetrics();
+    const manifest = await loadOrThrow(loading);
+    const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
     const ttl = new TtlBoard();
     let agentRef: Agent | null = null;
     const syncer = new Syncer({
@@ -133,10 +139,7 @@ export class Agent {
 
   /** The session timeout: agent.session_timeout, else the smallest service heartbeat_timeout. */
   sessionTimeoutSec(): number {
-    const explicit = this.manifest.agent.sessionTimeoutSec;
-    if (explicit !== null) return explicit;
-    const all = this.manifest.services.map((s) => s.heartbeatTimeoutSec);
-    return all.length > 0 ? Math.min(...all) : 15;
+    return this.sessionTimeout;
   }
 
   /**
@@ -178,6 +181,7 @@ export class Agent {
     const outputsChanged =
       JSON.stringify([next.files, next.hooks, next.actions]) !== JSON.stringify([this.manifest.files, this.manifest.hooks, this.manifest.actions]);
     this.manifest = next;
+    this.sessionTimeout = sessionTimeoutOf(next);
     this.loadedAt = Date.now();
     this.rejected = [];
     const diff = this.runtime.apply(next.services);
@@ -244,6 +248,18 @@ export class Agent {
     })();
     return this.closed;
   }
+}
+
+/**
+ * agent.session_timeout, else the smallest service heartbeat_timeout (15 s
+ * without services). Asked for at every registration: 500 services at
+ * start-up would otherwise scan the list 500 times.
+ */
+function sessionTimeoutOf(m: Manifest): number {
+  if (m.agent.sessionTimeoutSec !== null) return m.agent.sessionTimeoutSec;
+  let min = Infinity;
+  for (const s of m.services) min = Math.min(min, s.heartbeatTimeoutSec);
+  return min === Infinity ? 15 : min;
 }
 
 /** Template files, watched like the manifest. */

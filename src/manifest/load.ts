@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { TetherError } from '../errors.js';
@@ -8,7 +8,7 @@ import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type Hook
 import { resolveRefs } from './normalize-files.js';
 import { normalizeFile, type FilePart } from './normalize.js';
 import { manifestSchema } from './schema.js';
-import { expandEnv, locate, parseSource, type SourceFile } from './source.js';
+import { expandEnv, locate, parseSource, pinned, type SourceFile } from './source.js';
 
 export interface LoadResult {
   /** The frozen manifest, or null when there is any issue. */
@@ -24,34 +24,89 @@ export interface LoadResult {
  * directory has no manifest files (one clear line for the CLI).
  */
 export async function loadManifest(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
-  const files = await manifestFiles(configPath);
+  const r = readManifest(configPath, env);
+  return { manifest: r.manifest === null ? null : deepFreeze(r.manifest), issues: r.issues };
+}
+
+/**
+ * `loadManifest` without freezing the result: for the loader's worker, whose
+ * reply is a copy anyway (the receiving thread freezes that).
+ *
+ * Synchronous: a manifest is a few small local files, and it runs on the
+ * worker thread (or once, in a command). node:fs/promises would add its own
+ * start-up and a thread-pool round trip per call to a cold worker's critical
+ * path, for nothing.
+ */
+export function readManifest(configPath: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const files = manifestFiles(configPath);
+  const texts = files.map((f) => readFileSync(f, 'utf8'));
+  const first = checkAll(files, texts, env, SHALLOW_POSITIONS);
+  // Something to report, or an origin the first pass could not pin down: again, with every position.
+  return first.pinned ? first.result : checkAll(files, texts, env).result;
+}
+
+/**
+ * How deep the first pass records positions (the root is level 0). A valid
+ * manifest needs only the origins of its services, files and hooks, at level
+ * 2 (3 when js-yaml wraps a flow list: one that starts on the line after its
+ * key, or a whole file written as one flow map);
+ * issues are located by a second pass with every position. Recording every
+ * node of 500 services cost ~10-15 ms of the agent's start-up, mostly GC:
+ * each node's record outlives several scavenges.
+ */
+export const SHALLOW_POSITIONS = 3;
+
+/** Checks and merges every file; `pinned`: no issues, and every position asked for was found as itself. */
+function checkAll(files: string[], texts: string[], env: NodeJS.ProcessEnv, depth?: number): { result: LoadResult; pinned: boolean } {
   const issues: ManifestIssue[] = [];
   const parts: FilePart[] = [];
-  for (const file of files) {
-    const r = checkFile(file, await readFile(file, 'utf8'), env);
+  let pinned = true;
+  for (let i = 0; i < files.length; i++) {
+    const r = checkFile(files[i] as string, texts[i] as string, env, depth);
     issues.push(...r.issues);
     if (r.part) parts.push(r.part);
+    pinned &&= r.pinned;
   }
   const merged = merge(parts, issues);
-  return { manifest: issues.length === 0 ? deepFreeze({ ...merged, sourceFiles: files }) : null, issues };
+  const manifest = issues.length === 0 ? { ...merged, sourceFiles: files } : null;
+  return { result: { manifest, issues }, pinned: pinned && issues.length === 0 };
 }
 
 /** The files a --config path names, in merge order. */
-export async function manifestFiles(configPath: string): Promise<string[]> {
+export function manifestFiles(configPath: string): string[] {
   const path = resolve(configPath);
-  const st = await stat(path).catch(() => null);
-  if (!st) throw new TetherError('manifest.not_found', `${configPath}: no such file or directory`);
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file or directory' : `cannot be read (${code ?? String(err)})`;
+    throw new TetherError('manifest.not_found', `${configPath}: ${why}`);
+  }
   if (!st.isDirectory()) return [path];
-  const names = (await readdir(path)).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
+  const names = readdirSync(path).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
   if (names.length === 0) throw new TetherError('manifest.not_found', `${configPath}: no *.yaml files in this directory`);
   return names.map((n) => join(path, n));
 }
 
-/** Parses, expands ${VAR}s, validates and normalizes one file. */
-export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): { part: FilePart | null; issues: ManifestIssue[] } {
-  const { source, issues: syntax } = parseSource(file, text);
-  if (syntax.length > 0) return { part: null, issues: syntax };
-  const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
+/**
+ * Parses, expands ${VAR}s, validates and normalizes one file, with positions
+ * recorded `depth` levels deep (see parseSource). `pinned`: every position
+ * asked for had a node of its own (not a parent's position instead).
+ */
+export function checkFile(
+  file: string,
+  text: string,
+  env: NodeJS.ProcessEnv,
+  depth?: number,
+): { part: FilePart | null; issues: ManifestIssue[]; pinned: boolean } {
+  const { source, issues: syntax } = parseSource(file, text, depth);
+  if (syntax.length > 0) return { part: null, issues: syntax, pinned: true };
+  let allPinned = true;
+  const where = (path: PropertyKey[], message: string) => {
+    allPinned &&= pinned(source, path);
+    return { ...locate(source, path), message };
+  };
   const raw = source.value ?? {};
   const expanded = expandEnv(raw, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.
@@ -59,11 +114,11 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
   const parsed = manifestSchema.safeParse(expanded.value);
   if (!parsed.success) {
     const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
-    return { part: null, issues: [...expanded.issues, ...structural] };
+    return { part: null, issues: [...expanded.issues, ...structural], pinned: allPinned };
   }
   const { part, issues: ruleIssues } = normalizeFile(parsed.data, dirname(file), where);
   const issues = [...expanded.issues, ...ruleIssues.filter((i) => !envPaths.has(i.path))];
-  return { part: issues.length === 0 ? part : null, issues };
+  return { part: issues.length === 0 ? part : null, issues, pinned: allPinned };
 }
 
 function zodIssue(src: SourceFile, issue: z.core.$ZodIssue): ManifestIssue[] {

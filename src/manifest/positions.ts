@@ -22,7 +22,9 @@ import type { EventType, State } from 'js-yaml';
  * checked against its result: when they disagree, it keeps only its own
  * position (an issue inside it points at the collection, never elsewhere).
  * Recording adds ~20 ms to that parse; pairing is left to the first
- * lookup, since a valid manifest looks up little more than its services.
+ * lookup, since a valid manifest looks up little more than its services
+ * (and the loader's first pass records only the levels those are at: see
+ * SHALLOW_POSITIONS in load.ts).
  */
 
 /**
@@ -79,20 +81,38 @@ export class PosNode {
   }
 }
 
-/** Collects one position tree per document from js-yaml's `listener` events. */
+/**
+ * Collects one position tree per document from js-yaml's `listener` events.
+ * With `maxDepth`, only nodes that many levels below the root (the root is
+ * level 0) are recorded: a collection whose children were not recorded pairs
+ * none of them, so a lookup below it stops there (`child` is undefined).
+ */
 export class PositionRecorder {
   /** Each document's root (its `end` is where the document ended). */
   readonly documents: PosNode[] = [];
   private readonly stack: PosNode[] = [];
+  /** Open nodes below maxDepth (not recorded). */
+  private skipped = 0;
 
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Pass as js-yaml's `listener` option. */
   readonly listener = (event: EventType, state: State): void => {
     if (event === 'open') {
+      if (this.skipped > 0 || this.stack.length > this.maxDepth) {
+        this.skipped++;
+        return;
+      }
       const node = new PosNode(this.text, 0);
       node.open = state.position;
       this.stack.push(node);
+      return;
+    }
+    if (this.skipped > 0) {
+      this.skipped--;
       return;
     }
     const node = this.stack.pop();

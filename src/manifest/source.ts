@@ -16,13 +16,14 @@ export interface SourceFile {
  * Parses one YAML document with the 1.2 core schema (no merge keys, no
  * timestamps). Returns the source and its syntax issues: the first syntax
  * error (a duplicate key is one), or js-yaml's warnings and a second
- * document. Never throws for bad YAML.
+ * document. Never throws for bad YAML. With `depth`, positions are recorded
+ * only that many levels below the root (see PositionRecorder, and `pinned`).
  */
-export function parseSource(file: string, text: string): { source: SourceFile; issues: ManifestIssue[] } {
+export function parseSource(file: string, text: string, depth = Number.POSITIVE_INFINITY): { source: SourceFile; issues: ManifestIssue[] } {
   // js-yaml drops a BOM itself; drop it first so that its offsets are offsets into `body`.
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const lines = new LineIndex(body);
-  const recorder = new PositionRecorder(body);
+  const recorder = new PositionRecorder(body, depth);
   const source: SourceFile = { file, value: undefined, root: undefined, lines };
   const at = (offset: number, message: string): ManifestIssue => ({ file, ...lines.position(offset), path: '', message });
   const issue = (e: YAMLException): ManifestIssue => at(e.mark?.position ?? 0, e.reason.split('\n')[0] ?? e.reason);
@@ -65,6 +66,16 @@ export function locate(src: SourceFile, path: ReadonlyArray<PropertyKey>, key?: 
   return { file: src.file, ...src.lines.position(at), path: dottedPath(key === undefined ? path : [...path, key]), message: '' };
 }
 
+/** Whether `path` has a recorded node of its own in the file (so `locate` finds it, not a parent). */
+export function pinned(src: SourceFile, path: ReadonlyArray<PropertyKey>): boolean {
+  let node = src.root;
+  for (const seg of path) {
+    node = typeof seg === 'symbol' ? undefined : node?.child(seg);
+    if (node === undefined) return false;
+  }
+  return node !== undefined;
+}
+
 /** The first offset at or after `from` that is not a blank or a comment. */
 function nextContent(text: string, from: number): number {
   const m = /^(?:\s|#[^\n]*)*/.exec(text.slice(from));
@@ -92,34 +103,59 @@ export function expandEnv(
   const open = new Set<object>();
   let values = 0;
   let stopped = false;
-  const stop = (p: PropertyKey[], message: string): undefined => {
-    if (!stopped) issues.push({ ...where(p), message });
+  // Where the walk is, as a chain to the root: the array is only built for an issue (a manifest of
+  // 500 services has ~8,000 values; copying the path at each one was most of this walk's time).
+  const pathOf = (at: Step | null): PropertyKey[] => {
+    const segs: PropertyKey[] = [];
+    for (let s = at; s !== null; s = s.up) segs.push(s.seg);
+    return [...path, ...segs.reverse()];
+  };
+  const stop = (at: Step | null, message: string): undefined => {
+    if (!stopped) issues.push({ ...where(pathOf(at)), message });
     stopped = true;
     return undefined;
   };
-  const walk = (v: unknown, p: PropertyKey[]): unknown => {
+  const walk = (v: unknown, at: Step | null): unknown => {
     if (stopped) return undefined;
-    if (++values > MAX_VALUES) return stop(p, `aliases expand this file to more than ${MAX_VALUES.toLocaleString('en')} values`);
-    if (typeof v === 'object' && v !== null) {
-      if (open.has(v)) return stop(p, 'an alias refers to a node that contains it');
-      open.add(v);
-      try {
-        return Array.isArray(v) ? v.map((x, i) => walk(x, [...p, i])) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, [...p, k])]));
-      } finally {
-        open.delete(v);
+    if (++values > MAX_VALUES) return stop(at, `aliases expand this file to more than ${MAX_VALUES.toLocaleString('en')} values`);
+    if (typeof v === 'string') return v.includes('$') ? expandString(v, env, () => pathOf(at), where, issues) : v;
+    if (typeof v !== 'object' || v === null) return v;
+    if (open.has(v)) return stop(at, 'an alias refers to a node that contains it');
+    open.add(v);
+    try {
+      if (Array.isArray(v)) {
+        const out: unknown[] = new Array(v.length);
+        for (let i = 0; i < v.length; i++) out[i] = walk(v[i], { up: at, seg: i });
+        return out;
       }
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        const x = walk((v as Record<string, unknown>)[k], { up: at, seg: k });
+        // A `__proto__` key stays a key (as js-yaml made it), never the copy's prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+        else out[k] = x;
+      }
+      return out;
+    } finally {
+      open.delete(v);
     }
-    if (typeof v === 'string') {
-      return v.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escaped: string, name: string, def?: string) => {
-        if (escaped) return whole.slice(1);
-        const got = env[name];
-        if (got !== undefined && got !== '') return got;
-        if (def !== undefined) return def;
-        issues.push({ ...where(p), message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
-        return '';
-      });
-    }
-    return v;
   };
-  return { value: walk(value, path), issues };
+  return { value: walk(value, null), issues };
+}
+
+/** A step of expandEnv's walk: the key or index, and the step above it (null at the root). */
+interface Step {
+  up: Step | null;
+  seg: PropertyKey;
+}
+
+function expandString(v: string, env: NodeJS.ProcessEnv, pathOf: () => PropertyKey[], where: (path: PropertyKey[]) => ManifestIssue, issues: ManifestIssue[]): string {
+  return v.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escaped: string, name: string, def?: string) => {
+    if (escaped) return whole.slice(1);
+    const got = env[name];
+    if (got !== undefined && got !== '') return got;
+    if (def !== undefined) return def;
+    issues.push({ ...where(pathOf()), message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` });
+    return '';
+  });
 }

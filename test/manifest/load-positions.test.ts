@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatIssue } from '../../src/manifest/issues.js';
-import { loadManifest } from '../../src/manifest/load.js';
+import { checkFile, loadManifest, SHALLOW_POSITIONS } from '../../src/manifest/load.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 let tmp: TempDir;
@@ -38,6 +38,28 @@ describe('manifest positions', () => {
     expect(manifest?.services).toHaveLength(500);
     for (const i of [0, 1, 2, 137, 250, 498, 499]) expect(manifest?.services[i]?.origin).toBe(`${path}:${4 + 5 * i}`);
     expect(manifest?.services.every((s, i) => s.origin === `${path}:${4 + 5 * i}`)).toBe(true);
+  });
+
+  it('gives services written as a flow sequence their own lines as origins too', async () => {
+    const path = await tmp.write(
+      'flow-list.yaml',
+      'services: [\n  { id: first-one },\n\n  {\n    id: second-one, tags: [a] },\n  { id: third-one, check: { tcp: "h:1" } }\n  ]\n',
+    );
+    const { manifest, issues } = await loadManifest(path, {});
+    expect(issues).toEqual([]);
+    expect(manifest?.services.map((s) => s.origin)).toEqual([`${path}:2`, `${path}:4`, `${path}:6`]);
+  });
+
+  it('finds every origin of a valid manifest from the first, shallow pass (block or flow lists)', async () => {
+    const block = manyServices(3);
+    const flow = 'services:\n  [ { id: first-one },\n    { id: second-one } ]\nfiles:\n  - { path: out.json, from: { key: /a/b } }\nhooks: [{ on: [service.join], action: { exec: [/bin/true] } }]\n';
+    for (const text of [block, flow]) {
+      const shallow = checkFile('/m.yaml', text, {}, SHALLOW_POSITIONS);
+      expect(shallow.issues).toEqual([]);
+      expect(shallow.pinned).toBe(true);
+    }
+    // One level less, and the flow list's entries are out of reach: the loader would take a second pass.
+    expect(checkFile('/m.yaml', flow, {}, SHALLOW_POSITIONS - 1).pinned).toBe(false);
   });
 
   it('points at issues deep in a large file, inside flow maps and flow sequences', async () => {

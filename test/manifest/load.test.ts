@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/errors.js';
@@ -185,10 +185,48 @@ files:
     expect(loop.issues).toContainEqual(expect.objectContaining({ path: 'services[0].tags', message: 'an alias refers to a node that contains it' }));
   });
 
+  it('locates an unset variable at its own path, however deep, and keeps `$${...}` literal', async () => {
+    const path = await tmp.write(
+      'env.yaml',
+      `services:
+  - id: ok-one
+    check: { exec: [sh, -c, "echo $\${HOME}", "\${NOPE_A}"] }
+  - id: ok-two
+    metadata: { note: "\${NOPE_B}", kept: "$\${LITERAL}" }
+`,
+    );
+    const { manifest, issues } = await loadManifest(path, {});
+    expect(manifest).toBeNull();
+    expect(issues.map(formatIssue)).toEqual([
+      `${path}:3:46: services[0].check.exec[3]: environment variable NOPE_A is not set (use \${NOPE_A:-default} for a default)`,
+      `${path}:5:23: services[1].metadata.note: environment variable NOPE_B is not set (use \${NOPE_B:-default} for a default)`,
+    ]);
+    const fine = await loadManifest(path, { NOPE_A: 'a', NOPE_B: 'b' });
+    expect(fine.manifest?.services[0]?.check?.probe).toMatchObject({ argv: ['sh', '-c', 'echo ${HOME}', 'a'] });
+    expect(fine.manifest?.services[1]?.metadata).toEqual({ note: 'b', kept: '${LITERAL}' });
+  });
+
+  it('reports a key named __proto__ as an unknown key, never as the prototype of the value', async () => {
+    const path = await tmp.write('proto.yaml', 'services:\n  - id: proto-svc\n    __proto__: { id: other }\n');
+    const { manifest, issues } = await loadManifest(path, {});
+    expect(manifest).toBeNull();
+    expect(issues.map(formatIssue)).toEqual([`${path}:3:5: services[0].__proto__: unknown key "__proto__"`]);
+  });
+
   it('throws manifest.not_found for a missing path', async () => {
     const err = await loadManifest(join(dir, 'nope.yaml')).catch((e: unknown) => e);
     expect(hasCode(err, 'manifest.not_found')).toBe(true);
     expect((err as Error).message).toMatch(/nope\.yaml: no such file or directory/);
+  });
+
+  it('throws manifest.not_found with the reason for a path that cannot be read', async () => {
+    const loop = join(dir, 'loop.yaml');
+    await symlink(loop, loop);
+    const err = await loadManifest(loop).catch((e: unknown) => e);
+    expect(hasCode(err, 'manifest.not_found')).toBe(true);
+    expect((err as Error).message).toBe(`${loop}: cannot be read (ELOOP)`);
+    const under = join(await tmp.write('file.yaml', 'services: []\n'), 'sub.yaml');
+    await expect(loadManifest(under)).rejects.toThrow(`${under}: no such file or directory`);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { locate, parseSource } from '../../src/manifest/source.js';
+import { locate, parseSource, pinned } from '../../src/manifest/source.js';
 
 /** `line:column` of `path` (or of `key` in the map at `path`) in `text`. */
 function at(text: string, path: PropertyKey[], key?: string): string {
@@ -14,6 +14,23 @@ function syntax(text: string): string[] {
 }
 
 describe('locate', () => {
+  it('with positions recorded only so deep, pins the nodes above and stops at that depth below', () => {
+    const text = 'services:\n  - id: alpha\n    check: { tcp: "h:1" }\n  - id: beta\n';
+    const shallow = parseSource('f.yaml', text, 2).source;
+    const full = parseSource('f.yaml', text).source;
+    for (const path of [['services'], ['services', 0], ['services', 1]]) {
+      expect(pinned(shallow, path)).toBe(true);
+      expect(locate(shallow, path)).toEqual(locate(full, path));
+    }
+    expect(locate(shallow, ['services', 1])).toMatchObject({ line: 4, column: 5 });
+    // Level 3 and below were not recorded: the lookup stops at services[0].
+    expect(pinned(shallow, ['services', 0, 'check'])).toBe(false);
+    expect(locate(shallow, ['services', 0, 'check', 'tcp'])).toMatchObject({ line: 2, column: 5, path: 'services[0].check.tcp' });
+    expect(pinned(full, ['services', 0, 'check', 'tcp'])).toBe(true);
+    expect(locate(full, ['services', 0, 'check', 'tcp'])).toMatchObject({ line: 3, column: 19 });
+    expect(shallow.value).toEqual(full.value);
+  });
+
   it('finds nodes and keys in block maps, and the nearest parent of a missing path', () => {
     const text = 'upstream:\n  url: http://x\nagent:\n  heartbeat: session\n';
     expect(at(text, [])).toBe('1:1');
