@@ -21,7 +21,7 @@ export type { HeartBeaterOptions, KeeperEvents, KeeperOptions, SessionHeartBeate
 export { EventsFollower } from './client/events-follower.js';
 export type { EventsFollowerOptions } from './client/events-follower.js';
 
-export { TetherError, hasCode } from './errors.js';
+export { TetherError, hasCode } from './lib/errors.js';
 export { RegistryFault, isFault, FAULT_STATUS } from './registry/faults.js';
 export type { FaultDetails, FaultType } from './registry/faults.js';
 export type { Registry } from './registry/registry.js';
@@ -36,4 +36,4 @@ export type { Store } from './store/store.js';
 export { createRegistryServer, createAuthTable, loadAuthFile } from './server/index.js';
 export type { AuthTable, RegistryServer, RegistryServerOptions, TokenGrant } from './server/index.js';
 export { createLogger, silentLogger } from './observability/logger.js';
-export type { Clock } from './clock.js';
+export type { Clock } from './lib/clock.js';

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 
 /**
  * The command line without the registry client: the Command shape, usage

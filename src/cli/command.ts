@@ -1,6 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { Client } from '../client/client.js';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { hoistGlobalOptions, out, UsageError } from './args.js';
 
 export { hoistGlobalOptions, out, parse, positionals, UsageError, type Command } from './args.js';

@@ -1,4 +1,4 @@
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { RegistryFault } from '../registry/faults.js';
 import { UsageError } from './args.js';
 

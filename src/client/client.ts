@@ -1,4 +1,4 @@
-import type { HttpDispatcher } from './node-http.js';
+import type { HttpDispatcher } from '../lib/http-pool.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -16,7 +16,7 @@ import type {
   Session,
   TokenReply,
 } from '../registry/types.js';
-import { sleep } from './backoff.js';
+import { sleep } from '../lib/backoff.js';
 import { HeartBeater, type KeeperOptions } from './heartbeater.js';
 import { HttpRegistry } from './http-registry.js';
 import { parseTenantUrl } from './paths.js';

@@ -1,8 +1,8 @@
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import { EVENT_TYPES, type EventType, type RegistryEvent } from '../registry/types.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, sleep } from '../lib/backoff.js';
 
 export interface EventsFollowerOptions {
   registry: Registry;

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../lib/backoff.js';
 
 /**
  * Keeps a heartbeat token chain alive (spec 6.7). The loop is written once in

@@ -1,5 +1,5 @@
-import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from './node-http.js';
-import { TetherError } from '../errors.js';
+import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from '../lib/http-pool.js';
+import { TetherError } from '../lib/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type {
   ConfigListOptions,

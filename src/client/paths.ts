@@ -1,4 +1,4 @@
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 
 /**
  * Pure URL building for the v1.0 API (spec 1.1, 8.2). Kept apart from the

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { deepFreeze } from './freeze.js';
 import type { LoadReply, LoadRequest } from './load-worker.js';
 import type { LoadResult } from './load.js';

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { readManifest, type LoadResult } from './load.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { deepFreeze } from './freeze.js';
 import type { ManifestIssue } from './issues.js';
 import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type HookSpec, type Manifest, type Upstream } from './model.js';

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../lib/duration.js';
 import type { ManifestIssue } from './issues.js';
 import { DEFAULTS, type ActionSpec, type FileFormat, type FileSpec, type HookSpec, type SourceSpec } from './model.js';
 import type { ParsedAction, ParsedFile, ParsedHook, ParsedManifest, ParsedSource } from './schema.js';

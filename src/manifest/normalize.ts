@@ -1,4 +1,4 @@
-import { parseDuration } from '../duration.js';
+import { parseDuration } from '../lib/duration.js';
 import type { ManifestIssue } from './issues.js';
 import { normalizeOutputs, type OutputsPart } from './normalize-files.js';
 import { DEFAULTS, type AgentSettings, type CheckSpec, type Endpoint, type ProbeSpec, type ServiceSpec, type Upstream } from './model.js';

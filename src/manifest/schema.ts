@@ -1,6 +1,6 @@
 // A namespace import, not `{ z }`: the CLI bundle then keeps only the zod code used here (190 KB, not 750 KB with every locale; ~40 ms less start-up).
 import * as z from 'zod';
-import { DURATION_PATTERN } from '../duration.js';
+import { DURATION_PATTERN } from '../lib/duration.js';
 
 /**
  * The manifest's structure, written once: the validator (`tether validate`,

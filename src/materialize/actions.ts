@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { drain, HttpPool, readHead } from '../client/node-http.js';
-import { Backoff, sleep, type BackoffOptions } from '../client/backoff.js';
+import { drain, HttpPool, readHead } from '../lib/http-pool.js';
+import { Backoff, sleep, type BackoffOptions } from '../lib/backoff.js';
 import type { ActionSpec } from '../manifest/model.js';
 import { describeError, OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from '../probes/attempt.js';
 

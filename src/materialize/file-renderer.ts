@@ -1,6 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import type { FileSpec } from '../manifest/model.js';
 import type { SourceData } from './data.js';
 import { renderFormat, type RenderData } from './render.js';

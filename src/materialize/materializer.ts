@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sleep } from '../client/backoff.js';
+import { sleep } from '../lib/backoff.js';
 import { EventsFollower } from '../client/events-follower.js';
 import type { ActionSpec, FileSpec, HookSpec } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';

@@ -1,5 +1,5 @@
 import { Document, parse as parseYaml, Scalar, visit } from 'yaml';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 
 /**
  * The built-in formats: data in, the file's exact bytes out. Pure and

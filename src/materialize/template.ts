@@ -2,7 +2,7 @@ import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, extname, resolve, sep } from 'node:path';
 import { Liquid, LiquidError, type FS, type Template } from 'liquidjs';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { shapeOf, type RenderData } from './render.js';
 
 /**

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile, readlink, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { truncateOutput } from '../probes/attempt.js';
 

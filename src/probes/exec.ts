@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from './attempt.js';
 import type { Probe } from './probe.js';

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connectHost } from '../client/node-http.js';
-import { TetherError } from '../errors.js';
+import { connectHost } from '../lib/http-pool.js';
+import { TetherError } from '../lib/errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { runCancellable, type Report, type Verdict } from './attempt.js';
 import type { Probe } from './probe.js';

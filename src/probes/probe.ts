@@ -1,4 +1,4 @@
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { createExecProbe } from './exec.js';
 import { createHttpProbe } from './http.js';

@@ -1,4 +1,4 @@
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import type { CheckSpec } from '../manifest/model.js';
 import { describeError } from './attempt.js';
 import type { Probe, ProbeResult } from './probe.js';

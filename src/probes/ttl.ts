@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../clock.js';
-import { TetherError } from '../errors.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { TetherError } from '../lib/errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { OUTPUT_LIMIT_BYTES, truncateOutput } from './attempt.js';
 import type { Probe, ProbeResult } from './probe.js';

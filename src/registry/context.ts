@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
-import { TetherError } from '../errors.js';
+import type { Clock } from '../lib/clock.js';
+import { TetherError } from '../lib/errors.js';
 import type { Compare, Entry, Op, Store } from '../store/store.js';
 import { DeadlineIndex } from './deadlines.js';
 import { faults } from './faults.js';

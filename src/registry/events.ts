@@ -1,4 +1,4 @@
-import { hasCode } from '../errors.js';
+import { hasCode } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
 import type { Expirer } from './expiry.js';
 import { faults } from './faults.js';

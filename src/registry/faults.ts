@@ -1,4 +1,4 @@
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 
 /** Fault types of spec section 3.2, with their HTTP status. */
 export const FAULT_STATUS = {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../clock.js';
-import { linkedSignal } from '../lifecycle/abort.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { linkedSignal } from '../lib/abort.js';
 import { silentLogger } from '../observability/logger.js';
 import type { Store } from '../store/store.js';
 import { Configuration } from './configuration.js';

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import * as z from 'zod';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { faults } from '../registry/faults.js';
 import { TENANT_RE } from '../registry/validate.js';
 

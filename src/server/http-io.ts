@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { hasCode } from '../errors.js';
+import { hasCode } from '../lib/errors.js';
 import { RegistryFault, faults } from '../registry/faults.js';
 import type { ApiRequest, ApiResponse } from './exchange.js';
 import type { ServerState } from './state.js';

@@ -10,7 +10,7 @@ import { limitRoutes } from './routes/limits.js';
 import { serviceRoutes } from './routes/services.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { ServerState } from './state.js';
-import { hasCode } from '../errors.js';
+import { hasCode } from '../lib/errors.js';
 
 /**
  * One exchange, from the request head to the reply. The checks run in this

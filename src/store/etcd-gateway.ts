@@ -1,5 +1,5 @@
 import { Pool, type Dispatcher } from '../client/undici.js';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 
 /**
  * A small client of etcd's v3 JSON gateway (the grpc-gateway every etcd

@@ -23,8 +23,8 @@
  * Errors: see `etcd-gateway.ts`; `store.closed` after close().
  */
 import type { Logger } from 'pino';
-import { TetherError, hasCode } from '../errors.js';
-import { Backoff, sleep } from '../client/backoff.js';
+import { TetherError, hasCode } from '../lib/errors.js';
+import { Backoff, sleep } from '../lib/backoff.js';
 import { silentLogger } from '../observability/logger.js';
 import { b64, EtcdGateway, etcdPrefixEnd, unb64 } from './etcd-gateway.js';
 import { prefixEnd } from './store.js';

@@ -35,7 +35,7 @@
  * SQLite fails (the cause is attached; nothing was applied).
  */
 import Database from 'better-sqlite3';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import { prefixEnd } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from './store.js';
 import { WatchFeed, type Listener } from './watch-hub.js';

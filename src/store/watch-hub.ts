@@ -1,4 +1,4 @@
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import type { WatchEvent } from './store.js';
 
 /**

@@ -1,11 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { Backoff, sleep } from '../client/backoff.js';
+import { Backoff, sleep } from '../lib/backoff.js';
 import { HeartBeater } from '../client/heartbeater.js';
 import type { AgentMetrics } from '../observability/metrics.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
-import { TetherError } from '../errors.js';
+import { TetherError } from '../lib/errors.js';
 import type { LocalService } from './local-state.js';
 import { desiredRegistration, fingerprint, reconcile, type Action, type HeartbeatMode, type Registration } from './reconcile.js';
 import { SessionKeeper } from './session.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError, hoistGlobalOptions } from '../../src/cli/command.js';
 import { parseListen } from '../../src/cli/commands/registry.js';
 import { EXIT, exitCodeFor, formatError } from '../../src/cli/exit.js';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { faults, RegistryFault } from '../../src/registry/faults.js';
 
 describe('exit codes and error lines', () => {

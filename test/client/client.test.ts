@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
-import { hasCode } from '../../src/errors.js';
+import { hasCode } from '../../src/lib/errors.js';
 import { freshTenant, startRegistry, type RunningRegistry } from './registry-server.js';
 
 describe('Client', () => {

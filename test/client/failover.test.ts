@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailoverRegistry } from '../../src/client/failover.js';
 import { HttpRegistry } from '../../src/client/http-registry.js';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { isFault } from '../../src/registry/faults.js';
 import { freePort } from '../helpers/ports.js';
 import { freshTenant, startRegistry, type RunningRegistry } from './registry-server.js';

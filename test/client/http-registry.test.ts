@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRegistry } from '../../src/client/http-registry.js';
-import { TetherError, hasCode } from '../../src/errors.js';
+import { TetherError, hasCode } from '../../src/lib/errors.js';
 import { RegistryFault } from '../../src/registry/faults.js';
 import { createAuthTable } from '../../src/server/index.js';
 import { freshTenant, startRegistry, startStub, type RunningRegistry } from './registry-server.js';

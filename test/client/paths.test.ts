@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configListPath, configPath, itemPath, parseRoot, parseTenantUrl, query, tenantPath } from '../../src/client/paths.js';
-import { hasCode } from '../../src/errors.js';
+import { hasCode } from '../../src/lib/errors.js';
 
 describe('parseRoot', () => {
   it('accepts the root with or without /v1.0 and trailing slashes', () => {

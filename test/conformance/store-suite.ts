@@ -4,7 +4,7 @@
  * deadlines; the one sleep lets a lease's original TTL pass.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { Op, Store, WatchEvent } from '../../src/store/store.js';
 
 /** What an engine's test hands the suite for each test: a fresh, empty store. */

@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hasCode } from '../../src/errors.js';
+import { hasCode } from '../../src/lib/errors.js';
 import { formatIssue } from '../../src/manifest/issues.js';
 import { loadManifest } from '../../src/manifest/load.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { envName, renderFormat, type RenderData, type ServiceView } from '../../src/materialize/render.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { RenderData } from '../../src/materialize/render.js';
 import { describeContext, Templates } from '../../src/materialize/template.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';

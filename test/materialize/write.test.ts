@@ -3,7 +3,7 @@ import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeF
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { writeAtomically, type FsOps } from '../../src/materialize/write.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { hasCode } from '../../src/errors.js';
+import { hasCode } from '../../src/lib/errors.js';
 import { createProbe } from '../../src/probes/probe.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { isDead, isReaped } from './processes.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { hasCode } from '../../src/errors.js';
+import { hasCode } from '../../src/lib/errors.js';
 import { createProbe } from '../../src/probes/probe.js';
 import { TtlBoard, type TtlStatus } from '../../src/probes/ttl.js';
 import { FakeClock } from '../helpers/fake-clock.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCode } from '../../src/errors.js';
+import { hasCode } from '../../src/lib/errors.js';
 import { createAuthTable, loadAuthFile } from '../../src/server/index.js';
 import { api, raw, serviceBody, startServer, type TestServer } from './helpers.js';
 

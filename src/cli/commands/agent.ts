@@ -1,5 +1,5 @@
 import type { Agent } from '../../agent/agent.js';
-import { TetherError } from '../../errors.js';
+import { TetherError } from '../../lib/errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { loadManifestOffThread } from '../../manifest/load-off-thread.js';
 import { out, parse, positionals, UsageError, type Command } from '../args.js';

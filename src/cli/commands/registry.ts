@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TetherError } from '../../errors.js';
+import { TetherError } from '../../lib/errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { createLogger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
@@ -9,7 +9,7 @@ import { createRegistryServer } from '../../server/index.js';
 import type { Logger } from 'pino';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { Store } from '../../store/store.js';
-import { parseDuration } from '../../duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { reloadableAuthFile } from '../auth-reload.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 

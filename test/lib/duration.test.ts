@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../src/duration.js';
-import { hasCode } from '../src/errors.js';
+import { parseDuration } from '../../src/lib/duration.js';
+import { hasCode } from '../../src/lib/errors.js';
 
 describe('parseDuration', () => {
   it.each([

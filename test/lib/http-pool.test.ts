@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPool, POOL_CLOSED, readText } from '../../src/client/node-http.js';
+import { HttpPool, POOL_CLOSED, readText } from '../../src/lib/http-pool.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { selfSignedCert } from '../probes/targets.js';
 
