@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from '../lib/http-pool.js';
+import { TetherError } from '../lib/errors.js';
+import { queueFault } from '../queues/faults.js';
+import type { Queues } from '../queues/queues.js';
+import type {
+  Claim,
+  ClaimOptions,
+  Message,
+  MessageList,
+  MessageListOptions,
+  Project,
+  QueueList,
+  QueueListOptions,
+  QueueStats,
+} from '../queues/types.js';
+import { parseRoot } from './paths.js';
+import {
+  badResponse,
+  faultFromQueuesReply,
+  idFromHref,
+  parseClaim,
+  parseMessage,
+  parseMessageList,
+  parsePostedIds,
+  parseQueueList,
+  parseStats,
+} from './queues-wire.js';
+
+export interface HttpQueuesOptions {
+  /** Server root, e.g. `http://127.0.0.1:8470`, with or without a trailing `/v1`. */
+  url: string;
+  /** Sent as `X-Auth-Token` on every request (a tenant's token is valid for the project of the same id). Never logged. */
+  token?: string | undefined;
+  /** Sent as `Client-ID` where a call has no client id of its own; default a random UUID made once per instance. */
+  clientId?: string | undefined;
+  /** Put the project in the path (`/v1/{project}/queues/...`, spec A7) instead of `X-Project-Id`. */
+  projectInPath?: boolean | undefined;
+  /** Per-request deadline, ms (default 10 s). Waiting calls get `wait + 10 s` instead. */
+  timeoutMs?: number | undefined;
+  /** Bring your own connection pool; the caller owns it (`close()` leaves it open). */
+  dispatcher?: HttpDispatcher | undefined;
+}
+
+interface Reply {
+  status: number;
+  text: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+interface CallOptions {
+  /** Absent = no body; anything else is sent as JSON. */
+  body?: unknown;
+  /** Sent as `Client-ID`; null = no header (the call's own client id was absent). */
+  clientId?: string | null;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const LONG_POLL_SLACK_MS = 10_000;
+/** The server's cap on `wait` (seconds); a larger value would be a 400 there, the domain caps instead. */
+const MAX_WAIT_SECONDS = 30;
+
+/**
+ * The Queues interface over the Cloud Queues v1 HTTP API (node:http,
+ * keep-alive pool, one per instance), so code written against Queues runs
+ * in-process or remote unchanged.
+ *
+ * Errors: a non-2xx reply becomes the QueueFault of its status and title (see
+ * `faultFromQueuesReply`); 401 TetherError `client.unauthorized`; no reply
+ * `client.unreachable`; no reply within the deadline `client.timeout`; a call
+ * after `close()` `client.closed`; a 2xx that is not the JSON we expect
+ * `client.badResponse`. On abort every method rejects with the signal's reason.
+ */
+export class HttpQueues implements Queues {
+  /** The Client-ID this instance sends where a call carries none of its own. */
+  readonly clientId: string;
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly token: string | undefined;
+  private readonly projectInPath: boolean;
+  private readonly timeoutMs: number;
+  private readonly dispatcher: HttpDispatcher;
+  private readonly ownsDispatcher: boolean;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: HttpQueuesOptions) {
+    const root = parseRoot(opts.url);
+    this.origin = root.origin;
+    this.basePath = root.basePath.replace(/\/v1$/, '');
+    this.token = opts.token;
+    this.clientId = opts.clientId ?? randomUUID();
+    this.projectInPath = opts.projectInPath === true;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.ownsDispatcher = opts.dispatcher === undefined;
+    this.dispatcher = opts.dispatcher ?? new HttpPool(this.origin);
+  }
+
+  async createQueue(project: Project, name: string, signal?: AbortSignal): Promise<boolean> {
+    return (await this.call('PUT', project, queuePath(name), { signal })).status === 201;
+  }
+
+  async queueExists(project: Project, name: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.call('GET', project, queuePath(name), { signal });
+      return true;
+    } catch (err) {
+      if (err instanceof TetherError && err.code === 'queues.notFound') return false;
+      throw err;
+    }
+  }
+
+  async deleteQueue(project: Project, name: string, signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', project, queuePath(name), { signal });
+  }
+
+  async listQueues(project: Project, opts: QueueListOptions = {}, signal?: AbortSignal): Promise<QueueList> {
+    const q = query({ marker: opts.marker, limit: opts.limit, detailed: opts.detailed });
+    const reply = await this.call('GET', project, `/queues${q}`, { signal });
+    return reply.status === 204 ? { queues: [] } : parseQueueList(json(reply));
+  }
+
+  async getMetadata(project: Project, name: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const doc = json(await this.call('GET', project, `${queuePath(name)}/metadata`, { signal }));
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw badResponse('metadata is not an object');
+    return doc as Record<string, unknown>;
+  }
+
+  async setMetadata(project: Project, name: string, doc: unknown, signal?: AbortSignal): Promise<void> {
+    await this.call('PUT', project, `${queuePath(name)}/metadata`, { body: doc, signal });
+  }
+
+  async getStats(project: Project, name: string, signal?: AbortSignal): Promise<QueueStats> {
+    return parseStats(json(await this.call('GET', project, `${queuePath(name)}/stats`, { signal })));
+  }
+
+  async postMessages(project: Project, name: string, clientId: string | undefined, messages: unknown, signal?: AbortSignal): Promise<string[]> {
+    const reply = await this.call('POST', project, `${queuePath(name)}/messages`, { body: messages, clientId: clientId ?? null, signal });
+    return parsePostedIds(json(reply));
+  }
+
+  async listMessages(project: Project, name: string, opts: MessageListOptions, signal?: AbortSignal): Promise<MessageList> {
+    const wait = waitSeconds(opts.waitMs);
+    const q = query({ marker: opts.marker, limit: opts.limit, echo: opts.echo, include_claimed: opts.includeClaimed, wait });
+    const reply = await this.call('GET', project, `${queuePath(name)}/messages${q}`, {
+      clientId: opts.clientId ?? null,
+      signal,
+      timeoutMs: this.deadline(wait),
+    });
+    return reply.status === 204 ? { messages: [] } : parseMessageList(json(reply));
+  }
+
+  async getMessages(project: Project, name: string, ids: readonly string[], signal?: AbortSignal): Promise<Message[]> {
+    const reply = await this.call('GET', project, `${queuePath(name)}/messages${idsQuery(ids)}`, { signal });
+    if (reply.status === 204) return [];
+    const list = json(reply);
+    if (!Array.isArray(list)) throw badResponse('messages by id is not an array');
+    return list.map(parseMessage);
+  }
+
+  async getMessage(project: Project, name: string, id: string, signal?: AbortSignal): Promise<Message> {
+    return parseMessage(json(await this.call('GET', project, messagePath(name, id), { signal })));
+  }
+
+  async deleteMessages(project: Project, name: string, ids: readonly string[], signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', project, `${queuePath(name)}/messages${idsQuery(ids)}`, { signal });
+  }
+
+  async deleteMessage(project: Project, name: string, id: string, claimId?: string, signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', project, `${messagePath(name, id)}${query({ claim_id: claimId })}`, { signal });
+  }
+
+  /**
+   * POST .../claims. The reply carries the messages and the claim's href
+   * (Location), not its ttl or age: a new claim's ttl is the one asked for
+   * and its age 0, as the server set them (no second request).
+   */
+  async claimMessages(project: Project, name: string, body: unknown, opts: ClaimOptions = {}, signal?: AbortSignal): Promise<Claim | null> {
+    const wait = waitSeconds(opts.waitMs);
+    const path = `${queuePath(name)}/claims${query({ limit: opts.limit, wait })}`;
+    const reply = await this.call('POST', project, path, { body, signal, timeoutMs: this.deadline(wait) });
+    if (reply.status === 204) return null;
+    const location = headerValue(reply.headers.location);
+    if (location === undefined) throw badResponse('claim without a Location');
+    const list = json(reply);
+    if (!Array.isArray(list)) throw badResponse('claimed messages are not an array');
+    const ttl = (body as { ttl?: unknown } | null)?.ttl;
+    return { id: idFromHref(location), ttl: typeof ttl === 'number' ? ttl : 0, age: 0, messages: list.map(parseMessage) };
+  }
+
+  async getClaim(project: Project, name: string, claimId: string, signal?: AbortSignal): Promise<Claim> {
+    return parseClaim(json(await this.call('GET', project, claimPath(name, claimId), { signal })), claimId);
+  }
+
+  async renewClaim(project: Project, name: string, claimId: string, body: unknown, signal?: AbortSignal): Promise<void> {
+    await this.call('PATCH', project, claimPath(name, claimId), { body, signal });
+  }
+
+  async releaseClaim(project: Project, name: string, claimId: string, signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', project, claimPath(name, claimId), { signal });
+  }
+
+  async health(signal?: AbortSignal): Promise<void> {
+    await this.call('GET', null, '/health', { signal });
+  }
+
+  /** Graceful: lets in-flight requests finish, then closes the pool (if it is ours). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.ownsDispatcher ? this.dispatcher.close() : Promise.resolve();
+    return this.closing;
+  }
+
+  /** Immediate: fails in-flight requests (waiting ones included) and closes the pool (if it is ours). */
+  async destroy(): Promise<void> {
+    this.closing ??= Promise.resolve();
+    if (this.ownsDispatcher) await this.dispatcher.destroy();
+  }
+
+  private deadline(waitSec: number | undefined): number {
+    return waitSec === undefined || waitSec <= 0 ? this.timeoutMs : Math.max(this.timeoutMs, waitSec * 1000 + LONG_POLL_SLACK_MS);
+  }
+
+  /** One request: 2xx resolves with the reply, anything else rejects (see the class doc). */
+  private async call(method: string, project: Project, path: string, opts: CallOptions): Promise<Reply> {
+    const outer = opts.signal;
+    outer?.throwIfAborted();
+    if (this.closing) throw new TetherError('client.closed', 'the queues client is closed');
+    const body = opts.body === undefined ? null : toJson(opts.body);
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort(new TetherError('client.timeout', 'request timed out'));
+    }, timeoutMs);
+    timer.unref();
+    try {
+      const res = await this.dispatcher.request({
+        path: `${this.prefix(project)}${path}`,
+        method,
+        headers: this.headers(project, opts.clientId),
+        body,
+        signal: ac.signal,
+      });
+      const text = await readText(res.body);
+      if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, text, headers: res.headers };
+      throw faultFromQueuesReply(res.statusCode, text);
+    } catch (err) {
+      if (outer?.aborted) throw outer.reason;
+      if (timedOut) throw new TetherError('client.timeout', `no reply from ${this.origin} within ${timeoutMs} ms (${method} ${path.split('?')[0]})`);
+      if (err instanceof TetherError) throw err;
+      throw transportError(err, this.origin);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private prefix(project: Project): string {
+    if (this.projectInPath && project !== null) return `${this.basePath}/v1/${encodeURIComponent(project)}`;
+    return `${this.basePath}/v1`;
+  }
+
+  private headers(project: Project, clientId: string | null | undefined): Record<string, string> {
+    const h: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (project !== null && !this.projectInPath) h['x-project-id'] = project;
+    const cid = clientId === undefined ? this.clientId : clientId;
+    if (cid !== null) h['client-id'] = cid;
+    if (this.token !== undefined) h['x-auth-token'] = this.token;
+    return h;
+  }
+}
+
+const seg = (s: string): string => encodeURIComponent(s);
+const queuePath = (name: string): string => `/queues/${seg(name)}`;
+const messagePath = (name: string, id: string): string => `${queuePath(name)}/messages/${seg(id)}`;
+const claimPath = (name: string, id: string): string => `${queuePath(name)}/claims/${seg(id)}`;
+
+/**
+ * `?ids=a,b` with each id encoded and the commas literal (the list separator).
+ * No ids cannot be said on the wire (without `ids` the route lists instead),
+ * so it is refused here as the domain refuses it (1..max ids).
+ */
+function idsQuery(ids: readonly string[]): string {
+  if (ids.length === 0) throw queueFault('invalidApiCall', 'at least one message id is required');
+  return `?ids=${ids.map(seg).join(',')}`;
+}
+
+/** `wait` in whole seconds (the server's unit), rounded up and kept within 0..30; undefined when not waiting. */
+function waitSeconds(waitMs: number | undefined): number | undefined {
+  if (waitMs === undefined || !Number.isFinite(waitMs) || waitMs <= 0) return undefined;
+  return Math.min(MAX_WAIT_SECONDS, Math.ceil(waitMs / 1000));
+}
+
+/** `?a=1&b=true` from the defined entries (booleans as `true`/`false`, spec 2.4), or ''. */
+function query(params: Query): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.append(k, String(v));
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+/** A body as JSON text; one JSON cannot carry (a BigInt, a cycle) is the domain's invalidBody. */
+function toJson(body: unknown): string | null {
+  try {
+    return JSON.stringify(body) ?? null;
+  } catch (cause) {
+    throw queueFault('invalidBody', 'the body cannot be written as JSON', cause);
+  }
+}
+
+function json(reply: Reply): unknown {
+  try {
+    return JSON.parse(reply.text);
+  } catch (cause) {
+    throw badResponse(`HTTP ${reply.status} body is not JSON`, cause);
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Maps a socket failure to a stable code; the token is never part of it (it is never in a URL). */
+function transportError(err: unknown, origin: string): TetherError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === POOL_CLOSED) return new TetherError('client.closed', 'the queues client is closed', { cause: err });
+  const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+  return new TetherError('client.unreachable', `queues server at ${origin} is unreachable (${what})`, { cause: err });
+}
