@@ -1,6 +1,6 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { parseQuery, type QueryPair } from './query.js';
-import type { RouteMatch } from './router.js';
+import type { RouteMatch, RouteName } from './router.js';
 import type { ServerState } from './state.js';
 
 /**
@@ -27,6 +27,16 @@ export class ApiRequest extends IncomingMessage {
   rawQuery = '';
   /** The parsed JSON body of POST/PUT (undefined when the body was empty). */
   body: unknown = undefined;
+  /** performance.now() when the request head arrived: the start of its latency. */
+  startedAt = 0;
+  /**
+   * The `route` label of the request metrics: a path template, never the
+   * raw path. Set by whoever routes the request (the queues API's routes
+   * too); null until then.
+   */
+  routeTemplate: string | null = null;
+  /** The registry route, once matched (heartbeats are counted by it). */
+  routeName: RouteName | null = null;
   /** Abort controller of a `GET /events` call, aborted when the client goes away. */
   poll: AbortController | null = null;
   private pairs: QueryPair[] | null = null;

@@ -2,6 +2,7 @@ import { createServer, ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { ServerMetrics } from '../observability/server-metrics.js';
 import { faults } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import type { AuthTable } from './auth.js';
@@ -30,19 +31,32 @@ export interface RegistryServerOptions {
   auth?: AuthTable;
   /** Hostname used in X-Response-Id / txnId generation; default os.hostname(). */
   hostname?: string;
+  /** Where requests are counted, served at /metrics; default: a registry of this server's own, without process metrics. */
+  metrics?: ServerMetrics;
+  /** Resolves when the store answers, rejects otherwise: `GET /readyz`. Default: ready while not draining. */
+  readiness?: () => Promise<void>;
+  /**
+   * How long close() keeps serving with /readyz at 503 before it stops
+   * accepting, so load balancers move away first (Kubernetes endpoints
+   * update after the pod is told to stop). Default 0.
+   */
+  shutdownDelayMs?: number;
 }
 
 export interface RegistryServer {
   /** Listens; resolves with the bound address and the base URL `http://host:port`. */
   listen(port: number, host: string): Promise<{ url: string; port: number; host: string }>;
   /**
-   * Graceful: stop accepting, answer 503 systemFailureError to new requests
+   * Graceful: /readyz turns 503 and requests are still served for the
+   * shutdown delay; then stop accepting, answer 503 systemFailureError to new requests
    * while draining, end idle keep-alive sockets, wait for in-flight requests
    * (long-polls are aborted via their AbortSignal and answer 503), then
    * resolve. Does not close the registry. Idempotent.
    */
   close(): Promise<void>;
   readonly server: Server;
+  /** The server's metrics (also what /metrics serves). */
+  readonly metrics: ServerMetrics;
 }
 
 /** Keep-alive sockets outlive typical load-balancer idle timeouts (60 s). */
@@ -55,11 +69,16 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
     auth: opts.auth,
     hostname: (opts.hostname ?? osHostname()).replace(/[^A-Za-z0-9_.-]/g, '-'),
     counter: 0,
+    draining: false,
     closing: false,
     inflight: 0,
     polls: new Set(),
     onDrained: null,
+    metrics: opts.metrics ?? new ServerMetrics(),
+    readiness: opts.readiness,
+    readyCheck: null,
   };
+  state.metrics.countLongPolls('registry', () => state.polls.size);
   const server = createServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>(
     { IncomingMessage: ApiRequest, noDelay: true },
     (req, res) => onRequest(state, req, res, false),
@@ -72,8 +91,9 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
   let closed: Promise<void> | null = null;
   return {
     server,
+    metrics: state.metrics,
     listen: (port, host) => listen(server, port, host),
-    close: () => (closed ??= close(server, state)),
+    close: () => (closed ??= close(server, state, opts.shutdownDelayMs ?? 0)),
   };
 }
 
@@ -92,7 +112,9 @@ function listen(server: Server, port: number, host: string): Promise<{ url: stri
 /** How long close() waits for in-flight requests before cutting their connections. */
 const DRAIN_MS = 3000;
 
-async function close(server: Server, state: ServerState): Promise<void> {
+async function close(server: Server, state: ServerState, delayMs: number): Promise<void> {
+  state.draining = true;
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   state.closing = true;
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const poll of state.polls) poll.abort(faults.unavailable());

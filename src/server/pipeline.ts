@@ -3,7 +3,10 @@ import { authenticate } from './auth.js';
 import type { ApiRequest, ApiResponse, Handler } from './exchange.js';
 import { MAX_BODY, checkContentType, parseBody, sendFault, sendTooLarge, toFault, transactionId } from './http-io.js';
 import { publicQuery, tokenParam } from './query.js';
-import { matchRoute, type RouteMatch, type RouteName } from './router.js';
+import { performance } from 'node:perf_hooks';
+import { UNMATCHED_ROUTE } from '../observability/server-metrics.js';
+import { serveOps } from './ops.js';
+import { ROUTE_TEMPLATES, matchRoute, type RouteMatch, type RouteName } from './router.js';
 import { configurationRoutes } from './routes/configuration.js';
 import { eventRoutes } from './routes/events.js';
 import { limitRoutes } from './routes/limits.js';
@@ -16,6 +19,8 @@ import { hasCode } from '../lib/errors.js';
  * One exchange, from the request head to the reply. The checks run in this
  * order, each answering on its own and stopping the rest:
  *
+ *  -1. GET /healthz, /readyz, /metrics -> the operator's endpoints (ops.ts),
+ *      answered even while closing
  *   0. closing              -> 503 systemFailureError (Connection: close)
  *   1. Content-Length >= 5000 -> bare 413, before reading any byte
  *   2. read the body, counting bytes; reaching 5000 -> bare 413, stop
@@ -43,13 +48,18 @@ const HANDLERS: Record<RouteName, Handler> = {
   ...sessionRoutes,
 };
 
+const V = 118;
+
 /** The 'request' listener (and 'checkContinue', with `expectContinue`). */
 export function onRequest(state: ServerState, req: ApiRequest, res: ApiResponse, expectContinue: boolean): void {
   req.api = state;
   req.response = res;
-  req.txnId = transactionId(req.headers['x-rp-request-id'], state);
+  req.startedAt = performance.now();
   state.inflight++;
   res.on('close', onResponseClose);
+  // Every API path starts with /v (`/v1.0/`, `/v1/`): one char code keeps the others off the hot path.
+  if (req.url?.charCodeAt(1) !== V && serveOps(state, req, res)) return;
+  req.txnId = transactionId(req.headers['x-rp-request-id'], state);
 
   if (state.closing) return sendFault(req, res, faults.unavailable());
   const length = req.headers['content-length'];
@@ -81,11 +91,12 @@ function onEnd(this: ApiRequest): void {
   if (!this.rejected) void dispatch(this, this.response);
 }
 
-/** Counts the exchange out; aborts a running events call whose client went away. */
+/** Counts the exchange out (and into the metrics); aborts a running events call whose client went away. */
 function onResponseClose(this: ApiResponse): void {
   const req = this.req;
   if (req.poll !== null && !this.writableFinished) req.poll.abort(new Error('client disconnected'));
   const state = req.api;
+  observe(state, req, this);
   state.inflight--;
   if (state.inflight === 0 && state.onDrained !== null) state.onDrained();
 }
@@ -106,10 +117,36 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
   }
 }
 
+/**
+ * One request into the metrics. 499 (nginx's "client closed request") is the
+ * status of a request whose client left before any reply.
+ */
+function observe(state: ServerState, req: ApiRequest, res: ApiResponse): void {
+  const status = res.headersSent ? res.statusCode : 499;
+  const name = req.routeName;
+  state.metrics.observeRequest(req.routeTemplate ?? lateTemplate(req), req.method ?? '', status, (performance.now() - req.startedAt) / 1000);
+  if (name === 'services.heartbeat' || name === 'sessions.heartbeat') {
+    state.metrics.observeHeartbeat(name === 'services.heartbeat' ? 'service' : 'session', status < 300);
+  }
+}
+
+/** The template of a request answered before routing (413, closing): routed now, for its label only. */
+function lateTemplate(req: ApiRequest): string {
+  try {
+    if (req.rawPath === '') splitTarget(req);
+    const route = matchRoute(req.method ?? '', req.rawPath);
+    return route === null ? UNMATCHED_ROUTE : ROUTE_TEMPLATES[route.name];
+  } catch {
+    return UNMATCHED_ROUTE;
+  }
+}
+
 /** Steps 3-7: the route of this request, or throws the fault to answer. */
 function resolve(req: ApiRequest): RouteMatch {
   splitTarget(req);
   const route = matchRoute(req.method ?? '', req.rawPath);
+  req.routeTemplate = route === null ? UNMATCHED_ROUTE : ROUTE_TEMPLATES[route.name];
+  req.routeName = route?.name ?? null;
   if (route === null) {
     const q = publicQuery(req.rawQuery);
     throw faults.noRoute(q === '' ? req.rawPath : `${req.rawPath}?${q}`);

@@ -174,3 +174,25 @@ function trimSlashes(s: string): string {
   while (end > start && s.charCodeAt(end - 1) === SLASH) end--;
   return s.slice(start, end);
 }
+
+/** Each route's path template: the `route` label of the request metrics (never the raw path). */
+export const ROUTE_TEMPLATES: Readonly<Record<RouteName, string>> = {
+  'limits.get': '/v1.0/{tenant}/limits',
+  'services.list': '/v1.0/{tenant}/services',
+  'services.create': '/v1.0/{tenant}/services',
+  'services.get': '/v1.0/{tenant}/services/{id}',
+  'services.update': '/v1.0/{tenant}/services/{id}',
+  'services.delete': '/v1.0/{tenant}/services/{id}',
+  'services.heartbeat': '/v1.0/{tenant}/services/{id}/heartbeat',
+  'config.list': '/v1.0/{tenant}/configuration/{namespace}/',
+  'config.get': '/v1.0/{tenant}/configuration/{key}',
+  'config.set': '/v1.0/{tenant}/configuration/{key}',
+  'config.delete': '/v1.0/{tenant}/configuration/{key}',
+  'events.list': '/v1.0/{tenant}/events',
+  'sessions.list': '/v1.0/{tenant}/sessions',
+  'sessions.create': '/v1.0/{tenant}/sessions',
+  'sessions.get': '/v1.0/{tenant}/sessions/{id}',
+  'sessions.update': '/v1.0/{tenant}/sessions/{id}',
+  'sessions.delete': '/v1.0/{tenant}/sessions/{id}',
+  'sessions.heartbeat': '/v1.0/{tenant}/sessions/{id}/heartbeat',
+};

@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import type { ServerMetrics } from '../observability/server-metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { AuthTable } from './auth.js';
 
@@ -12,7 +13,9 @@ export interface ServerState {
   readonly hostname: string;
   /** Counter part of generated transaction ids. */
   counter: number;
-  /** Set by close(): new requests get 503, every reply carries `Connection: close`. */
+  /** Set when close() starts: /readyz answers 503 while requests are still served (the shutdown delay). */
+  draining: boolean;
+  /** Set by close() after the shutdown delay: new requests get 503, every reply carries `Connection: close`. */
   closing: boolean;
   /** Requests whose response has not emitted 'close' yet. */
   inflight: number;
@@ -20,4 +23,10 @@ export interface ServerState {
   readonly polls: Set<AbortController>;
   /** Called when `inflight` drops to 0 while closing. */
   onDrained: (() => void) | null;
+  /** Request counts and latencies, long-polls, served at /metrics. */
+  readonly metrics: ServerMetrics;
+  /** Resolves when the store answers (for /readyz); undefined: always ready. */
+  readonly readiness: (() => Promise<void>) | undefined;
+  /** The /readyz store check in flight, shared by concurrent probes. */
+  readyCheck: Promise<string | null> | null;
 }
