@@ -8,18 +8,18 @@ import { rawJson, rawRequest } from '../helpers/raw-http.js';
 
 /**
  * Replays the spec's fixture requests against a real server and compares the
- * replies with the fixture responses in ../shared/spec/fixtures/: same keys,
+ * replies with the fixture responses in spec/fixtures/ (copied from the spec): same keys,
  * same value types, equal values where the data is ours. The deviations the
  * spec documents (section 12) are applied explicitly: next_marker always
  * present (AMB-3), last_seen in ms, events-get.json missing its opening brace.
  */
 
-const FIXTURES = resolve(import.meta.dirname, '../../../shared/spec/fixtures');
+const FIXTURES = resolve(import.meta.dirname, '../../spec/fixtures');
 const TENANT = '7777';
 
 function fixture(name: string): unknown {
   const path = join(FIXTURES, name);
-  if (!existsSync(path)) throw new Error(`fixture not found: ${path} (the spec's fixtures must sit in ../shared beside the checkout)`);
+  if (!existsSync(path)) throw new Error(`fixture not found: ${path} (the spec's fixtures are part of the repository, in spec/fixtures/)`);
   const text = readFileSync(path, 'utf8');
   // events-get.json lacks its opening brace (spec 12).
   return JSON.parse(name.endsWith('events-get.json') ? `{${text}` : text);
