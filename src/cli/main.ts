@@ -21,6 +21,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   events: async () => (await import('./commands/events.js')).eventsCommand,
   limits: async () => (await import('./commands/limits.js')).limitsCommand,
   sessions: async () => (await import('./commands/sessions.js')).sessionsCommand,
+  queues: async () => (await import('./commands/queues.js')).queuesCommand,
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   dev: async () => (await import('./commands/dev.js')).devCommand,
   validate: async () => (await import('./commands/validate.js')).validateCommand,
