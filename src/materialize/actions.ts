@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { drain, HttpPool, readHead } from '../lib/http-pool.js';
 import { Backoff, sleep, type BackoffOptions } from '../lib/backoff.js';
+import { runProcess } from '../lib/process.js';
 import type { ActionSpec } from '../manifest/model.js';
 import { describeError, OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from '../probes/attempt.js';
+import { commandVerdict } from '../probes/exec.js';
 
 /**
  * Reload actions: what runs when a file's bytes change or a hook fires.
@@ -32,8 +33,6 @@ export interface RunActionOptions {
 
 /** A signal action has no timeout of its own; this bounds the /proc scan. */
 const SIGNAL_TIMEOUT_MS = 5000;
-/** After a command's leader exits, how long a background job it left may hold our pipes. */
-const PIPE_DRAIN_MS = 100;
 const USER_AGENT = 'tether-action';
 
 /**
@@ -48,9 +47,8 @@ export function runAction(spec: ActionSpec, opts: RunActionOptions = {}): Promis
     case 'signal':
       return runAttempt(caller, SIGNAL_TIMEOUT_MS, () => signalOnce(spec));
     case 'exec': {
-      const argv = spec.shell ? ['/bin/sh', '-c', spec.argv.join(' ')] : spec.argv;
       const env = { ...process.env, ...opts.env };
-      return runAttempt(caller, spec.timeoutMs, (s) => execOnce(argv, opts.input, env, s));
+      return runAttempt(caller, spec.timeoutMs, (s) => execOnce(spec, opts.input, env, s));
     }
     case 'http':
       return runAttempt(caller, spec.timeoutMs, (s) => httpOnce(spec, opts.input, s));
@@ -83,6 +81,7 @@ export function describeAction(spec: ActionSpec): string {
 // ---- signal ---------------------------------------------------------------
 
 type SignalSpec = Extract<ActionSpec, { kind: 'signal' }>;
+type ExecSpec = Extract<ActionSpec, { kind: 'exec' }>;
 
 /** The pidfile wins when both are set. */
 async function signalOnce(spec: SignalSpec): Promise<Verdict> {
@@ -152,86 +151,19 @@ async function isNamed(pid: number, name: string): Promise<boolean> {
   }
 }
 
-// ---- exec -----------------------------------------------------------------
+// ---- exec ---------------------------------------------------------------
 
 /**
- * Runs argv as the leader of a new process group (detached: setsid), like
- * the exec probe. On timeout or abort the whole group is SIGKILLed and this
- * rejects. Unlike a probe, a normal exit leaves the group alone: a reload
- * script may start a background job on purpose; it only loses our pipes.
+ * Runs the command with the process runner. On timeout or abort its whole
+ * group is stopped and this rejects. Unlike a probe, a normal exit leaves the
+ * group alone: a reload script may start a background job on purpose; it
+ * only loses our pipes.
  */
-function execOnce(argv: string[], input: string | undefined, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<Verdict> {
-  const [file, ...args] = argv;
-  if (file === undefined || file === '') return Promise.resolve({ ok: false, output: 'exec action: argv is empty' });
-  signal.throwIfAborted();
-  return new Promise<Verdict>((resolve, reject) => {
-    const child = spawn(file, args, { detached: true, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const tail = new Tail(OUTPUT_LIMIT_BYTES);
-    child.stdout.on('data', (c: Buffer) => tail.push(c));
-    child.stderr.on('data', (c: Buffer) => tail.push(c));
-    child.stdin.on('error', () => {}); // EPIPE: the command did not read its input
-    child.stdin.end(input); // without input: EOF at once
-    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let drain: NodeJS.Timeout | undefined;
-
-    const closePipes = (): void => {
-      child.stdout.destroy();
-      child.stderr.destroy();
-    };
-    const onAbort = (): void => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // ESRCH: the group is already empty
-        }
-      }
-      closePipes(); // a process that left the group may still hold them
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settled = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      clearTimeout(drain);
-    };
-
-    child.once('exit', (code, sig) => {
-      exit = { code, signal: sig };
-      drain = setTimeout(closePipes, PIPE_DRAIN_MS);
-    });
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      if (child.pid !== undefined) return; // a live child: 'close' follows
-      settled();
-      if (err.code === 'ENOENT') resolve({ ok: false, output: `executable not found: ${file}` });
-      else reject(err);
-    });
-    child.once('close', () => {
-      if (child.pid === undefined) return; // spawn failed: settled by 'error'
-      settled();
-      if (signal.aborted || exit === undefined) reject(signal.reason);
-      else resolve(exitVerdict(exit.code, exit.signal, tail.text()));
-    });
-  });
-}
-
-function exitVerdict(code: number | null, sig: NodeJS.Signals | null, output: string): Verdict {
-  const status = code !== null ? `exit status ${code}` : `killed by ${sig}`;
-  const text = output.trimEnd();
-  if (text === '') return { ok: code === 0, output: status };
-  const head = `${status}: `;
-  return { ok: code === 0, output: head + truncateOutput(text, OUTPUT_LIMIT_BYTES - Buffer.byteLength(head), 'tail') };
-}
-
-/** Keeps about the last `limit` bytes pushed (at most 3x while accumulating). */
-class Tail {
-  private buf = Buffer.alloc(0);
-  constructor(private readonly limit: number) {}
-  push(chunk: Buffer): void {
-    this.buf = Buffer.concat([this.buf, chunk]);
-    if (this.buf.length > 2 * this.limit) this.buf = Buffer.from(this.buf.subarray(this.buf.length - this.limit));
-  }
-  text(): string {
-    return truncateOutput(this.buf.toString('utf8'), this.limit, 'tail');
-  }
+async function execOnce(spec: ExecSpec, input: string | undefined, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<Verdict> {
+  if (spec.argv[0] === undefined || spec.argv[0] === '') return { ok: false, output: 'exec action: argv is empty' };
+  // Without input: an empty stdin, EOF at once (a command that reads it must not hang).
+  const result = await runProcess({ argv: spec.argv, shell: spec.shell, env, stdin: input ?? '', signal, leftovers: 'leave', keep: 'tail', outputLimit: OUTPUT_LIMIT_BYTES });
+  return commandVerdict(result, 'status');
 }
 
 // ---- http -----------------------------------------------------------------

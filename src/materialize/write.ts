@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readFile, readlink, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
+import { describeExit, runProcess, type RunResult } from '../lib/process.js';
 import type { Logger } from '../observability/logger.js';
-import { truncateOutput } from '../probes/attempt.js';
 
 /**
  * What applications feel: a destination file is never empty, partial or
@@ -236,63 +235,25 @@ async function lookupId(value: string | number, db: string, what: string): Promi
 }
 
 /**
- * Runs the check argv (no shell) as the leader of a new process group, with
+ * Runs the check argv (no shell) with the process runner, with
  * TETHER_STAGED_PATH in its environment. Resolves on exit status 0; throws
- * `write.check_failed` otherwise (also on timeout, when the group is killed).
- * On abort, kills the group and rejects with `signal.reason`.
+ * `write.check_failed` otherwise (also on timeout, when its group is stopped).
+ * On abort, stops the group and rejects with `signal.reason`.
  */
-function runCheck(argv: string[], staged: string, path: string, timeoutMs: number, caller?: AbortSignal): Promise<void> {
-  const [file, ...args] = argv;
-  if (file === undefined || file === '') return Promise.reject(new TetherError('write.check_failed', `check for ${path}: argv is empty`));
-  if (caller?.aborted) return Promise.reject(caller.reason); // an aborted signal never fires 'abort' again
-  const signal = caller ? AbortSignal.any([caller, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-  return new Promise<void>((resolvePromise, reject) => {
-    const child = spawn(file, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TETHER_STAGED_PATH: staged },
-    });
-    let output = Buffer.alloc(0); // the tail of stdout+stderr, interleaved as it came
-    const collect = (chunk: Buffer): void => {
-      output = Buffer.concat([output, chunk]);
-      if (output.length > 2 * CHECK_OUTPUT_TAIL_BYTES) output = output.subarray(output.length - CHECK_OUTPUT_TAIL_BYTES);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const killGroup = (): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // ESRCH: the group is already empty.
-      }
-    };
-    const onAbort = (): void => {
-      killGroup();
-      child.stdout.destroy(); // a process that left the group may hold the pipes
-      child.stderr.destroy();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    let status = { code: null as number | null, text: '' };
-    child.once('exit', (code, sig) => {
-      status = { code, text: code !== null ? `exit status ${code}` : `killed by ${sig}` };
-      killGroup(); // leftovers (background jobs) of a finished check
-    });
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      if (child.pid !== undefined) return; // a kill error on a live child; 'close' follows
-      signal.removeEventListener('abort', onAbort);
-      const what = err.code === 'ENOENT' ? `executable not found: ${file}` : err.message;
-      reject(new TetherError('write.check_failed', `check ${file} for ${path} failed: ${what}`, { cause: err }));
-    });
-    child.once('close', () => {
-      signal.removeEventListener('abort', onAbort);
-      if (child.pid === undefined) return; // spawn failed: settled by 'error'
-      if (caller?.aborted) return reject(caller.reason);
-      if (status.code === 0) return resolvePromise();
-      const why = signal.aborted ? `timed out after ${timeoutMs}ms (process group killed)` : status.text;
-      const out = truncateOutput(output.toString('utf8'), CHECK_OUTPUT_TAIL_BYTES, 'tail').trimEnd();
-      reject(new TetherError('write.check_failed', `check ${file} for ${path} failed: ${why}${out === '' ? '' : `: ${out}`}; the file was not changed`));
-    });
-  });
+async function runCheck(argv: string[], staged: string, path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const what = `check ${argv[0] ?? ''} for ${path}`;
+  let result: RunResult;
+  try {
+    const env = { ...process.env, TETHER_STAGED_PATH: staged };
+    result = await runProcess({ argv, env, timeoutMs, signal, keep: 'tail', outputLimit: CHECK_OUTPUT_TAIL_BYTES });
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw new TetherError('write.check_failed', `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (result.code === 0 && !result.timedOut) return;
+  const why = result.timedOut ? `timed out after ${timeoutMs}ms (process group killed)` : describeExit(result);
+  const out = result.output.trimEnd();
+  throw new TetherError('write.check_failed', `${what} failed: ${why}${out === '' ? '' : `: ${out}`}; the file was not changed`);
 }
 
 function errnoOf(err: unknown): string | undefined {
