@@ -20,6 +20,15 @@ export { HeartBeater, SessionHeartBeater, TokenChainKeeper, heartbeatIntervalMs 
 export type { HeartBeaterOptions, KeeperEvents, KeeperOptions, SessionHeartBeaterOptions } from './client/heartbeater.js';
 export { EventsFollower } from './client/events-follower.js';
 export type { EventsFollowerOptions } from './client/events-follower.js';
+export { HttpQueues } from './client/queues.js';
+export type { HttpQueuesOptions } from './client/queues.js';
+export { consume } from './client/queue-consumer.js';
+export type { ConsumeOptions, ConsumeResult, MessageContext, MessageHandler } from './client/queue-consumer.js';
+export { QueueFault, isQueueFault, QUEUE_FAULTS } from './queues/faults.js';
+export type { QueueFaultKind } from './queues/faults.js';
+export type { Queues } from './queues/queues.js';
+export { DEFAULT_QUEUE_LIMITS } from './queues/types.js';
+export type * from './queues/types.js';
 
 export { TetherError, hasCode } from './lib/errors.js';
 export { RegistryFault, isFault, FAULT_STATUS } from './registry/faults.js';
