@@ -9,6 +9,8 @@ import type { AuthTable } from './auth.js';
 import { ApiRequest, type ApiResponse } from './exchange.js';
 import { onRequest } from './pipeline.js';
 import type { ServerState } from './state.js';
+import type { Queues } from '../queues/queues.js';
+import { DEFAULT_QUEUE_LIMITS, type QueueLimits } from '../queues/types.js';
 
 /**
  * The Service Registry REST API v1.0 (plus Tether's sessions and events
@@ -41,6 +43,10 @@ export interface RegistryServerOptions {
    * update after the pod is told to stop). Default 0.
    */
   shutdownDelayMs?: number;
+  /** Serves the Cloud Queues v1 API under `/v1` (same port, same auth: a tenant's token is valid for that project id). */
+  queues?: Queues;
+  /** The limits `queues` was built with (body caps on the wire); default DEFAULT_QUEUE_LIMITS. */
+  queueLimits?: Partial<QueueLimits>;
 }
 
 export interface RegistryServer {
@@ -65,6 +71,7 @@ const KEEP_ALIVE_MS = 65_000;
 export function createRegistryServer(registry: Registry, opts: RegistryServerOptions = {}): RegistryServer {
   const state: ServerState = {
     registry,
+    queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits } },
     logger: (opts.logger ?? silentLogger()).child({ component: 'registry-server' }),
     auth: opts.auth,
     hostname: (opts.hostname ?? osHostname()).replace(/[^A-Za-z0-9_.-]/g, '-'),

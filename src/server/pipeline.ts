@@ -13,6 +13,8 @@ import { limitRoutes } from './routes/limits.js';
 import { serviceRoutes } from './routes/services.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { ServerState } from './state.js';
+import { onQueuesRequest } from './queues/pipeline.js';
+import { isQueuesTarget } from './queues/router.js';
 import { hasCode } from '../lib/errors.js';
 
 /**
@@ -52,6 +54,9 @@ const V = 118;
 
 /** The 'request' listener (and 'checkContinue', with `expectContinue`). */
 export function onRequest(state: ServerState, req: ApiRequest, res: ApiResponse, expectContinue: boolean): void {
+  // `/v1` and `/v1/...` are the Cloud Queues API (its own checks, limits and faults); `/v1.0/...` stays here.
+  const queues = state.queues;
+  if (queues !== undefined && isQueuesTarget(req.url ?? '')) return onQueuesRequest(state, queues, req, res, expectContinue);
   req.api = state;
   req.response = res;
   req.startedAt = performance.now();

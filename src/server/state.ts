@@ -2,10 +2,13 @@ import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/server-metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { AuthTable } from './auth.js';
+import type { QueueApi } from './queues/context.js';
 
 /** What every request of one server shares. Mutable fields belong to the lifecycle in index.ts. */
 export interface ServerState {
   readonly registry: Registry;
+  /** The Cloud Queues v1 API under `/v1`, when the server serves it. */
+  readonly queues: QueueApi | undefined;
   readonly logger: Logger;
   /** Undefined: open server (no token check). */
   readonly auth: AuthTable | undefined;

@@ -1,0 +1,105 @@
+import { queueFault } from '../../queues/faults.js';
+
+/**
+ * JSON request bodies (spec 2.5). JSON.parse does the parsing; what it
+ * cannot tell us (Node 20 has no reviver source text) comes from one scan of
+ * the number literals, run only when the text could hold something to find:
+ * - an integer literal outside signed 64 bits anywhere -> invalidBody (the
+ *   upstream server refused them; JSON.parse would round them silently);
+ * - `ttl` / `grace` written with a fraction or exponent (`300.0`, `3e2`) ->
+ *   invalidBody: they must be JSON integers, and JSON.parse makes 300.0 === 300.
+ */
+
+/** Where the typed integer fields sit: a claim body `{ttl, grace}`, or a post's `[{ttl, ...}, ...]`. */
+export type BodyShape = 'claim' | 'messages' | 'any';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Undefined for an empty body; the parsed value otherwise. Throws invalidBody. */
+export function parseJsonBody(parts: readonly Buffer[] | null, length: number, shape: BodyShape): unknown {
+  if (parts === null || length === 0) return undefined;
+  const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
+  let text: string;
+  let value: unknown;
+  try {
+    text = decoder.decode(buf);
+    value = JSON.parse(text) as unknown;
+  } catch {
+    throw queueFault('invalidBody', 'Request body could not be parsed.');
+  }
+  // Cheap guards: no 19-digit run means no int64 overflow; no digit followed by . e E means no float literal.
+  const big = /\d{19}/.test(text);
+  const floats = shape !== 'any' && /\d[.eE]/.test(text);
+  if (big || floats) checkNumbers(text, shape);
+  return value;
+}
+
+const INT64_MAX = '9223372036854775807';
+const INT64_MIN_ABS = '9223372036854775808';
+
+/** True when the integer literal `lit` (optional `-`, digits) is outside int64. */
+export function outsideInt64(lit: string): boolean {
+  const negative = lit.charCodeAt(0) === 45;
+  const digits = (negative ? lit.slice(1) : lit).replace(/^0+(?=\d)/, '');
+  if (digits.length !== 19) return digits.length > 19;
+  return digits > (negative ? INT64_MIN_ABS : INT64_MAX);
+}
+
+interface Frame {
+  array: boolean;
+  key: string | undefined;
+}
+
+function typedPosition(stack: readonly Frame[], shape: BodyShape): boolean {
+  const top = stack[stack.length - 1];
+  if (top === undefined || top.array) return false;
+  if (shape === 'claim') return stack.length === 1 && (top.key === 'ttl' || top.key === 'grace');
+  return shape === 'messages' && stack.length === 2 && stack[0]?.array === true && top.key === 'ttl';
+}
+
+/** Walks valid JSON `text` once, tracking containers and keys, and throws on the number literals above. */
+function checkNumbers(text: string, shape: BodyShape): void {
+  const stack: Frame[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const end = stringEnd(text, i);
+      const top = stack[stack.length - 1];
+      if (expectKey && top !== undefined) {
+        const raw = text.slice(i, end + 1);
+        top.key = raw.indexOf('\\') === -1 ? raw.slice(1, -1) : (JSON.parse(raw) as string);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      stack.push({ array: c === 91, key: undefined });
+      expectKey = c === 123;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      stack.pop();
+    } else if (c === 44 /* , */) {
+      expectKey = stack[stack.length - 1]?.array === false;
+    } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
+      let j = i + 1;
+      while (j < text.length && /[0-9.eE+-]/.test(text[j] as string)) j++;
+      const lit = text.slice(i, j);
+      const integer = !/[.eE]/.test(lit);
+      if (integer && outsideInt64(lit)) throw queueFault('invalidBody', 'JSON contains integer that is too large.');
+      if (!integer && typedPosition(stack, shape)) throw queueFault('invalidBody', `"${stack[stack.length - 1]?.key}" must be an integer.`);
+      i = j - 1;
+    }
+  }
+}
+
+/** Index of the closing quote of the string starting at `start`. */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    if (q === -1) return text.length;
+    let slashes = 0;
+    for (let k = q - 1; text.charCodeAt(k) === 92; k--) slashes++;
+    if (slashes % 2 === 0) return q;
+    i = q + 1;
+  }
+}
