@@ -2,15 +2,16 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 
 /**
- * Keep-alive HTTP requests on Node's own client (node:http), for the
- * registry client and the HTTP actions: the code that runs inside the agent.
+ * Keep-alive HTTP requests on Node's own client (node:http): the one HTTP
+ * pool of the tree, for the registry and queues clients, the HTTP actions
+ * and the etcd store's JSON gateway.
  *
- * Why not undici (which the registry's etcd store still uses): loading it
- * and compiling its WebAssembly HTTP parser cost a process 17-25 MB of RSS,
- * against 3 MB for node:http's client, whose parser is already in the node
- * binary (200 keep-alive requests, measured on Node 20). undici is ~13 us
- * faster per request in a hot loop, which is nothing at an agent's few
- * requests a second, while the agent's memory target is 80 MB.
+ * Why not undici: loading it and compiling its WebAssembly HTTP parser cost
+ * a process 17-25 MB of RSS, against 3 MB for node:http's client, whose
+ * parser is already in the node binary (200 keep-alive requests, measured on
+ * Node 20). undici is ~13 us faster per request in a hot loop, which is
+ * nothing at an agent's few requests a second, while the agent's memory
+ * target is 80 MB.
  */
 
 export interface HttpRequest {
@@ -21,6 +22,8 @@ export interface HttpRequest {
   body?: string | null | undefined;
   /** Aborts the request (and its socket) with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /** No response head by then (connect included): the request fails with POOL_HEADERS_TIMEOUT. */
+  headersTimeoutMs?: number | undefined;
 }
 
 export interface HttpResponse {
@@ -33,7 +36,7 @@ export interface HttpResponse {
 /** What HttpRegistry needs from a connection pool; `HttpPool` is the one it creates itself. */
 export interface HttpDispatcher {
   request(req: HttpRequest): Promise<HttpResponse>;
-  /** Lets requests in flight finish, then closes the connections. */
+  /** Lets requests in flight finish, then closes the connections. Idempotent: every call resolves then. */
   close(): Promise<void>;
   /** Closes the connections now; requests in flight fail. */
   destroy(): Promise<void>;
@@ -46,6 +49,15 @@ export interface TlsOptions {
   key?: Buffer | string | undefined;
 }
 
+export interface HttpPoolOptions extends TlsOptions {
+  /** Connections at most, in use or idle (default: no limit; a request past it waits for one). */
+  maxSockets?: number | undefined;
+  /** How long an idle keep-alive connection is kept (default: until the server closes it). */
+  idleTimeoutMs?: number | undefined;
+  /** A connection not established by then fails the request with POOL_CONNECT_TIMEOUT (default: the OS's). */
+  connectTimeoutMs?: number | undefined;
+}
+
 /** The host to connect to for `url`: URL keeps an IPv6 literal's brackets, the socket layer wants it bare. */
 export function connectHost(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -53,6 +65,10 @@ export function connectHost(url: URL): string {
 
 /** The code of the error a request gets after `close()`/`destroy()`. */
 export const POOL_CLOSED = 'TETHER_POOL_CLOSED';
+/** The connection was not established within `connectTimeoutMs`: the request surely never reached the server. */
+export const POOL_CONNECT_TIMEOUT = 'TETHER_CONNECT_TIMEOUT';
+/** No response head within `headersTimeoutMs`. */
+export const POOL_HEADERS_TIMEOUT = 'TETHER_HEADERS_TIMEOUT';
 
 /**
  * Keep-alive connections to one origin. Requests never queue behind each
@@ -68,17 +84,23 @@ export class HttpPool implements HttpDispatcher {
   private readonly request1: typeof http.request;
   private readonly host: string;
   private readonly port: number;
+  private readonly connectTimeoutMs: number | undefined;
   private inFlight = 0;
   private idle: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
   private closed = false;
 
-  constructor(origin: string, tls: TlsOptions = {}) {
+  constructor(origin: string, opts: HttpPoolOptions = {}) {
     const url = new URL(origin);
     const secure = url.protocol === 'https:';
     this.host = connectHost(url);
     this.port = Number(url.port || (secure ? 443 : 80));
-    this.agent = secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true });
+    const { maxSockets, idleTimeoutMs, connectTimeoutMs, ...tls } = opts;
+    // An agent's `timeout` closes a socket only while it is idle; on one in use it just emits 'timeout', unheeded here.
+    const agentOpts = { keepAlive: true, ...(maxSockets ? { maxSockets } : {}), ...(idleTimeoutMs ? { timeout: idleTimeoutMs } : {}) };
+    this.agent = secure ? new https.Agent({ ...agentOpts, ...tls }) : new http.Agent(agentOpts);
     this.request1 = secure ? https.request : http.request;
+    this.connectTimeoutMs = connectTimeoutMs;
   }
 
   /** Resolves at the response head; the pool counts the request in flight until its body is done. */
@@ -102,15 +124,22 @@ export class HttpPool implements HttpDispatcher {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Refuses new requests, waits for those in flight (their bodies read or
+   * destroyed), then closes the connections. Every call gets the same
+   * promise, like undici's `close()`; a `destroy()` meanwhile ends the wait.
+   */
+  close(): Promise<void> {
     this.closed = true;
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-    this.agent.destroy();
+    this.closing ??= (this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve))).then(() => this.agent.destroy());
+    return this.closing;
   }
 
+  /** Closes every connection now: requests in flight fail, a pending `close()` resolves. */
   async destroy(): Promise<void> {
     this.closed = true;
     this.agent.destroy();
+    this.idle?.();
   }
 
   /** One try; `retry`: a reset on a reused socket is sent again once. Resolves at the response head. */
@@ -121,12 +150,17 @@ export class HttpPool implements HttpDispatcher {
       const req = this.request1({ agent: this.agent, host: this.host, port: this.port, path: r.path, method: r.method, headers });
       const onAbort = (): void => void req.destroy(r.signal?.reason instanceof Error ? r.signal.reason : new Error(String(r.signal?.reason)));
       r.signal?.addEventListener('abort', onAbort, { once: true });
-      const done = (): void => r.signal?.removeEventListener('abort', onAbort);
+      const timers = this.watchTimeouts(req, r.headersTimeoutMs);
+      const done = (): void => {
+        r.signal?.removeEventListener('abort', onAbort);
+        timers.clear();
+      };
       let responded = false;
       req.once('response', (res) => {
         responded = true;
+        timers.clear();
         // The body belongs to the caller now; an abort still ends it (the caller's read rejects).
-        res.once('close', done);
+        res.once('close', () => r.signal?.removeEventListener('abort', onAbort));
         resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
@@ -140,6 +174,28 @@ export class HttpPool implements HttpDispatcher {
       });
       req.end(r.body ?? undefined);
     });
+  }
+
+  /** The connect and response-head deadlines of one request; `clear()` when it has its head or failed. */
+  private watchTimeouts(req: http.ClientRequest, headersMs: number | undefined): { clear: () => void } {
+    const fail = (code: string, ms: number, what: string) => () =>
+      void req.destroy(Object.assign(new Error(`${what} within ${ms}ms`), { code }));
+    const head = headersMs === undefined ? undefined : setTimeout(fail(POOL_HEADERS_TIMEOUT, headersMs, 'no response'), headersMs);
+    let connect: NodeJS.Timeout | undefined;
+    const connectMs = this.connectTimeoutMs;
+    if (connectMs !== undefined) {
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return; // a kept-alive connection
+        connect = setTimeout(fail(POOL_CONNECT_TIMEOUT, connectMs, 'not connected'), connectMs);
+        socket.once('connect', () => clearTimeout(connect));
+      });
+    }
+    return {
+      clear: () => {
+        clearTimeout(head);
+        clearTimeout(connect);
+      },
+    };
   }
 }
 

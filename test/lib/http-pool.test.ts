@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPool, POOL_CLOSED, readText } from '../../src/lib/http-pool.js';
+import { HttpPool, POOL_CLOSED, POOL_HEADERS_TIMEOUT, readText } from '../../src/lib/http-pool.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { selfSignedCert } from '../probes/targets.js';
 
@@ -94,6 +94,58 @@ describe('HttpPool', () => {
     expect(await inFlight).toBe('/150');
     await closed;
     await expect(p.request({ path: '/1', method: 'GET' })).rejects.toMatchObject({ code: POOL_CLOSED });
+  });
+
+  it('close() is idempotent: every call, made while a request is in flight, resolves once it is done', async () => {
+    const { origin } = await listen(createServer((req, res) => void setTimeout(() => res.end(req.url), 200)));
+    const p = pool(origin);
+    const inFlight = p.request({ path: '/slow', method: 'GET' }).then((r) => readText(r.body));
+    await new Promise((r) => setTimeout(r, 20));
+    let resolved = 0;
+    const closes = [p.close(), p.close(), p.close()].map((c) => c.then(() => resolved++));
+    expect(resolved).toBe(0);
+    expect(await inFlight).toBe('/slow');
+    await Promise.all(closes);
+    expect(resolved).toBe(3);
+    await p.close(); // after the fact too
+  });
+
+  it('destroy() during a close() fails the request in flight and lets the close resolve', async () => {
+    const { origin } = await listen(createServer(() => undefined)); // never answers
+    const p = pool(origin);
+    const hanging = p.request({ path: '/', method: 'GET' });
+    hanging.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = p.close();
+    await p.destroy();
+    await closing;
+    await expect(hanging).rejects.toMatchObject({ code: POOL_CLOSED });
+  });
+
+  it('fails a request without a response head in headersTimeoutMs, and the next one still works', async () => {
+    const { origin } = await listen(createServer((req, res) => (req.url === '/hang' ? undefined : res.end('ok'))));
+    const p = pool(origin);
+    const t0 = performance.now();
+    await expect(p.request({ path: '/hang', method: 'GET', headersTimeoutMs: 150 })).rejects.toMatchObject({ code: POOL_HEADERS_TIMEOUT });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    const res = await p.request({ path: '/', method: 'GET', headersTimeoutMs: 150 });
+    expect(await readText(res.body)).toBe('ok');
+  });
+
+  it('opens at most maxSockets connections (others wait) and drops connections idle past idleTimeoutMs', async () => {
+    let open = 0;
+    let peak = 0;
+    const { server, origin } = await listen(createServer((_req, res) => void setTimeout(() => res.end('x'), 50)));
+    server.on('connection', (socket) => {
+      peak = Math.max(peak, ++open);
+      socket.on('close', () => open--);
+    });
+    const p = new HttpPool(origin, { maxSockets: 2, idleTimeoutMs: 200 });
+    pools.push(p);
+    const bodies = await Promise.all(Array.from({ length: 6 }, () => p.request({ path: '/', method: 'GET' }).then((r) => readText(r.body))));
+    expect(bodies).toEqual(Array(6).fill('x'));
+    expect(peak).toBe(2);
+    await expect.poll(() => open, { timeout: 5000 }).toBe(0);
   });
 
   describe('https', () => {
