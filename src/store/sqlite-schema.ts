@@ -1,0 +1,88 @@
+import type Database from 'better-sqlite3';
+
+/** The SQLite store's tables and prepared statements. */
+
+export interface Row {
+  key: string;
+  value: string;
+  mod_rev: number;
+}
+
+/** A durable change: upsert when `value` is a string, delete when null. */
+export interface DiskWrite {
+  key: string;
+  value: string | null;
+}
+
+export const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    mod_rev INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+  ) WITHOUT ROWID;
+`;
+
+type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+export interface Statements {
+  get: Stmt<[string], Omit<Row, 'key'>>;
+  modRev: Stmt<[string], number>;
+  range: Stmt<[string, string, number], Row>;
+  keys: Stmt<[string, string], string>;
+  count: Stmt<[string, string], number>;
+  maxModRev: Stmt<[], number | null>;
+  put: Stmt<[string, string, number]>;
+  del: Stmt<[string]>;
+  getMeta: Stmt<[string], number>;
+  setMeta: Stmt<[string, number]>;
+  // Explicit transaction control: a group commit spans several txns, each in
+  // its own savepoint, and must decide when to COMMIT (db.transaction() wraps
+  // one function call).
+  begin: Stmt<[]>;
+  commit: Stmt<[]>;
+  rollback: Stmt<[]>;
+  savepoint: Stmt<[]>;
+  release: Stmt<[]>;
+  rollbackTo: Stmt<[]>;
+}
+
+/** Every statement, prepared once per database. */
+export function prepareStatements(db: Database.Database): Statements {
+  return {
+    get: db.prepare<[string], Omit<Row, 'key'>>('SELECT value, mod_rev FROM kv WHERE key = ?'),
+    modRev: db.prepare<[string], number>('SELECT mod_rev FROM kv WHERE key = ?').pluck(),
+    range: db.prepare<[string, string, number], Row>(
+      'SELECT key, value, mod_rev FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
+    ),
+    keys: db.prepare<[string, string], string>('SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key').pluck(),
+    count: db.prepare<[string, string], number>('SELECT count(*) FROM kv WHERE key >= ? AND key < ?').pluck(),
+    maxModRev: db.prepare<[], number | null>('SELECT max(mod_rev) FROM kv').pluck(),
+    put: db.prepare<[string, string, number]>(
+      'INSERT INTO kv (key, value, mod_rev) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev',
+    ),
+    del: db.prepare<[string]>('DELETE FROM kv WHERE key = ?'),
+    getMeta: db.prepare<[string], number>('SELECT value FROM meta WHERE name = ?').pluck(),
+    setMeta: db.prepare<[string, number]>(
+      'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ),
+    begin: db.prepare<[]>('BEGIN'),
+    commit: db.prepare<[]>('COMMIT'),
+    rollback: db.prepare<[]>('ROLLBACK'),
+    savepoint: db.prepare<[]>('SAVEPOINT txn'),
+    release: db.prepare<[]>('RELEASE txn'),
+    rollbackTo: db.prepare<[]>('ROLLBACK TO txn'),
+  };
+}
+
+/** Applies `writes` at revision `rev` inside the open transaction. */
+export function writeRows(stmt: Statements, writes: readonly DiskWrite[], rev: number): void {
+  for (const w of writes) {
+    if (w.value === null) stmt.del.run(w.key);
+    else stmt.put.run(w.key, w.value, rev);
+  }
+}
