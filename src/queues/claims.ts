@@ -1,0 +1,156 @@
+import type { Entry, Op } from '../store/store.js';
+import { MAX_ATTEMPTS, type Ctx } from './context.js';
+import { queueFault } from './faults.js';
+import { isWellFormedId, markerOfKey, messageKey, newClaimId, type QueueKeys } from './keys.js';
+import { compareAll } from './messages.js';
+import { decode, isClaimed, isExpired, toMessage, unclaimed, type ClaimRecord, type MessageRecord } from './records.js';
+import type { Claim } from './types.js';
+
+interface Candidate {
+  entry: Entry;
+  rec: MessageRecord;
+}
+
+/**
+ * Claims up to `limit` free messages, oldest first: reads from the queue's
+ * hint (skipping the live claims at its head), then writes the claim record
+ * and every claimed message in one txn that compares each message's revision,
+ * so a message is never in two live claims, whichever server claims it. When
+ * another writer got there first, it reads again. Returns null when nothing
+ * was free (also for a missing queue).
+ */
+export async function claimMessages(ctx: Ctx, keys: QueueKeys, ttl: number, grace: number, limit: number): Promise<Claim | null> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const now = ctx.clock.now();
+    const start = ctx.hints.start(keys.id, now);
+    const scan = await findFree(ctx, keys, start.from, limit, now);
+    let claimed = false;
+    try {
+      if (scan.chosen.length === 0) {
+        ctx.hints.settle(keys.id, start, scan.next, scan.skippedExpiry);
+        return null;
+      }
+      const claimId = newClaimId();
+      const expires = now + ttl * 1000;
+      const taken = scan.chosen.map((c): MessageRecord => ({ ...c.rec, k: claimId, x: expires, e: Math.max(c.rec.e, expires + grace * 1000) }));
+      const claim: ClaimRecord = { t: ttl, s: now, x: expires, m: scan.chosen.map((c) => markerOfKey(c.entry.key)) };
+      const ops: Op[] = taken.map((rec, i) => ({ type: 'put', key: (scan.chosen[i] as Candidate).entry.key, value: JSON.stringify(rec) }));
+      ops.push({ type: 'put', key: `${keys.claims}${claimId}`, value: JSON.stringify(claim) });
+      const r = await ctx.store.txn(compareAll(scan.chosen.map((c) => c.entry)), ops);
+      if (r.succeeded) {
+        claimed = true;
+        ctx.hints.settle(keys.id, start, scan.next, Math.min(scan.skippedExpiry, expires));
+        return { id: claimId, ttl, age: 0, messages: taken.map((rec) => toMessage(rec, now, claimId)) };
+      }
+    } finally {
+      for (const c of scan.chosen) ctx.reserved.delete(c.entry.key);
+      // Other local claims skipped these while reserved: they may still be free.
+      if (!claimed && scan.chosen.length > 0) ctx.hints.lower(keys.id, markerOfKey((scan.chosen[0] as Candidate).entry.key));
+    }
+  }
+  return null;
+}
+
+interface Scan {
+  /** Reserved in `ctx.reserved`: the caller must release them. */
+  chosen: Candidate[];
+  /** The marker after the last one read: everything before it is claimed, expired or chosen. */
+  next: number;
+  skippedExpiry: number;
+}
+
+/** Reads from marker `from` until `limit` free messages are found (and reserved) or the queue ends. */
+async function findFree(ctx: Ctx, keys: QueueKeys, from: number, limit: number, now: number): Promise<Scan> {
+  const scan: Scan = { chosen: [], next: from, skippedExpiry: Infinity };
+  const page = Math.max(32, limit * 2);
+  let fromKey = messageKey(keys, from);
+  for (;;) {
+    const { entries } = await ctx.store.range(keys.messages, { from: fromKey, limit: page });
+    for (const entry of entries) {
+      scan.next = markerOfKey(entry.key) + 1;
+      if (ctx.reserved.has(entry.key)) continue;
+      const rec = decode<MessageRecord>(entry.value);
+      if (isExpired(rec, now)) continue;
+      if (isClaimed(rec, now)) {
+        scan.skippedExpiry = Math.min(scan.skippedExpiry, rec.x as number);
+        continue;
+      }
+      ctx.reserved.add(entry.key);
+      scan.chosen.push({ entry, rec });
+      if (scan.chosen.length === limit) return scan;
+    }
+    if (entries.length < page) return scan;
+    fromKey = `${(entries[entries.length - 1] as Entry).key}\u0000`;
+  }
+}
+
+/** The claim record and the messages still under it (live claim only); null when there is no live claim. */
+async function readClaim(
+  ctx: Ctx,
+  keys: QueueKeys,
+  claimId: string,
+  now: number,
+): Promise<{ entry: Entry; claim: ClaimRecord; held: Candidate[] } | null> {
+  if (!isWellFormedId(claimId)) return null;
+  const entry = await ctx.store.get(`${keys.claims}${claimId}`);
+  if (entry === undefined) return null;
+  const claim = decode<ClaimRecord>(entry.value);
+  if (claim.x <= now) return null;
+  const msgs = await ctx.store.getMany(claim.m.map((m) => messageKey(keys, m)));
+  const held: Candidate[] = [];
+  for (const e of msgs) {
+    if (e === undefined) continue;
+    const rec = decode<MessageRecord>(e.value);
+    if (rec.k === claimId && isClaimed(rec, now) && !isExpired(rec, now)) held.push({ entry: e, rec });
+  }
+  return { entry, claim, held };
+}
+
+/** notFound when the claim is unknown, expired, released, or all its messages are gone (spec A12). */
+export async function getClaim(ctx: Ctx, keys: QueueKeys, claimId: string): Promise<Claim> {
+  const now = ctx.clock.now();
+  const found = await readClaim(ctx, keys, claimId, now);
+  if (found === null || found.held.length === 0) throw queueFault('notFound', 'Claim not found.');
+  return {
+    id: claimId,
+    ttl: found.claim.t,
+    age: Math.max(0, Math.floor((now - found.claim.s) / 1000)),
+    messages: found.held.map((h) => toMessage(h.rec, now, claimId)),
+  };
+}
+
+/** New expiry now + ttl; messages that would expire before it live until it (no grace, spec A19). */
+export async function renewClaim(ctx: Ctx, keys: QueueKeys, claimId: string, ttl: number): Promise<void> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const now = ctx.clock.now();
+    const found = await readClaim(ctx, keys, claimId, now);
+    if (found === null || found.held.length === 0) throw queueFault('notFound', 'Claim not found.');
+    const expires = now + ttl * 1000;
+    const claim: ClaimRecord = { t: ttl, s: now, x: expires, m: found.held.map((h) => markerOfKey(h.entry.key)) };
+    const ops: Op[] = found.held.map((h) => ({
+      type: 'put',
+      key: h.entry.key,
+      value: JSON.stringify({ ...h.rec, x: expires, e: Math.max(h.rec.e, expires) } satisfies MessageRecord),
+    }));
+    ops.push({ type: 'put', key: found.entry.key, value: JSON.stringify(claim) });
+    const r = await ctx.store.txn(compareAll([found.entry, ...found.held.map((h) => h.entry)]), ops);
+    if (r.succeeded) return;
+  }
+  throw queueFault('unavailable', 'Too many concurrent writers on this claim; try again.');
+}
+
+/** Frees the claim's remaining messages (their extended lifetimes stay) and drops the record; no-op when unknown. */
+export async function releaseClaim(ctx: Ctx, keys: QueueKeys, claimId: string): Promise<void> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const found = await readClaim(ctx, keys, claimId, ctx.clock.now());
+    if (found === null) return;
+    const ops: Op[] = found.held.map((h) => ({ type: 'put', key: h.entry.key, value: JSON.stringify(unclaimed(h.rec)) }));
+    ops.push({ type: 'delete', key: found.entry.key });
+    const r = await ctx.store.txn(compareAll([found.entry, ...found.held.map((h) => h.entry)]), ops);
+    if (r.succeeded) {
+      for (const h of found.held) ctx.hints.lower(keys.id, markerOfKey(h.entry.key));
+      return;
+    }
+  }
+  throw queueFault('unavailable', 'Too many concurrent writers on this claim; try again.');
+}

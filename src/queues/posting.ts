@@ -1,0 +1,129 @@
+import type { Op } from '../store/store.js';
+import { MAX_ATTEMPTS, type Ctx } from './context.js';
+import { queueFault } from './faults.js';
+import { messageKey, newMessageIds, type QueueKeys } from './keys.js';
+import type { MessageRecord } from './records.js';
+import type { NewMessage } from './validation.js';
+
+interface Pending {
+  clientId: string;
+  messages: NewMessage[];
+  resolve(ids: string[]): void;
+  reject(err: unknown): void;
+}
+
+interface QueueLine {
+  keys: QueueKeys;
+  running: boolean;
+  pending: Pending[];
+  /** The counter as last written or read here: a guess the txn's compare checks. */
+  counter: { n: number; rev: number } | undefined;
+}
+
+/**
+ * Posting: every post takes the next markers from the queue's counter, and
+ * the counter and the messages are written in one txn that compares the
+ * counter's revision (spec 8.2: a batch is visible at once, markers never go
+ * backwards, also with several servers over one etcd). Posts to one queue
+ * would all collide on that counter, so this process lines them up per queue
+ * and writes the posts that arrived while one txn was in flight together in
+ * the next txn (each keeps its own consecutive markers, all-or-nothing as a
+ * group). The counter's revision is remembered, so a post is one txn, no read.
+ */
+export class Poster {
+  private readonly lines = new Map<string, QueueLine>();
+
+  constructor(private readonly ctx: Ctx) {}
+
+  /** Resolves with the ids in request order; notFound when the queue is missing. */
+  post(keys: QueueKeys, clientId: string, messages: NewMessage[]): Promise<string[]> {
+    let line = this.lines.get(keys.id);
+    if (line === undefined) {
+      line = { keys, running: false, pending: [], counter: undefined };
+      this.lines.set(keys.id, line);
+    }
+    const l = line;
+    return new Promise<string[]>((resolve, reject) => {
+      l.pending.push({ clientId, messages, resolve, reject });
+      if (!l.running) void this.drain(l);
+    });
+  }
+
+  /** Forgets what it knows of a queue (deleted). */
+  forget(queueId: string): void {
+    const line = this.lines.get(queueId);
+    if (line !== undefined) line.counter = undefined;
+  }
+
+  private async drain(line: QueueLine): Promise<void> {
+    line.running = true;
+    try {
+      while (line.pending.length > 0) {
+        const group = takeGroup(line.pending);
+        try {
+          const ids = await this.commit(line, group);
+          group.forEach((p, i) => p.resolve(ids[i] as string[]));
+        } catch (err) {
+          for (const p of group) p.reject(err);
+        }
+      }
+    } finally {
+      line.running = false;
+      if (line.pending.length === 0 && line.counter === undefined) this.lines.delete(line.keys.id);
+    }
+  }
+
+  private async commit(line: QueueLine, group: Pending[]): Promise<string[][]> {
+    const { store, clock } = this.ctx;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const counter = line.counter ?? (await readCounter(this.ctx, line.keys));
+      if (counter === null) throw queueFault('notFound', 'Queue not found.');
+      const now = clock.now();
+      const ops: Op[] = [];
+      const ids: string[][] = [];
+      let n = counter.n;
+      for (const p of group) {
+        const batch = newMessageIds(n + 1, p.messages.length);
+        p.messages.forEach((m, i) => {
+          const rec: MessageRecord = { i: batch[i] as string, c: p.clientId, t: now, e: now + m.ttl * 1000, b: m.body };
+          ops.push({ type: 'put', key: messageKey(line.keys, n + 1 + i), value: JSON.stringify(rec) });
+        });
+        ids.push(batch);
+        n += p.messages.length;
+      }
+      ops.push({ type: 'put', key: line.keys.counter, value: String(n) });
+      const r = await store.txn([{ key: line.keys.counter, op: 'modRevision', revision: counter.rev }], ops);
+      if (r.succeeded) {
+        line.counter = { n, rev: r.revision };
+        return ids;
+      }
+      line.counter = undefined;
+    }
+    throw queueFault('unavailable', 'Too many concurrent writers on this queue; try again.');
+  }
+}
+
+/** Messages per grouped txn: etcd refuses more than 128 operations in one txn by default. */
+const GROUP_MAX_MESSAGES = 120;
+const GROUP_MAX_BYTES = 1_000_000;
+
+/** The next posts that fit one txn (always at least one, whatever its size). */
+function takeGroup(pending: Pending[]): Pending[] {
+  let count = 0;
+  let bytes = 0;
+  let take = 0;
+  for (const p of pending) {
+    const size = p.messages.reduce((s, m) => s + (JSON.stringify(m.body)?.length ?? 4) + 100, 0);
+    if (take > 0 && (count + p.messages.length > GROUP_MAX_MESSAGES || bytes + size > GROUP_MAX_BYTES)) break;
+    count += p.messages.length;
+    bytes += size;
+    take++;
+  }
+  return pending.splice(0, take);
+}
+
+/** The counter and its revision; null when the queue does not exist. */
+export async function readCounter(ctx: Ctx, keys: QueueKeys): Promise<{ n: number; rev: number } | null> {
+  const e = await ctx.store.get(keys.counter);
+  return e === undefined ? null : { n: Number(e.value), rev: e.modRevision };
+}

@@ -1,0 +1,143 @@
+import { queueFault } from './faults.js';
+import type { Project, QueueLimits } from './types.js';
+
+/**
+ * Checks shared by every call, in the spec's order (2.2): project, then queue
+ * name, then the route's own checks. Each returns the value to use or throws
+ * a QueueFault; none touches storage.
+ */
+
+const NAME = /^[a-zA-Z0-9_-]+$/;
+
+/** Empty project id -> emptyProject; longer than the limit -> invalidQueue (only where a queue is named). */
+export function checkProject(project: Project, limits: QueueLimits, namesQueue: boolean): void {
+  if (project === null) return;
+  if (project === '') throw queueFault('emptyProject', 'X-Project-ID cannot be an empty string. Specify the right header X-Project-ID and retry.');
+  if (namesQueue && project.length > limits.maxProjectIdLength) {
+    throw queueFault('invalidQueue', `Project ids may not be more than ${limits.maxProjectIdLength} characters long.`);
+  }
+}
+
+export function checkQueueName(name: string, limits: QueueLimits): void {
+  if (typeof name !== 'string' || name.length > limits.maxQueueNameLength || !NAME.test(name)) {
+    throw queueFault(
+      'invalidQueue',
+      `Queue names may not be more than ${limits.maxQueueNameLength} characters long, and may only contain ASCII letters, digits, underscores and dashes.`,
+    );
+  }
+}
+
+/**
+ * A Client-ID parsed as Python's `uuid.UUID` does (32 hex digits, hyphens
+ * optional, `{}` or `urn:uuid:` wrapper, any case), in canonical form, so
+ * `echo` compares the same client however it spells its id.
+ * Absent or empty -> missingHeader; not a UUID -> invalidApiCall.
+ */
+export function parseClientId(clientId: string | undefined): string {
+  if (clientId === undefined || clientId === '') throw queueFault('missingHeader', 'Missing "Client-ID" header.');
+  const hex = clientId.replace(/urn:/g, '').replace(/uuid:/g, '').replace(/^[{}]+|[{}]+$/g, '').replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw queueFault('invalidApiCall', 'Malformed hexadecimal UUID.');
+  const h = hex.toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A page size or claim size: default when undefined, else an integer in 1..max (invalidApiCall). */
+export function checkLimit(value: number | undefined, dflt: number, max: number, what: string): number {
+  if (value === undefined) return dflt;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw queueFault('invalidApiCall', `Limit must be at least 1 and may not be greater than ${max}. (${what})`);
+  }
+  return value;
+}
+
+/** A wait: 0 when undefined, capped at the limit; negative or not a number -> invalidApiCall. */
+export function checkWait(waitMs: number | undefined, limits: QueueLimits): number {
+  if (waitMs === undefined) return 0;
+  if (typeof waitMs !== 'number' || !(waitMs >= 0)) throw queueFault('invalidApiCall', 'The wait must be a non-negative number of seconds.');
+  return Math.min(waitMs, limits.maxWaitMs);
+}
+
+/** 1..maxMessagesPerPage ids (empty strings count), else invalidApiCall. */
+export function checkIds(ids: readonly string[], limits: QueueLimits): void {
+  if (!Array.isArray(ids) || ids.length < 1 || ids.length > limits.maxMessagesPerPage) {
+    throw queueFault('invalidApiCall', `No more than ${limits.maxMessagesPerPage} messages can be retrieved or deleted at once, and at least one id is needed.`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Bytes of `doc` as JSON (the wire body's size is checked by the HTTP layer; this holds for typed callers). */
+export function jsonBytes(doc: unknown): number {
+  const text = JSON.stringify(doc);
+  return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
+}
+
+/** A metadata document: size (invalidApiCall) first, then an object (invalidBody). Returns it. */
+export function checkMetadata(doc: unknown, limits: QueueLimits): Record<string, unknown> {
+  if (jsonBytes(doc) > limits.maxMetadataBytes) {
+    throw queueFault('invalidApiCall', `Queue metadata may not exceed ${limits.maxMetadataBytes} characters in size.`);
+  }
+  if (!isObject(doc)) throw queueFault('invalidBody', 'Queue metadata must be a JSON object.');
+  return doc;
+}
+
+function requireInt(doc: Record<string, unknown>, field: string): number {
+  if (!(field in doc)) throw queueFault('invalidBody', `Missing "${field}" field.`);
+  const v = doc[field];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw queueFault('invalidBody', `The value of the "${field}" field must be an integer.`);
+  return v;
+}
+
+function checkRange(v: number, min: number, max: number, what: string): void {
+  if (v < min || v > max) throw queueFault('invalidApiCall', `The ${what} must be at least ${min} seconds long and may not exceed ${max} seconds.`);
+}
+
+export interface NewMessage {
+  ttl: number;
+  body: unknown;
+}
+
+/**
+ * A post body, spec 5.1 steps 2-4: size (invalidApiCall), an array of objects
+ * with an integer `ttl` and a `body` (invalidBody; not empty), count and ttl
+ * ranges (invalidApiCall, the whole request rejected).
+ */
+export function checkPost(messages: unknown, limits: QueueLimits): NewMessage[] {
+  if (jsonBytes(messages) > limits.maxMessagePostBytes) {
+    throw queueFault('invalidApiCall', `Message collection size is too large. Max size ${limits.maxMessagePostBytes}`);
+  }
+  if (!Array.isArray(messages)) throw queueFault('invalidBody', 'Document type not supported: messages must be a JSON array.');
+  const out: NewMessage[] = [];
+  for (const m of messages) {
+    if (!isObject(m)) throw queueFault('invalidBody', 'Each message must be a JSON object.');
+    const ttl = requireInt(m, 'ttl');
+    if (!('body' in m)) throw queueFault('invalidBody', 'Missing "body" field.');
+    out.push({ ttl, body: m.body });
+  }
+  if (out.length === 0) throw queueFault('invalidApiCall', 'No messages to enqueue.');
+  if (limits.maxMessagesPerPost > 0 && out.length > limits.maxMessagesPerPost) {
+    throw queueFault('invalidApiCall', `No more than ${limits.maxMessagesPerPost} messages may be posted at once.`);
+  }
+  for (const m of out) checkRange(m.ttl, limits.minMessageTtl, limits.maxMessageTtl, 'TTL for a message');
+  return out;
+}
+
+/** A claim body `{ttl, grace}`: invalidBody for the shape, invalidApiCall for the ranges. */
+export function checkClaimBody(body: unknown, limits: QueueLimits): { ttl: number; grace: number } {
+  if (!isObject(body)) throw queueFault('invalidBody', 'Document type not supported: a claim must be a JSON object.');
+  const ttl = requireInt(body, 'ttl');
+  const grace = requireInt(body, 'grace');
+  checkRange(ttl, limits.minClaimTtl, limits.maxClaimTtl, 'TTL for a claim');
+  checkRange(grace, limits.minClaimGrace, limits.maxClaimGrace, 'grace for a claim');
+  return { ttl, grace };
+}
+
+/** A renewal body `{ttl}` (any grace ignored, spec A17). */
+export function checkRenewBody(body: unknown, limits: QueueLimits): number {
+  if (!isObject(body)) throw queueFault('invalidBody', 'Document type not supported: a claim must be a JSON object.');
+  const ttl = requireInt(body, 'ttl');
+  checkRange(ttl, limits.minClaimTtl, limits.maxClaimTtl, 'TTL for a claim');
+  return ttl;
+}
