@@ -129,9 +129,16 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
 function observe(state: ServerState, req: ApiRequest, res: ApiResponse): void {
   const status = res.headersSent ? res.statusCode : 499;
   const name = req.routeName;
-  state.metrics.observeRequest(req.routeTemplate ?? lateTemplate(req), req.method ?? '', status, (performance.now() - req.startedAt) / 1000);
+  const route = req.routeTemplate ?? lateTemplate(req);
+  const seconds = (performance.now() - req.startedAt) / 1000;
+  state.metrics.observeRequest(route, req.method ?? '', status, seconds);
   if (name === 'services.heartbeat' || name === 'sessions.heartbeat') {
     state.metrics.observeHeartbeat(name === 'services.heartbeat' ? 'service' : 'session', status < 300);
+  }
+  if (state.logger.isLevelEnabled('debug')) {
+    // The path without its query (which may carry a token); the headers' tokens are redacted by the logger.
+    const ms = Math.round(seconds * 10_000) / 10;
+    state.logger.debug({ txnId: req.txnId, method: req.method, path: req.rawPath || route, route, status, ms, headers: req.headers }, 'request');
   }
 }
 

@@ -5,17 +5,18 @@ import { Agent } from '../../agent/agent.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { closeHttpProbeAgents } from '../../probes/http.js';
 import { loadManifest } from '../../manifest/load.js';
-import { createLogger, type Logger } from '../../observability/logger.js';
+import { openLogger, type Logger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
 import { isFault } from '../../registry/faults.js';
 import { createRegistryServer } from '../../server/index.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 import { devHints, parseSeed } from '../dev-hints.js';
+import { logOptions, logSettings } from '../log-flags.js';
 import { reportStartFailure } from './agent.js';
 import { parseListen } from './registry.js';
 
-const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] [--seed KEY=VALUE]... [--log-level LEVEL]
+const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] [--seed KEY=VALUE]... [--log-level LEVEL] [--log-format json|pretty]
 
 Runs an embedded registry (SQLite) and the agent in one process: the agent
 talks to the registry in-process, and the registry also listens on HTTP so
@@ -26,6 +27,9 @@ the CLI and other clients can use it.
   --data DIR          registry data (default: a temporary directory, removed at exit)
   --seed KEY=VALUE    set a configuration value at start unless the key already has
                       one (repeatable): demo data that a restart does not overwrite
+  --log-level LEVEL   trace, debug, info, warn, error (default info, env TETHER_LOG_LEVEL)
+  --log-format F      pretty (default here, even when stderr is not a terminal) or
+                      json (env TETHER_LOG_FORMAT)
 
 The tenant is the manifest's (upstream.url .../v1.0/TENANT), else "default".
 `;
@@ -35,7 +39,7 @@ const options = {
   listen: { type: 'string' },
   data: { type: 'string' },
   seed: { type: 'string', multiple: true },
-  'log-level': { type: 'string' },
+  ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,7 +53,8 @@ export const devCommand: Command = {
     positionals('dev', pos, []);
     if (values.config === undefined) throw new UsageError('--config PATH is required', 'dev');
     const seeds = (values.seed ?? []).map(parseSeed);
-    const logger = createLogger({ level: values['log-level'] });
+    // Pretty by default: dev is for a person at a terminal, even behind `npm start` or a pipe.
+    const logger = await openLogger(logSettings('dev', values, true));
     const log = logger.child({ component: 'dev' });
     const { manifest } = await loadManifest(values.config);
     const endpoint = manifest?.upstream?.endpoints[0];
@@ -60,7 +65,7 @@ export const devCommand: Command = {
 
     const store = await openSqliteStore({ path: join(data, 'registry.db') });
     const registry = await RegistryService.open(store, { logger });
-    const server = createRegistryServer(registry, { logger });
+    const server = createRegistryServer(registry, { logger, readiness: async () => void (await store.revision()) });
     let agent: Agent | undefined;
     try {
       const { url } = await server.listen(listen.port, listen.host);

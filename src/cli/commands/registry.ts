@@ -2,7 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TetherError } from '../../lib/errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
-import { createLogger } from '../../observability/logger.js';
+import { instrumentStore } from '../../observability/instrumented-store.js';
+import { openLogger } from '../../observability/logger.js';
+import { ServerMetrics } from '../../observability/server-metrics.js';
 import { RegistryService } from '../../registry/service.js';
 import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer } from '../../server/index.js';
@@ -10,7 +12,9 @@ import type { Logger } from 'pino';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { Store } from '../../store/store.js';
 import { parseDuration } from '../../lib/duration.js';
+import { packageVersion } from '../../version.js';
 import { reloadableAuthFile } from '../auth-reload.js';
+import { LOG_HELP, logOptions, logSettings } from '../log-flags.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 
 const help = `Usage: tether registry --data DIR [options]
@@ -30,8 +34,12 @@ Options:
   --event-retention DURATION  how long events are kept: 500ms, 10s, 2m, 1h, 30d or seconds (default 30d)
   --limits LIST               resource limits for every tenant, e.g. service=1000,configuration_value=5000,session=200
                               (defaults: service=200, configuration_value=1000, session=100)
-  --log-level LEVEL           trace, debug, info, warn, error (default info, env TETHER_LOG_LEVEL)
+  --shutdown-delay DURATION   on SIGTERM, keep serving this long with /readyz at 503 before closing,
+                              so load balancers stop sending requests first (default 0)
+${LOG_HELP}
 
+GET /healthz (alive), /readyz (store reachable, not shutting down) and
+/metrics (Prometheus) are served at the root, without a token.
 SIGHUP re-reads --auth-file (an invalid file keeps the previous tokens).
 SIGTERM or SIGINT closes gracefully; a second one exits at once.
 `;
@@ -46,11 +54,10 @@ const options = {
   'etcd-endpoints': { type: 'string' },
   'etcd-prefix': { type: 'string' },
   'etcd-timeout': { type: 'string' },
-  'log-level': { type: 'string' },
+  'shutdown-delay': { type: 'string' },
+  ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** `host:port` or `[v6]:port`; port 0..65535. */
 export function parseListen(text: string): { host: string; port: number } {
@@ -142,9 +149,8 @@ export const registryCommand: Command = {
     const choice = parseStoreFlags(values);
     const { host, port } = parseListen(values.listen ?? '127.0.0.1:8470');
     const eventRetentionMs = positiveDuration('event-retention', values['event-retention']);
-    const level = values['log-level'];
-    if (level !== undefined && !LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`, 'registry');
-    const logger = createLogger({ level });
+    const shutdownDelayMs = values['shutdown-delay'] === '0' ? 0 : (positiveDuration('shutdown-delay', values['shutdown-delay']) ?? 0);
+    const logger = await openLogger(logSettings('registry', values));
     const log = logger.child({ component: 'cli' });
     // SIGHUP re-reads --auth-file (token rotation); without one there is nothing to reload.
     let reloadAuth = (): void => log.info('SIGHUP: no --auth-file, nothing to reload');
@@ -154,7 +160,8 @@ export const registryCommand: Command = {
     const authFile = values['auth-file'] !== undefined ? await reloadableAuthFile(values['auth-file'], log) : undefined;
     if (authFile) reloadAuth = () => void authFile.reload();
     const auth = authFile?.table;
-    const store = await openStore(choice, logger);
+    const metrics = new ServerMetrics(undefined, { processMetrics: true, version: packageVersion() });
+    const store = instrumentStore(await openStore(choice, logger), metrics);
     let registry: RegistryService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
     try {
@@ -164,12 +171,18 @@ export const registryCommand: Command = {
         ...(eventRetentionMs !== undefined ? { eventRetentionMs } : {}),
         ...(limits !== undefined ? { limits } : {}),
       });
-      server = createRegistryServer(registry, { logger, ...(auth !== undefined ? { auth } : {}) });
+      server = createRegistryServer(registry, {
+        logger,
+        metrics,
+        readiness: async () => void (await store.revision()),
+        shutdownDelayMs,
+        ...(auth !== undefined ? { auth } : {}),
+      });
       const { url } = await server.listen(port, host);
       if (auth === undefined) log.warn('no --auth-file: the registry accepts every request, with or without a token');
       log.info({ url, ...(choice.engine === 'sqlite' ? { data: choice.data } : { etcd: choice.endpoints }) }, 'registry listening');
       const sig = await signal;
-      log.info({ signal: sig }, 'shutting down');
+      log.info({ signal: sig, shutdownDelayMs }, 'shutting down');
     } finally {
       await server?.close();
       await registry?.close();
