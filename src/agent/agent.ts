@@ -4,8 +4,7 @@ import { HttpRegistry } from '../client/http-registry.js';
 import { FailoverRegistry } from '../client/failover.js';
 import { TetherError } from '../lib/errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
-import type { LoadResult } from '../manifest/load.js';
-import { loadManifestOffThread } from '../manifest/load-off-thread.js';
+import { loadManifest, type LoadResult } from '../manifest/load.js';
 import { HttpPool } from '../lib/http-pool.js';
 import type { Manifest, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
@@ -31,8 +30,6 @@ export interface AgentOptions {
   /** Watch the manifest for changes (default true). */
   watch?: boolean;
   metrics?: AgentMetrics;
-  /** The manifest, already being loaded (the CLI starts that before loading the agent's modules); default: load configPath. */
-  manifest?: Promise<LoadResult>;
 }
 
 /** Time allowed to deregister at shutdown. */
@@ -75,11 +72,8 @@ export class Agent {
    */
   static async start(opts: AgentOptions): Promise<Agent> {
     const log = opts.logger.child({ component: 'agent' });
-    const loading = opts.manifest ?? loadManifestOffThread(opts.configPath, opts.env);
-    // Built while the manifest loads (off this thread): the metrics do not depend on it, and their
-    // set-up (~10-20 ms at start-up) would otherwise come before the first registration.
+    const manifest = await loadOrThrow(loadManifest(opts.configPath, opts.env));
     const metrics = opts.metrics ?? new AgentMetrics();
-    const manifest = await loadOrThrow(loading);
     const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
     const ttl = new TtlBoard();
     let agentRef: Agent | null = null;
@@ -162,7 +156,7 @@ export class Agent {
     let issues: ManifestIssue[];
     let next: Manifest | null = null;
     try {
-      const r = await loadManifestOffThread(this.opts.configPath, this.opts.env);
+      const r = await loadManifest(this.opts.configPath, this.opts.env);
       issues = r.issues;
       next = r.manifest;
     } catch (err) {

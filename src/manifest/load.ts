@@ -8,7 +8,7 @@ import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type Hook
 import { resolveRefs } from './normalize-files.js';
 import { normalizeFile, type FilePart } from './normalize.js';
 import { manifestSchema } from './schema.js';
-import { expandEnv, locate, parseSource, pinned, type SourceFile } from './source.js';
+import { expandEnv, locate, parseSource, type SourceFile } from './source.js';
 
 export interface LoadResult {
   /** The frozen manifest, or null when there is any issue. */
@@ -24,52 +24,17 @@ export interface LoadResult {
  * directory has no manifest files (one clear line for the CLI).
  */
 export async function loadManifest(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadResult> {
-  const r = readManifest(configPath, env);
-  return { manifest: r.manifest === null ? null : deepFreeze(r.manifest), issues: r.issues };
-}
-
-/**
- * `loadManifest` without freezing the result: for the loader's worker, whose
- * reply is a copy anyway (the receiving thread freezes that).
- *
- * Synchronous: a manifest is a few small local files, and it runs on the
- * worker thread (or once, in a command). node:fs/promises would add its own
- * start-up and a thread-pool round trip per call to a cold worker's critical
- * path, for nothing.
- */
-export function readManifest(configPath: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
   const files = manifestFiles(configPath);
-  const texts = files.map((f) => readFileSync(f, 'utf8'));
-  const first = checkAll(files, texts, env, SHALLOW_POSITIONS);
-  // Something to report, or an origin the first pass could not pin down: again, with every position.
-  return first.pinned ? first.result : checkAll(files, texts, env).result;
-}
-
-/**
- * How deep the first pass records positions (the root is level 0). A valid
- * manifest needs only the origins of its services, files and hooks, at level
- * 2 (3 when js-yaml wraps a flow list: one that starts on the line after its
- * key, or a whole file written as one flow map). Issues are located by a
- * second pass with every position. Recording every node of 500 services
- * cost ~15 ms of a cold parse (~5-8 ms in the agent's loader worker), mostly
- * GC: each node's record outlives several scavenges.
- */
-export const SHALLOW_POSITIONS = 3;
-
-/** Checks and merges every file; `pinned`: no issues, and every position asked for was found as itself. */
-function checkAll(files: string[], texts: string[], env: NodeJS.ProcessEnv, depth?: number): { result: LoadResult; pinned: boolean } {
   const issues: ManifestIssue[] = [];
   const parts: FilePart[] = [];
-  let pinned = true;
-  for (let i = 0; i < files.length; i++) {
-    const r = checkFile(files[i] as string, texts[i] as string, env, depth);
+  for (const file of files) {
+    // Synchronous: a manifest is a few small local files, read once at start and at each reload.
+    const r = checkFile(file, readFileSync(file, 'utf8'), env);
     issues.push(...r.issues);
     if (r.part) parts.push(r.part);
-    pinned &&= r.pinned;
   }
   const merged = merge(parts, issues);
-  const manifest = issues.length === 0 ? { ...merged, sourceFiles: files } : null;
-  return { result: { manifest, issues }, pinned: pinned && issues.length === 0 };
+  return { manifest: issues.length === 0 ? deepFreeze({ ...merged, sourceFiles: files }) : null, issues };
 }
 
 /** The files a --config path names, in merge order. */
@@ -89,24 +54,11 @@ export function manifestFiles(configPath: string): string[] {
   return names.map((n) => join(path, n));
 }
 
-/**
- * Parses, expands ${VAR}s, validates and normalizes one file, with positions
- * recorded `depth` levels deep (see parseSource). `pinned`: every position
- * asked for had a node of its own (not a parent's position instead).
- */
-export function checkFile(
-  file: string,
-  text: string,
-  env: NodeJS.ProcessEnv,
-  depth?: number,
-): { part: FilePart | null; issues: ManifestIssue[]; pinned: boolean } {
-  const { source, issues: syntax } = parseSource(file, text, depth);
-  if (syntax.length > 0) return { part: null, issues: syntax, pinned: true };
-  let allPinned = true;
-  const where = (path: PropertyKey[], message: string) => {
-    allPinned &&= pinned(source, path);
-    return { ...locate(source, path), message };
-  };
+/** Parses, expands ${VAR}s, validates and normalizes one file. */
+export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): { part: FilePart | null; issues: ManifestIssue[] } {
+  const { source, issues: syntax } = parseSource(file, text);
+  if (syntax.length > 0) return { part: null, issues: syntax };
+  const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
   const raw = source.value ?? {};
   const expanded = expandEnv(raw, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.
@@ -114,11 +66,11 @@ export function checkFile(
   const parsed = manifestSchema.safeParse(expanded.value);
   if (!parsed.success) {
     const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
-    return { part: null, issues: [...expanded.issues, ...structural], pinned: allPinned };
+    return { part: null, issues: [...expanded.issues, ...structural] };
   }
   const { part, issues: ruleIssues } = normalizeFile(parsed.data, dirname(file), where);
   const issues = [...expanded.issues, ...ruleIssues.filter((i) => !envPaths.has(i.path))];
-  return { part: issues.length === 0 ? part : null, issues, pinned: allPinned };
+  return { part: issues.length === 0 ? part : null, issues };
 }
 
 function zodIssue(src: SourceFile, issue: z.core.$ZodIssue): ManifestIssue[] {

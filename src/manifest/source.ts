@@ -1,85 +1,113 @@
-import { CORE_SCHEMA, loadAll, YAMLException } from 'js-yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type YAMLError } from 'yaml';
 import { dottedPath, type ManifestIssue } from './issues.js';
-import { LineIndex, PositionRecorder, type PosNode } from './positions.js';
 
 /** A parsed YAML file that can say where any path of it is. */
 export interface SourceFile {
   file: string;
   /** The document as plain data; undefined for an empty file or after a syntax error. */
   value: unknown;
-  /** Where the document's nodes start (see positions.ts). */
-  root: PosNode | undefined;
-  lines: LineIndex;
+  /** The document's root node (yaml's node tree, each node with its source range); null when empty. */
+  root: unknown;
+  lines: LineCounter;
 }
 
 /**
  * Parses one YAML document with the 1.2 core schema (no merge keys, no
- * timestamps). Returns the source and its syntax issues: the first syntax
- * error (a duplicate key is one), or js-yaml's warnings and a second
- * document. Never throws for bad YAML. With `depth`, positions are recorded
- * only that many levels below the root (see PositionRecorder, and `pinned`).
+ * timestamps), keeping yaml's node tree for positions. Returns the source and
+ * its syntax issues: every error and warning yaml reports (a duplicate key is
+ * one, so is a second document). Never throws for bad YAML.
  */
-export function parseSource(file: string, text: string, depth = Number.POSITIVE_INFINITY): { source: SourceFile; issues: ManifestIssue[] } {
-  // js-yaml drops a BOM itself; drop it first so that its offsets are offsets into `body`.
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  const lines = new LineIndex(body);
-  const recorder = new PositionRecorder(body, depth);
-  const source: SourceFile = { file, value: undefined, root: undefined, lines };
-  const at = (offset: number, message: string): ManifestIssue => ({ file, ...lines.position(offset), path: '', message });
-  const issue = (e: YAMLException): ManifestIssue => at(e.mark?.position ?? 0, e.reason.split('\n')[0] ?? e.reason);
-  // Warnings (an unknown %directive, under-indented flow content) are issues, as they were with `yaml`.
-  const issues: ManifestIssue[] = [];
-  let docs: unknown[];
+export function parseSource(file: string, text: string): { source: SourceFile; issues: ManifestIssue[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, schema: 'core', merge: false });
+  const source: SourceFile = { file, value: undefined, root: null, lines };
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) return { source, issues: problems.map((e) => syntaxIssue(source, e)) };
   try {
-    // loadAll, not load: load rejects a second document without saying where it starts.
-    docs = loadAll(body, null, { schema: CORE_SCHEMA, filename: file, listener: recorder.listener, onWarning: (w) => issues.push(issue(w)) });
+    // No alias limit here: toJS shares aliased nodes instead of copying them, and expandEnv's walk,
+    // which does copy, stops a file whose aliases multiply (with the path where it stopped).
+    return { source: { ...source, value: doc.toJS({ maxAliasCount: -1 }), root: doc.contents }, issues: [] };
   } catch (err) {
-    if (!(err instanceof YAMLException)) throw err;
-    return { source, issues: [issue(err)] };
+    // toJS throws for an alias without an anchor before it: an issue at that alias.
+    if (!(err instanceof ReferenceError)) throw err;
+    const pos = lines.linePos(startOf(unresolvedAlias(doc)) ?? 0);
+    return { source, issues: [{ file, line: pos.line, column: pos.col, path: '', message: firstLine(err.message) }] };
   }
-  const [first, second] = recorder.documents;
-  if (docs.length > 1 && first !== undefined && second !== undefined) {
-    issues.push(at(nextContent(body, first.end), 'expected a single YAML document, but found more (--- starts another)'));
-  }
-  return { source: { ...source, value: docs[0], root: first }, issues };
+}
+
+/** The first alias that names no anchor before it (only looked for once toJS has failed: each lookup walks the document). */
+function unresolvedAlias(doc: Document): Alias | undefined {
+  let found: Alias | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+function syntaxIssue(src: SourceFile, e: YAMLError): ManifestIssue {
+  const pos = src.lines.linePos(e.pos[0]);
+  // yaml's own wording names its API (parseAllDocuments); a manifest author needs the YAML reason.
+  const message = e.code === 'MULTIPLE_DOCS' ? 'expected a single YAML document, but found more (--- starts another)' : firstLine(e.message);
+  return { file: src.file, line: pos.line, column: pos.col, path: '', message };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
 }
 
 /**
  * The position of `path` in the file: the node itself, or for a key that is
  * missing, the nearest existing parent. With `key`, the position of that key
- * inside the map at `path` (for unknown keys).
+ * inside the map at `path` (for unknown keys). An alias is as deep as a path
+ * goes: an issue below it is shown where the alias is used.
  */
 export function locate(src: SourceFile, path: ReadonlyArray<PropertyKey>, key?: string): ManifestIssue {
   let node = src.root;
-  let at = node?.start ?? 0;
+  let at = startOf(node) ?? 0;
   let found = true;
   for (const seg of path) {
-    const next = typeof seg === 'symbol' ? undefined : node?.child(seg);
+    const next = typeof seg === 'symbol' ? undefined : child(node, seg);
     if (next === undefined) {
       found = false;
       break;
     }
-    node = next;
-    at = next.start;
+    node = next.node;
+    at = next.at;
   }
-  if (key !== undefined && found) at = node?.keyStart(key) ?? at;
-  return { file: src.file, ...src.lines.position(at), path: dottedPath(key === undefined ? path : [...path, key]), message: '' };
+  if (key !== undefined && found) at = startOf(pairOf(node, key)?.key) ?? at;
+  const pos = src.lines.linePos(at);
+  return { file: src.file, line: pos.line, column: pos.col, path: dottedPath(key === undefined ? path : [...path, key]), message: '' };
 }
 
-/** Whether `path` has a recorded node of its own in the file (so `locate` finds it, not a parent). */
-export function pinned(src: SourceFile, path: ReadonlyArray<PropertyKey>): boolean {
-  let node = src.root;
-  for (const seg of path) {
-    node = typeof seg === 'symbol' ? undefined : node?.child(seg);
-    if (node === undefined) return false;
+/** The node at `seg` of a map or sequence, with where it starts (an empty value: just after its key). */
+function child(node: unknown, seg: string | number): { node: unknown; at: number } | undefined {
+  if (isAlias(node)) return undefined;
+  if (isSeq(node)) {
+    const item: unknown = typeof seg === 'number' ? node.items[seg] : undefined;
+    const at = startOf(item);
+    return at === undefined ? undefined : { node: item, at };
   }
-  return node !== undefined;
+  const pair = pairOf(node, String(seg));
+  if (pair === undefined) return undefined;
+  const at = startOf(pair.value) ?? endOf(pair.key);
+  return at === undefined ? undefined : { node: pair.value, at };
 }
 
-/** The first offset at or after `from` that is not a blank or a comment. */
-function nextContent(text: string, from: number): number {
-  const m = /^(?:\s|#[^\n]*)*/.exec(text.slice(from));
-  return from + (m?.[0].length ?? 0);
+function pairOf(node: unknown, key: string): { key: unknown; value: unknown } | undefined {
+  if (!isMap(node)) return undefined;
+  return node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === key);
+}
+
+function startOf(node: unknown): number | undefined {
+  return (node as Node | null | undefined)?.range?.[0];
+}
+
+function endOf(node: unknown): number | undefined {
+  return (node as Node | null | undefined)?.range?.[1];
 }
 
 /** More values than any real manifest has (500 services are ~8,000): past it, aliases are multiplying. */
@@ -99,12 +127,11 @@ export function expandEnv(
 ): { value: unknown; issues: ManifestIssue[] } {
   const issues: ManifestIssue[] = [];
   // YAML aliases share nodes: `&a [*a]` makes a cycle, and a few lines of nested aliases can stand
-  // for billions of values. js-yaml builds both without complaint; this walk copies, so it stops.
+  // for billions of values. The parsed value shares them too; this walk copies, so it stops.
   const open = new Set<object>();
   let values = 0;
   let stopped = false;
-  // Where the walk is, as a chain to the root: the array is only built for an issue (a manifest of
-  // 500 services has ~8,000 values; copying the path at each one was most of this walk's time).
+  // Where the walk is, as a chain to the root: the array is only built for an issue, not at each value.
   const pathOf = (at: Step | null): PropertyKey[] => {
     const segs: PropertyKey[] = [];
     for (let s = at; s !== null; s = s.up) segs.push(s.seg);
@@ -131,7 +158,7 @@ export function expandEnv(
       const out: Record<string, unknown> = {};
       for (const k of Object.keys(v)) {
         const x = walk((v as Record<string, unknown>)[k], { up: at, seg: k });
-        // A `__proto__` key stays a key (as js-yaml made it), never the copy's prototype.
+        // A `__proto__` key stays a key (as yaml made it), never the copy's prototype.
         if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
         else out[k] = x;
       }

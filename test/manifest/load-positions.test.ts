@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatIssue } from '../../src/manifest/issues.js';
-import { checkFile, loadManifest, SHALLOW_POSITIONS } from '../../src/manifest/load.js';
+import { loadManifest } from '../../src/manifest/load.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 let tmp: TempDir;
@@ -50,16 +50,16 @@ describe('manifest positions', () => {
     expect(manifest?.services.map((s) => s.origin)).toEqual([`${path}:2`, `${path}:4`, `${path}:6`]);
   });
 
-  it('finds every origin of a valid manifest from the first, shallow pass (block or flow lists)', async () => {
-    const block = manyServices(3);
-    const flow = 'services:\n  [ { id: first-one },\n    { id: second-one } ]\nfiles:\n  - { path: out.json, from: { key: /a/b } }\nhooks: [{ on: [service.join], action: { exec: [/bin/true] } }]\n';
-    for (const text of [block, flow]) {
-      const shallow = checkFile('/m.yaml', text, {}, SHALLOW_POSITIONS);
-      expect(shallow.issues).toEqual([]);
-      expect(shallow.pinned).toBe(true);
-    }
-    // One level less, and the flow list's entries are out of reach: the loader would take a second pass.
-    expect(checkFile('/m.yaml', flow, {}, SHALLOW_POSITIONS - 1).pinned).toBe(false);
+  it('gives files and hooks their origins, in block or flow lists', async () => {
+    const path = await tmp.write(
+      'outputs.yaml',
+      'services:\n  [ { id: first-one },\n    { id: second-one } ]\nfiles:\n  - { path: out.json, from: { key: /a/b } }\n  -\n    path: two.json\n    from: { key: /a/c }\nhooks: [{ on: [service.join], action: { exec: [/bin/true] } }]\n',
+    );
+    const { manifest, issues } = await loadManifest(path, {});
+    expect(issues).toEqual([]);
+    expect(manifest?.services.map((s) => s.origin)).toEqual([`${path}:2`, `${path}:3`]);
+    expect(manifest?.files.map((f) => f.origin)).toEqual([`${path}:5`, `${path}:7`]);
+    expect(manifest?.hooks.map((h) => h.origin)).toEqual([`${path}:9`]);
   });
 
   it('points at issues deep in a large file, inside flow maps and flow sequences', async () => {
@@ -104,6 +104,6 @@ describe('manifest positions', () => {
       `${multi}:3:1: expected a single YAML document, but found more (--- starts another)`,
     ]);
     const dup = await tmp.write('dup.yaml', 'services:\n  - id: alpha\n    tags: [a]\n    tags: [b]\n');
-    expect((await loadManifest(dup, {})).issues.map(formatIssue)).toEqual([`${dup}:4:5: duplicated mapping key`]);
+    expect((await loadManifest(dup, {})).issues.map(formatIssue)).toEqual([`${dup}:4:5: Map keys must be unique`]);
   });
 });

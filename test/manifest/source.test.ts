@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { locate, parseSource, pinned } from '../../src/manifest/source.js';
+import { locate, parseSource } from '../../src/manifest/source.js';
 
 /** `line:column` of `path` (or of `key` in the map at `path`) in `text`. */
 function at(text: string, path: PropertyKey[], key?: string): string {
@@ -14,23 +14,6 @@ function syntax(text: string): string[] {
 }
 
 describe('locate', () => {
-  it('with positions recorded only so deep, pins the nodes above and stops at that depth below', () => {
-    const text = 'services:\n  - id: alpha\n    check: { tcp: "h:1" }\n  - id: beta\n';
-    const shallow = parseSource('f.yaml', text, 2).source;
-    const full = parseSource('f.yaml', text).source;
-    for (const path of [['services'], ['services', 0], ['services', 1]]) {
-      expect(pinned(shallow, path)).toBe(true);
-      expect(locate(shallow, path)).toEqual(locate(full, path));
-    }
-    expect(locate(shallow, ['services', 1])).toMatchObject({ line: 4, column: 5 });
-    // Level 3 and below were not recorded: the lookup stops at services[0].
-    expect(pinned(shallow, ['services', 0, 'check'])).toBe(false);
-    expect(locate(shallow, ['services', 0, 'check', 'tcp'])).toMatchObject({ line: 2, column: 5, path: 'services[0].check.tcp' });
-    expect(pinned(full, ['services', 0, 'check', 'tcp'])).toBe(true);
-    expect(locate(full, ['services', 0, 'check', 'tcp'])).toMatchObject({ line: 3, column: 19 });
-    expect(shallow.value).toEqual(full.value);
-  });
-
   it('finds nodes and keys in block maps, and the nearest parent of a missing path', () => {
     const text = 'upstream:\n  url: http://x\nagent:\n  heartbeat: session\n';
     expect(at(text, [])).toBe('1:1');
@@ -52,7 +35,7 @@ describe('locate', () => {
     expect(at('x: {a: 1, b: {c: [1, 2, {d: e}]}}\n', ['x', 'b', 'c', 2, 'd'])).toBe('1:29');
   });
 
-  it('counts empty sequence entries, which the parser does not compose', () => {
+  it('counts empty sequence entries, placing each just after its -', () => {
     const text = 'list:\n  - a\n  -\n  - c\n  -\n';
     const { source } = parseSource('f.yaml', text);
     expect(source.value).toEqual({ list: ['a', null, 'c', null] });
@@ -69,7 +52,7 @@ describe('locate', () => {
     expect(at('a:\nb: 1\n', [], 'b')).toBe('2:1');
     expect(at('x:\n  a:\n  b: 2\nc:', ['x', 'b'])).toBe('3:6');
     expect(at('x:\n  a:\n  b: 2\nc:', ['c'])).toBe('4:3');
-    expect(at('x: {a, b: 1}\n', ['x', 'a'])).toBe('1:5');
+    expect(at('x: {a, b: 1}\n', ['x', 'a'])).toBe('1:6');
   });
 
   it('skips comments and blank lines between nodes', () => {
@@ -100,10 +83,9 @@ describe('locate', () => {
     expect(at(text, ['c'])).toBe('14:10');
   });
 
-  it('falls back to the collection when its entries cannot be told apart, never outside the file', () => {
-    // A flow sequence holding a pair: two nodes for one entry.
-    expect(at('a: [x, b: c]\n', ['a', 1, 'b'])).toBe('1:4');
-    expect(at('a: [x, b: c]\n', ['a', 0])).toBe('1:4');
+  it('finds a pair inside a flow sequence, and never points outside the file', () => {
+    expect(at('a: [x, b: c]\n', ['a', 1, 'b'])).toBe('1:11');
+    expect(at('a: [x, b: c]\n', ['a', 0])).toBe('1:5');
     for (const text of ['a:', 'a: [x, b: c]', '- ', '? a\n: b\n? c', 'x: &e\ny: *e']) {
       const { source } = parseSource('f.yaml', text);
       for (const path of [[], ['a'], ['a', 0, 'b'], [0], ['c'], ['y', 'z']]) {
@@ -127,8 +109,8 @@ describe('parseSource', () => {
   });
 
   it('reports a duplicate key at its second occurrence', () => {
-    expect(syntax('a: 1\nb:\n  c: 1\n  c: 2\n')).toEqual(['4:3 duplicated mapping key']);
-    expect(syntax('a: {b: 1, b: 2}\n')).toEqual(['1:11 duplicated mapping key']);
+    expect(syntax('a: 1\nb:\n  c: 1\n  c: 2\n')).toEqual(['4:3 Map keys must be unique']);
+    expect(syntax('a: {b: 1, b: 2}\n')).toEqual(['1:11 Map keys must be unique']);
   });
 
   it('rejects a second document where it starts', () => {
@@ -137,8 +119,13 @@ describe('parseSource', () => {
   });
 
   it('reports a tab in indentation at the tab, in one line without a code snippet', () => {
-    expect(syntax('a:\n  b: 1\n\tc: 2\n')).toEqual(['3:1 tab characters must not be used in indentation']);
-    expect(syntax('a: [\n')).toEqual(['2:1 unexpected end of the stream within a flow collection']);
+    expect(syntax('a:\n  b: 1\n\tc: 2\n')).toEqual(['3:1 Tabs are not allowed as indentation']);
+    expect(syntax('a: [\n')).toEqual(['2:1 Flow sequence in block collection must be sufficiently indented and end with a ]']);
+  });
+
+  it('reports an alias without an anchor before it at the alias, and an unknown directive', () => {
+    expect(syntax('a: 1\nb: *nope\n')).toEqual(['2:4 Unresolved alias (the anchor must be set before the alias): nope']);
+    expect(syntax('%FOO bar\n---\na: 1\n')).toEqual(['1:1 Unknown directive %FOO']);
   });
 
   it('uses the YAML 1.2 core schema: no merge keys, no timestamps, no 1.1 booleans', () => {

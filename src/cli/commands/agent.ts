@@ -1,7 +1,6 @@
 import type { Agent } from '../../agent/agent.js';
 import { TetherError } from '../../lib/errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
-import { loadManifestOffThread } from '../../manifest/load-off-thread.js';
 import { out, parse, positionals, UsageError, type Command } from '../args.js';
 
 const help = `Usage: tether agent --config PATH [--log-level LEVEL]
@@ -33,9 +32,6 @@ export const agentCommand: Command = {
     if (values.help) return (out(help), 0);
     positionals('agent', pos, []);
     if (values.config === undefined) throw new UsageError('--config PATH is required', 'agent');
-    // The manifest loads on a worker thread while this one loads the agent's modules.
-    const manifest = loadManifestOffThread(values.config);
-    manifest.catch(() => {}); // Agent.start reports it
     const [{ Agent }, { createLogger }, { closeHttpProbeAgents }] = await Promise.all([
       import('../../agent/agent.js'),
       import('../../observability/logger.js'),
@@ -44,7 +40,7 @@ export const agentCommand: Command = {
     const logger = createLogger({ level: values['log-level'] });
     let agent: Agent;
     try {
-      agent = await Agent.start({ configPath: values.config, logger, manifest });
+      agent = await Agent.start({ configPath: values.config, logger });
     } catch (err) {
       return reportStartFailure(err);
     }
