@@ -2,12 +2,12 @@
 #
 # Tether: one image for the agent and the registry.
 #
-#   docker build -t tether .
+#   docker build -t tether-sidecar .
 #   docker run -d --name tether-registry -p 8470:8470 -v tether-registry:/var/lib/tether \
 #     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/ \
-#     tether registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
+#     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
 #   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
-#     tether agent --config /etc/tether/tether.yaml
+#     tether-sidecar agent --config /etc/tether/tether.yaml
 #
 # No Docker engine runs in CI: test/deploy/clean-copy.test.ts runs this file's
 # COPY and RUN steps (the apt-get and useradd lines aside) in a clean copy of

@@ -1,8 +1,11 @@
 /**
- * The `tether` package entry: the typed client of the Service Registry v1.0
- * API (Client, HttpRegistry, HeartBeater, EventsFollower), the domain types
- * and errors, and the pieces to embed a registry (RegistryService over a
- * SQLite store, behind the HTTP server).
+ * The package's main entry (`tether-sidecar`): the typed clients of the
+ * Service Registry v1.0 API (Client, HttpRegistry, HeartBeater,
+ * EventsFollower) and of Cloud Queues v1 (HttpQueues, consume), their domain
+ * types and errors. It loads no server, no store, no better-sqlite3, no zod
+ * and no other dependency, so an application that only talks to a server
+ * pays for none of them (test/deploy/entries.test.ts checks this); the server
+ * and the stores are `tether-sidecar/server` (src/server-entry.ts).
  */
 export { Client } from './client/client.js';
 export type {
@@ -36,13 +39,4 @@ export type { FaultDetails, FaultType } from './registry/faults.js';
 export type { Registry } from './registry/registry.js';
 export { EVENT_TYPES } from './registry/types.js';
 export type * from './registry/types.js';
-
-export { RegistryService } from './registry/service.js';
-export type { RegistryServiceOptions } from './registry/service.js';
-export { openSqliteStore } from './store/sqlite.js';
-export type { SqliteStoreOptions } from './store/sqlite.js';
-export type { Store } from './store/store.js';
-export { createRegistryServer, createAuthTable, loadAuthFile } from './server/index.js';
-export type { AuthTable, RegistryServer, RegistryServerOptions, TokenGrant } from './server/index.js';
-export { createLogger, silentLogger } from './observability/logger.js';
 export type { Clock } from './lib/clock.js';

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The package version, read from the nearest package.json named `tether`
+ * The package version, read from the nearest package.json named `tether-sidecar`
  * above this file (the same code runs from src/ under tsx and from dist/).
  */
 export function packageVersion(): string {
@@ -11,7 +11,7 @@ export function packageVersion(): string {
   for (;;) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'tether' && typeof pkg.version === 'string') return pkg.version;
+      if (pkg.name === 'tether-sidecar' && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // no (readable) package.json here: keep going up
     }

@@ -33,7 +33,7 @@ describe('README', () => {
     const block = /## Library\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
     const code = (block as string)
-      .replace("from 'tether'", `from ${JSON.stringify(join(root, 'src/index.ts'))}`)
+      .replace("from 'tether-sidecar'", `from ${JSON.stringify(join(root, 'src/index.ts'))}`)
       .replace('http://127.0.0.1:8470', url)
       .replace('// ... later:', 'export { client, beater }; //');
     const file = join(root, 'test', `.readme-example-${process.pid}.ts`);

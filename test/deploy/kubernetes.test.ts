@@ -125,7 +125,7 @@ describe('deploy/kubernetes', () => {
       .filter((c) => c.args?.[0] && ['agent', 'registry', 'render'].includes(c.args[0]))
       .map((c) => c.image);
     expect(images.length).toBe(4); // the agent, its init container, and each registry variant
-    expect(new Set(images)).toEqual(new Set([`registry.example.com/tether:${version}`]));
+    expect(new Set(images)).toEqual(new Set([`registry.example.com/tether-sidecar:${version}`]));
   });
 
   it('app pod: an emptyDir shared by the init container, the agent and the app, holding every rendered file', () => {
