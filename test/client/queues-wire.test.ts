@@ -77,7 +77,7 @@ describe('queues wire parsing', () => {
   it('turns error replies into the QueueFault of their status and title', () => {
     const f = faultFromQueuesReply(400, JSON.stringify({ title: 'Missing header', description: 'Client-ID is required' }));
     expect(isQueueFault(f, 'missingHeader')).toBe(true);
-    expect((f as { description: string }).description).toBe('Client-ID is required');
+    expect((f as unknown as { description: string }).description).toBe('Client-ID is required');
     expect(isQueueFault(faultFromQueuesReply(400, JSON.stringify({ title: 'Invalid queue identification', description: 'x' })), 'invalidQueue')).toBe(true);
     expect(isQueueFault(faultFromQueuesReply(404, ''), 'notFound')).toBe(true);
     expect(isQueueFault(faultFromQueuesReply(403, '{"title":"Unable to delete","description":"claimed"}'), 'forbidden')).toBe(true);
