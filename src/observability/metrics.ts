@@ -9,7 +9,7 @@ export const EVENT_LOOP_SAMPLE_MS = 1000;
 /**
  * Every metric of the agent, defined in one place on a registry passed in
  * (never prom-client's global one, so tests and embedded agents do not clash).
- * Names are prefixed `tether_`.
+ * Tether's own names are prefixed `tether_`.
  */
 export class AgentMetrics {
   readonly registry: PromRegistry;
@@ -35,7 +35,8 @@ export class AgentMetrics {
     // 10 ms wakes an idle agent 100 times a second, which costs ~1 % of a core by itself
     // (0.3 % at 100 ms, 0.1 % at 1 s, measured on a 2-core VM).
     if (opts.processMetrics !== false) {
-      collectDefaultMetrics({ register: registry, prefix: 'tether_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+      // No prefix: process_* and nodejs_* keep their standard names, which stock dashboards and alerts expect.
+      collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     }
     this.probeResults = new Counter({ name: 'tether_probe_results_total', help: 'Health probe results.', labelNames: ['service', 'result'], registers });
     // Durations go into one histogram per probe kind, and per service only as the last one: a
