@@ -6,6 +6,8 @@
  * in commands/ (argv -> options -> library call -> output); this file only
  * dispatches and is the one place where errors become exit codes (exit.ts).
  */
+// First, so that the commands' modules load with Node's compile cache where Node has one.
+import './compile-cache.js';
 import { hoistGlobalOptions, UsageError, type Command } from './args.js';
 import { exitCodeFor, formatError } from './exit.js';
 import { packageVersion } from '../version.js';
