@@ -81,7 +81,8 @@ describe('README quickstart: npm install && npm start', () => {
     await expectPortFree(8470);
     await expectPortFree(8471);
     // Ctrl-C signals the terminal's whole foreground group: npm and the agent.
-    const start = track(spawnProc('npm', ['start'], { cwd: checkout, env: userEnv(), detached: true }), true);
+    // JSON lines to wait on: `tether dev` writes pretty lines unless told otherwise.
+    const start = track(spawnProc('npm', ['start'], { cwd: checkout, env: userEnv({ TETHER_LOG_FORMAT: 'json' }), detached: true }), true);
     await start.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('try: npx tether config set /demo/greeting'), 60_000);
     const hints = start.log.filter((l) => l.includes('"msg":"try: '));
     expect(hints.join('\n')).toContain('npx tether services list');

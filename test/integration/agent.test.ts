@@ -299,7 +299,7 @@ describe('tether dev', () => {
       'dev.yaml',
       `upstream:\n  url: http://127.0.0.1:${port}/v1.0/${tenant}\nagent:\n  listen: 127.0.0.1:0\nservices:\n  - id: dev-svc\n    tags: [dev]\n`,
     );
-    const dev = spawnTether(['dev', '--config', path, '--data', join(tmp.path, 'dev-data')]);
+    const dev = spawnTether(['dev', '--config', path, '--data', join(tmp.path, 'dev-data'), '--log-format', 'json']);
     procs.push(dev);
     await dev.waitForLog((r) => r.msg === 'agent started');
     const local = new HttpRegistry({ url: `http://127.0.0.1:${port}` });

@@ -2,8 +2,9 @@ import type { Agent } from '../../agent/agent.js';
 import { TetherError } from '../../lib/errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { out, parse, positionals, UsageError, type Command } from '../args.js';
+import { LOG_HELP, logOptions, logSettings } from '../log-flags.js';
 
-const help = `Usage: tether agent --config PATH [--log-level LEVEL]
+const help = `Usage: tether agent --config PATH [--log-level LEVEL] [--log-format json|pretty]
 
 Runs the agent: probes the manifest's services, registers the healthy ones
 with upstream.url and heartbeats them, and serves the local API
@@ -13,13 +14,16 @@ PATH is a manifest file or a conf.d directory of *.yaml files. Changes to it
 are applied live (also on SIGHUP or POST /v1/reload); an invalid change is
 rejected and the running configuration stays.
 
+Options:
+${LOG_HELP}
+
 SIGTERM or SIGINT deregisters every service, then exits 0 (within 5 s); a
 second signal exits at once.
 `;
 
 const options = {
   config: { type: 'string', short: 'c' },
-  'log-level': { type: 'string' },
+  ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -32,12 +36,13 @@ export const agentCommand: Command = {
     if (values.help) return (out(help), 0);
     positionals('agent', pos, []);
     if (values.config === undefined) throw new UsageError('--config PATH is required', 'agent');
-    const [{ Agent }, { createLogger }, { closeHttpProbeAgents }] = await Promise.all([
+    const logging = logSettings('agent', values);
+    const [{ Agent }, { openLogger }, { closeHttpProbeAgents }] = await Promise.all([
       import('../../agent/agent.js'),
       import('../../observability/logger.js'),
       import('../../probes/http.js'),
     ]);
-    const logger = createLogger({ level: values['log-level'] });
+    const logger = await openLogger(logging);
     let agent: Agent;
     try {
       agent = await Agent.start({ configPath: values.config, logger });

@@ -5,8 +5,9 @@ import { loadManifest } from '../../manifest/load.js';
 import { SourceData } from '../../materialize/data.js';
 import { renderFile } from '../../materialize/file-renderer.js';
 import { Templates } from '../../materialize/template.js';
-import { createLogger } from '../../observability/logger.js';
+import { openLogger } from '../../observability/logger.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
+import { LOG_HELP, logOptions, logSettings } from '../log-flags.js';
 
 const help = `Usage: tether render --config PATH --once [--dry-run]
 
@@ -15,7 +16,8 @@ in the manifest, then exit: for Kubernetes init containers and CI. Files are
 written atomically and only when their bytes change; reload actions do not
 run (nothing is running yet to reload).
 
-  --dry-run   write nothing; print what would change
+  --dry-run                   write nothing; print what would change
+${LOG_HELP.replace('default info', 'default warn')}
 
 Exit status: 0 when every file is written or unchanged, 1 when any file
 failed (the old file stays), 3 when the registry cannot be reached.
@@ -25,7 +27,7 @@ const options = {
   config: { type: 'string', short: 'c' },
   once: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
-  'log-level': { type: 'string' },
+  ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -40,12 +42,13 @@ export const renderCommand: Command = {
     if (values.config === undefined) throw new UsageError('--config PATH is required', 'render');
     if (!values.once) throw new UsageError('--once is required (the agent renders continuously)', 'render');
     const dryRun = values['dry-run'] === true;
+    const logging = logSettings('render', values);
     const { manifest, issues } = await loadManifest(values.config);
     if (!manifest) {
       process.stderr.write(`${issues.map(formatIssue).join('\n')}\nerror: the manifest is invalid\n`);
       return 1;
     }
-    const log = createLogger({ level: values['log-level'] ?? 'warn' });
+    const log = await openLogger({ ...logging, level: logging.level ?? 'warn' });
     const upstream = await httpUpstream(manifest);
     try {
       const data = new SourceData(manifest.files.flatMap((f) => f.sources.map((s) => s.source)));
