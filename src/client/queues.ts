@@ -291,10 +291,10 @@ function idsQuery(ids: readonly string[]): string {
   return `?ids=${ids.map(seg).join(',')}`;
 }
 
-/** `wait` in whole seconds (the server's unit), rounded up and kept within 0..30; undefined when not waiting. */
+/** `wait` in seconds with ms precision (the server takes decimals), at most 30; undefined when not waiting. */
 function waitSeconds(waitMs: number | undefined): number | undefined {
   if (waitMs === undefined || !Number.isFinite(waitMs) || waitMs <= 0) return undefined;
-  return Math.min(MAX_WAIT_SECONDS, Math.ceil(waitMs / 1000));
+  return Math.min(MAX_WAIT_SECONDS, Math.ceil(waitMs) / 1000);
 }
 
 /** `?a=1&b=true` from the defined entries (booleans as `true`/`false`, spec 2.4), or ''. */
