@@ -25,7 +25,7 @@ export interface AgentProcess {
   logPath: string;
 }
 
-type LogRecord = { level?: number; time?: number; msg?: string; api?: string; service?: string; err?: string } & Record<string, unknown>;
+type LogRecord = { level?: string; time?: number; msg?: string; api?: string; service?: string; err?: string } & Record<string, unknown>;
 
 /** The agent's pino records so far (stdout and stderr share the file); lines that are not JSON are skipped. */
 export function agentLog(logPath: string): LogRecord[] {
@@ -73,7 +73,7 @@ export async function spawnAgent(cleanup: Cleanup, dir: string, manifest: string
 /** Registration trouble in the agent's log: errors, and the syncer's "registry call failed" warnings. */
 export function registrationProblems(logPath: string): string[] {
   return agentLog(logPath)
-    .filter((r) => (r.level ?? 0) >= 50 || r.msg === 'registry call failed; will retry')
+    .filter((r) => r.level === 'error' || r.level === 'fatal' || r.msg === 'registry call failed; will retry')
     .map((r) => `${r.msg ?? '?'}${r.service === undefined ? '' : ` (${r.service})`}${r.err === undefined ? '' : `: ${r.err}`}`);
 }
 
