@@ -1,20 +1,21 @@
 import type { Readable } from 'node:stream';
 
 /**
- * How fast a command's pipes are read once its output passed the cap. Reading
- * a pipe as fast as a flooding command (`yes`) writes costs a core; reading
- * slowly lets the pipe fill, so the command blocks in write() instead of
- * spinning us. A command that prints a lot and then exits still gets through
- * (a megabyte in a fraction of a second), where stopping the reads would hang
- * it until its timeout, and closing them would kill it with SIGPIPE.
+ * Once a command's output passed the cap, each of its pipes is read once per
+ * this many ms. Reading a pipe as fast as a flooding command (`yes`) writes
+ * costs the agent most of a core (a fresh 64 KiB buffer per read); read
+ * slowly, the pipe fills and the command blocks in write() instead. One read
+ * takes what the pipe holds (64 KiB on Linux), so a command that prints a lot
+ * and then exits still gets through, at about a megabyte a second, where not
+ * reading at all would hang it until its timeout, and closing the pipe would
+ * kill it with SIGPIPE. Figures: bench/README.md, "Exec output past the cap".
  */
-export const DRAIN_BYTES_PER_SEC = 8 * 1024 * 1024;
+export const DRAIN_PAUSE_MS = 50;
 
 /**
  * Keeps the first (or last) `limit` bytes written to one or more pipes,
  * interleaved as they came, and counts the rest. Past the cap each pipe is
- * paused after every chunk for as long as reading it at DRAIN_BYTES_PER_SEC
- * would take.
+ * paused for DRAIN_PAUSE_MS after every read.
  */
 export class OutputCapture {
   /** Bytes read in all. */
@@ -37,7 +38,7 @@ export class OutputCapture {
     this.streams.push(stream);
     stream.on('data', (chunk: Buffer) => {
       this.push(chunk);
-      if (this.bytes > this.limit) this.throttle(stream, chunk.length);
+      if (this.bytes > this.limit) this.throttle(stream);
     });
     stream.on('error', () => {}); // a destroyed pipe: what was read stays
   }
@@ -76,12 +77,12 @@ export class OutputCapture {
     }
   }
 
-  private throttle(stream: Readable, size: number): void {
+  private throttle(stream: Readable): void {
     stream.pause();
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       stream.resume();
-    }, Math.ceil((size * 1000) / DRAIN_BYTES_PER_SEC));
+    }, DRAIN_PAUSE_MS);
     this.timers.add(timer);
   }
 }
