@@ -41,9 +41,13 @@ export function printTable(title: string, header: readonly string[], rows: reado
   process.stdout.write(`\n${title}\n${formatTable(header, rows)}`);
 }
 
-/** `RESULT heartbeats tether_per_s=17000 etcd_per_s=9000 ratio=1.89` (numbers as given, keys in order). */
+/**
+ * `RESULT heartbeats tether_per_s=17000 etcd_per_s=9000 ratio=1.89 node=v24.22.3` (numbers as
+ * given, keys in order, then the Node the bench ran on: its servers and agents are spawned with
+ * the same binary, and figures from two Nodes are not comparable).
+ */
 export function printResult(name: string, metrics: Metrics): void {
-  const pairs = Object.entries(metrics).map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'nan') : v}`);
+  const pairs = Object.entries({ ...metrics, node: process.version }).map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'nan') : v}`);
   process.stdout.write(`RESULT ${name} ${pairs.join(' ')}\n`);
 }
 
