@@ -4,7 +4,7 @@
 #
 #   docker build -t tether-sidecar .
 #   docker run -d --name tether-registry -p 8470:8470 -v tether-registry:/var/lib/tether \
-#     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/ \
+#     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/healthz \
 #     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
 #   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
 #     tether-sidecar agent --config /etc/tether/tether.yaml
@@ -50,12 +50,12 @@ RUN chmod 755 dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/tet
 USER 10001:10001
 # 8470: `tether registry`; 8471: the agent's local API (listen on 0.0.0.0:8471 to reach it from outside).
 EXPOSE 8470 8471
-# The agent's /healthz by default. The registry has no /healthz: point this at
-# http://127.0.0.1:8470/ (any answer below 500 means it serves requests).
+# Liveness: the agent's /healthz by default; for the registry, set
+# TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/healthz (its port, its /healthz).
 ENV TETHER_HEALTHCHECK_URL=http://127.0.0.1:8471/healthz
 # Slim images have no curl; Node's fetch does the request.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.TETHER_HEALTHCHECK_URL).then((r) => process.exit(r.status < 500 ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch(process.env.TETHER_HEALTHCHECK_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini is PID 1: it forwards SIGTERM/SIGINT/SIGHUP to tether (which deregisters
 # its services and exits 0) and reaps the exec probes' and actions' orphans.
 ENTRYPOINT ["tini", "--", "tether"]

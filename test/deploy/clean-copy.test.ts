@@ -180,7 +180,8 @@ describe('Dockerfile, run without a Docker engine', () => {
     await expectPortFree(8471);
     const registry = dockerRun(['registry', '--listen', '127.0.0.1:0', '--data', join(await volume('registry'), 'data')]);
     const url = (await registry.waitForLog((r) => typeof r.url === 'string', 20_000)).url as string;
-    expect(await healthcheck({ TETHER_HEALTHCHECK_URL: `${url}/` })).toBe(0);
+    expect(await healthcheck({ TETHER_HEALTHCHECK_URL: `${url}/healthz` })).toBe(0);
+    expect(await healthcheck({ TETHER_HEALTHCHECK_URL: `${url}/no-such-path` }), 'a 404 is not healthy').toBe(1);
 
     // Defaults left as the image has them: the agent's local API on 127.0.0.1:8471, where the HEALTHCHECK looks.
     const etc = await volume('etc');

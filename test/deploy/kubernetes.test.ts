@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseStoreFlags } from '../../src/cli/commands/registry.js';
+import { parseDuration } from '../../src/lib/duration.js';
 import { repoRoot } from '../helpers/clean-copy.js';
 import { spawnTether, startTarget, type Proc, type Target } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
@@ -24,17 +25,23 @@ interface EnvVar {
   value?: string;
   valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } };
 }
+interface Probe {
+  httpGet?: { path: string; port: number | string };
+  tcpSocket?: { port: number | string };
+}
 interface Container {
   name: string;
   image: string;
   args?: string[];
   env?: EnvVar[];
   ports?: Array<{ name?: string; containerPort: number }>;
-  readinessProbe?: { httpGet?: { path: string; port: number | string }; tcpSocket?: { port: number | string } };
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
 }
 interface PodSpec {
   shareProcessNamespace?: boolean;
+  terminationGracePeriodSeconds?: number;
   securityContext?: { runAsUser?: number; fsGroup?: number };
   initContainers?: Container[];
   containers: Container[];
@@ -192,7 +199,14 @@ describe('deploy/kubernetes', () => {
     expect(args[0]).toBe('registry');
     const { values } = parseArgs({
       args: args.slice(1),
-      options: { listen: { type: 'string' }, store: { type: 'string' }, 'etcd-endpoints': { type: 'string' }, 'auth-file': { type: 'string' }, data: { type: 'string' } },
+      options: {
+        listen: { type: 'string' },
+        store: { type: 'string' },
+        'etcd-endpoints': { type: 'string' },
+        'auth-file': { type: 'string' },
+        data: { type: 'string' },
+        'shutdown-delay': { type: 'string' },
+      },
       strict: true,
     });
     expect(parseStoreFlags(values)).toMatchObject({ engine: 'etcd', endpoints: expect.arrayContaining([expect.stringMatching(/^http:\/\//)]) });
@@ -204,7 +218,14 @@ describe('deploy/kubernetes', () => {
       const authFile = c.args?.[c.args.indexOf('--auth-file') + 1] as string;
       const volume = pod(d).volumes?.find((v) => v.secret?.secretName === 'tether-registry-auth')?.name as string;
       expect(authFile).toBe(`${mountOf(c, volume)}/auth.yaml`);
-      expect(c.readinessProbe?.tcpSocket?.port).toBe('http');
+      // Ready on /readyz (the store, and 503 from SIGTERM on), alive on /healthz, at the port the Service targets.
+      expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+      expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+      expect(c.ports?.find((p) => p.name === 'http')?.containerPort).toBe(8470);
+      // The shutdown delay and the 3 s drain after it fit in the grace period before SIGKILL.
+      const delay = parseDuration(c.args?.[c.args.indexOf('--shutdown-delay') + 1] as string);
+      expect(delay).toBeGreaterThan(0);
+      expect(delay + 3000).toBeLessThan((pod(d).terminationGracePeriodSeconds ?? 30) * 1000);
     }
   });
 
@@ -236,10 +257,16 @@ describe('deploy/kubernetes', () => {
       '0.0.0.0:8470': '127.0.0.1:0',
       '/var/lib/tether/registry': join(tmp.path, 'registry'),
       '/etc/tether-registry/auth.yaml': join(etc, 'auth.yaml'),
+      '5s': '200ms', // --shutdown-delay: the same drain, sooner
     };
     const registry = spawnTether(regArgs.map((a) => registryMap[a] ?? a));
     procs.push(registry);
     const url = (await registry.waitForLog((r) => typeof r.url === 'string')).url as string;
+    // The kubelet's probes, as the StatefulSet declares them (no token).
+    const regContainer = container(pod(find('StatefulSet', 'tether-registry')), 'registry');
+    for (const probe of [regContainer.readinessProbe, regContainer.livenessProbe]) {
+      expect((await fetch(`${url}${probe?.httpGet?.path}`)).status).toBe(200);
+    }
 
     // What the pod provides: the app on 8080, the volumes, the registry Service.
     target = await startTarget(true);
