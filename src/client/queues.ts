@@ -118,7 +118,7 @@ export class HttpQueues implements Queues {
   }
 
   async listQueues(project: Project, opts: QueueListOptions = {}, signal?: AbortSignal): Promise<QueueList> {
-    const q = query({ marker: opts.marker, limit: opts.limit, detailed: opts.detailed });
+    const q = query({ marker: opts.marker, limit: wholeLimit(opts.limit), detailed: opts.detailed });
     const reply = await this.call('GET', project, `/queues${q}`, { signal });
     return reply.status === 204 ? { queues: [] } : parseQueueList(json(reply));
   }
@@ -144,7 +144,7 @@ export class HttpQueues implements Queues {
 
   async listMessages(project: Project, name: string, opts: MessageListOptions, signal?: AbortSignal): Promise<MessageList> {
     const wait = waitSeconds(opts.waitMs);
-    const q = query({ marker: opts.marker, limit: opts.limit, echo: opts.echo, include_claimed: opts.includeClaimed, wait });
+    const q = query({ marker: opts.marker, limit: wholeLimit(opts.limit), echo: opts.echo, include_claimed: opts.includeClaimed, wait });
     const reply = await this.call('GET', project, `${queuePath(name)}/messages${q}`, {
       clientId: opts.clientId ?? null,
       signal,
@@ -180,7 +180,7 @@ export class HttpQueues implements Queues {
    */
   async claimMessages(project: Project, name: string, body: unknown, opts: ClaimOptions = {}, signal?: AbortSignal): Promise<Claim | null> {
     const wait = waitSeconds(opts.waitMs);
-    const path = `${queuePath(name)}/claims${query({ limit: opts.limit, wait })}`;
+    const path = `${queuePath(name)}/claims${query({ limit: wholeLimit(opts.limit), wait })}`;
     const reply = await this.call('POST', project, path, { body, signal, timeoutMs: this.deadline(wait) });
     if (reply.status === 204) return null;
     const location = headerValue(reply.headers.location);
@@ -289,6 +289,17 @@ const claimPath = (name: string, id: string): string => `${queuePath(name)}/clai
 function idsQuery(ids: readonly string[]): string {
   if (ids.length === 0) throw queueFault('invalidApiCall', 'at least one message id is required');
   return `?ids=${ids.map(seg).join(',')}`;
+}
+
+/**
+ * A `limit` the wire can carry: integer text. A fractional or non-finite
+ * one cannot be sent as what it is, so it is refused here as the domain
+ * refuses it (out of range: invalidApiCall); integers go as they are and
+ * the server checks their range.
+ */
+function wholeLimit(limit: number | undefined): number | undefined {
+  if (limit !== undefined && !Number.isInteger(limit)) throw queueFault('invalidApiCall', `limit must be a whole number, not ${limit}`);
+  return limit;
 }
 
 /** `wait` in seconds with ms precision (the server takes decimals), at most 30; undefined when not waiting. */
