@@ -18,6 +18,8 @@ import { packageVersion } from '../version.js';
  */
 const commands: Readonly<Record<string, () => Promise<Command>>> = {
   registry: async () => (await import('./commands/registry.js')).registryCommand,
+  // The same server under the name that says it serves both APIs (registry and queues).
+  server: async () => (await import('./commands/registry.js')).registryCommand,
   services: async () => (await import('./commands/services.js')).servicesCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
   events: async () => (await import('./commands/events.js')).eventsCommand,

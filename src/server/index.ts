@@ -71,7 +71,7 @@ const KEEP_ALIVE_MS = 65_000;
 export function createRegistryServer(registry: Registry, opts: RegistryServerOptions = {}): RegistryServer {
   const state: ServerState = {
     registry,
-    queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits } },
+    queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits }, polls: new Set() },
     logger: (opts.logger ?? silentLogger()).child({ component: 'registry-server' }),
     auth: opts.auth,
     hostname: (opts.hostname ?? osHostname()).replace(/[^A-Za-z0-9_.-]/g, '-'),
@@ -85,7 +85,9 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
     readiness: opts.readiness,
     readyCheck: null,
   };
-  state.metrics.countLongPolls('registry', () => state.polls.size);
+  // Queue long-polls sit in state.polls too (close() aborts them all) and are counted apart.
+  state.metrics.countLongPolls('registry', () => state.polls.size - (state.queues?.polls.size ?? 0));
+  if (state.queues !== undefined) state.metrics.countLongPolls('queues', () => state.queues?.polls.size ?? 0);
   const server = createServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>(
     { IncomingMessage: ApiRequest, noDelay: true },
     (req, res) => onRequest(state, req, res, false),

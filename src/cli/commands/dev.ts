@@ -7,6 +7,7 @@ import { closeHttpProbeAgents } from '../../probes/http.js';
 import { loadManifest } from '../../manifest/load.js';
 import { openLogger, type Logger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
+import { createQueueService } from '../../queues/service.js';
 import { isFault } from '../../registry/faults.js';
 import { createRegistryServer } from '../../server/index.js';
 import { openSqliteStore } from '../../store/sqlite.js';
@@ -20,7 +21,7 @@ const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] 
 
 Runs an embedded registry (SQLite) and the agent in one process: the agent
 talks to the registry in-process, and the registry also listens on HTTP so
-the CLI and other clients can use it.
+the CLI and other clients can use it (Cloud Queues v1 too, under /v1).
 
   --listen HOST:PORT  registry address (default: the host:port of the manifest's
                       upstream.url, else 127.0.0.1:8470)
@@ -65,7 +66,8 @@ export const devCommand: Command = {
 
     const store = await openSqliteStore({ path: join(data, 'registry.db') });
     const registry = await RegistryService.open(store, { logger });
-    const server = createRegistryServer(registry, { logger, readiness: async () => void (await store.revision()) });
+    const queues = await createQueueService(store, { logger });
+    const server = createRegistryServer(registry, { logger, queues, readiness: async () => void (await store.revision()) });
     let agent: Agent | undefined;
     try {
       const { url } = await server.listen(listen.port, listen.host);
@@ -85,6 +87,7 @@ export const devCommand: Command = {
       await agent?.close();
       await closeHttpProbeAgents();
       await server.close();
+      await queues.close();
       await registry.close();
       await store.close();
       if (values.data === undefined) await rm(data, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { instrumentStore } from '../../observability/instrumented-store.js';
 import { openLogger } from '../../observability/logger.js';
 import { ServerMetrics } from '../../observability/server-metrics.js';
 import { RegistryService } from '../../registry/service.js';
+import { createQueueService, type QueueService } from '../../queues/service.js';
 import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer } from '../../server/index.js';
 import type { Logger } from 'pino';
@@ -20,8 +21,10 @@ import { out, parse, positionals, UsageError, type Command } from '../command.js
 const help = `Usage: tether registry --data DIR [options]
        tether registry --store etcd --etcd-endpoints URL[,URL...] [options]
 
-Runs a Service Registry v1.0 server over a SQLite database in DIR, or over an
-etcd v3 cluster (several registry servers may share one cluster).
+Runs a Service Registry v1.0 server (under /v1.0/{tenant}) and a Cloud Queues
+v1 server (OpenStack Zaqar v1: under /v1, or /v1/{project_id}) on one port, over
+a SQLite database in DIR, or over an etcd v3 cluster (several servers may share
+one cluster). 'tether server' is the same command.
 
 Options:
   --listen HOST:PORT          address to listen on (default 127.0.0.1:8470; port 0 picks a free one)
@@ -30,7 +33,9 @@ Options:
   --etcd-endpoints LIST       etcd client URLs, comma-separated, tried in order (http://127.0.0.1:2379)
   --etcd-prefix PREFIX        key prefix in etcd (default tether/); servers sharing data use the same one
   --etcd-timeout DURATION     longest wait for etcd before a request fails with 503 (default 2s)
-  --auth-file FILE            YAML token list (tokens: [{token, tenant}]); without it anyone may call the API
+  --auth-file FILE            YAML token list (tokens: [{token, tenant}]); without it anyone may call the APIs.
+                              A tenant's token also opens the queues project of the same id (X-Project-Id or
+                              /v1/{project_id}); queues without a project need a tenant "*" token
   --event-retention DURATION  how long events are kept: 500ms, 10s, 2m, 1h, 30d or seconds (default 30d)
   --limits LIST               resource limits for every tenant, e.g. service=1000,configuration_value=5000,session=200
                               (defaults: service=200, configuration_value=1000, session=100)
@@ -163,6 +168,7 @@ export const registryCommand: Command = {
     const metrics = new ServerMetrics(undefined, { processMetrics: true, version: packageVersion() });
     const store = instrumentStore(await openStore(choice, logger), metrics);
     let registry: RegistryService | undefined;
+    let queues: QueueService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
     try {
       const limits = parseLimits(values.limits);
@@ -171,9 +177,11 @@ export const registryCommand: Command = {
         ...(eventRetentionMs !== undefined ? { eventRetentionMs } : {}),
         ...(limits !== undefined ? { limits } : {}),
       });
+      queues = await createQueueService(store, { logger });
       server = createRegistryServer(registry, {
         logger,
         metrics,
+        queues,
         readiness: async () => void (await store.revision()),
         shutdownDelayMs,
         ...(auth !== undefined ? { auth } : {}),
@@ -185,6 +193,7 @@ export const registryCommand: Command = {
       log.info({ signal: sig, shutdownDelayMs }, 'shutting down');
     } finally {
       await server?.close();
+      await queues?.close();
       await registry?.close();
       await store.close();
     }

@@ -8,6 +8,8 @@ import type { QueueRoute } from './router.js';
 export interface QueueApi {
   readonly service: Queues;
   readonly limits: QueueLimits;
+  /** Running long-polls of this API (also in the server's `polls`, which close() aborts): counted in /metrics. */
+  readonly polls: Set<AbortController>;
 }
 
 /** One queues request, its head checks passed; the handler replies through `res`. */

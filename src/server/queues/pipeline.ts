@@ -1,5 +1,6 @@
 import { hasCode } from '../../lib/errors.js';
 import { isQueueFault, queueFault, type QueueFault } from '../../queues/faults.js';
+import { UNMATCHED_ROUTE } from '../../observability/server-metrics.js';
 import { RegistryFault } from '../../registry/faults.js';
 import type { ApiRequest, ApiResponse } from '../exchange.js';
 import type { ServerState } from '../state.js';
@@ -24,6 +25,20 @@ import { queueRoutes } from './routes/queues.js';
 
 const HANDLERS: Record<QueueRouteName, QueueHandler> = { ...homeRoutes, ...queueRoutes, ...messageRoutes, ...claimRoutes };
 
+/** Metric labels: one per route, the project form folded into the plain one. */
+const ROUTE_TEMPLATES: Record<QueueRouteName, string> = {
+  home: '/v1',
+  health: '/v1/health',
+  'queues.list': '/v1/queues',
+  queue: '/v1/queues/{queue_name}',
+  metadata: '/v1/queues/{queue_name}/metadata',
+  stats: '/v1/queues/{queue_name}/stats',
+  messages: '/v1/queues/{queue_name}/messages',
+  message: '/v1/queues/{queue_name}/messages/{message_id}',
+  claims: '/v1/queues/{queue_name}/claims',
+  claim: '/v1/queues/{queue_name}/claims/{claim_id}',
+};
+
 /** Bytes read (and dropped) before answering without waiting for the rest of a refused body. */
 const HARD_LIMIT = 16 * 1024 * 1024;
 
@@ -42,12 +57,15 @@ export function onQueuesRequest(state: ServerState, api: QueueApi, req: ApiReque
   req.api = state;
   req.response = res;
   state.inflight++;
-  res.on('close', () => onClose(state, req, res));
+  req.startedAt = performance.now();
+  res.on('close', () => onClose(state, api, req, res));
   if (state.closing) return sendFault(res, queueFault('unavailable', 'The server is shutting down.'));
   splitTarget(req);
   const x: Exchange = { state, api, req, res, head: { kind: 'notFound' }, done: false };
   try {
-    x.head = checkHead(req, matchQueueRoute(req.method ?? '', req.rawPath), api);
+    const route = matchQueueRoute(req.method ?? '', req.rawPath);
+    req.routeTemplate = route === null ? null : ROUTE_TEMPLATES[route.name];
+    x.head = checkHead(req, route, api);
   } catch (err) {
     return fail(x, err);
   }
@@ -130,17 +148,22 @@ function startPoll(x: Exchange): AbortSignal {
   const ctl = new AbortController();
   x.req.poll = ctl;
   x.state.polls.add(ctl);
+  x.api.polls.add(ctl);
   if (x.state.closing) ctl.abort(queueFault('unavailable', 'The server is shutting down.'));
   else if (x.res.destroyed) ctl.abort(new Error('client disconnected'));
   return ctl.signal;
 }
 
-function onClose(state: ServerState, req: ApiRequest, res: ApiResponse): void {
+function onClose(state: ServerState, api: QueueApi, req: ApiRequest, res: ApiResponse): void {
   const poll = req.poll;
   if (poll !== null) {
     if (!res.writableFinished) poll.abort(new Error('client disconnected'));
     state.polls.delete(poll);
+    api.polls.delete(poll);
   }
+  // 499 (nginx's "client closed request"): the client left before any reply.
+  const status = res.headersSent ? res.statusCode : 499;
+  state.metrics.observeRequest(req.routeTemplate ?? UNMATCHED_ROUTE, req.method ?? '', status, (performance.now() - req.startedAt) / 1000);
   state.inflight--;
   if (state.inflight === 0 && state.onDrained !== null) state.onDrained();
 }
