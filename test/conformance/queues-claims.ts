@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Claim } from '../../src/queues/types.js';
-import { CLAIM, clientId, expectFault, newProject, queueWith, type QueuesRef } from './queues-support.js';
+import { CLAIM, clientId, expectFault, expectRangeFault, newProject, queueWith, type QueuesRef } from './queues-support.js';
 
 const BAD_TTLS = [1e19, -100, 1, 59, 43201, -1e19];
 
@@ -64,15 +64,15 @@ export function describeClaimLines(h: QueuesRef): void {
 
     it('F-C07/F-C08/F-C09 claim ttl and grace out of range are refused', async () => {
       const { project, name } = await queueWith(h, 1);
-      for (const ttl of BAD_TTLS) await expectFault(h().queues.claimMessages(project, name, { ttl, grace: 100 }), 'invalidApiCall');
-      for (const grace of [...BAD_TTLS, 0, 30]) await expectFault(h().queues.claimMessages(project, name, { ttl: 100, grace }), 'invalidApiCall');
+      for (const ttl of BAD_TTLS) await expectRangeFault(h().queues.claimMessages(project, name, { ttl, grace: 100 }), ttl);
+      for (const grace of [...BAD_TTLS, 0, 30]) await expectRangeFault(h().queues.claimMessages(project, name, { ttl: 100, grace }), grace);
       expect((await h().queues.getStats(project, name)).claimed).toBe(0);
     });
 
     it('F-C10 renewal ttl out of range is refused', async () => {
       const { project, name } = await queueWith(h, 1);
       const c = claimed(await h().queues.claimMessages(project, name, { ttl: 100, grace: 100 }));
-      for (const ttl of BAD_TTLS) await expectFault(h().queues.renewClaim(project, name, c.id, { ttl }), 'invalidApiCall');
+      for (const ttl of BAD_TTLS) await expectRangeFault(h().queues.renewClaim(project, name, c.id, { ttl }), ttl);
       expect((await h().queues.getClaim(project, name, c.id)).ttl).toBe(100);
     });
 

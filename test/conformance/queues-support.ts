@@ -55,6 +55,17 @@ export async function expectFault(p: Promise<unknown>, kind: QueueFaultKind): Pr
   return f;
 }
 
+/**
+ * Expects a fault for a ttl/grace of `value`: over the wire an integer beyond
+ * signed 64 bits is a body the server cannot read (invalidBody, spec 2.5)
+ * before it is a value out of range (invalidApiCall), so both are accepted there.
+ */
+export async function expectRangeFault(p: Promise<unknown>, value: number): Promise<void> {
+  const f = await faultOf(p);
+  const kinds = Math.abs(value) > 2 ** 63 ? ['invalidApiCall', 'invalidBody'] : ['invalidApiCall'];
+  expect(kinds, `${f.kind}: ${f.description}`).toContain(f.kind);
+}
+
 /** `n` message documents `{ttl, body: {n: i}}`. */
 export function docs(n: number, ttl = 300): Array<{ ttl: number; body: unknown }> {
   return Array.from({ length: n }, (_, i) => ({ ttl, body: { n: i } }));

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { QueueService } from '../../src/queues/service.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { createTempDir } from '../helpers/tmp.js';
+
+const CLAIM = { ttl: 60, grace: 60 };
+const CLIENT = '3381af92-2b9e-11e3-b191-71861300734c';
+
+describe('QueueService', () => {
+  it('close() ends waiting claims and lists with nothing, and is idempotent', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const service = await QueueService.open(store, { sweepIntervalMs: 0 });
+    await service.createQueue(null, 'q');
+    const claim = service.claimMessages(null, 'q', CLAIM, { waitMs: 30_000 });
+    const list = service.listMessages(null, 'q', { clientId: CLIENT, waitMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    await service.close();
+    await service.close();
+    expect(await claim).toBeNull();
+    expect(await list).toEqual({ messages: [] });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await store.close();
+  });
+
+  it('a storage failure is the unavailable fault (spec 2.7: 503)', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const service = await QueueService.open(store, { sweepIntervalMs: 0 });
+    await store.close();
+    await expect(service.createQueue(null, 'q')).rejects.toMatchObject({ code: 'queues.unavailable', status: 503 });
+    await expect(service.health()).rejects.toMatchObject({ code: 'queues.unavailable' });
+    await expect(service.postMessages(null, 'q', CLIENT, [{ ttl: 60, body: 1 }])).rejects.toMatchObject({ code: 'queues.unavailable' });
+    await service.close();
+  });
+
+  it('messages survive a restart of the SQLite file, and markers go on from where they were', async () => {
+    const dir = await createTempDir('queues');
+    try {
+      const path = `${dir.path}/q.db`;
+      let store = openSqliteStore({ path });
+      let service = await QueueService.open(store, { sweepIntervalMs: 0 });
+      await service.createQueue('p', 'q');
+      const first = await service.postMessages('p', 'q', CLIENT, [{ ttl: 600, body: 'a' }]);
+      const page = await service.listMessages('p', 'q', { clientId: CLIENT, echo: true });
+      await service.close();
+      await store.close();
+      store = openSqliteStore({ path });
+      service = await QueueService.open(store, { sweepIntervalMs: 0 });
+      expect((await service.getMessage('p', 'q', first[0]!)).body).toBe('a');
+      const second = await service.postMessages('p', 'q', CLIENT, [{ ttl: 600, body: 'b' }]);
+      const next = await service.listMessages('p', 'q', { clientId: CLIENT, echo: true, marker: page.marker });
+      expect(next.messages.map((m) => m.id)).toEqual(second);
+      await service.close();
+      await store.close();
+    } finally {
+      await dir.remove();
+    }
+  });
+});
