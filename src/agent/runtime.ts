@@ -4,7 +4,7 @@ import type { AgentMetrics } from '../observability/metrics.js';
 import { createProbe, type Probe } from '../probes/probe.js';
 import { CheckRunner } from '../probes/scheduler.js';
 import type { TtlBoard } from '../probes/ttl.js';
-import { newLocalService, type LocalService } from '../sync/local-state.js';
+import type { LocalService } from '../sync/local-state.js';
 import type { Syncer } from '../sync/syncer.js';
 import type { ServiceStatus } from './status.js';
 
@@ -37,7 +37,7 @@ export class ServiceRuntime {
     for (const [id, r] of this.running) {
       if (next.has(id)) continue;
       this.stopRunner(r);
-      r.local.removing = true;
+      this.syncer.services.remove(id);
       this.running.delete(id);
       this.ttl.delete(id);
       this.metrics.forgetService(id);
@@ -58,11 +58,8 @@ export class ServiceRuntime {
   }
 
   private add(spec: ServiceSpec): void {
-    // Removed, then re-added before the removal landed: revive the tombstone, keeping what the
-    // registry holds for it, so reconcile updates or removes that registration instead of losing it.
-    const tomb = this.syncer.services.get(spec.id);
-    const local = tomb?.removing ? Object.assign(tomb, { spec, removing: false, health: spec.check ? 'unknown' : 'healthy', lastProbe: null }) : newLocalService(spec);
-    this.syncer.services.set(spec.id, local);
+    // Removed, then re-added before the removal landed: add() revives the tombstone.
+    const local = this.syncer.services.add(spec);
     const r: Running = { local, runner: null };
     this.running.set(spec.id, r);
     this.metrics.serviceHealthy.set({ service: spec.id }, local.health === 'healthy' ? 1 : 0);
@@ -72,17 +69,12 @@ export class ServiceRuntime {
 
   private change(r: Running, spec: ServiceSpec): void {
     const sameCheck = JSON.stringify(r.local.spec.check) === JSON.stringify(spec.check);
-    r.local.spec = spec;
+    this.syncer.services.update(spec, !sameCheck);
     if (sameCheck) return;
     this.stopRunner(r);
-    // Keep the last verdict until the new check gives its own: a changed interval must not flap the registration.
-    if (!spec.check) {
-      r.local.health = 'healthy';
-      // No check, no probe figures: its series would otherwise keep the old check's last values.
-      this.metrics.forgetProbes(spec.id);
-    }
-    r.local.lastProbe = null;
-    if (spec.check) this.startRunner(r, spec.check);
+    // No check, no probe figures: its series would otherwise keep the old check's last values.
+    if (!spec.check) this.metrics.forgetProbes(spec.id);
+    else this.startRunner(r, spec.check);
   }
 
   private startRunner(r: Running, check: CheckSpec): void {
@@ -92,8 +84,8 @@ export class ServiceRuntime {
       probe = createProbe(check.probe, { timeoutMs: check.timeoutMs, ttl: this.ttl, serviceId: id });
     } catch (err) {
       // Validation should have caught it; never let one service take the agent down.
-      r.local.health = 'unhealthy';
-      r.local.lastError = { message: err instanceof Error ? err.message : String(err), at: Date.now() };
+      this.syncer.services.setHealth(id, 'unhealthy');
+      this.syncer.services.recordError(id, err instanceof Error ? err.message : String(err));
       this.log.error({ service: id, err }, 'cannot build the probe; the service stays unhealthy');
       return;
     }
@@ -102,7 +94,7 @@ export class ServiceRuntime {
       check,
       probe,
       onResult: (res) => {
-        r.local.lastProbe = { ok: res.ok, output: res.output, at: Date.now(), durationMs: res.durationMs };
+        this.syncer.services.recordProbe(id, { ok: res.ok, output: res.output, at: Date.now(), durationMs: res.durationMs });
         this.metrics.probeResults.inc({ service: id, result: res.ok ? 'pass' : 'fail' });
         this.metrics.probeDuration.observe({ kind: check.probe.kind }, res.durationMs / 1000);
         this.metrics.probeLastDuration.set({ service: id }, res.durationMs / 1000);
@@ -110,7 +102,7 @@ export class ServiceRuntime {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ service: id, ok: res.ok, output: res.output }, 'probe');
       },
       onTransition: (from, to, res) => {
-        r.local.health = to;
+        this.syncer.services.setHealth(id, to);
         this.metrics.serviceHealthy.set({ service: id }, to === 'healthy' ? 1 : 0);
         this.log.info({ service: id, from, to, output: res.output }, `service is ${to}`);
         this.syncer.trigger();

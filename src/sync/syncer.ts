@@ -6,7 +6,7 @@ import type { AgentMetrics } from '../observability/metrics.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import { TetherError } from '../lib/errors.js';
-import type { LocalService } from './local-state.js';
+import { LocalState, type LocalService } from './local-state.js';
 import { desiredRegistration, fingerprint, reconcile, type Action, type HeartbeatMode, type Registration } from './reconcile.js';
 import { SessionKeeper } from './session.js';
 
@@ -44,7 +44,8 @@ export interface SyncerOptions {
  * coalesced: at most one pass runs, and one more follows if asked meanwhile.
  */
 export class Syncer {
-  readonly services = new Map<string, LocalService>();
+  /** The local services; the agent changes them only through LocalState's methods. */
+  readonly services = new LocalState();
   readonly session: SessionKeeper;
   private readonly keepers = new Map<string, { keeper: HeartBeater; timeoutSec: number }>();
   private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
@@ -144,15 +145,14 @@ export class Syncer {
     };
     await inParallel(actions.filter((a) => a.kind === 'deregister'), PASS_CONCURRENCY, run);
     await inParallel(actions.filter((a) => a.kind !== 'deregister'), PASS_CONCURRENCY, run);
-    for (const [id, s] of this.services) if (s.removing && s.registered === null) this.services.delete(id);
+    this.services.prune();
     return ok;
   }
 
   private failed(action: Action, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     const at = Date.now();
-    const s = this.services.get(action.id);
-    if (s) s.lastError = { message, at };
+    this.services.recordError(action.id, message, at);
     this.upstreamError = { message, at };
     this.opts.metrics.registrations.inc({ op: action.kind, result: 'error' });
     this.opts.metrics.upstreamErrors.inc({ op: action.kind });
@@ -169,25 +169,25 @@ export class Syncer {
       await registry.deleteService(tenant, action.id, signal).catch((err: unknown) => {
         if (!isFault(err, 'notFoundError')) throw err;
       });
-      s.registered = null;
+      this.services.setRegistered(action.id, null);
       log.info({ service: action.id }, 'deregistered');
     } else if (action.kind === 'update') {
       const { id: _id, ...patch } = action.registration;
       try {
         await registry.updateService(tenant, action.id, patch, signal);
-        s.registered = action.fingerprint;
+        this.services.setRegistered(action.id, action.fingerprint);
         if (this.opts.mode === 'service') await this.retimeKeeper(s);
         log.info({ service: action.id }, 'registration updated');
       } catch (err) {
         if (!isFault(err, 'notFoundError')) throw err;
-        s.registered = null; // the registry forgot it: register again on the next pass
+        this.services.setRegistered(action.id, null); // the registry forgot it: register again on the next pass
         this.again = true;
       }
     } else {
       await this.register(s, action, signal);
       log.info({ service: action.id, health: s.health }, 'registered');
     }
-    s.lastError = null;
+    this.services.recordError(action.id, null);
     metrics.registrations.inc({ op: action.kind, result: 'ok' });
     metrics.serviceRegistered.set({ service: action.id }, s.registered === null ? 0 : 1);
   }
@@ -195,7 +195,7 @@ export class Syncer {
   /** Creates the service (see createFor) and, in service mode, starts its heartbeat chain. */
   private async register(s: LocalService, action: Extract<Action, { kind: 'register' }>, signal: AbortSignal): Promise<void> {
     const token = await this.createFor(s, action.registration, signal);
-    s.registered = action.fingerprint;
+    this.services.setRegistered(action.id, action.fingerprint);
     if (this.opts.mode === 'service' && token !== null) await this.startKeeper(s, token);
   }
 
@@ -235,12 +235,12 @@ export class Syncer {
         const now = desiredRegistration(s, this.opts.mode);
         if (now === null) throw new TetherError('sync.not_wanted', `service ${id} is no longer to be registered`);
         const next = await this.createFor(s, now, signal);
-        s.registered = fingerprint(now);
+        this.services.setRegistered(id, fingerprint(now));
         return next ?? token;
       },
     });
     keeper.on('beat', (_t, latencyMs) => {
-      s.lastHeartbeat = Date.now();
+      this.services.recordHeartbeat(id);
       metrics.heartbeats.inc({ result: 'ok' });
       metrics.heartbeatLatency.observe(latencyMs / 1000);
     });
@@ -270,14 +270,14 @@ export class Syncer {
 
   /** Everything we registered is gone (session lost): register again. */
   private forgetAll(): void {
-    for (const s of this.services.values()) s.registered = null;
+    for (const s of this.services.values()) this.services.setRegistered(s.spec.id, null);
     this.trigger();
   }
 
   /** Compares with the registry: a service we believe registered but the registry lacks is registered again. */
   async resync(signal: AbortSignal = this.stop.signal): Promise<void> {
     // What we believed before listing: a registration that lands while we list is not "missing".
-    const before = new Map([...this.services].map(([id, s]) => [id, s.registered]));
+    const before = new Map([...this.services.values()].map((s) => [s.spec.id, s.registered]));
     const present = new Set<string>();
     let marker: string | undefined;
     do {
@@ -288,7 +288,7 @@ export class Syncer {
     let changed = false;
     for (const s of this.services.values()) {
       if (s.registered !== null && s.registered === before.get(s.spec.id) && !present.has(s.spec.id)) {
-        s.registered = null;
+        this.services.setRegistered(s.spec.id, null);
         changed = true;
       }
     }
