@@ -119,6 +119,7 @@ export class SqliteStore implements Store {
   private queue: PendingTxn[] = [];
   private flushScheduled = false;
   private flushing = false;
+  private readonly counts = { txns: 0, commits: 0 };
 
   /** @internal Use `openSqliteStore`. */
   constructor(
@@ -252,6 +253,11 @@ export class SqliteStore implements Store {
     return this.rev;
   }
 
+  /** Txns applied and durable SQLite commits (fsyncs) since open: their ratio is the group commit's mean group size. */
+  commitStats(): { txns: number; commits: number } {
+    return { ...this.counts };
+  }
+
   /**
    * Commits the queued txns, stops timers and watchers, persists the
    * revision and closes the database. Idempotent.
@@ -310,13 +316,17 @@ export class SqliteStore implements Store {
       for (const t of batch) t.reject(failure);
       return;
     }
-    if (result.durable) this.persistedRev = result.revision;
+    if (result.durable) {
+      this.persistedRev = result.revision;
+      this.counts.commits++;
+    }
     for (const o of result.outcomes) {
       if (o.error !== undefined) {
         o.txn.reject(o.error);
         continue;
       }
       if (o.plan !== undefined) this.apply(o.plan, o.result.revision);
+      this.counts.txns++;
       o.txn.resolve(o.result);
     }
   }
