@@ -1,21 +1,23 @@
 import type { Readable } from 'node:stream';
 
 /**
- * Once a command's output passed the cap, each of its pipes is read once per
- * this many ms. Reading a pipe as fast as a flooding command (`yes`) writes
- * costs the agent most of a core (a fresh 64 KiB buffer per read); read
- * slowly, the pipe fills and the command blocks in write() instead. One read
- * takes what the pipe holds (64 KiB on Linux), so a command that prints a lot
- * and then exits still gets through, at about a megabyte a second, where not
- * reading at all would hang it until its timeout, and closing the pipe would
- * kill it with SIGPIPE. Figures: bench/README.md, "Exec output past the cap".
+ * Past the cap, a command's pipes are still read at full speed for this many
+ * bytes more (so a verbose command that then exits is not slowed down), then
+ * once per DRAIN_PAUSE_MS each. Reading a pipe as fast as a flooding command
+ * (`yes`) writes costs the agent most of a core (a fresh 64 KiB buffer per
+ * read); read slowly, the pipe fills and the command blocks in write()
+ * instead. One read takes what the pipe holds (64 KiB on Linux), so even a
+ * huge output gets through, at ~640 KB/s, where not reading at all would
+ * hang the command until its timeout and closing the pipe would kill it with
+ * SIGPIPE. Figures: bench/README.md, "Exec output past the cap".
  */
-export const DRAIN_PAUSE_MS = 50;
+export const DRAIN_FREE_BYTES = 1024 * 1024;
+export const DRAIN_PAUSE_MS = 100;
 
 /**
  * Keeps the first (or last) `limit` bytes written to one or more pipes,
- * interleaved as they came, and counts the rest. Past the cap each pipe is
- * paused for DRAIN_PAUSE_MS after every read.
+ * interleaved as they came, and counts the rest. Past the cap and
+ * DRAIN_FREE_BYTES more, each pipe is paused for DRAIN_PAUSE_MS after every read.
  */
 export class OutputCapture {
   /** Bytes read in all. */
@@ -24,6 +26,7 @@ export class OutputCapture {
   private kept = 0;
   private readonly streams: Readable[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  private throttled = true;
 
   constructor(
     private readonly limit: number,
@@ -38,16 +41,27 @@ export class OutputCapture {
     this.streams.push(stream);
     stream.on('data', (chunk: Buffer) => {
       this.push(chunk);
-      if (this.bytes > this.limit) this.throttle(stream);
+      if (this.throttled && this.bytes > this.limit + DRAIN_FREE_BYTES) this.throttle(stream);
     });
     stream.on('error', () => {}); // a destroyed pipe: what was read stays
   }
 
+  /** Reads what is left at full speed (the command exited: the pipes hold its last words). */
+  unthrottle(): void {
+    this.throttled = false;
+    this.clearTimers();
+    for (const s of this.streams) s.resume();
+  }
+
   /** Stops reading every pipe (what was read is kept). */
   destroy(): void {
+    this.clearTimers();
+    for (const s of this.streams) s.destroy();
+  }
+
+  private clearTimers(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    for (const s of this.streams) s.destroy();
   }
 
   /** The kept bytes as text; a cut is marked "…" and never splits a character. */

@@ -151,7 +151,9 @@ class GroupRun {
     // What the leader left in its group: killed now for a check; a timeout or abort gets it all.
     // The group id cannot name another process while members remain.
     if ((this.opts.leftovers ?? 'kill') === 'kill' || this.stopping) this.signalGroup('SIGKILL');
-    // A process that left the group (its own setsid) may hold our pipes for good.
+    // What it wrote last is read at once; a process that left the group (its own setsid) may hold
+    // our pipes for good, so they are read for PIPE_DRAIN_MS at most.
+    this.capture.unthrottle();
     this.timers.push(setTimeout(() => this.capture.destroy(), PIPE_DRAIN_MS));
   }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hasCode } from '../../src/lib/errors.js';
-import { DRAIN_PAUSE_MS } from '../../src/lib/output-capture.js';
+import { DRAIN_FREE_BYTES, DRAIN_PAUSE_MS } from '../../src/lib/output-capture.js';
 import { runProcess } from '../../src/lib/process.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { isDead, isReaped } from '../probes/processes.js';
@@ -88,10 +88,10 @@ describe('runProcess: capped output', () => {
     const r = await runProcess({ argv: ['yes'], timeoutMs: 1000, killGraceMs: 0 });
     expect(r.timedOut).toBe(true);
     expect(r.output.startsWith('y\ny\n')).toBe(true);
-    // Past the cap, one read per pause: at most a pipe's 64 KiB, plus what the stream had buffered
-    // (read as fast as it comes, `yes` fills ~100 MB a second here).
+    // Past the cap and the free megabyte, one read per pause: at most a pipe's 64 KiB, plus what the
+    // stream had buffered (read as fast as it comes, `yes` fills ~100 MB a second here).
     const reads = 1000 / DRAIN_PAUSE_MS + 1;
-    expect(r.outputBytes).toBeLessThan(4096 + reads * 2 * 65536 * 1.5);
+    expect(r.outputBytes).toBeLessThan(4096 + DRAIN_FREE_BYTES + reads * 2 * 65536 * 1.5);
     // 2 MB then exit: through in well under its timeout, status intact.
     const long = await runProcess({ argv: sh('head -c 2000000 /dev/zero; exit 4'), timeoutMs: 10_000 });
     expect(long).toMatchObject({ code: 4, timedOut: false, outputBytes: 2_000_000 });
