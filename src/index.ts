@@ -25,6 +25,8 @@ export { EventsFollower } from './client/events-follower.js';
 export type { EventsFollowerOptions } from './client/events-follower.js';
 export { HttpQueues } from './client/queues.js';
 export type { HttpQueuesOptions } from './client/queues.js';
+export { ProjectQueues } from './client/queues-project.js';
+export type { ClaimBody, NewMessage } from './client/queues-project.js';
 export { consume } from './client/queue-consumer.js';
 export type { ConsumeOptions, ConsumeResult, MessageContext, MessageHandler } from './client/queue-consumer.js';
 export { QueueFault, isQueueFault, QUEUE_FAULTS } from './queues/faults.js';

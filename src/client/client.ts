@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { HttpDispatcher } from '../lib/http-pool.js';
+import { TetherError } from '../lib/errors.js';
+import type { Queues } from '../queues/queues.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -20,6 +23,8 @@ import { sleep } from '../lib/backoff.js';
 import { HeartBeater, type KeeperOptions } from './heartbeater.js';
 import { HttpRegistry } from './http-registry.js';
 import { parseTenantUrl } from './paths.js';
+import { HttpQueues } from './queues.js';
+import { ProjectQueues } from './queues-project.js';
 
 /** A create-service body as a typed caller writes it (the registry validates it either way). */
 export interface NewServiceBody {
@@ -56,12 +61,17 @@ export interface ClientUrlOptions {
   token?: string | undefined;
   timeoutMs?: number | undefined;
   dispatcher?: HttpDispatcher | undefined;
+  /** Client-ID of `queues` (a UUID; default a random one per Client). */
+  clientId?: string | undefined;
 }
 
-/** In-process (or any Registry): the caller owns `registry`, so `close()` leaves it open. */
+/** In-process (or any Registry): the caller owns `registry` (and `queues`), so `close()` leaves them open. */
 export interface ClientRegistryOptions {
   registry: Registry;
   tenant: string;
+  /** Cloud Queues for `client.queues` (the tenant is the project); without it `client.queues` throws. */
+  queues?: Queues | undefined;
+  clientId?: string | undefined;
 }
 
 export type ClientOptions = ClientUrlOptions | ClientRegistryOptions;
@@ -76,12 +86,20 @@ export class Client {
   readonly tenant: string;
   readonly registry: Registry;
   private readonly owned: boolean;
+  /** Makes the queues view on first use (an HTTP client opens no connection before its first call). */
+  private readonly openQueues: () => { view: ProjectQueues; owned?: HttpQueues };
+  private queuesView: { view: ProjectQueues; owned?: HttpQueues } | undefined;
 
   constructor(opts: ClientOptions) {
     if ('registry' in opts) {
       this.registry = opts.registry;
       this.tenant = opts.tenant;
       this.owned = false;
+      const { queues, clientId } = opts;
+      this.openQueues = () => {
+        if (queues === undefined) throw new TetherError('client.noQueues', 'this Client was made without `queues`');
+        return { view: new ProjectQueues(queues, opts.tenant, clientId ?? randomUUID()) };
+      };
     } else {
       const { root, tenant } = parseTenantUrl(opts.url);
       this.registry = new HttpRegistry({
@@ -92,7 +110,23 @@ export class Client {
       });
       this.tenant = tenant;
       this.owned = true;
+      this.openQueues = () => {
+        const http = new HttpQueues({
+          url: `${root.origin}${root.basePath}`,
+          token: opts.token,
+          timeoutMs: opts.timeoutMs,
+          dispatcher: opts.dispatcher,
+          clientId: opts.clientId,
+        });
+        return { view: new ProjectQueues(http, tenant, http.clientId), owned: http };
+      };
     }
+  }
+
+  /** The tenant's Cloud Queues (the tenant id is the project id), over the same server and token. */
+  get queues(): ProjectQueues {
+    this.queuesView ??= this.openQueues();
+    return this.queuesView.view;
   }
 
   readonly services = {
@@ -175,8 +209,9 @@ export class Client {
     return new HeartBeater({ ...opts, registry: this.registry, tenant: this.tenant, serviceId });
   }
 
-  /** Closes the HTTP connections when the client made them; a Registry passed in is left open. */
+  /** Closes the HTTP connections when the client made them; a Registry (or Queues) passed in is left open. */
   async close(): Promise<void> {
+    await this.queuesView?.owned?.close();
     if (this.owned) await this.registry.close();
   }
 }

@@ -17,6 +17,8 @@ export interface QueuesServer {
   url: string;
   clock: FakeClock;
   service: QueueService;
+  /** The registry beside it (over the same store), as `tether registry` serves both. */
+  registry: RegistryService;
   /** A client of this server (closed by `close`). */
   client(opts?: Partial<HttpQueuesOptions>): HttpQueues;
   close(): Promise<void>;
@@ -34,6 +36,7 @@ export async function startQueuesServer(opts: { auth?: AuthTable } = {}): Promis
     url,
     clock,
     service,
+    registry,
     client(o = {}) {
       const c = new HttpQueues({ url, ...o });
       clients.push(c);
