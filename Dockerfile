@@ -14,6 +14,8 @@
 # the repository, then starts `tether` from the runtime stage and runs the
 # HEALTHCHECK command. Keep the steps plain shell so that stays true.
 
+# The Node major here is the one CI tests the image with: `npm test`
+# (scripts/test.sh) reads it from this line and runs the whole suite on it.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: all dependencies, better-sqlite3 compiled from source, dist/ ----
