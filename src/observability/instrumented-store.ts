@@ -22,50 +22,52 @@ class InstrumentedStore implements Store {
     return this.inner.shared;
   }
 
-  private async timed<T>(op: StoreOp, call: () => Promise<T>): Promise<T> {
-    const start = performance.now();
-    try {
-      const result = await call();
-      this.metrics.observeStore(op, (performance.now() - start) / 1000, true);
-      return result;
-    } catch (err) {
-      this.metrics.observeStore(op, (performance.now() - start) / 1000, false);
-      throw err;
-    }
+  /** `result` of `op` begun at `started` (performance.now()), timed and passed on as it is. */
+  private timed<T>(op: StoreOp, started: number, result: Promise<T>): Promise<T> {
+    return result.then(
+      (value) => {
+        this.metrics.observeStore(op, (performance.now() - started) / 1000, true);
+        return value;
+      },
+      (err: unknown) => {
+        this.metrics.observeStore(op, (performance.now() - started) / 1000, false);
+        throw err;
+      },
+    );
   }
 
   get(key: string): Promise<Entry | undefined> {
-    return this.timed('get', () => this.inner.get(key));
+    return this.timed('get', performance.now(), this.inner.get(key));
   }
   getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
-    return this.timed('getMany', () => this.inner.getMany(keys));
+    return this.timed('getMany', performance.now(), this.inner.getMany(keys));
   }
   range(prefix: string, opts?: RangeOptions): Promise<RangeResult> {
-    return this.timed('range', () => this.inner.range(prefix, opts));
+    return this.timed('range', performance.now(), this.inner.range(prefix, opts));
   }
   count(prefix: string): Promise<number> {
-    return this.timed('count', () => this.inner.count(prefix));
+    return this.timed('count', performance.now(), this.inner.count(prefix));
   }
   txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
-    return this.timed('txn', () => this.inner.txn(compares, ops));
+    return this.timed('txn', performance.now(), this.inner.txn(compares, ops));
   }
   grantLease(ttlMs: number): Promise<number> {
-    return this.timed('grantLease', () => this.inner.grantLease(ttlMs));
+    return this.timed('grantLease', performance.now(), this.inner.grantLease(ttlMs));
   }
   keepAlive(lease: number): Promise<boolean> {
-    return this.timed('keepAlive', () => this.inner.keepAlive(lease));
+    return this.timed('keepAlive', performance.now(), this.inner.keepAlive(lease));
   }
   revokeLease(lease: number): Promise<void> {
-    return this.timed('revokeLease', () => this.inner.revokeLease(lease));
+    return this.timed('revokeLease', performance.now(), this.inner.revokeLease(lease));
   }
   watch(prefix: string, fromRevision: number, listener: (events: WatchEvent[]) => void, signal: AbortSignal): Promise<void> {
-    return this.timed('watch', () => this.inner.watch(prefix, fromRevision, listener, signal));
+    return this.timed('watch', performance.now(), this.inner.watch(prefix, fromRevision, listener, signal));
   }
   revision(): Promise<number> {
-    return this.timed('revision', () => this.inner.revision());
+    return this.timed('revision', performance.now(), this.inner.revision());
   }
   watchedRevision(): Promise<number> {
-    return this.timed('watchedRevision', () => this.inner.watchedRevision());
+    return this.timed('watchedRevision', performance.now(), this.inner.watchedRevision());
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import { HotHistogram, type HistogramSeries } from './hot-histogram.js';
 import { EVENT_LOOP_SAMPLE_MS } from './metrics.js';
 
 /**
@@ -11,12 +12,18 @@ import { EVENT_LOOP_SAMPLE_MS } from './metrics.js';
  * Routes are labelled by their template (`/v1.0/{tenant}/services/{id}`),
  * never by the raw path: a label value per tenant or id would be a new
  * series per tenant or id.
+ *
+ * What every request touches (its latency, its store calls, heartbeats) is
+ * counted in plain numbers and handed to the exposition at scrape time (see
+ * hot-histogram.ts for why); the rest is prom-client's. Serve `scrape()`,
+ * which has both, not `registry.metrics()`.
  */
 
 /** Label of a request that matched no route (404s, early 413s). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Methods with a label value of their own; anything else (clients choose) is `other`. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'other'];
 
 /** What request handlers need: one call per answered request. */
 export interface RequestObserver {
@@ -28,11 +35,10 @@ export interface RequestObserver {
   observeRequest(route: string, method: string, status: number, seconds: number): void;
 }
 
-export type StoreOp = 'get' | 'getMany' | 'range' | 'count' | 'txn' | 'grantLease' | 'keepAlive' | 'revokeLease' | 'revision' | 'watchedRevision' | 'watch';
+export const STORE_OPS = ['get', 'getMany', 'range', 'count', 'txn', 'grantLease', 'keepAlive', 'revokeLease', 'revision', 'watchedRevision', 'watch'] as const;
+export type StoreOp = (typeof STORE_OPS)[number];
 
-interface Observable {
-  observe(value: number): void;
-}
+type Kind = 'service' | 'session';
 
 export interface ServerMetricsOptions {
   /** prom-client's process and Node.js metrics (CPU, memory, event loop, GC); default false. */
@@ -43,12 +49,27 @@ export interface ServerMetricsOptions {
 
 export class ServerMetrics implements RequestObserver {
   readonly registry: PromRegistry;
-  private readonly requests: Histogram<'route' | 'method' | 'status'>;
-  private readonly heartbeats: Counter<'kind' | 'result'>;
-  private readonly storeDuration: Histogram<'op'>;
+  // Up to 60 s: long-polls (events?wait=) are requests too.
+  private readonly requests = new HotHistogram(
+    'tether_http_request_duration_seconds',
+    'HTTP requests by route template, method and status, and their latency (_count is the number of requests).',
+    ['route', 'method', 'status'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60],
+  );
+  private readonly storeDuration = new HotHistogram(
+    'tether_store_operation_duration_seconds',
+    'Store (SQLite or etcd) operations and their latency, by operation.',
+    ['op'],
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5],
+  );
   private readonly storeErrors: Counter<'op'>;
-  /** Bound children by label values: a heartbeat costs a Map lookup, not prom-client's label hashing. */
-  private readonly bound = new Map<string, Observable>();
+  /**
+   * Request series by route, then by status * 8 + method index: routes are
+   * constant strings whose hash is cached, so no key is built per request.
+   */
+  private readonly bound = new Map<string, Map<number, HistogramSeries>>();
+  private readonly storeSeries = new Map<StoreOp, HistogramSeries>();
+  private readonly beats: Record<Kind, { ok: number; error: number }> = { service: { ok: 0, error: 0 }, session: { ok: 0, error: 0 } };
   private readonly pollSources = new Map<string, () => number>();
 
   constructor(registry: PromRegistry = new PromRegistry(), opts: ServerMetricsOptions = {}) {
@@ -57,19 +78,18 @@ export class ServerMetrics implements RequestObserver {
     if (opts.processMetrics === true) {
       collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     }
-    this.requests = new Histogram({
-      name: 'tether_http_request_duration_seconds',
-      help: 'HTTP requests by route template, method and status, and their latency (_count is the number of requests).',
-      labelNames: ['route', 'method', 'status'],
-      // Up to 60 s: long-polls (events?wait=) are requests too.
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 60],
-      registers,
-    });
-    this.heartbeats = new Counter({
+    const beats = this.beats;
+    new Counter({
       name: 'tether_registry_heartbeats_total',
       help: 'Heartbeats received, by kind (service, session) and result (ok, error).',
       labelNames: ['kind', 'result'],
       registers,
+      collect() {
+        this.reset();
+        for (const kind of ['service', 'session'] as const) {
+          for (const result of ['ok', 'error'] as const) if (beats[kind][result] > 0) this.inc({ kind, result }, beats[kind][result]);
+        }
+      },
     });
     const sources = this.pollSources;
     new Gauge({
@@ -81,13 +101,6 @@ export class ServerMetrics implements RequestObserver {
         for (const [api, count] of sources) this.set({ api }, count());
       },
     });
-    this.storeDuration = new Histogram({
-      name: 'tether_store_operation_duration_seconds',
-      help: 'Store (SQLite or etcd) operations and their latency, by operation.',
-      labelNames: ['op'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5],
-      registers,
-    });
     this.storeErrors = new Counter({ name: 'tether_store_errors_total', help: 'Store operations that failed, by operation.', labelNames: ['op'], registers });
     new Gauge({
       name: 'tether_build_info',
@@ -98,31 +111,35 @@ export class ServerMetrics implements RequestObserver {
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    // Methods come from clients: anything unusual shares one label value.
-    const m = METHODS.has(method) ? method : 'other';
-    const key = `${route} ${m} ${status}`;
-    let child = this.bound.get(key);
-    if (child === undefined) {
-      child = this.requests.labels(route, m, String(status));
-      this.bound.set(key, child);
+    let m = METHODS.indexOf(method);
+    if (m === -1) m = METHODS.length - 1;
+    let byRoute = this.bound.get(route);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.bound.set(route, byRoute);
     }
-    child.observe(seconds);
+    const key = status * 8 + m;
+    let series = byRoute.get(key);
+    if (series === undefined) {
+      series = this.requests.seriesOf([route, METHODS[m] as string, String(status)]);
+      byRoute.set(key, series);
+    }
+    this.requests.observe(series, seconds);
   }
 
   /** Counts a heartbeat of a service or a session; `ok` when it was accepted. */
-  observeHeartbeat(kind: 'service' | 'session', ok: boolean): void {
-    this.heartbeats.inc({ kind, result: ok ? 'ok' : 'error' });
+  observeHeartbeat(kind: Kind, ok: boolean): void {
+    this.beats[kind][ok ? 'ok' : 'error']++;
   }
 
   /** Counts a store operation and its latency; failed ones also count as errors. */
   observeStore(op: StoreOp, seconds: number, ok: boolean): void {
-    const key = `store ${op}`;
-    let child = this.bound.get(key);
-    if (child === undefined) {
-      child = this.storeDuration.labels(op);
-      this.bound.set(key, child);
+    let series = this.storeSeries.get(op);
+    if (series === undefined) {
+      series = this.storeDuration.seriesOf([op]);
+      this.storeSeries.set(op, series);
     }
-    child.observe(seconds);
+    this.storeDuration.observe(series, seconds);
     if (!ok) this.storeErrors.inc({ op });
   }
 
@@ -136,6 +153,7 @@ export class ServerMetrics implements RequestObserver {
 
   /** The Prometheus text of every metric, and its content type. */
   async scrape(): Promise<{ text: string; contentType: string }> {
-    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
+    const text = (await this.registry.metrics()) + this.requests.text() + this.storeDuration.text();
+    return { text, contentType: this.registry.contentType };
   }
 }
