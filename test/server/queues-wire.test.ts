@@ -156,6 +156,61 @@ describe('queues wire: routing', () => {
   });
 });
 
+describe('queues wire: Location and Content-Location through a lifecycle', () => {
+  it('U-02 for projects 480924, foo and none: 404s before, PUT 201 Location = path, HEAD 204, metadata, stats, DELETE, 404s after', async () => {
+    for (const project of ['480924', 'foo', undefined]) {
+      const h = defaultHeaders(project === undefined ? {} : { 'x-project-id': project });
+      if (project === undefined) delete h['x-project-id'];
+      const p = queuesClient(srv.port, h);
+      const q = '/v1/queues/u02-life';
+      expect((await p.get(`${q}/stats`)).status, String(project)).toBe(404);
+      expect((await p.get(`${q}/metadata`)).status).toBe(404);
+      const put = await p.put(q);
+      expect(put.status).toBe(201);
+      expect(put.headers.location).toBe(q);
+      expect((await p.head(q)).status).toBe(204);
+      expect((await p.put(`${q}/metadata`, { project: project ?? null })).status).toBe(204);
+      expect((await p.get(`${q}/metadata`)).json).toEqual({ project: project ?? null });
+      expect((await p.get(`${q}/stats`)).status).toBe(200);
+      expect((await p.del(q)).status).toBe(204);
+      for (const sub of ['', '/stats', '/metadata']) expect((await p.get(`${q}${sub}`)).status).toBe(404);
+    }
+  });
+
+  it('U-09 lists: none -> 204; the global namespace lists only global queues; Content-Location = /v1/queues?limit=5', async () => {
+    const own = await startQueuesServer();
+    try {
+      const global = defaultHeaders();
+      delete global['x-project-id'];
+      const g = queuesClient(own.port, global);
+      const p = queuesClient(own.port, defaultHeaders({ 'x-project-id': 'u09' }));
+      expect((await g.get('/v1/queues')).status).toBe(204);
+      await g.put('/v1/queues/shared-name');
+      await p.put('/v1/queues/shared-name');
+      await p.put('/v1/queues/project-only');
+      const gl = await g.get('/v1/queues?limit=5');
+      expect(gl.headers['content-location']).toBe('/v1/queues?limit=5');
+      expect(gl.json.queues.map((q: { name: string }) => q.name)).toEqual(['shared-name']);
+      expect((await p.get('/v1/queues?limit=5')).json.queues.map((q: { name: string }) => q.name)).toEqual(['project-only', 'shared-name']);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('U-27 GET claim: Content-Location = the claim href; claimed messages listed only with include_claimed', async () => {
+    const c = queuesClient(srv.port);
+    await queueWith(c, 'u27', 3);
+    const claim = await c.post('/v1/queues/u27/claims', { ttl: 100, grace: 60 });
+    expect(claim.status).toBe(201);
+    const g = await c.get(claim.headers.location as string);
+    expect(g.headers['content-location']).toBe(claim.headers.location);
+    expect(g.json.ttl).toBe(100);
+    const other = queuesClient(srv.port, defaultHeaders());
+    expect((await other.get('/v1/queues/u27/messages')).status).toBe(204);
+    expect((await other.get('/v1/queues/u27/messages?include_claimed=true')).json.messages).toHaveLength(3);
+  });
+});
+
 describe('queues wire: home and health', () => {
   it('U-12 GET /v1 -> 200 application/json-home, every href-template starts with /v1, rel/queue expands to /v1/queues/foo', async () => {
     const r = await raw(srv.port, 'GET', '/v1', { headers: { accept: 'application/json' } });
