@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { spawnTether, type Proc } from '../helpers/procs.js';
+import { cliMain, spawnProc, spawnTether, type Proc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 /**
@@ -96,6 +96,16 @@ describe('--log-format pretty', () => {
     expect(request).toContain('"x-auth-token":"[redacted]"');
     expect(lines.find((l) => l.includes('registry closed'))).toBeDefined();
     expectNoSecrets(lines.join('\n'));
+  });
+
+  it('is the default when stderr is a terminal, coloured', async () => {
+    // util-linux's script(1) gives the command a pseudo-terminal (it is in Debian's essential set).
+    const command = [process.execPath, cliMain(), 'registry', '--listen', '127.0.0.1:0', '--data', join(tmp.path, 'tty')].map((a) => `'${a}'`).join(' ');
+    const tty = spawnProc('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', TERM: 'xterm' } });
+    procs.push(tty);
+    await expect.poll(() => tty.log.join('\n') + tty.stdout(), { timeout: 15_000 }).toContain('registry listening');
+    const line = (tty.log.join('\n') + tty.stdout()).split('\n').find((l) => l.includes('registry listening')) as string;
+    expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] \u001b\[32mINFO\u001b\[39m: /);
   });
 
   it('is the default of tether dev, even when stderr is not a terminal', async () => {
