@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultHeaders, messages, queuesClient, queueWith, startQueuesServer, type QueuesClient, type QueuesTestServer } from './queues-helpers.js';
 
@@ -323,5 +324,49 @@ describe('queues wire: query parameters', () => {
   it('F-Q16 / U-20 GET /v1/queues?marker=zzz -> 204; list on a missing queue -> 204', async () => {
     expect((await c.get('/v1/queues?marker=zzz')).status).toBe(204);
     expect((await c.get('/v1/queues/nothere/messages')).status).toBe(204);
+  });
+});
+
+describe('queues wire: connections', () => {
+  /** Sends on `agent` (keep-alive, one socket); resolves with the status and whether the socket was reused. */
+  function onAgent(agent: Agent, method: string, path: string, body?: string, extra: Record<string, string> = {}) {
+    return new Promise<{ status: number; reused: boolean; text: string }>((resolve, reject) => {
+      const headers: Record<string, string> = { ...defaultHeaders(), ...extra };
+      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+      const req = request({ host: '127.0.0.1', port: srv.port, method, path, headers, agent }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket, text }));
+      });
+      req.on('error', reject);
+      if (extra.expect === '100-continue') req.on('continue', () => req.end(body));
+      else req.end(body);
+    });
+  }
+
+  it('a body refused for its size is read to its end: the keep-alive connection serves the next request', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      await c.put('/v1/queues/keepalive');
+      expect((await onAgent(agent, 'POST', '/v1/queues/keepalive/messages', paddedPost(MAX + 1000))).status).toBe(400);
+      const next = await onAgent(agent, 'GET', '/v1/queues/keepalive/stats');
+      expect(next.status).toBe(200);
+      expect(next.reused).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('Expect: 100-continue gets 100 then the answer when the head passes, the fault at once when it does not', async () => {
+    const agent = new Agent({ keepAlive: false });
+    await c.put('/v1/queues/continue');
+    const ok = await onAgent(agent, 'POST', '/v1/queues/continue/messages', JSON.stringify(messages(1)), { expect: '100-continue' });
+    expect(ok.status).toBe(201);
+    const refused = await onAgent(agent, 'POST', '/v1/queues/continue/messages', JSON.stringify(messages(1)), {
+      expect: '100-continue',
+      'client-id': 'not-a-uuid',
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.text).title).toBe('Invalid API call');
   });
 });
