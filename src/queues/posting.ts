@@ -2,12 +2,14 @@ import type { Op } from '../store/store.js';
 import { MAX_ATTEMPTS, type Ctx } from './context.js';
 import { queueFault } from './faults.js';
 import { messageKey, newMessageIds, type QueueKeys } from './keys.js';
-import type { MessageRecord } from './records.js';
 import type { NewMessage } from './validation.js';
 
 interface Pending {
   clientId: string;
   messages: NewMessage[];
+  /** Each body as JSON, serialized once when the post arrives. */
+  bodies: string[];
+  bytes: number;
   resolve(ids: string[]): void;
   reject(err: unknown): void;
 }
@@ -43,8 +45,10 @@ export class Poster {
       this.lines.set(keys.id, line);
     }
     const l = line;
+    const bodies = messages.map((m) => JSON.stringify(m.body) ?? 'null');
+    const bytes = bodies.reduce((sum, b) => sum + b.length + RECORD_OVERHEAD, 0);
     return new Promise<string[]>((resolve, reject) => {
-      l.pending.push({ clientId, messages, resolve, reject });
+      l.pending.push({ clientId, messages, bodies, bytes, resolve, reject });
       if (!l.running) void this.drain(l);
     });
   }
@@ -63,7 +67,7 @@ export class Poster {
         // commit post again in their continuations, and join this group
         // instead of trailing it alone (measured: ~4 -> ~100 messages a txn at 32 posters).
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const group = takeGroup(line.pending);
+        const group = takeGroup(line.pending, this.ctx.store.shared ? ETCD_GROUP_MAX_MESSAGES : GROUP_MAX_MESSAGES);
         try {
           const ids = await this.commit(line, group);
           group.forEach((p, i) => p.resolve(ids[i] as string[]));
@@ -89,8 +93,8 @@ export class Poster {
       for (const p of group) {
         const batch = newMessageIds(n + 1, p.messages.length);
         p.messages.forEach((m, i) => {
-          const rec: MessageRecord = { i: batch[i] as string, c: p.clientId, t: now, e: now + m.ttl * 1000, b: m.body };
-          ops.push({ type: 'put', key: messageKey(line.keys, n + 1 + i), value: JSON.stringify(rec) });
+          const value = encodeMessage(batch[i] as string, p.clientId, now, now + m.ttl * 1000, p.bodies[i] as string);
+          ops.push({ type: 'put', key: messageKey(line.keys, n + 1 + i), value });
         });
         ids.push(batch);
         n += p.messages.length;
@@ -108,19 +112,29 @@ export class Poster {
 }
 
 /** Messages per grouped txn: etcd refuses more than 128 operations in one txn by default. */
-const GROUP_MAX_MESSAGES = 120;
+const ETCD_GROUP_MAX_MESSAGES = 120;
+const GROUP_MAX_MESSAGES = 2000;
 const GROUP_MAX_BYTES = 1_000_000;
+/** Bytes of a stored message besides its body (ids, times, field names). */
+const RECORD_OVERHEAD = 110;
+
+/**
+ * A MessageRecord as JSON, the body spliced in as already serialized (the
+ * ids are hex and the client id a canonical UUID: nothing to escape).
+ */
+function encodeMessage(id: string, clientId: string, postedAt: number, expiresAt: number, body: string): string {
+  return `{"i":"${id}","c":"${clientId}","t":${postedAt},"e":${expiresAt},"b":${body}}`;
+}
 
 /** The next posts that fit one txn (always at least one, whatever its size). */
-function takeGroup(pending: Pending[]): Pending[] {
+function takeGroup(pending: Pending[], maxMessages: number): Pending[] {
   let count = 0;
   let bytes = 0;
   let take = 0;
   for (const p of pending) {
-    const size = p.messages.reduce((s, m) => s + (JSON.stringify(m.body)?.length ?? 4) + 100, 0);
-    if (take > 0 && (count + p.messages.length > GROUP_MAX_MESSAGES || bytes + size > GROUP_MAX_BYTES)) break;
+    if (take > 0 && (count + p.messages.length > maxMessages || bytes + p.bytes > GROUP_MAX_BYTES)) break;
     count += p.messages.length;
-    bytes += size;
+    bytes += p.bytes;
     take++;
   }
   return pending.splice(0, take);
