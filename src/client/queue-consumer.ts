@@ -160,11 +160,16 @@ async function runHandlers(w: ClaimWork, claim: Claim, signal: AbortSignal): Pro
         continue;
       }
       counts.handled += 1;
+      // Not awaited here: the next handler starts while the delete is on the
+      // wire, and the deletes of one batch can share the server's commit.
       // No signal: a stop must not leave a handled message to be redelivered.
-      await w.queues.deleteMessage(w.project, w.queue, message.id, claim.id).catch(w.report);
+      deletes.push(w.queues.deleteMessage(w.project, w.queue, message.id, claim.id).catch(w.report));
     }
   };
+  const deletes: Array<Promise<void>> = [];
   await Promise.all(Array.from({ length: Math.min(w.concurrency, claim.messages.length) }, worker));
+  // Settled before the claim is released or the next one taken.
+  await Promise.all(deletes);
   counts.unstarted = claim.messages.length - next;
   return counts;
 }
