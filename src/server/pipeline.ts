@@ -138,7 +138,9 @@ function observe(state: ServerState, req: ApiRequest, res: ApiResponse): void {
   if (state.logger.isLevelEnabled('debug')) {
     // The path without its query (which may carry a token); the headers' tokens are redacted by the logger.
     const ms = Math.round(seconds * 10_000) / 10;
-    state.logger.debug({ txnId: req.txnId, method: req.method, path: req.rawPath || route, route, status, ms, headers: req.headers }, 'request');
+    // The operator's endpoints have no transaction id.
+    const txn = req.txnId === '' ? {} : { txnId: req.txnId };
+    state.logger.debug({ ...txn, method: req.method, path: req.rawPath || route, route, status, ms, headers: req.headers }, 'request');
   }
 }
 
