@@ -93,7 +93,7 @@ export function claimHref(prefix: string, queue: string, id: string): string {
   return `${prefix}/queues/${queue}/claims/${encodeURIComponent(id)}`;
 }
 
-/** The wire form of a message: exactly href, ttl, age, body (spec 5). */
-export function messageView(prefix: string, queue: string, m: Message): { href: string; ttl: number; age: number; body: unknown } {
-  return { href: messageHref(prefix, queue, m.id, m.claimId), ttl: m.ttl, age: m.age, body: m.body };
+/** The wire form of a message: exactly href, ttl, age, body (spec 5); claim-style href when `claimId` is given. */
+export function messageView(prefix: string, queue: string, m: Message, claimId?: string): { href: string; ttl: number; age: number; body: unknown } {
+  return { href: messageHref(prefix, queue, m.id, claimId), ttl: m.ttl, age: m.age, body: m.body };
 }

@@ -15,7 +15,7 @@ const create: QueueHandler = async (x) => {
   const waitMs = waitParam(x.query, x.api.limits.maxWaitMs);
   const claim = await x.api.service.claimMessages(x.project, queue, x.body, { limit, waitMs }, waitMs ? x.poll() : undefined);
   if (claim === null || claim.messages.length === 0) return sendEmpty(x.res, 204);
-  const body = claim.messages.map((m) => messageView(prefix, queue, { ...m, claimId: claim.id }));
+  const body = claim.messages.map((m) => messageView(prefix, queue, m, claim.id));
   sendJson(x.res, 201, body, ['Location', claimHref(prefix, queue, claim.id)]);
 };
 
@@ -32,7 +32,7 @@ const claim: QueueHandler = async (x) => {
     return sendEmpty(x.res, 204);
   }
   const c = await service.getClaim(x.project, queue, id);
-  const messages = c.messages.map((m) => messageView(prefix, queue, { ...m, claimId: c.id }));
+  const messages = c.messages.map((m) => messageView(prefix, queue, m, c.id));
   sendJson(x.res, 200, { age: c.age, ttl: c.ttl, href: claimHref(prefix, queue, c.id), messages }, ['Content-Location', x.uri]);
 };
 

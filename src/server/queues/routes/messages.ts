@@ -19,7 +19,7 @@ const getMany = async (x: Parameters<QueueHandler>[0], ids: string[]): Promise<v
   const { prefix, queue } = x.route;
   const found = await x.api.service.getMessages(x.project, queue, ids);
   if (found.length === 0) return sendEmpty(x.res, 204);
-  sendJson(x.res, 200, found.map((m) => messageView(prefix, queue, { ...m, claimId: undefined })), ['Content-Location', x.uri]);
+  sendJson(x.res, 200, found.map((m) => messageView(prefix, queue, m)), ['Content-Location', x.uri]);
 };
 
 /**
@@ -42,7 +42,7 @@ const list: QueueHandler = async (x) => {
   const page = await x.api.service.listMessages(x.project, x.route.queue, opts, opts.waitMs ? x.poll() : undefined);
   if (page.messages.length === 0 || page.marker === undefined) return sendEmpty(x.res, 204);
   const { prefix, queue } = x.route;
-  const messages = page.messages.map((m) => messageView(prefix, queue, { ...m, claimId: undefined }));
+  const messages = page.messages.map((m) => messageView(prefix, queue, m));
   const links = [{ rel: 'next', href: nextLink(x.path, q, LINK_PARAMS.messages, page.marker) }];
   sendJson(x.res, 200, { messages, links }, ['Content-Location', x.uri]);
 };
@@ -68,7 +68,7 @@ const message: QueueHandler = async (x) => {
     return sendEmpty(x.res, 204);
   }
   const m = await x.api.service.getMessage(x.project, queue, id);
-  sendJson(x.res, 200, messageView(prefix, queue, { ...m, claimId: undefined }), ['Content-Location', x.uri]);
+  sendJson(x.res, 200, messageView(prefix, queue, m), ['Content-Location', x.uri]);
 };
 
 export const messageRoutes = { messages, message } as const;
