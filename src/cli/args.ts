@@ -4,8 +4,9 @@ import { TetherError } from '../lib/errors.js';
 /**
  * The command line without the registry client: the Command shape, usage
  * errors, argument parsing and output. Apart from command.ts (whose client
- * helpers load undici) so that `tether` itself and `tether agent` reach their
- * own work first: the agent starts loading its manifest before anything heavy.
+ * helpers load the HTTP client) so that `tether` itself and `tether agent`
+ * reach their own work first: the agent starts loading its manifest before
+ * anything heavy.
  */
 export interface Command {
   name: string;

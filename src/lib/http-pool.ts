@@ -58,6 +58,20 @@ export interface HttpPoolOptions extends TlsOptions {
   connectTimeoutMs?: number | undefined;
 }
 
+/**
+ * A keep-alive connection pool of node:http (https with `secure`): HttpPool's,
+ * and the HTTP probes' (one per TLS mode, for every origin they probe).
+ * Sockets are reused last-in first-out (Node 20's default), so surplus ones
+ * go idle and expire. The `timeout` given to Node closes a socket only while
+ * it is idle; on one in use it only emits 'timeout', which nothing here heeds:
+ * callers own their requests' deadlines.
+ */
+export function keepAliveAgent(secure: boolean, opts: Omit<HttpPoolOptions, 'connectTimeoutMs'> & { rejectUnauthorized?: boolean } = {}): http.Agent {
+  const { maxSockets, idleTimeoutMs, ...tls } = opts;
+  const agentOpts = { keepAlive: true, ...(maxSockets ? { maxSockets } : {}), ...(idleTimeoutMs ? { timeout: idleTimeoutMs } : {}) };
+  return secure ? new https.Agent({ ...agentOpts, ...tls }) : new http.Agent(agentOpts);
+}
+
 /** The host to connect to for `url`: URL keeps an IPv6 literal's brackets, the socket layer wants it bare. */
 export function connectHost(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -69,6 +83,8 @@ export const POOL_CLOSED = 'TETHER_POOL_CLOSED';
 export const POOL_CONNECT_TIMEOUT = 'TETHER_CONNECT_TIMEOUT';
 /** No response head within `headersTimeoutMs`. */
 export const POOL_HEADERS_TIMEOUT = 'TETHER_HEADERS_TIMEOUT';
+/** A body not read to its end within `readText`'s timeout. */
+export const POOL_BODY_TIMEOUT = 'TETHER_BODY_TIMEOUT';
 
 /**
  * Keep-alive connections to one origin. Requests never queue behind each
@@ -95,12 +111,9 @@ export class HttpPool implements HttpDispatcher {
     const secure = url.protocol === 'https:';
     this.host = connectHost(url);
     this.port = Number(url.port || (secure ? 443 : 80));
-    const { maxSockets, idleTimeoutMs, connectTimeoutMs, ...tls } = opts;
-    // An agent's `timeout` closes a socket only while it is idle; on one in use it just emits 'timeout', unheeded here.
-    const agentOpts = { keepAlive: true, ...(maxSockets ? { maxSockets } : {}), ...(idleTimeoutMs ? { timeout: idleTimeoutMs } : {}) };
-    this.agent = secure ? new https.Agent({ ...agentOpts, ...tls }) : new http.Agent(agentOpts);
+    this.agent = keepAliveAgent(secure, opts);
     this.request1 = secure ? https.request : http.request;
-    this.connectTimeoutMs = connectTimeoutMs;
+    this.connectTimeoutMs = opts.connectTimeoutMs;
   }
 
   /** Resolves at the response head; the pool counts the request in flight until its body is done. */
@@ -203,11 +216,23 @@ function closedError(cause?: unknown): Error {
   return Object.assign(new Error('the connection pool is closed', cause === undefined ? {} : { cause }), { code: POOL_CLOSED });
 }
 
-/** The whole body as UTF-8 text. Rejects if the response is cut short. */
-export async function readText(body: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The whole body as UTF-8 text. Rejects if the response is cut short, or
+ * with POOL_BODY_TIMEOUT when it is not all there within `timeoutMs` (the
+ * body, and so its connection, is destroyed then).
+ */
+export async function readText(body: IncomingMessage, timeoutMs?: number): Promise<string> {
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => body.destroy(Object.assign(new Error(`response body not complete within ${timeoutMs}ms`), { code: POOL_BODY_TIMEOUT })), timeoutMs);
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The first `limit` bytes of a body as text; the rest is not read (the connection is closed). */

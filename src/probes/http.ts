@@ -1,16 +1,18 @@
-import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connectHost } from '../lib/http-pool.js';
+import { request as httpRequest, STATUS_CODES, type Agent as HttpAgent, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connectHost, keepAliveAgent } from '../lib/http-pool.js';
 import { TetherError } from '../lib/errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { runCancellable, type Report, type Verdict } from './attempt.js';
 import type { Probe } from './probe.js';
 
 /*
- * Why node:http and not undici (which only the etcd store still uses): loading
- * undici (its modules and the wasm llhttp parser) cost the agent ~17-25 MB of
- * RSS, measured; node:http's parser is already in the binary. Its client costs
- * ~13 us more per request, nothing at 50 probes/s.
+ * Why node:http (as in src/lib/http-pool.ts): undici's modules and wasm
+ * parser cost the agent ~17-25 MB of RSS, measured; node:http's parser is
+ * already in the binary. Its client costs ~13 us more per request, nothing at
+ * 50 probes/s. Why not HttpPool itself: a probe run needs no promise, no
+ * AbortSignal and no body stream (see runCancellable), and probes of many
+ * origins share one agent per TLS mode.
  */
 
 type HttpSpec = Extract<ProbeSpec, { kind: 'http' }>;
@@ -21,7 +23,7 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 const USER_AGENT = 'tether-probe';
 
 /**
- * How long an idle keep-alive socket is kept: undici's default, so a server's
+ * How long an idle keep-alive socket is kept (undici's default), so a server's
  * own idle timeout (5 s for Node, more for most others) rarely closes a socket
  * just as a probe reuses it, which would fail that probe with "socket hang up".
  * A server's `Keep-Alive: timeout=N` hint shortens it to N-1 s. (Without an
@@ -35,16 +37,15 @@ const IDLE_SOCKET_MS = 4000;
 // property of the connection, so skip-verify probes get their own HTTPS agent
 // and never reuse a verified socket, nor the other way round. Plain HTTP has
 // no certificate to check: one agent serves both. Sockets are unlimited per
-// host (the default) and reused last-in first-out (Node 20's default), so
-// surplus sockets go idle and expire.
+// host (the default).
 let httpAgent: HttpAgent | undefined;
-let verifyingAgent: HttpsAgent | undefined;
-let skipVerifyAgent: HttpsAgent | undefined;
+let verifyingAgent: HttpAgent | undefined;
+let skipVerifyAgent: HttpAgent | undefined;
 
 function agentFor(tls: boolean, skipVerify: boolean): HttpAgent {
-  if (!tls) return (httpAgent ??= new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }));
-  if (skipVerify) return (skipVerifyAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, rejectUnauthorized: false }));
-  return (verifyingAgent ??= new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, rejectUnauthorized: true }));
+  if (!tls) return (httpAgent ??= keepAliveAgent(false, { idleTimeoutMs: IDLE_SOCKET_MS }));
+  if (skipVerify) return (skipVerifyAgent ??= keepAliveAgent(true, { idleTimeoutMs: IDLE_SOCKET_MS, rejectUnauthorized: false }));
+  return (verifyingAgent ??= keepAliveAgent(true, { idleTimeoutMs: IDLE_SOCKET_MS, rejectUnauthorized: true }));
 }
 
 /**
@@ -81,7 +82,7 @@ export function createHttpProbe(spec: HttpSpec, timeoutMs: number): Probe {
   const tls = url.protocol === 'https:';
   const send = tls ? httpsRequest : httpRequest;
   const hasAgent = Object.keys(spec.headers).some((k) => k.toLowerCase() === 'user-agent');
-  // Neither the URL's credentials nor its fragment are sent, as before with undici.
+  // Neither the URL's credentials nor its fragment are sent.
   const options: RequestOptions = {
     // Another scheme makes every run fail with Node's "Protocol ... not supported".
     protocol: url.protocol,

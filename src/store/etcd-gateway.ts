@@ -1,13 +1,13 @@
-import { Pool, type Dispatcher } from '../client/undici.js';
 import { TetherError } from '../lib/errors.js';
+import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse } from '../lib/http-pool.js';
 
 /**
  * A small client of etcd's v3 JSON gateway (the grpc-gateway every etcd
  * server runs on its client URL: POST /v3/kv/range, /v3/kv/txn, /v3/lease/...,
- * /v3/watch), over undici keep-alive pools. Chosen over the gRPC client
- * (`etcd3`) by measurement: the same latency and throughput on loopback, no
- * new dependency (undici is already ours), ~45 MB less RSS and ~200 ms less
- * start-up (see README, "etcd").
+ * /v3/watch), over the tree's one keep-alive HTTP pool (src/lib/http-pool.ts).
+ * Chosen over the gRPC client (`etcd3`) by measurement: the same latency and
+ * throughput on loopback, no new dependency, ~45 MB less RSS and ~200 ms
+ * less start-up (see README, "etcd").
  *
  * Endpoints are tried in order, starting from the last one that answered;
  * a request moves on to the next endpoint only when it surely did not reach
@@ -28,7 +28,11 @@ export interface GatewayOptions {
 const GRPC = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, OUT_OF_RANGE: 11, UNAVAILABLE: 14 } as const;
 
 /** Transport failures where the request surely never reached the server. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', POOL_CONNECT_TIMEOUT, 'ENOTFOUND', 'EAI_AGAIN']);
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+/** etcd's "require leader": a member cut off from the quorum refuses (or cancels a stream) instead of answering alone. */
+const LEADER_HEADERS = { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' };
 
 interface EtcdErrorBody {
   error?: string;
@@ -58,7 +62,7 @@ export function etcdPrefixEnd(prefix: string): string {
 }
 
 export class EtcdGateway {
-  private readonly pools: Pool[];
+  private readonly pools: HttpPool[];
   private current = 0;
 
   constructor(private readonly opts: GatewayOptions) {
@@ -77,8 +81,8 @@ export class EtcdGateway {
       if (url.username !== '' || url.password !== '') {
         throw new TetherError('store.invalid', `etcd endpoint ${url.origin} carries user:password, which is not supported`);
       }
-      // connectTimeout too: undici's default (10 s) would outlast timeoutMs for a member that drops SYNs.
-      return new Pool(url.origin, { connections: 64, keepAliveTimeout: 30_000, connectTimeout: opts.timeoutMs });
+      // A connect timeout too: the OS's (minutes) would outlast timeoutMs for a member that drops SYNs.
+      return new HttpPool(url.origin, { maxSockets: 64, idleTimeoutMs: 30_000, connectTimeoutMs: opts.timeoutMs });
     });
   }
 
@@ -95,16 +99,9 @@ export class EtcdGateway {
     let last: unknown;
     for (let tried = 0; tried < this.pools.length; tried++) {
       const i = (this.current + tried) % this.pools.length;
-      let res: Dispatcher.ResponseData;
+      let res: HttpResponse;
       try {
-        res = await this.pools[i]!.request({
-          path,
-          method: 'POST',
-          body: payload,
-          headers: { 'content-type': 'application/json' },
-          headersTimeout: this.opts.timeoutMs,
-          bodyTimeout: this.opts.timeoutMs,
-        });
+        res = await this.send(i, path, payload, JSON_HEADERS);
       } catch (err) {
         last = err;
         if (read || NOT_SENT.has(errCode(err))) continue;
@@ -112,7 +109,7 @@ export class EtcdGateway {
       }
       let reply: unknown;
       try {
-        reply = await res.body.json();
+        reply = JSON.parse(await readText(res.body, this.opts.timeoutMs));
       } catch (err) {
         last = err;
         if (read) continue;
@@ -134,6 +131,11 @@ export class EtcdGateway {
     throw unavailable(this.opts.endpoints.join(','), last);
   }
 
+  /** One POST to endpoint `i`; resolves at the reply's head (within timeoutMs, connect included). */
+  private send(i: number, path: string, payload: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
+    return this.pools[i]!.request({ path, method: 'POST', body: payload, headers, headersTimeoutMs: this.opts.timeoutMs, signal });
+  }
+
   /**
    * Opens a streaming call (watch) on the current endpoint, moving on to the
    * next one when it cannot connect. Calls `onMessage` for each JSON message
@@ -147,22 +149,14 @@ export class EtcdGateway {
     onOpen: (endpoint: number) => void = () => {},
   ): Promise<void> {
     const payload = JSON.stringify(body);
-    let res: Dispatcher.ResponseData | undefined;
+    let res: HttpResponse | undefined;
     let last: unknown;
     for (let tried = 0; tried < this.pools.length && res === undefined; tried++) {
       const i = (this.current + tried) % this.pools.length;
       try {
-        res = await this.pools[i]!.request({
-          path,
-          method: 'POST',
-          body: payload,
-          headersTimeout: this.opts.timeoutMs,
-          bodyTimeout: 0,
-          // etcd's "require leader": a member cut off from the quorum cancels the stream
-          // instead of keeping it silently open, so it moves to another member.
-          headers: { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' },
-          signal,
-        });
+        // The body has no deadline: a watch stream stays open. With "require leader", a member cut
+        // off from the quorum cancels it instead of keeping it silently open, so it moves on.
+        res = await this.send(i, path, payload, LEADER_HEADERS, signal);
         this.current = i;
         onOpen(i);
       } catch (err) {
@@ -172,7 +166,7 @@ export class EtcdGateway {
     }
     if (res === undefined) throw unavailable(this.opts.endpoints.join(','), last);
     if (res.statusCode !== 200) {
-      const reply = (await res.body.json().catch(() => ({}))) as EtcdErrorBody;
+      const reply = (await readText(res.body, this.opts.timeoutMs).then(JSON.parse).catch(() => ({}))) as EtcdErrorBody;
       throw etcdError(reply, res.statusCode);
     }
     let buffered = '';
@@ -204,16 +198,9 @@ export class EtcdGateway {
     let reply: unknown;
     let status: number;
     try {
-      const res = await this.pools[i]!.request({
-        path: '/v3/kv/range',
-        method: 'POST',
-        body: JSON.stringify(body),
-        headers: { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' },
-        headersTimeout: this.opts.timeoutMs,
-        bodyTimeout: this.opts.timeoutMs,
-      });
+      const res = await this.send(i, '/v3/kv/range', JSON.stringify(body), LEADER_HEADERS);
       status = res.statusCode;
-      reply = await res.body.json();
+      reply = JSON.parse(await readText(res.body, this.opts.timeoutMs));
     } catch (err) {
       throw unavailable(this.opts.endpoints[i]!, err);
     }

@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import { flattenOps, openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import type { Op, Store } from '../../src/store/store.js';
@@ -33,10 +32,9 @@ const WATCH_HISTORY = 64;
 async function compact(store: Store): Promise<void> {
   for (let i = 0; i <= WATCH_HISTORY; i++) await store.txn([], [{ type: 'put', key: `/__compact/${i}`, value: 'x' }]);
   const rev = await store.revision();
-  const { request } = await import('undici');
-  const res = await request(`${etcd().endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(rev), physical: true }) });
-  expect(res.statusCode).toBe(200);
-  await res.body.dump();
+  const res = await fetch(`${etcd().endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(rev), physical: true }) });
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
 }
 
 // etcd's shortest lease is about 2 s with these timings.
@@ -110,8 +108,8 @@ describe('etcd store specifics', () => {
       await vi.waitFor(() => expect(batches.flat()).toHaveLength(4)); // its ring of 4 is full
       // Changes it does not follow (another prefix), then etcd compacts past its stream's position.
       for (let i = 0; i < 3; i++) await other.txn([], [{ type: 'put', key: '/x', value: String(i) }]);
-      const res = await request(`${own.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(await other.revision()), physical: true }) });
-      await res.body.dump();
+      const res = await fetch(`${own.endpoints[0]}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(await other.revision()), physical: true }) });
+      await res.arrayBuffer();
       // Its stream breaks and resumes from a compacted revision: watchers are told to re-read.
       await own.members[0]!.kill();
       await own.members[0]!.restart();
