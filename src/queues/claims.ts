@@ -29,9 +29,14 @@ export async function claimMessages(ctx: Ctx, keys: QueueKeys, ttl: number, grac
       // would otherwise all read the same head, skipping each other's reserved
       // messages (measured at 32 claimers: ~180 rows read per claim, 32 with this).
       const start = ctx.hints.start(keys.id, now);
-      const found = await findFree(ctx, keys, start.from, limit, now);
-      ctx.hints.settle(keys.id, start, found.next, found.chosen.length > 0 ? Math.min(found.skippedExpiry, expires) : found.skippedExpiry);
-      return found;
+      let found: Scan | undefined;
+      try {
+        found = await findFree(ctx, keys, start.from, limit, now);
+        return found;
+      } finally {
+        const skippedExpiry = found === undefined ? Infinity : found.chosen.length > 0 ? Math.min(found.skippedExpiry, expires) : found.skippedExpiry;
+        ctx.hints.settle(keys.id, start, found === undefined ? undefined : { low: found.next, skippedExpiry });
+      }
     });
     if (scan.chosen.length === 0) return null;
     let claimed = false;

@@ -31,7 +31,7 @@ function onChanges(ctx: Ctx, events: WatchEvent[]): void {
       ctx.waiters.wake(parsed.queueId);
       last = parsed.queueId;
     }
-    if (parsed.marker < ctx.hints.low(parsed.queueId) && isFreeValue(ev.value, ctx.clock.now())) {
+    if (ctx.hints.matters(parsed.queueId, parsed.marker) && isFreeValue(ev.value, ctx.clock.now())) {
       ctx.hints.lower(parsed.queueId, parsed.marker);
     }
   }

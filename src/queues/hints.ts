@@ -10,10 +10,16 @@
  * change feed (`lower`), or the earliest claim expiry skipped below it
  * (`skippedExpiry`) passing. Scans that raced with a lowering do not raise it.
  */
+const MAX_HINTS = 10_000;
+
 interface QueueHint {
   low: number;
   skippedExpiry: number;
   version: number;
+  /** Scans started and not yet settled: a message freed meanwhile may be behind what they will settle. */
+  scanning: number;
+  /** The lowest marker freed while scans were running: they settle no higher. */
+  freedMin: number;
 }
 
 export interface ScanStart {
@@ -29,32 +35,43 @@ export class Hints {
 
   /** Where a scan of `queueId` starts at time `now`. */
   start(queueId: string, now: number): ScanStart {
-    const h = this.byQueue.get(queueId);
-    if (h === undefined) return { from: 1, skippedExpiry: Infinity, version: 0 };
+    let h = this.byQueue.get(queueId);
+    if (h === undefined) {
+      // Created now, so a release during this scan bumps its version and the scan does not settle over it.
+      // Hints are only worth keeping for busy queues; past this many, start over (a lost hint costs one longer scan).
+      if (this.byQueue.size >= MAX_HINTS) this.byQueue.clear();
+      h = { low: 1, skippedExpiry: Infinity, version: 0, scanning: 0, freedMin: Infinity };
+      this.byQueue.set(queueId, h);
+    }
     if (now >= h.skippedExpiry) {
       h.low = 1;
       h.skippedExpiry = Infinity;
       h.version++;
     }
+    h.scanning++;
     return { from: h.low, skippedExpiry: h.skippedExpiry, version: h.version };
   }
 
-  /** Records a scan's result, unless a lowering happened since `start.version`. */
-  settle(queueId: string, start: ScanStart, low: number, skippedExpiry: number): void {
-    let h = this.byQueue.get(queueId);
-    if (h === undefined) {
-      if (start.version !== 0) return;
-      h = { low: 1, skippedExpiry: Infinity, version: 0 };
-      this.byQueue.set(queueId, h);
+  /**
+   * Ends a scan begun with `start`: records its result, unless a lowering
+   * happened since (then the next scan starts lower). Without a result (the
+   * scan failed) it only ends it. Every `start` must be ended once.
+   */
+  settle(queueId: string, start: ScanStart, result?: { low: number; skippedExpiry: number }): void {
+    const h = this.byQueue.get(queueId);
+    if (h === undefined) return;
+    h.scanning = Math.max(0, h.scanning - 1);
+    if (result !== undefined && h.version === start.version) {
+      h.low = Math.max(h.low, Math.min(result.low, h.freedMin));
+      h.skippedExpiry = Math.min(start.skippedExpiry, result.skippedExpiry);
     }
-    if (h.version !== start.version) return;
-    h.low = Math.max(h.low, low);
-    h.skippedExpiry = Math.min(start.skippedExpiry, skippedExpiry);
+    if (h.scanning === 0) h.freedMin = Infinity;
   }
 
-  /** The current low-water mark (1 when unknown). */
-  low(queueId: string): number {
-    return this.byQueue.get(queueId)?.low ?? 1;
+  /** True when a message at `marker` becoming free must lower the hint (it is below it, or a scan is running). */
+  matters(queueId: string, marker: number): boolean {
+    const h = this.byQueue.get(queueId);
+    return h !== undefined && (marker < h.low || h.scanning > 0);
   }
 
   /** The earliest claim expiry skipped below the mark (Infinity when none): when claim waiters should look again. */
@@ -65,9 +82,12 @@ export class Hints {
   /** A message at `marker` may be free now. */
   lower(queueId: string, marker: number): void {
     const h = this.byQueue.get(queueId);
-    if (h === undefined || marker >= h.low) return;
-    h.low = marker;
-    h.version++;
+    if (h === undefined) return;
+    if (h.scanning > 0) h.freedMin = Math.min(h.freedMin, marker);
+    if (marker < h.low) {
+      h.low = marker;
+      h.version++;
+    }
   }
 
   forget(queueId: string): void {

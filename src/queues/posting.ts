@@ -77,7 +77,8 @@ export class Poster {
       }
     } finally {
       line.running = false;
-      if (line.pending.length === 0 && line.counter === undefined) this.lines.delete(line.keys.id);
+      // Idle lines go when the counter is unknown, or when there are many of them (a cached counter only saves a read).
+      if (line.pending.length === 0 && (line.counter === undefined || this.lines.size > MAX_IDLE_LINES)) this.lines.delete(line.keys.id);
     }
   }
 
@@ -110,6 +111,8 @@ export class Poster {
     throw queueFault('unavailable', 'Too many concurrent writers on this queue; try again.');
   }
 }
+
+const MAX_IDLE_LINES = 10_000;
 
 /** Messages per grouped txn: etcd refuses more than 128 operations in one txn by default. */
 const ETCD_GROUP_MAX_MESSAGES = 120;
