@@ -163,7 +163,13 @@ function onClose(state: ServerState, api: QueueApi, req: ApiRequest, res: ApiRes
   }
   // 499 (nginx's "client closed request"): the client left before any reply.
   const status = res.headersSent ? res.statusCode : 499;
-  state.metrics.observeRequest(req.routeTemplate ?? UNMATCHED_ROUTE, req.method ?? '', status, (performance.now() - req.startedAt) / 1000);
+  const route = req.routeTemplate ?? UNMATCHED_ROUTE;
+  const seconds = (performance.now() - req.startedAt) / 1000;
+  state.metrics.observeRequest(route, req.method ?? '', status, seconds);
+  if (state.logger.isLevelEnabled('debug')) {
+    // Path without query and no headers: /v1 tokens travel only in X-Auth-Token, which is never logged here.
+    state.logger.debug({ method: req.method, path: req.rawPath, route, status, ms: Math.round(seconds * 10_000) / 10 }, 'queues request');
+  }
   state.inflight--;
   if (state.inflight === 0 && state.onDrained !== null) state.onDrained();
 }
