@@ -69,6 +69,25 @@ export function commitBatch(env: BatchEnv, batch: readonly PendingTxn[], startRe
   }
 }
 
+/**
+ * Plans `txn` against committed state alone, for a txn that may touch only
+ * memory (heartbeats: a token compare-and-swap on a lease-bound key). Returns
+ * its outcome when it writes no row, so it can be applied at once, without
+ * waiting for a group commit; undefined when it writes rows.
+ */
+export function planAlone(env: BatchEnv, txn: PendingTxn, rev: number): Outcome | undefined {
+  const view = new BatchView(env);
+  try {
+    if (!comparesHold(view, txn.compares)) return { txn, result: { succeeded: false, revision: rev } };
+    const plan = planOps(view, txn.ops, rev + 1);
+    if (plan.events.length === 0) return { txn, result: { succeeded: true, revision: rev } };
+    if (diskWritesOf(plan).length > 0) return undefined;
+    return { txn, result: { succeeded: true, revision: rev + 1 }, plan };
+  } catch (err) {
+    return { txn, error: toStoreError(err, 'txn failed') };
+  }
+}
+
 function runOne(view: BatchView, tx: DiskTxn, txn: PendingTxn, rev: number): Outcome {
   try {
     if (!comparesHold(view, txn.compares)) return { txn, result: { succeeded: false, revision: rev } };

@@ -42,7 +42,7 @@
  */
 import Database from 'better-sqlite3';
 import { TetherError } from '../lib/errors.js';
-import { commitBatch, toStoreError, type BatchEnv, type PendingTxn } from './sqlite-batch.js';
+import { commitBatch, planAlone, toStoreError, type BatchEnv, type PendingTxn } from './sqlite-batch.js';
 import { LeaseTable, type Lease } from './sqlite-leases.js';
 import { byteOrder, type KeyState, type Plan } from './sqlite-plan.js';
 import { prepareStatements, SCHEMA, type Row, type Statements } from './sqlite-schema.js';
@@ -197,6 +197,10 @@ export class SqliteStore implements Store {
    */
   txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
     if (this.closed) return Promise.reject(closedError());
+    if (this.queue.length === 0 && !this.flushing && mayStayInMemory(ops)) {
+      const now = this.applyAlone(compares, ops);
+      if (now !== undefined) return now;
+    }
     return new Promise<TxnResult>((resolve, reject) => {
       this.queue.push({ compares, ops, resolve, reject });
       if (this.flushScheduled) return;
@@ -307,6 +311,21 @@ export class SqliteStore implements Store {
     return [...expiries, ...batch];
   }
 
+  /**
+   * A txn that writes no row needs no commit: applied now (as before group
+   * commit), unless it turns out to write rows; then undefined.
+   */
+  private applyAlone(compares: Compare[], ops: Op[]): Promise<TxnResult> | undefined {
+    for (const op of ops) if (op.type === 'put' && op.lease) this.leases.live(op.lease);
+    if (this.queue.length > 0) return undefined; // an expiry was queued meanwhile: keep the order
+    const o = planAlone(this.env, { compares, ops, resolve: noop, reject: noop }, this.rev);
+    if (o === undefined) return undefined;
+    if (o.error !== undefined) return Promise.reject(o.error);
+    if (o.plan !== undefined) this.apply(o.plan, o.result.revision);
+    this.counts.txns++;
+    return Promise.resolve(o.result);
+  }
+
   private runBatch(batch: PendingTxn[]): void {
     let result;
     try {
@@ -406,9 +425,16 @@ function mergeSorted(rows: Row[], mem: Entry[], limit: number): Entry[] {
   return out;
 }
 
+/** Lease-bound puts and deletes may touch memory only (a heartbeat's token swap, an expiry); anything else writes rows. */
+function mayStayInMemory(ops: readonly Op[]): boolean {
+  return ops.length > 0 && ops.every((op) => op.type === 'delete' || (op.type === 'put' && op.lease !== undefined && op.lease !== 0));
+}
+
 function closedError(): TetherError {
   return new TetherError('store.closed', 'the store is closed');
 }
+
+const noop = (): void => {};
 
 /** A failed lease expiry has no caller to tell: a bug, re-raised asynchronously. */
 function reraise(err: unknown): void {

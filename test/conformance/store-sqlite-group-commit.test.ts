@@ -91,6 +91,22 @@ describe('sqlite group commit', () => {
     ac.abort();
   });
 
+  it('a txn that only touches lease-bound keys is applied at once, after any txn queued before it', async () => {
+    const lease = await store.grantLease(60_000);
+    const commits = store.commitStats().commits;
+    const swap = store.txn([{ key: '/t', op: 'absent' }], [{ type: 'put', key: '/t', value: 'token1', lease }]);
+    // No wait for a group commit (a heartbeat's token swap): visible before the next turn of the event loop.
+    expect((await store.get('/t'))?.value).toBe('token1');
+    expect((await swap).succeeded).toBe(true);
+    expect(store.commitStats().commits).toBe(commits);
+
+    const durable = store.txn([], [put('/d')]);
+    const after = store.txn([{ key: '/d', op: 'absent' }], [{ type: 'put', key: '/t', value: 'token2', lease }]);
+    expect((await durable).succeeded).toBe(true);
+    expect((await after).succeeded).toBe(false);
+    expect((await store.get('/t'))?.value).toBe('token1');
+  });
+
   it('close() commits the txns still queued', async () => {
     const pending = store.txn([], [put('/late')]);
     await store.close();
