@@ -1,14 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hasCode } from '../../src/lib/errors.js';
 import { DRAIN_FREE_BYTES, DRAIN_PAUSE_MS } from '../../src/lib/output-capture.js';
 import { runProcess } from '../../src/lib/process.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
-import { isDead, isReaped } from '../probes/processes.js';
+import { isDead, isReaped, pidFile as pidFileIn } from '../probes/processes.js';
 
 let dir: TempDir;
-let n = 0;
 beforeAll(async () => {
   dir = await createTempDir('lib-process');
 });
@@ -17,23 +14,7 @@ afterAll(async () => {
 });
 
 const sh = (script: string, ...args: string[]) => ['/bin/sh', '-c', script, ...args];
-
-/** A fresh path for a script to write pids into, and a reader that waits for the line. */
-function pidFile(): { path: string; pids: () => Promise<number[]> } {
-  const path = join(dir.path, `pids-${++n}`);
-  const pids = async () => {
-    let text = '';
-    await vi.waitFor(
-      () => {
-        text = readFileSync(path, 'utf8');
-        expect(text.endsWith('\n')).toBe(true);
-      },
-      { timeout: 5000 },
-    );
-    return text.trim().split(/\s+/).map(Number);
-  };
-  return { path, pids };
-}
+const pidFile = () => pidFileIn(dir.path);
 
 describe('runProcess: how a command ends', () => {
   it('returns the exit status and the output, stdout and stderr interleaved', async () => {

@@ -1,13 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hasCode } from '../../src/lib/errors.js';
 import { createProbe } from '../../src/probes/probe.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
-import { isDead, isReaped } from './processes.js';
+import { isDead, isReaped, pidFile as pidFileIn } from './processes.js';
 
 let dir: TempDir;
-let n = 0;
 beforeAll(async () => {
   dir = await createTempDir('probes-exec');
 });
@@ -18,16 +15,7 @@ afterAll(async () => {
 const probe = (argv: string[], timeoutMs = 2000) => createProbe({ kind: 'exec', argv }, { timeoutMs, serviceId: 'job' });
 const run = (argv: string[], timeoutMs?: number) => probe(argv, timeoutMs).run(new AbortController().signal);
 const sh = (script: string, ...args: string[]) => ['/bin/sh', '-c', script, ...args];
-
-/** A fresh file path for a script to write pids into, and a reader that waits for them. */
-function pidFile(): { path: string; pids: () => Promise<number[]> } {
-  const path = join(dir.path, `pids-${++n}`);
-  const pids = async () => {
-    await vi.waitFor(() => expect(existsSync(path) && readFileSync(path, 'utf8').endsWith('\n')).toBe(true), { timeout: 2000 });
-    return readFileSync(path, 'utf8').trim().split(/\s+/).map(Number);
-  };
-  return { path, pids };
-}
+const pidFile = () => pidFileIn(dir.path);
 
 describe('exec probe: exit status', () => {
   it('is healthy on exit 0, with the output as text', async () => {

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, vi } from 'vitest';
 
 /** True once `pid` no longer exists: it exited and its parent reaped it. */
 export function isReaped(pid: number): boolean {
@@ -26,4 +28,26 @@ export function isDead(pid: number): boolean {
   } catch {
     return true; // gone between the two reads
   }
+}
+
+let pidFiles = 0;
+
+/**
+ * A fresh path in `dir` for a script to write pids into (one line), and a
+ * reader that waits for the whole line and returns the pids.
+ */
+export function pidFile(dir: string): { path: string; pids: () => Promise<number[]> } {
+  const path = join(dir, `pids-${++pidFiles}`);
+  const pids = async (): Promise<number[]> => {
+    let text = '';
+    await vi.waitFor(
+      () => {
+        text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+        expect(text.endsWith('\n')).toBe(true);
+      },
+      { timeout: 5000 },
+    );
+    return text.trim().split(/\s+/).map(Number);
+  };
+  return { path, pids };
 }
