@@ -81,7 +81,8 @@ export async function consume(
     signal,
     ttl,
     concurrency: Math.max(1, opts.concurrency ?? 1),
-    renewEveryMs: opts.renewEveryMs ?? (ttl * 1000) / 3,
+    // A floor, so that a zero or negative value cannot turn renewal into a busy loop.
+    renewEveryMs: Math.max(10, opts.renewEveryMs ?? (ttl * 1000) / 3),
     report: (err) => report(opts.onError, err),
   };
   const claimBody = { ttl, grace: opts.grace ?? 60 };
@@ -103,7 +104,9 @@ export async function consume(
       continue;
     }
     if (claim === null) {
-      if (Date.now() - started < claimOpts.waitMs / 2) await sleep(opts.pollIntervalMs ?? 1000, signal);
+      // Back well before the wait was up (or not waiting at all): the server does not hold claims; pause instead of spinning.
+      const elapsed = Date.now() - started;
+      if (claimOpts.waitMs <= 0 || elapsed < claimOpts.waitMs / 2) await sleep(opts.pollIntervalMs ?? 1000, signal);
       continue;
     }
     const counts = await workClaim(settings, claim);

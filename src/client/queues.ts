@@ -261,20 +261,32 @@ export class HttpQueues implements Queues {
     }
   }
 
+  /**
+   * Whether `project` goes in the path: when asked to, and also when a
+   * header cannot carry it (characters beyond Latin-1: the spec allows any
+   * project id, HTTP headers do not).
+   */
+  private inPath(project: Project): project is string {
+    return project !== null && (this.projectInPath || !HEADER_SAFE.test(project));
+  }
+
   private prefix(project: Project): string {
-    if (this.projectInPath && project !== null) return `${this.basePath}/v1/${encodeURIComponent(project)}`;
+    if (this.inPath(project)) return `${this.basePath}/v1/${encodeURIComponent(project)}`;
     return `${this.basePath}/v1`;
   }
 
   private headers(project: Project, clientId: string | null | undefined): Record<string, string> {
     const h: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-    if (project !== null && !this.projectInPath) h['x-project-id'] = project;
+    if (project !== null && !this.inPath(project)) h['x-project-id'] = project;
     const cid = clientId === undefined ? this.clientId : clientId;
     if (cid !== null) h['client-id'] = cid;
     if (this.token !== undefined) h['x-auth-token'] = this.token;
     return h;
   }
 }
+
+/** What node:http sends in a header value as it is (tab, printable ASCII, Latin-1). */
+const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const seg = (s: string): string => encodeURIComponent(s);
 const queuePath = (name: string): string => `/queues/${seg(name)}`;

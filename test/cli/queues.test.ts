@@ -112,7 +112,14 @@ describe('tether queues', () => {
     const waiting = run(['claim', 'meta', '--wait', '20', '--json'], p);
     const client = new HttpQueues({ url: reg.url });
     try {
-      await new Promise((r) => setTimeout(r, 1500));
+      // The CLI's claim is held by the server before the post (its /metrics counts it).
+      await vi.waitFor(
+        async () => {
+          const text = await (await fetch(`${reg.url}/metrics`)).text();
+          expect(/^tether_long_polls_waiting\{api="queues"\} (\d+)$/m.exec(text)?.[1]).toBe('1');
+        },
+        { timeout: 30_000, interval: 100 },
+      );
       await client.postMessages(p, 'meta', client.clientId, [{ ttl: 300, body: 'late' }]);
     } finally {
       await client.close();

@@ -166,7 +166,21 @@ describe('consume', () => {
     expect(gaps[2]).toBeGreaterThan(gaps[0] as number);
     await dead.close();
 
+    // Not waiting (waitMs 0) on an empty queue: a claim per pollIntervalMs, not a busy loop.
     const { name } = await queueWith([]);
+    const counting = srv.client();
+    let claims = 0;
+    const claimOnce = counting.claimMessages.bind(counting);
+    counting.claimMessages = (...args) => (claims++, claimOnce(...args));
+    const idle = new AbortController();
+    const t0 = Date.now();
+    const idleRun = consume(counting, P, name, async () => undefined, { signal: idle.signal, waitMs: 0, pollIntervalMs: 200 });
+    await vi.waitFor(() => expect(claims).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
+    // Three claims take two pauses of 200 ms; a busy loop would take a few ms.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(380);
+    idle.abort();
+    await idleRun;
+
     const bad = consume(srv.client(), P, name, async () => undefined, { signal: new AbortController().signal, ttl: 10 });
     expect(isQueueFault(await bad.catch((e: unknown) => e), 'invalidApiCall')).toBe(true);
   });

@@ -19,6 +19,8 @@ export interface QueuesServer {
   service: QueueService;
   /** The registry beside it (over the same store), as `tether registry` serves both. */
   registry: RegistryService;
+  /** Queue requests holding in a long-poll (`wait=`) right now, from the server's metrics. */
+  waiting(): Promise<number>;
   /** A client of this server (closed by `close`). */
   client(opts?: Partial<HttpQueuesOptions>): HttpQueues;
   close(): Promise<void>;
@@ -37,6 +39,11 @@ export async function startQueuesServer(opts: { auth?: AuthTable } = {}): Promis
     clock,
     service,
     registry,
+    async waiting() {
+      const { text } = await server.metrics.scrape();
+      const m = /^tether_long_polls_waiting\{api="queues"\} (\d+)$/m.exec(text);
+      return Number(m?.[1] ?? 0);
+    },
     client(o = {}) {
       const c = new HttpQueues({ url, ...o });
       clients.push(c);
