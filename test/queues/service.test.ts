@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { QueueService } from '../../src/queues/service.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { createTempDir } from '../helpers/tmp.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 const CLAIM = { ttl: 60, grace: 60 };
 const CLIENT = '3381af92-2b9e-11e3-b191-71861300734c';
@@ -54,6 +55,22 @@ describe('QueueService', () => {
       await store.close();
     } finally {
       await dir.remove();
+    }
+  });
+
+  it('the periodic sweep deletes expired messages from the store', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const clock = new FakeClock();
+    const service = await QueueService.open(store, { clock, sweepIntervalMs: 50 });
+    try {
+      await service.createQueue('p', 'q');
+      await service.postMessages('p', 'q', CLIENT, [{ ttl: 60, body: 1 }, { ttl: 60, body: 2 }, { ttl: 600, body: 3 }]);
+      expect(await store.count('q/d/')).toBe(4);
+      clock.advance(60_000);
+      await expect.poll(() => store.count('q/d/'), { timeout: 10_000 }).toBe(2);
+    } finally {
+      await service.close();
+      await store.close();
     }
   });
 });
