@@ -1,4 +1,7 @@
-import type { Entry } from './store.js';
+import type { Lease } from './sqlite-leases.js';
+import type { Plan } from './sqlite-plan.js';
+import type { Row } from './sqlite-schema.js';
+import { prefixEnd, type Entry, type RangeOptions } from './store.js';
 
 /** A lease-bound key's state; it lives only in memory. */
 export interface VolatileEntry {
@@ -43,6 +46,24 @@ export class VolatileKeys {
     this.sorted = this.sorted.filter((key) => this.byKey.has(key));
   }
 
+  /** Applies a committed plan's changes of lease-bound keys (and keys leaving memory) at `rev`, keeping each lease's key set. */
+  applyPlan(plan: Plan, rev: number, leaseOf: (id: number) => Lease | undefined): void {
+    const removed: string[] = [];
+    for (const [key, c] of plan.changes) {
+      if (!c.dirty) continue;
+      const old = c.origin === 'mem' ? this.get(key) : undefined;
+      const nextLease = c.exists ? c.lease : 0;
+      if (old !== undefined && old.lease !== nextLease) leaseOf(old.lease)?.keys.delete(key);
+      if (nextLease !== 0) {
+        this.set(key, { value: c.value, modRevision: rev, lease: nextLease });
+        leaseOf(nextLease)?.keys.add(key);
+      } else if (old !== undefined) {
+        removed.push(key);
+      }
+    }
+    if (removed.length > 0) this.deleteAll(removed);
+  }
+
   /** Number of keys in [start, end). */
   count(start: string, end: string): number {
     return Math.max(0, this.lowerBound(end) - this.lowerBound(start));
@@ -75,4 +96,30 @@ export class VolatileKeys {
     }
     return lo;
   }
+}
+
+/** The [start, end) of a range: `from`/`to` clamped to the keys under `prefix`. */
+export function bounds(prefix: string, opts: RangeOptions): [string, string] {
+  const end = prefixEnd(prefix);
+  const start = opts.from !== undefined && opts.from > prefix ? opts.from : prefix;
+  return [start, opts.to !== undefined && opts.to < end ? opts.to : end];
+}
+
+/** Merges durable rows and volatile entries (each sorted, disjoint) in byte order. */
+export function mergeSorted(rows: Row[], mem: Entry[], limit: number): Entry[] {
+  const out: Entry[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < rows.length || j < mem.length)) {
+    const row = rows[i];
+    const m = mem[j];
+    if (row !== undefined && (m === undefined || row.key < m.key)) {
+      out.push({ key: row.key, value: row.value, modRevision: row.mod_rev, lease: 0 });
+      i++;
+    } else {
+      out.push(m!);
+      j++;
+    }
+  }
+  return out;
 }

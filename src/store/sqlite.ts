@@ -43,10 +43,11 @@
 import Database from 'better-sqlite3';
 import { TetherError } from '../lib/errors.js';
 import { commitBatch, planAlone, toStoreError, type BatchEnv, type PendingTxn } from './sqlite-batch.js';
+import { CommitQueue } from './sqlite-commit-queue.js';
 import { LeaseTable, type Lease } from './sqlite-leases.js';
 import { byteOrder, type KeyState, type Plan } from './sqlite-plan.js';
-import { prepareStatements, SCHEMA, type Row, type Statements } from './sqlite-schema.js';
-import { VolatileKeys } from './sqlite-volatile.js';
+import { prepareStatements, SCHEMA, type Statements } from './sqlite-schema.js';
+import { bounds, mergeSorted, VolatileKeys } from './sqlite-volatile.js';
 import { prefixEnd } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult } from './store.js';
 import { WatchFeed, type Listener } from './watch-hub.js';
@@ -115,10 +116,7 @@ export class SqliteStore implements Store {
   private readonly leases: LeaseTable;
   private readonly feed: WatchFeed;
   private readonly env: BatchEnv;
-  /** Txns waiting for the next group commit. */
-  private queue: PendingTxn[] = [];
-  private flushScheduled = false;
-  private flushing = false;
+  private readonly commits: CommitQueue;
   private readonly counts = { txns: 0, commits: 0 };
 
   /** @internal Use `openSqliteStore`. */
@@ -138,6 +136,10 @@ export class SqliteStore implements Store {
       volatileKeysIn: (start, end) => this.volatile.keysIn(start, end),
       hasLease: (lease) => this.leases.has(lease),
     };
+    this.commits = new CommitQueue(
+      (batch) => this.expireLeasesOf(batch),
+      (batch) => this.runBatches(batch),
+    );
     this.leases = new LeaseTable(
       { get: () => stmt.getMeta.get('lease_epoch'), set: (epoch) => stmt.setMeta.run('lease_epoch', epoch) },
       (lease) => this.deleteLeaseKeys(lease),
@@ -197,19 +199,11 @@ export class SqliteStore implements Store {
    */
   txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
     if (this.closed) return Promise.reject(closedError());
-    if (this.queue.length === 0 && !this.flushing && mayStayInMemory(ops)) {
+    if (this.commits.idle && mayStayInMemory(ops)) {
       const now = this.applyAlone(compares, ops);
       if (now !== undefined) return now;
     }
-    return new Promise<TxnResult>((resolve, reject) => {
-      this.queue.push({ compares, ops, resolve, reject });
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    });
+    return new Promise<TxnResult>((resolve, reject) => this.commits.add({ compares, ops, resolve, reject }));
   }
 
   /** Grants a lease expiring `ttlMs` from now; returns its id (> 0). Fails with `store.invalid` for a bad TTL. */
@@ -268,7 +262,7 @@ export class SqliteStore implements Store {
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    this.commits.flush();
     this.closed = true;
     this.leases.stop();
     this.feed.close();
@@ -281,34 +275,16 @@ export class SqliteStore implements Store {
 
   // --- group commit -------------------------------------------------------
 
-  /** Commits every queued txn now, batch after batch (txns queued meanwhile by watchers included). */
-  private flush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.takeBatch();
-        if (this.closed) for (const t of batch) t.reject(closedError());
-        else if (this.groupCommit) this.runBatch(batch);
-        else for (const t of batch) this.runBatch([t]);
-      }
-    } finally {
-      this.flushing = false;
-    }
+  /** Overdue leases that a batch's puts bind keys to expire first: their keys' deletions run ahead of it (and the puts fail). */
+  private expireLeasesOf(batch: readonly PendingTxn[]): void {
+    for (const t of batch) for (const op of t.ops) if (op.type === 'put' && op.lease) this.leases.live(op.lease);
   }
 
-  /**
-   * Takes the queue. Overdue leases that its puts bind keys to expire first,
-   * so their keys' deletions run ahead of it (and the puts fail).
-   */
-  private takeBatch(): PendingTxn[] {
-    const batch = this.queue;
-    this.queue = [];
-    for (const t of batch) for (const op of t.ops) if (op.type === 'put' && op.lease) this.leases.live(op.lease);
-    if (this.queue.length === 0) return batch;
-    const expiries = this.queue;
-    this.queue = [];
-    return [...expiries, ...batch];
+  /** One group commit, or one commit per txn when group commit is off (for measuring it). */
+  private runBatches(batch: PendingTxn[]): void {
+    if (this.closed) for (const t of batch) t.reject(closedError());
+    else if (this.groupCommit) this.runBatch(batch);
+    else for (const t of batch) this.runBatch([t]);
   }
 
   /**
@@ -317,7 +293,6 @@ export class SqliteStore implements Store {
    */
   private applyAlone(compares: Compare[], ops: Op[]): Promise<TxnResult> | undefined {
     for (const op of ops) if (op.type === 'put' && op.lease) this.leases.live(op.lease);
-    if (this.queue.length > 0) return undefined; // an expiry was queued meanwhile: keep the order
     const o = planAlone(this.env, { compares, ops, resolve: noop, reject: noop }, this.rev);
     if (o === undefined) return undefined;
     if (o.error !== undefined) return Promise.reject(o.error);
@@ -352,20 +327,7 @@ export class SqliteStore implements Store {
 
   /** Makes a committed txn visible: memory, revision, then watchers. */
   private apply(plan: Plan, rev: number): void {
-    const removed: string[] = [];
-    for (const [key, c] of plan.changes) {
-      if (!c.dirty) continue;
-      const old = c.origin === 'mem' ? this.volatile.get(key) : undefined;
-      const nextLease = c.exists ? c.lease : 0;
-      if (old !== undefined && old.lease !== nextLease) this.leases.get(old.lease)?.keys.delete(key);
-      if (nextLease !== 0) {
-        this.volatile.set(key, { value: c.value, modRevision: rev, lease: nextLease });
-        this.leases.get(nextLease)?.keys.add(key);
-      } else if (old !== undefined) {
-        removed.push(key);
-      }
-    }
-    if (removed.length > 0) this.volatile.deleteAll(removed);
+    this.volatile.applyPlan(plan, rev, (id) => this.leases.get(id));
     this.rev = rev;
     this.feed.push(plan.events);
     this.feed.position = rev;
@@ -386,8 +348,8 @@ export class SqliteStore implements Store {
   private deleteLeaseKeys(l: Lease): void {
     if (l.keys.size === 0) return;
     const ops: Op[] = [...l.keys].sort(byteOrder).map((key) => ({ type: 'delete', key }));
-    this.queue.push({ compares: [], ops, resolve: () => {}, reject: reraise });
-    this.flush();
+    this.commits.add({ compares: [], ops, resolve: noop, reject: reraise });
+    this.commits.flush();
   }
 
   private assertOpen(): void {
@@ -398,32 +360,6 @@ export class SqliteStore implements Store {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/** The [start, end) of a range: `from`/`to` clamped to the keys under `prefix`. */
-function bounds(prefix: string, opts: RangeOptions): [string, string] {
-  const end = prefixEnd(prefix);
-  const start = opts.from !== undefined && opts.from > prefix ? opts.from : prefix;
-  return [start, opts.to !== undefined && opts.to < end ? opts.to : end];
-}
-
-/** Merges durable rows and volatile entries (each sorted, disjoint) in byte order. */
-function mergeSorted(rows: Row[], mem: Entry[], limit: number): Entry[] {
-  const out: Entry[] = [];
-  let i = 0;
-  let j = 0;
-  while (out.length < limit && (i < rows.length || j < mem.length)) {
-    const row = rows[i];
-    const m = mem[j];
-    if (row !== undefined && (m === undefined || row.key < m.key)) {
-      out.push({ key: row.key, value: row.value, modRevision: row.mod_rev, lease: 0 });
-      i++;
-    } else {
-      out.push(m!);
-      j++;
-    }
-  }
-  return out;
-}
 
 /** Lease-bound puts and deletes may touch memory only (a heartbeat's token swap, an expiry); anything else writes rows. */
 function mayStayInMemory(ops: readonly Op[]): boolean {
