@@ -15,7 +15,9 @@ const QUEUE_NAME_RE = /^[a-zA-Z0-9_-]+$/;
  * type, with a q-value above 0. A missing or empty header means `*\/*`.
  */
 export function checkAccept(accept: string | undefined, jsonHome = false): void {
-  if (accept === undefined || accept.trim() === '' || acceptsJson(accept, jsonHome)) return;
+  // The common cases first: no parsing for what almost every client sends.
+  if (accept === undefined || accept === 'application/json' || accept === '*/*') return;
+  if (accept.trim() === '' || acceptsJson(accept, jsonHome)) return;
   throw queueFault('notAcceptable', 'All responses are application/json; the Accept header does not allow it.');
 }
 

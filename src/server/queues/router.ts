@@ -96,32 +96,30 @@ export function matchQueueRoute(method: string, path: string): QueueRoute | null
     prefix = `/v1/${second}`;
     rest = 3;
   }
-  const found = matchRest(segs, rest);
-  if (found === null) return null;
-  const allow = ALLOW[found.name];
-  return { ...found, allow, allowed: allow.includes(method), pathProject, prefix };
+  const name = routeName(segs, rest);
+  if (name === null) return null;
+  const allow = ALLOW[name];
+  const queue = hasQueueName(name) ? decodeSegment(segs[rest + 1] as string) : '';
+  const id = name === 'message' || name === 'claim' ? decodeSegment(segs[rest + 3] as string) : '';
+  return { name, allow, allowed: allow.includes(method), pathProject, prefix, queue, id };
 }
 
-function matchRest(segs: string[], i: number): { name: QueueRouteName; queue: string; id: string } | null {
+/** The route of the segments from `i` on (after `/v1` or `/v1/{project_id}`), or null. */
+function routeName(segs: readonly string[], i: number): QueueRouteName | null {
   const n = segs.length - i;
-  const at = (k: number): string => segs[i + k] as string;
-  if (n === 0) return { name: 'home', queue: '', id: '' };
-  if (at(0) === 'health') return n === 1 ? { name: 'health', queue: '', id: '' } : null;
-  if (at(0) !== 'queues') return null;
-  if (n === 1) return { name: 'queues.list', queue: '', id: '' };
-  if (at(1) === '') return null;
-  const queue = decodeSegment(at(1));
-  if (n === 2) return { name: 'queue', queue, id: '' };
-  const sub = at(2);
+  if (n === 0) return 'home';
+  const first = segs[i];
+  if (first === 'health') return n === 1 ? 'health' : null;
+  if (first !== 'queues') return null;
+  if (n === 1) return 'queues.list';
+  if (segs[i + 1] === '') return null;
+  if (n === 2) return 'queue';
+  const sub = segs[i + 2];
   if (n === 3) {
-    if (sub === 'metadata') return { name: 'metadata', queue, id: '' };
-    if (sub === 'stats') return { name: 'stats', queue, id: '' };
-    if (sub === 'messages') return { name: 'messages', queue, id: '' };
-    if (sub === 'claims') return { name: 'claims', queue, id: '' };
+    if (sub === 'metadata' || sub === 'stats' || sub === 'messages' || sub === 'claims') return sub;
     return null;
   }
-  if (n !== 4 || at(3) === '') return null;
-  if (sub === 'messages') return { name: 'message', queue, id: decodeSegment(at(3)) };
-  if (sub === 'claims') return { name: 'claim', queue, id: decodeSegment(at(3)) };
-  return null;
+  if (n !== 4 || segs[i + 3] === '') return null;
+  if (sub === 'messages') return 'message';
+  return sub === 'claims' ? 'claim' : null;
 }
