@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sleep } from '../lib/backoff.js';
+import { Backoff, sleep } from '../lib/backoff.js';
 import { EventsFollower } from '../client/events-follower.js';
 import type { ActionSpec, FileSpec, HookSpec } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';
@@ -111,14 +111,15 @@ export class Materializer {
 
   /** Full sync with exponential backoff until it succeeds (or stop). */
   private async syncUntilDone(signal: AbortSignal): Promise<void> {
-    for (let delay = 250; !signal.aborted; delay = Math.min(delay * 2, 15_000)) {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
+    while (!signal.aborted) {
       try {
         await this.syncOnce();
         return;
       } catch (err) {
         this.opts.metrics.upstreamErrors.inc({ op: 'sync' });
         this.opts.log.warn({ err: String(err) }, 'full sync failed; files stay as they are; retrying');
-        await sleep(delay * (0.5 + Math.random() * 0.5), signal);
+        await sleep(backoff.next(), signal);
       }
     }
   }
