@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from '../lib/http-pool.js';
 import { TetherError } from '../lib/errors.js';
-import { queueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
 import type {
   Claim,
@@ -15,6 +14,7 @@ import type {
   QueueStats,
 } from '../queues/types.js';
 import { parseRoot } from './paths.js';
+import { HEADER_SAFE, claimPath, idsQuery, messagePath, query, queuePath, toJson, waitSeconds, wholeLimit } from './queues-request.js';
 import {
   badResponse,
   faultFromQueuesReply,
@@ -57,12 +57,8 @@ interface CallOptions {
   timeoutMs?: number;
 }
 
-type Query = Record<string, string | number | boolean | undefined>;
-
 const DEFAULT_TIMEOUT_MS = 10_000;
 const LONG_POLL_SLACK_MS = 10_000;
-/** The server's cap on `wait` (seconds); a larger value would be a 400 there, the domain caps instead. */
-const MAX_WAIT_SECONDS = 30;
 
 /**
  * The Queues interface over the Cloud Queues v1 HTTP API (node:http,
@@ -282,58 +278,6 @@ export class HttpQueues implements Queues {
     if (cid !== null) h['client-id'] = cid;
     if (this.token !== undefined) h['x-auth-token'] = this.token;
     return h;
-  }
-}
-
-/** What node:http sends in a header value as it is (tab, printable ASCII, Latin-1). */
-const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-const seg = (s: string): string => encodeURIComponent(s);
-const queuePath = (name: string): string => `/queues/${seg(name)}`;
-const messagePath = (name: string, id: string): string => `${queuePath(name)}/messages/${seg(id)}`;
-const claimPath = (name: string, id: string): string => `${queuePath(name)}/claims/${seg(id)}`;
-
-/**
- * `?ids=a,b` with each id encoded and the commas literal (the list separator).
- * No ids cannot be said on the wire (without `ids` the route lists instead),
- * so it is refused here as the domain refuses it (1..max ids).
- */
-function idsQuery(ids: readonly string[]): string {
-  if (ids.length === 0) throw queueFault('invalidApiCall', 'at least one message id is required');
-  return `?ids=${ids.map(seg).join(',')}`;
-}
-
-/**
- * A `limit` the wire can carry: integer text. A fractional or non-finite
- * one cannot be sent as what it is, so it is refused here as the domain
- * refuses it (out of range: invalidApiCall); integers go as they are and
- * the server checks their range.
- */
-function wholeLimit(limit: number | undefined): number | undefined {
-  if (limit !== undefined && !Number.isInteger(limit)) throw queueFault('invalidApiCall', `limit must be a whole number, not ${limit}`);
-  return limit;
-}
-
-/** `wait` in seconds with ms precision (the server takes decimals), at most 30; undefined when not waiting. */
-function waitSeconds(waitMs: number | undefined): number | undefined {
-  if (waitMs === undefined || !Number.isFinite(waitMs) || waitMs <= 0) return undefined;
-  return Math.min(MAX_WAIT_SECONDS, Math.ceil(waitMs) / 1000);
-}
-
-/** `?a=1&b=true` from the defined entries (booleans as `true`/`false`, spec 2.4), or ''. */
-function query(params: Query): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.append(k, String(v));
-  const s = q.toString();
-  return s === '' ? '' : `?${s}`;
-}
-
-/** A body as JSON text; one JSON cannot carry (a BigInt, a cycle) is the domain's invalidBody. */
-function toJson(body: unknown): string | null {
-  try {
-    return JSON.stringify(body) ?? null;
-  } catch (cause) {
-    throw queueFault('invalidBody', 'the body cannot be written as JSON', cause);
   }
 }
 

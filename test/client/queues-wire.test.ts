@@ -10,6 +10,7 @@ import {
   parseQueueList,
   parseStats,
 } from '../../src/client/queues-wire.js';
+import { idsQuery, query, toJson, waitSeconds, wholeLimit } from '../../src/client/queues-request.js';
 import { hasCode } from '../../src/lib/errors.js';
 import { isQueueFault } from '../../src/queues/faults.js';
 
@@ -86,3 +87,31 @@ describe('queues wire parsing', () => {
     expect(hasCode(faultFromQueuesReply(401, ''), 'client.unauthorized')).toBe(true);
   });
 });
+
+describe('queues request building', () => {
+  it('writes ids, limits, waits, booleans and bodies as the wire wants them', () => {
+    expect(idsQuery(['a', 'b/c', 'd,e'])).toBe('?ids=a,b%2Fc,d%2Ce');
+    expect(isQueueFault(catchIt(() => idsQuery([])), 'invalidApiCall')).toBe(true);
+    expect(query({ limit: 5, echo: true, include_claimed: false, marker: undefined })).toBe('?limit=5&echo=true&include_claimed=false');
+    expect(query({})).toBe('');
+    expect(waitSeconds(undefined)).toBeUndefined();
+    expect(waitSeconds(0)).toBeUndefined();
+    expect(waitSeconds(250)).toBe(0.25);
+    expect(waitSeconds(120_000)).toBe(30);
+    expect(wholeLimit(1e19)).toBe(1e19);
+    expect(isQueueFault(catchIt(() => wholeLimit(2.5)), 'invalidApiCall')).toBe(true);
+    expect(isQueueFault(catchIt(() => wholeLimit(Number.NaN)), 'invalidApiCall')).toBe(true);
+    expect(toJson({ a: 1 })).toBe('{"a":1}');
+    expect(toJson(undefined)).toBeNull();
+    expect(isQueueFault(catchIt(() => toJson({ n: 1n })), 'invalidBody')).toBe(true);
+  });
+});
+
+function catchIt(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
