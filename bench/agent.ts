@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
-import { TetherError } from '../src/errors.js';
+import { TetherError } from '../src/lib/errors.js';
 import { countKeys, currentRevision, etcdctl, grantLease, putLeased, startKeepAlive, startWatch, TXN_OPS, type Watch } from './lib/agent-etcd.js';
 import { procStatusMb, watchProcesses, type ProcessWindow } from './lib/agent-proc.js';
 import { serviceId, startSeededTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';

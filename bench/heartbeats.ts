@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { HttpRegistry } from '../src/client/http-registry.js';
-import { TetherError } from '../src/errors.js';
+import { TetherError } from '../src/lib/errors.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import type { Server } from './lib/child.js';
 import { startEtcd } from './lib/etcd.js';

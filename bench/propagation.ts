@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
-import { TetherError } from '../src/errors.js';
+import { TetherError } from '../src/lib/errors.js';
 import { takeMarker } from './lib/agent-tether.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import type { Server } from './lib/child.js';

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { Server } from './child.js';
 import type { Cleanup } from './cleanup.js';
 import { startTether } from './tether.js';

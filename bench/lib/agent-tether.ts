@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { startServer, type Server } from './child.js';
 import type { Cleanup } from './cleanup.js';
 import { expectJson } from './http.js';

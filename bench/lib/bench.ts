@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { Cleanup } from './cleanup.js';
 
 /** The command line every bench shares (see run.ts for the help text). */

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { Cleanup } from './cleanup.js';
 import { processCpuSeconds } from './cpu.js';
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { freePort } from '../../test/helpers/ports.js';
 import type { Cleanup } from './cleanup.js';
 import { startServer, tempDir, type Server } from './child.js';

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 
 /**
  * The one request shape both systems get in the hot loops: a JSON body over a

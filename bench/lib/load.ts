@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { Server } from './child.js';
 import { cpuMeter, type Cpu } from './cpu.js';
 import type { Cleanup } from './cleanup.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import type { Cleanup } from './cleanup.js';
 import { ARMED, COUNTERS, ERRORS, WOKEN, type FollowerJob, type FollowerReport } from './propagation-follower-worker.js';
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { TetherError } from '../../src/errors.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { freePort } from '../../test/helpers/ports.js';
 import type { Cleanup } from './cleanup.js';
 import { startServer, tempDir, type Server } from './child.js';
