@@ -8,7 +8,8 @@ import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type Hook
 import { resolveRefs } from './normalize-files.js';
 import { normalizeFile, type FilePart } from './normalize.js';
 import { manifestSchema } from './schema.js';
-import { expandEnv, locate, parseSource, type SourceFile } from './source.js';
+import { plainValue } from './plain-value.js';
+import { locate, parseSource, type SourceFile } from './source.js';
 
 export interface LoadResult {
   /** The frozen manifest, or null when there is any issue. */
@@ -59,11 +60,10 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
   const { source, issues: syntax } = parseSource(file, text);
   if (syntax.length > 0) return { part: null, issues: syntax };
   const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
-  const raw = source.value ?? {};
-  const expanded = expandEnv(raw, env, (p) => locate(source, p));
+  const expanded = plainValue(source.root, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.
   const envPaths = new Set(expanded.issues.map((i) => i.path));
-  const parsed = manifestSchema.safeParse(expanded.value);
+  const parsed = manifestSchema.safeParse(expanded.value ?? {});
   if (!parsed.success) {
     const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
     return { part: null, issues: [...expanded.issues, ...structural] };
