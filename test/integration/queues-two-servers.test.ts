@@ -67,6 +67,23 @@ describe('queues: two servers over one etcd (HTTP)', () => {
     expect(Date.now() - started).toBeLessThan(8000);
   }, 30_000);
 
+  it('SIGTERM with a claim waiting: the claim gets 503 + Retry-After, the process exits 0 without an error logged', async () => {
+    await ca.put('/v1/queues/sigterm');
+    const waiting = ca.post('/v1/queues/sigterm/claims?wait=20', { ttl: 60, grace: 60 });
+    await expect
+      .poll(async () => (await (await fetch(`${a.url}/metrics`)).text()).match(/tether_long_polls_waiting\{api="queues"\} (\d+)/)?.[1], {
+        timeout: 10_000,
+      })
+      .toBe('1');
+    const exited = a.stop();
+    const r = await waiting;
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('30');
+    expect((await exited).code).toBe(0);
+    const errors = a.log.filter((line) => /"level":(50|60)/.test(line));
+    expect(errors).toEqual([]);
+  }, 30_000);
+
   it('tether server is the same command as tether registry', async () => {
     const p = spawnTether(['server', '--help']);
     expect((await p.exited).code).toBe(0);
