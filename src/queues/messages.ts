@@ -13,11 +13,7 @@ export interface ListQuery {
   includeClaimed: boolean;
 }
 
-/**
- * One page, oldest first, strictly after the marker. Reads a little more than
- * `limit` per range so filtered-out messages (own, claimed, expired) rarely
- * cost a second read. A missing queue has no messages: an empty page.
- */
+/** One page, oldest first, strictly after the marker. A missing queue has no messages: an empty page. */
 export async function listMessages(ctx: Ctx, keys: QueueKeys, q: ListQuery): Promise<MessageList> {
   const after = q.marker === undefined ? 0 : parseListMarker(q.marker);
   if (after === null) return { messages: [] };
@@ -25,8 +21,9 @@ export async function listMessages(ctx: Ctx, keys: QueueKeys, q: ListQuery): Pro
   const messages: Message[] = [];
   let lastKey: string | undefined;
   let from = messageKey(keys, after + 1);
-  const page = q.limit + 8;
-  for (;;) {
+  // Exactly a page first (pub-sub readers filter out little), larger reads while filtering skips messages.
+  let page = q.limit;
+  for (;; page = Math.min(page * 4, 1000)) {
     const { entries } = await ctx.store.range(keys.messages, { from, limit: page });
     for (const e of entries) {
       const m = decode<MessageRecord>(e.value);
