@@ -370,3 +370,42 @@ describe('queues wire: connections', () => {
     expect(JSON.parse(refused.text).title).toBe('Invalid API call');
   });
 });
+
+describe('queues wire: missing queues and messages', () => {
+  it('F-Q20 a queue never created: GET 404, stats 404, metadata 404, messages 204, POST 404, claims 204, DELETE 204', async () => {
+    const q = '/v1/queues/0a5b1b85-4263-11e3-b034-28cfe91478b9';
+    for (const path of [q, `${q}/stats`, `${q}/metadata`]) {
+      const r = await c.get(path);
+      expect(r.status, path).toBe(404);
+      expect(r.text).toBe('');
+    }
+    expect((await c.get(`${q}/messages`)).status).toBe(204);
+    expect((await c.post(`${q}/messages`, [{ ttl: 200, body: { Home: '' } }])).status).toBe(404);
+    expect((await c.post(`${q}/claims`, { ttl: 200, grace: 300 })).status).toBe(204);
+    expect((await c.del(q)).status).toBe(204);
+  });
+
+  it('U-15 POST to a missing 64-char queue -> 404, 65-char -> 400; U-22 ?ids=a,b,c on a missing queue: GET 204, DELETE 204', async () => {
+    expect((await c.post(`/v1/queues/${'m'.repeat(64)}/messages`, messages(1))).status).toBe(404);
+    expect((await c.post(`/v1/queues/${'m'.repeat(65)}/messages`, messages(1))).status).toBe(400);
+    expect((await c.get('/v1/queues/notthere/messages/a')).status).toBe(404);
+    expect((await c.get('/v1/queues/notthere/messages?ids=a,b,c')).status).toBe(204);
+    expect((await c.del('/v1/queues/notthere/messages?ids=a,b,c')).status).toBe(204);
+  });
+
+  it('F-M06 / F-M09 / F-M10 DELETE resources[0] -> 204, GET it -> 404; ids with a nonexisting one: GET 200, DELETE 204; U-14 22 ids -> 400', async () => {
+    const hrefs = await queueWith(c, 'fm06', 4);
+    const ids = hrefs.map((h) => h.split('/').pop() as string);
+    expect((await c.del(hrefs[0] as string)).status).toBe(204);
+    expect((await c.get(hrefs[0] as string)).status).toBe(404);
+    const some = `/v1/queues/fm06/messages?ids=${ids.slice(1).join(',')},nonexisting`;
+    const got = await c.get(some);
+    expect(got.status).toBe(200);
+    expect(got.json.map((m: { href: string }) => m.href).sort()).toEqual(hrefs.slice(1).sort());
+    for (const m of got.json) expect(Object.keys(m).sort()).toEqual(['age', 'body', 'href', 'ttl']);
+    expect((await c.del(some)).status).toBe(204);
+    expect((await c.get(some)).status).toBe(204);
+    const many = Array.from({ length: 22 }, (_, i) => `x${i}`).join(',');
+    expect((await c.del(`/v1/queues/fm06/messages?ids=${many}`)).status).toBe(400);
+  });
+});
