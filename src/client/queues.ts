@@ -60,6 +60,9 @@ interface CallOptions {
 const DEFAULT_TIMEOUT_MS = 10_000;
 const LONG_POLL_SLACK_MS = 10_000;
 
+/** Project ids the path form cannot carry (segments that name resources after /v1/), and the empty one. */
+const PATH_UNSAFE = new Set(['', 'queues', 'health']);
+
 /**
  * The Queues interface over the Cloud Queues v1 HTTP API (node:http,
  * keep-alive pool, one per instance), so code written against Queues runs
@@ -260,10 +263,12 @@ export class HttpQueues implements Queues {
   /**
    * Whether `project` goes in the path: when asked to, and also when a
    * header cannot carry it (characters beyond Latin-1: the spec allows any
-   * project id, HTTP headers do not).
+   * project id, HTTP headers do not). Never '' (the header says "empty",
+   * the path cannot) nor `queues`/`health`, which the path reads as resources.
    */
   private inPath(project: Project): project is string {
-    return project !== null && (this.projectInPath || !HEADER_SAFE.test(project));
+    if (project === null || PATH_UNSAFE.has(project)) return false;
+    return this.projectInPath || !HEADER_SAFE.test(project);
   }
 
   private prefix(project: Project): string {

@@ -90,6 +90,10 @@ describe('HttpQueues', () => {
     expect(await header.queueExists(null, name)).toBe(false);
     await path.createQueue(null, name);
     expect(await header.queueExists(null, name)).toBe(true);
+    // `queues` and `health` cannot be path segments: the header carries them; '' is emptyProject either way.
+    await path.createQueue('queues', name);
+    expect(await header.queueExists('queues', name)).toBe(true);
+    expect(isQueueFault(await caught(path.createQueue('', name)), 'emptyProject')).toBe(true);
     // A project id no header can carry goes in the path, and is the same project either way.
     await header.createQueue('项目 1', name);
     expect(await path.queueExists('项目 1', name)).toBe(true);
