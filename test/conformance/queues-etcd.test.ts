@@ -14,7 +14,7 @@ const etcd = useEtcd();
 describeQueuesConformance(etcdQueues(() => etcd().endpoints));
 
 /** Two QueueServices (two "servers"), each with its own etcd store connection, over one prefix. */
-async function twoServers(): Promise<{ a: QueueService; b: QueueService; close(): Promise<void> }> {
+async function twoServers(): Promise<{ a: QueueService; b: QueueService; clock: FakeClock; close(): Promise<void> }> {
   const prefix = uniquePrefix();
   const clock = new FakeClock();
   const stores: Store[] = [];
@@ -27,6 +27,7 @@ async function twoServers(): Promise<{ a: QueueService; b: QueueService; close()
   return {
     a: services[0]!,
     b: services[1]!,
+    clock,
     async close() {
       for (const s of services) await s.close();
       await stores[0]!.txn([], [{ type: 'deleteRange', start: '', end: '\uffff' }]).catch(() => undefined);
@@ -96,6 +97,27 @@ describe('Queues: two servers over one etcd', () => {
       }
       expect(order).toHaveLength(60);
       for (const batch of batches) expect(order.slice(order.indexOf(batch[0]!), order.indexOf(batch[0]!) + 3)).toEqual(batch);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a claim that expired is claimable through the other server; both sweeping at once is harmless', async () => {
+    const { a, b, clock, close } = await twoServers();
+    try {
+      await a.createQueue('p', 'jobs');
+      const ids = await a.postMessages('p', 'jobs', clientId(), [...docs(2, 60), ...docs(1, 3600)]);
+      const first = await a.claimMessages('p', 'jobs', { ttl: 60, grace: 60 }, { limit: 1 });
+      expect(first?.messages.map((m) => m.id)).toEqual([ids[0]]);
+      expect((await b.claimMessages('p', 'jobs', CLAIM, { limit: 1 }))?.messages.map((m) => m.id)).toEqual([ids[1]]);
+      clock.advance(100_000);
+      // ids[0]: claim expired at 60 s, message lives to 120 s (grace); ids[1] is under b's claim; ids[2] is free.
+      const again = await b.claimMessages('p', 'jobs', { ttl: 60, grace: 60 }, { limit: 5 });
+      expect(again?.messages.map((m) => m.id).sort()).toEqual([ids[0], ids[2]].sort());
+      clock.advance(3_600_000);
+      const [sa, sb] = await Promise.all([a.sweep(), b.sweep()]);
+      expect(sa.messages + sb.messages).toBeGreaterThanOrEqual(3);
+      expect(await a.getStats('p', 'jobs')).toEqual({ claimed: 0, free: 0, total: 0 });
     } finally {
       await close();
     }
