@@ -145,7 +145,7 @@ async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
 
 export const registryCommand: Command = {
   name: 'registry',
-  summary: 'run a registry server (SQLite or etcd)',
+  summary: 'run the server: Service Registry v1.0 and Cloud Queues v1 (SQLite or etcd)',
   help,
   async run(argv) {
     const { values, positionals: pos } = parse('registry', argv, options);
