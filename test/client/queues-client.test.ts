@@ -56,6 +56,15 @@ describe('Client.queues', () => {
     const claim = await client.queues.claim(name, { ttl: 60, grace: 60 });
     expect(claim?.messages.map((m) => m.id)).toEqual([id]);
     await client.queues.deleteMessage(name, id as string, claim?.id);
+    // consume() over the in-process QueueService: the same loop, no HTTP.
+    await client.queues.post(name, [{ ttl: 300, body: 'in-process' }]);
+    const seen: unknown[] = [];
+    const stop = new AbortController();
+    const run = client.queues.consume(name, (m) => void seen.push(m.body), { signal: stop.signal, waitMs: 2000 });
+    await vi.waitFor(async () => expect((await client.queues.stats(name)).total).toBe(0), { timeout: 10_000 });
+    stop.abort();
+    expect(await run).toEqual({ handled: 1, failed: 0 });
+    expect(seen).toEqual(['in-process']);
     await client.close();
     expect(await srv.service.queueExists('tq2', name)).toBe(true);
 
