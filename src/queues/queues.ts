@@ -26,8 +26,9 @@ import type {
  * Every call checks the project id (empty -> emptyProject; longer than
  * maxProjectIdLength -> invalidQueue where the call names a queue) and the queue
  * name (invalidQueue) before anything else. Storage failures raise `unavailable`.
- * Every method takes an optional AbortSignal; on abort it rejects with the
- * signal's reason and changes nothing it had not already committed.
+ * Every method takes an optional AbortSignal: aborted before the call or
+ * during a wait, it rejects with the signal's reason having changed nothing;
+ * a change already committed (a claim made) is returned, never hidden.
  */
 export interface Queues {
   /** True when created (201), false when it already existed (204). */

@@ -224,28 +224,32 @@ export class QueueService implements Queues {
     return queueKeys(project, name);
   }
 
+  /**
+   * Runs one operation. An aborted signal stops it before it starts, and
+   * ends a wait (waitFor); a result already committed is returned even if the
+   * signal aborts meanwhile, so a claim is never made and then hidden.
+   */
   private run<T>(signal: AbortSignal | undefined, fn: () => Promise<T> | T): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return guard(fn).then((value) => {
-      signal?.throwIfAborted();
-      return value;
-    });
+    return guard(fn);
   }
 
   /**
    * Runs `attempt`; while it finds nothing and `waitMs` has not passed, sleeps
    * until the queue changes (a post or a release, seen on the change feed), a
-   * skipped claim expires, the signal aborts or the service closes, then tries again.
+   * skipped claim expires, or the service closes, then tries again. Rejects
+   * with the signal's reason when it aborts while waiting (nothing was taken).
    */
   private async waitFor<T>(keys: QueueKeys, waitMs: number, signal: AbortSignal | undefined, attempt: () => Promise<T | null>): Promise<T | null> {
     if (waitMs <= 0) return attempt();
     const deadline = Date.now() + waitMs;
     for (;;) {
+      signal?.throwIfAborted();
       const ticket = this.ctx.waiters.arm(keys.id);
       try {
         const found = await attempt();
         const left = deadline - Date.now();
-        if (found !== null || left <= 0 || signal?.aborted || this.stop.signal.aborted) return found;
+        if (found !== null || left <= 0 || this.stop.signal.aborted) return found;
         const untilExpiry = this.ctx.hints.nextExpiry(keys.id) - this.ctx.clock.now();
         await ticket.wait(Math.max(1, Math.min(left, untilExpiry)), signal);
       } finally {
