@@ -123,6 +123,39 @@ describe('consume', () => {
     expect(isQueueFault(await other.getMessage(P, name, ids[0] as string).catch((e: unknown) => e), 'notFound')).toBe(true);
   });
 
+  it('aborts the handlers of a claim that expired before its renewal; the message comes back (at least once)', async () => {
+    const { name, ids } = await queueWith(['lost']);
+    const errors: unknown[] = [];
+    const reasons: unknown[] = [];
+    const stop = new AbortController();
+    const started = deferred();
+    const run = consume(
+      srv.client(),
+      P,
+      name,
+      async (m, { signal }) => {
+        reasons.push(m.id);
+        if (reasons.length > 1) return; // the redelivery is handled at once
+        started.resolve();
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        reasons.push(signal.reason);
+      },
+      { signal: stop.signal, ttl: 60, grace: 60, renewEveryMs: 300, waitMs: 2000, onError: (e) => errors.push(e) },
+    );
+    await started.promise;
+    // Past the claim's ttl before the first renewal: the renewal finds it gone and aborts the handler.
+    srv.clock.advance(61_000);
+    await vi.waitFor(async () => expect((await srv.client().getStats(P, name)).total).toBe(0), { timeout: 10_000 });
+    stop.abort();
+    expect(await run).toEqual({ handled: 2, failed: 0 });
+    expect(reasons[0]).toBe(ids[0]);
+    expect(hasCode(reasons[1], 'queues.claimLost')).toBe(true);
+    expect(reasons[2]).toBe(ids[0]);
+    expect(errors.some((e) => isQueueFault(e, 'notFound'))).toBe(true);
+    // The first handler finished after the loss: its delete, with the lost claim id, was refused.
+    expect(errors.some((e) => isQueueFault(e, 'forbidden'))).toBe(true);
+  });
+
   it('stops on abort: lets the running handler finish, releases the messages it did not start', async () => {
     const { name, ids } = await queueWith(['first', 'second', 'third']);
     const started = deferred();
