@@ -59,13 +59,18 @@ export class QueueService implements Queues {
     this.poster = new Poster(ctx);
   }
 
-  /** Starts following the store's changes and the sweep. Rejects (unavailable) when the store fails. */
+  /** Starts following the store's changes and the sweep. Rejects: `queues.config` for bad limits, unavailable when the store fails. */
   static async open(store: Store, opts: QueueServiceOptions = {}): Promise<QueueService> {
+    const limits = { ...DEFAULT_QUEUE_LIMITS, ...opts.limits };
+    if (limits.maxMessagesPerPost > 0 && limits.maxMessagesPerPost < 20) {
+      // Spec A1: upstream's own tests post 20 messages at once.
+      throw new TetherError('queues.config', `maxMessagesPerPost must be 0 (no limit) or at least 20, got ${limits.maxMessagesPerPost}`);
+    }
     const stop = new AbortController();
     const ctx: Ctx = {
       store,
       clock: opts.clock ?? systemClock,
-      limits: { ...DEFAULT_QUEUE_LIMITS, ...opts.limits },
+      limits,
       log: (opts.logger ?? silentLogger()).child({ component: 'queues' }),
       hints: new Hints(),
       waiters: new Waiters(),

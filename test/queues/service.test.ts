@@ -73,4 +73,12 @@ describe('QueueService', () => {
       await store.close();
     }
   });
+
+  it('refuses a per-post message limit below 20 (spec A1)', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    await expect(QueueService.open(store, { limits: { maxMessagesPerPost: 10 } })).rejects.toMatchObject({ code: 'queues.config' });
+    const ok = await QueueService.open(store, { sweepIntervalMs: 0, limits: { maxMessagesPerPost: 20 } });
+    await ok.close();
+    await store.close();
+  });
 });
