@@ -65,17 +65,8 @@ export function checkHead(req: ApiRequest, route: QueueRoute | null, api: QueueA
   if (route === null) return { kind: 'notFound' };
   if (method === 'OPTIONS') return { kind: 'reply', status: 204, allow: route.allow };
   if (!route.allowed) return { kind: 'reply', status: 405, allow: route.allow };
-  const auth = req.api.auth;
-  if (auth !== undefined && route.name !== 'home' && route.name !== 'health') {
-    const header = req.headers['x-auth-token'];
-    const wanted = route.pathProject ?? req.headers['x-project-id'];
-    try {
-      // '*' as the tenant: only an every-tenant token matches it (the global namespace).
-      authenticate(auth, typeof wanted === 'string' ? wanted : '*', typeof header === 'string' ? header : undefined);
-    } catch (err) {
-      return { kind: 'unauthorized', description: err instanceof Error ? err.message : 'Unauthorized' };
-    }
-  }
+  const refused = authFailure(req, route);
+  if (refused !== undefined) return { kind: 'unauthorized', description: refused };
   try {
     checkAccept(req.headers.accept, route.name === 'home');
     const project = projectOf(req.headers, route.pathProject);
@@ -89,6 +80,21 @@ export function checkHead(req: ApiRequest, route: QueueRoute | null, api: QueueA
   } catch (err) {
     if (isQueueFault(err)) return { kind: 'fault', fault: err };
     throw err;
+  }
+}
+
+/** Why the token does not open the request's project, or undefined when it does (or the server has no tokens). */
+function authFailure(req: ApiRequest, route: QueueRoute): string | undefined {
+  const auth = req.api.auth;
+  if (auth === undefined || route.name === 'home' || route.name === 'health') return undefined;
+  const header = req.headers['x-auth-token'];
+  const wanted = route.pathProject ?? req.headers['x-project-id'];
+  try {
+    // '*' as the tenant: only an every-tenant token matches it (the global namespace).
+    authenticate(auth, typeof wanted === 'string' ? wanted : '*', typeof header === 'string' ? header : undefined);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : 'Unauthorized';
   }
 }
 
