@@ -8,6 +8,9 @@ export interface Row {
   mod_rev: number;
 }
 
+/** A range row in raw mode: [key, value, mod_rev]. */
+export type RawRow = [key: string, value: string, modRev: number];
+
 /** A durable change: upsert when `value` is a string, delete when null. */
 export interface DiskWrite {
   key: string;
@@ -31,7 +34,7 @@ type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
 export interface Statements {
   get: Stmt<[string], Omit<Row, 'key'>>;
   modRev: Stmt<[string], number>;
-  range: Stmt<[string, string, number], Row>;
+  range: Stmt<[string, string, number], RawRow>;
   keys: Stmt<[string, string], string>;
   count: Stmt<[string, string], number>;
   maxModRev: Stmt<[], number | null>;
@@ -55,9 +58,10 @@ export function prepareStatements(db: Database.Database): Statements {
   return {
     get: db.prepare<[string], Omit<Row, 'key'>>('SELECT value, mod_rev FROM kv WHERE key = ?'),
     modRev: db.prepare<[string], number>('SELECT mod_rev FROM kv WHERE key = ?').pluck(),
-    range: db.prepare<[string, string, number], Row>(
-      'SELECT key, value, mod_rev FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?',
-    ),
+    // Raw mode (arrays, not objects): a page of 18 rows costs ~35-50 % less CPU (bench/README.md, Cloud Queues).
+    range: db
+      .prepare<[string, string, number], RawRow>('SELECT key, value, mod_rev FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?')
+      .raw(),
     keys: db.prepare<[string, string], string>('SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key').pluck(),
     count: db.prepare<[string, string], number>('SELECT count(*) FROM kv WHERE key >= ? AND key < ?').pluck(),
     maxModRev: db.prepare<[], number | null>('SELECT max(mod_rev) FROM kv').pluck(),

@@ -1,6 +1,6 @@
 import type { Lease } from './sqlite-leases.js';
 import type { Plan } from './sqlite-plan.js';
-import type { Row } from './sqlite-schema.js';
+import type { RawRow } from './sqlite-schema.js';
 import { prefixEnd, type Entry, type RangeOptions } from './store.js';
 
 /** A lease-bound key's state; it lives only in memory. */
@@ -106,15 +106,15 @@ export function bounds(prefix: string, opts: RangeOptions): [string, string] {
 }
 
 /** Merges durable rows and volatile entries (each sorted, disjoint) in byte order. */
-export function mergeSorted(rows: Row[], mem: Entry[], limit: number): Entry[] {
+export function mergeSorted(rows: RawRow[], mem: Entry[], limit: number): Entry[] {
   const out: Entry[] = [];
   let i = 0;
   let j = 0;
   while (out.length < limit && (i < rows.length || j < mem.length)) {
     const row = rows[i];
     const m = mem[j];
-    if (row !== undefined && (m === undefined || row.key < m.key)) {
-      out.push({ key: row.key, value: row.value, modRevision: row.mod_rev, lease: 0 });
+    if (row !== undefined && (m === undefined || row[0] < m.key)) {
+      out.push({ key: row[0], value: row[1], modRevision: row[2], lease: 0 });
       i++;
     } else {
       out.push(m!);
