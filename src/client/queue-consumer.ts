@@ -133,7 +133,9 @@ async function workClaim(w: ClaimWork, claim: Claim): Promise<ConsumeResult> {
   // Aborts the handlers on a stop or when renewal finds the claim gone; the listener goes in `finally`.
   const claimAc = new AbortController();
   const onStop = (): void => claimAc.abort(w.signal.reason);
-  w.signal.addEventListener('abort', onStop, { once: true });
+  // Stopped while the claim was on its way back: start nothing, release it all.
+  if (w.signal.aborted) onStop();
+  else w.signal.addEventListener('abort', onStop, { once: true });
   const renewing = new AbortController();
   const renewal = renewWhileRunning(w, claim.id, renewing.signal, claimAc);
   try {
@@ -151,6 +153,7 @@ async function workClaim(w: ClaimWork, claim: Claim): Promise<ConsumeResult> {
 /** Runs the claim's messages through the handler, `concurrency` at a time; stops starting new ones on abort. */
 async function runHandlers(w: ClaimWork, claim: Claim, signal: AbortSignal): Promise<ConsumeResult & { unstarted: number }> {
   const counts = { handled: 0, failed: 0, unstarted: 0 };
+  const deletes: Array<Promise<void>> = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < claim.messages.length && !signal.aborted) {
@@ -169,7 +172,6 @@ async function runHandlers(w: ClaimWork, claim: Claim, signal: AbortSignal): Pro
       deletes.push(w.queues.deleteMessage(w.project, w.queue, message.id, claim.id).catch(w.report));
     }
   };
-  const deletes: Array<Promise<void>> = [];
   await Promise.all(Array.from({ length: Math.min(w.concurrency, claim.messages.length) }, worker));
   // Settled before the claim is released or the next one taken.
   await Promise.all(deletes);

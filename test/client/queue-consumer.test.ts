@@ -179,6 +179,19 @@ describe('consume', () => {
     // The other two are free again at once (no claim expiry needed), the first is gone.
     const next = await srv.client().claimMessages(P, name, { ttl: 60, grace: 60 });
     expect(next?.messages.map((m) => m.id)).toEqual(ids.slice(1));
+    await srv.client().releaseClaim(P, name, next?.id as string);
+
+    // Stopped while a claim is on its way back: nothing starts, the claim is released.
+    const late = new AbortController();
+    const q = srv.client();
+    const claimOnce = q.claimMessages.bind(q);
+    q.claimMessages = async (...args) => {
+      const c = await claimOnce(...args);
+      late.abort();
+      return c;
+    };
+    expect(await consume(q, P, name, () => void handled.push('never'), { signal: late.signal, limit: 3, waitMs: 2000 })).toEqual({ handled: 0, failed: 0 });
+    expect((await srv.client().getStats(P, name)).free).toBe(2);
   });
 
   it('backs off while the server is unreachable, and rejects on a fault retrying cannot fix', async () => {
