@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logSettings } from '../../src/cli/log-flags.js';
 import { freePort } from '../helpers/ports.js';
 import { cliMain, spawnProc, spawnTether, type Proc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
@@ -117,5 +118,18 @@ describe('--log-format pretty', () => {
     await expect.poll(() => dev.log.join('\n'), { timeout: 15_000 }).toMatch(/\] INFO: agent started/);
     expect(await dev.stop('SIGINT')).toEqual({ code: 0, signal: null });
     for (const line of dev.log) expect(() => JSON.parse(line) as unknown).toThrow();
+  });
+});
+
+describe('logSettings: the flag, else TETHER_LOG_FORMAT, else the default', () => {
+  it('chooses in that order, and checks levels and formats', () => {
+    expect(logSettings('x', {}, false, {})).toEqual({ level: undefined, format: 'json' });
+    expect(logSettings('x', {}, true, {})).toEqual({ level: undefined, format: 'pretty' });
+    expect(logSettings('x', {}, true, { TETHER_LOG_FORMAT: 'json' }).format).toBe('json');
+    expect(logSettings('x', {}, false, { TETHER_LOG_FORMAT: '' }).format).toBe('json');
+    expect(logSettings('x', { 'log-format': 'pretty' }, false, { TETHER_LOG_FORMAT: 'json' }).format).toBe('pretty');
+    expect(logSettings('x', { 'log-level': 'debug' }, false, {})).toEqual({ level: 'debug', format: 'json' });
+    expect(() => logSettings('x', { 'log-level': 'loud' }, false, {})).toThrow('--log-level must be one of');
+    expect(() => logSettings('x', { 'log-format': 'xml' }, false, {})).toThrow('--log-format must be json or pretty');
   });
 });
