@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { hasCode, TetherError } from '../src/errors.js';
+import { hasCode, TetherError } from '../src/lib/errors.js';
 import { agent } from './agent.js';
 import { heartbeats } from './heartbeats.js';
 import { benchOptions, type Bench, type BenchContext } from './lib/bench.js';
@@ -7,10 +7,11 @@ import { Cleanup } from './lib/cleanup.js';
 import { etcdVersion } from './lib/etcd.js';
 import { machineLine } from './lib/report.js';
 import { propagation, propagationOptions } from './propagation.js';
+import { queues } from './queues.js';
 import { staleBuildWarning } from './lib/tether.js';
 import { wakeup } from './wakeup.js';
 
-const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation };
+const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues };
 
 const HELP = `usage: npm run bench -- [NAME...] [options]
 
@@ -38,6 +39,10 @@ propagation (bench/propagation.ts) reads: --rounds N one-agent changes after 50 
   --detect watch|poll how the file change is seen (watch: fs.watch + read; poll: 1 ms reads),
   --pause-ms MS between a change being seen and the next one, one-agent and etcd rounds (0);
   env TETHER_BENCH_AGENT_NODE_ARGS profiles its agents too.
+
+queues (bench/queues.ts) runs Tether on SQLite, Redis streams (redis-server, AOF fsync always)
+  and Tether on etcd (--store picks one Tether store); reads --duration S per workload (5),
+  --warmup S (1), --rounds N post->claimed rounds (300).
 
 Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
 
