@@ -62,11 +62,14 @@ export class Poster {
   private async drain(line: QueueLine): Promise<void> {
     line.running = true;
     try {
-      while (line.pending.length > 0) {
-        // One turn of the event loop first: the posters woken by the last
-        // commit post again in their continuations, and join this group
-        // instead of trailing it alone (measured: ~4 -> ~100 messages a txn at 32 posters).
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      for (let round = 0; ; round++) {
+        // After a commit, one turn of the event loop before the next group
+        // (or before stopping): the posters it woke post again in their
+        // continuations and join one group, instead of one trailing alone and
+        // the rest after it (measured at 32 posters: ~4 -> ~320 messages a
+        // txn). A lone post on an idle queue does not wait that turn.
+        if (round > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (line.pending.length === 0) break;
         const group = takeGroup(line.pending, this.ctx.store.shared ? ETCD_GROUP_MAX_MESSAGES : GROUP_MAX_MESSAGES);
         try {
           const ids = await this.commit(line, group);
