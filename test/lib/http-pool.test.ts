@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPool, POOL_CLOSED, POOL_HEADERS_TIMEOUT, readText } from '../../src/lib/http-pool.js';
+import { HttpPool, POOL_BODY_TIMEOUT, POOL_CLOSED, POOL_HEADERS_TIMEOUT, readText } from '../../src/lib/http-pool.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { selfSignedCert } from '../probes/targets.js';
 
@@ -146,6 +146,21 @@ describe('HttpPool', () => {
     expect(bodies).toEqual(Array(6).fill('x'));
     expect(peak).toBe(2);
     await expect.poll(() => open, { timeout: 5000 }).toBe(0);
+  });
+
+  it('readText rejects a body that stalls past its timeout, and one cut short', async () => {
+    const { origin } = await listen(
+      createServer((req, res) => {
+        res.writeHead(200, { 'content-length': '10' });
+        res.write('half');
+        if (req.url === '/cut') setTimeout(() => res.destroy(), 20);
+      }),
+    );
+    const p = pool(origin);
+    const stalled = await p.request({ path: '/stall', method: 'GET' });
+    await expect(readText(stalled.body, 100)).rejects.toMatchObject({ code: POOL_BODY_TIMEOUT });
+    const cut = await p.request({ path: '/cut', method: 'GET' });
+    await expect(readText(cut.body, 5000)).rejects.toThrow();
   });
 
   describe('https', () => {
