@@ -1,5 +1,5 @@
 import { queueFault } from '../../../queues/faults.js';
-import type { QueueHandler } from '../context.js';
+import type { QueueExchange, QueueHandler } from '../context.js';
 import { boolParam, intParam, LINK_PARAMS, listParam, nextLink, param, waitParam } from '../params.js';
 import { messageHref, messageView, sendEmpty, sendJson } from '../reply.js';
 
@@ -15,7 +15,7 @@ const post: QueueHandler = async (x) => {
 };
 
 /** GET with `ids`: a bare array, 204 when none exist (spec 5.3). */
-const getMany = async (x: Parameters<QueueHandler>[0], ids: string[]): Promise<void> => {
+const getMany = async (x: QueueExchange, ids: string[]): Promise<void> => {
   const { prefix, queue } = x.route;
   const found = await x.api.service.getMessages(x.project, queue, ids);
   if (found.length === 0) return sendEmpty(x.res, 204);
