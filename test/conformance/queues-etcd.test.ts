@@ -122,4 +122,32 @@ describe('Queues: two servers over one etcd', () => {
       await close();
     }
   });
+
+  it('a pub-sub reader polling during posts through both servers never skips a message (spec 8.2)', async () => {
+    const { a, b, close } = await twoServers();
+    try {
+      await a.createQueue('p', 'feed');
+      const reader = clientId();
+      const seen: string[] = [];
+      let marker: string | undefined;
+      let posting = true;
+      const read = (async () => {
+        for (;;) {
+          const page = await b.listMessages('p', 'feed', { clientId: reader, limit: 20, marker });
+          if (page.messages.length > 0) {
+            seen.push(...page.messages.map((m) => m.id));
+            marker = page.marker;
+          } else if (!posting) return;
+        }
+      })();
+      const posted = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).postMessages('p', 'feed', clientId(), docs(3))));
+      posting = false;
+      await read;
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.length).toBe(120);
+      expect([...seen].sort()).toEqual(posted.flat().sort());
+    } finally {
+      await close();
+    }
+  });
 });

@@ -95,6 +95,29 @@ export function describeSemantics(h: QueuesRef): void {
       }
     });
 
+    it('8.2 a pub-sub reader polling during concurrent posts never skips a message', async () => {
+      const { project, name } = await freshQueue(h);
+      const reader = clientId();
+      const seen: string[] = [];
+      let marker: string | undefined;
+      let posting = true;
+      const read = (async () => {
+        for (;;) {
+          const page = await h().queues.listMessages(project, name, { clientId: reader, limit: 7, marker });
+          if (page.messages.length > 0) {
+            seen.push(...page.messages.map((m) => m.id));
+            marker = page.marker;
+          } else if (!posting) return;
+          else await new Promise((r) => setImmediate(r));
+        }
+      })();
+      const posted = await Promise.all(Array.from({ length: 40 }, () => h().queues.postMessages(project, name, clientId(), docs(3))));
+      posting = false;
+      await read;
+      expect(seen).toHaveLength(120);
+      expect([...seen].sort()).toEqual(posted.flat().sort());
+    });
+
     it('8.3 concurrent claims never hand one message to two live claims', async () => {
       const { project, name, ids } = await queueWith(h, 100);
       const claims = await Promise.all(Array.from({ length: 25 }, () => h().queues.claimMessages(project, name, CLAIM, { limit: 5 })));
