@@ -131,6 +131,34 @@ describe('tether queues', () => {
     expect(await run(['claim', 'meta'], p)).toMatchObject({ code: 0, stdout: '' });
   });
 
+  it('posts long stdin in batches, in order, and lists every page of queues', async () => {
+    const p = 'cliq4';
+    const client = new HttpQueues({ url: reg.url });
+    try {
+      for (let i = 0; i < 12; i++) await client.createQueue(p, `q${String(i).padStart(2, '0')}`);
+      const lines = Array.from({ length: 45 }, (_, i) => JSON.stringify({ n: i })).join('\n');
+      const posted = await run(['post', 'q00', '--json'], p, `${lines}\n`);
+      expect(posted.code, posted.stderr).toBe(0);
+      const ids = JSON.parse(posted.stdout) as string[];
+      expect(ids).toHaveLength(45);
+      // Listed oldest first, the bodies come in stdin order, with the ids the CLI printed.
+      const listed: Array<{ id: string; body: unknown }> = [];
+      for (let marker: string | undefined, pages = 0; pages < 10; pages++) {
+        const page = await client.listMessages(p, 'q00', { clientId: client.clientId, limit: 20, marker });
+        if (page.messages.length === 0) break;
+        listed.push(...page.messages);
+        marker = page.marker;
+      }
+      expect(listed.map((m) => m.id)).toEqual(ids);
+      expect(listed.map((m) => m.body)).toEqual(Array.from({ length: 45 }, (_, i) => ({ n: i })));
+      // More queues than one page (10 by default): the CLI follows the pages.
+      const all = await json<Array<{ name: string }>>(['list'], p);
+      expect(all.map((q) => q.name)).toEqual(Array.from({ length: 12 }, (_, i) => `q${String(i).padStart(2, '0')}`));
+    } finally {
+      await client.close();
+    }
+  });
+
   it('exits 2 on usage errors and 3 when the server is unreachable', async () => {
     const usage = await run(['post'], 'cliq3');
     expect(usage.code).toBe(2);
