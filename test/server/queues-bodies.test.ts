@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultHeaders, messages, queuesClient, startQueuesServer, type QueuesClient, type QueuesTestServer } from './queues-helpers.js';
 
@@ -150,5 +151,36 @@ describe('queues wire: connections', () => {
     });
     expect(refused.status).toBe(400);
     expect(JSON.parse(refused.text).title).toBe('Invalid API call');
+  });
+});
+
+describe('queues wire: clients that leave', () => {
+  it('a client gone mid-body leaves nothing behind: the server answers others and closes without waiting for it', async () => {
+    const own = await startQueuesServer();
+    try {
+      const oc = queuesClient(own.port);
+      await oc.put('/v1/queues/leaver');
+      const head = [
+        'POST /v1/queues/leaver/messages HTTP/1.1',
+        'Host: 127.0.0.1',
+        `Client-ID: ${defaultHeaders()['client-id']}`,
+        'Content-Type: application/json',
+        'Content-Length: 100000',
+        '',
+        '[{"ttl": 60, "body": "',
+      ].join('\r\n');
+      await new Promise<void>((resolve, reject) => {
+        const sock = connect(own.port, '127.0.0.1', () => sock.write(head, () => (sock.destroy(), resolve())));
+        sock.on('error', reject);
+      });
+      expect((await oc.get('/v1/health')).status).toBe(204);
+      expect((await oc.get('/v1/queues/leaver/stats')).json.messages.total).toBe(0);
+      const started = Date.now();
+      await own.server.close();
+      // Well under the server's 3 s drain bound: the abandoned exchange was counted out.
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      await own.close();
+    }
   });
 });
