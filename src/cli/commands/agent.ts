@@ -43,13 +43,15 @@ export const agentCommand: Command = {
       import('../../probes/http.js'),
     ]);
     const logger = await openLogger(logging);
-    let agent: Agent;
+    let agent: Agent | undefined;
+    // Listening before the agent starts: a SIGTERM right after "agent started" must not kill it before it deregisters.
+    const signal = firstSignal(() => void agent?.reload());
     try {
       agent = await Agent.start({ configPath: values.config, logger });
     } catch (err) {
       return reportStartFailure(err);
     }
-    const sig = await firstSignal(() => void agent.reload());
+    const sig = await signal;
     logger.info({ signal: sig }, 'shutting down: deregistering services');
     await agent.close();
     // Closes the HTTP probes' kept-alive connections now rather than leaving them to the probed servers.

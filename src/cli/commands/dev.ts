@@ -57,6 +57,9 @@ export const devCommand: Command = {
     // Pretty by default: dev is for a person at a terminal, even behind `npm start` or a pipe.
     const logger = await openLogger(logSettings('dev', values, true));
     const log = logger.child({ component: 'dev' });
+    let agent: Agent | undefined;
+    // Listening from the start: a Ctrl-C during start-up must not kill the process before it deregisters.
+    const signal = firstSignal(() => void agent?.reload());
     const { manifest } = await loadManifest(values.config);
     const endpoint = manifest?.upstream?.endpoints[0];
     const listen = parseListen(values.listen ?? (endpoint ? new URL(endpoint.base).host : '127.0.0.1:8470'));
@@ -68,7 +71,6 @@ export const devCommand: Command = {
     const registry = await RegistryService.open(store, { logger });
     const queues = await createQueueService(store, { logger });
     const server = createRegistryServer(registry, { logger, queues, readiness: async () => void (await store.revision()) });
-    let agent: Agent | undefined;
     try {
       const { url } = await server.listen(listen.port, listen.host);
       const base = `${url}/v1.0/${tenant}`;
@@ -81,7 +83,7 @@ export const devCommand: Command = {
       }
       if (manifest) for (const hint of devHints(manifest, base, agent.apiUrl, process.cwd())) log.info(`try: ${hint}`);
       log.info('Ctrl-C deregisters every service and exits');
-      const sig = await firstSignal(() => void agent?.reload());
+      const sig = await signal;
       log.info({ signal: sig }, 'shutting down: deregistering services');
     } finally {
       await agent?.close();
