@@ -151,6 +151,19 @@ describe('queues wire: wait= long-poll extension', () => {
     }
   });
 
+  it('a client that leaves a waiting claim frees its wait at once (the long-poll count drops back to 0)', async () => {
+    await c.put('/v1/queues/leaving');
+    const ctl = new AbortController();
+    const pending = c.post('/v1/queues/leaving/claims?wait=20', { ttl: 60, grace: 60 }, { signal: ctl.signal }).catch((err: Error) => err);
+    await pollsWaiting(srv.url, 1);
+    ctl.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await pollsWaiting(srv.url, 0);
+    // Nothing was claimed for the client that left: a message posted now is free.
+    await c.post('/v1/queues/leaving/messages', [{ ttl: 60, body: 'free' }]);
+    expect((await c.get('/v1/queues/leaving/stats')).json.messages).toMatchObject({ claimed: 0, free: 1 });
+  });
+
   it('server close() ends a waiting claim with 503 + Retry-After: 30', async () => {
     const own = await startQueuesServer();
     try {
