@@ -1,5 +1,6 @@
 import type { Entry, Op } from '../store/store.js';
 import { MAX_ATTEMPTS, type Ctx } from './context.js';
+import { yieldTurn } from './turns.js';
 import { queueFault } from './faults.js';
 import { isWellFormedId, markerOfKey, messageKey, newClaimId, type QueueKeys } from './keys.js';
 import { compareAll } from './messages.js';
@@ -111,6 +112,7 @@ async function findFree(ctx: Ctx, keys: QueueKeys, from: number, limit: number, 
     }
     if (entries.length < page) return scan;
     fromKey = `${(entries[entries.length - 1] as Entry).key}\u0000`;
+    await yieldTurn();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Entry, Op } from '../store/store.js';
+import { yieldTurn } from './turns.js';
 import type { Ctx } from './context.js';
 import { DATA_PREFIX, RECORDS_PREFIX } from './keys.js';
 import { compareAll } from './messages.js';
@@ -35,6 +36,7 @@ export async function sweepExpired(ctx: Ctx, signal: AbortSignal): Promise<Sweep
     }
     if (entries.length < PAGE) return result;
     from = `${(entries[entries.length - 1] as Entry).key}\u0000`;
+    await yieldTurn();
   }
 }
 
@@ -52,5 +54,6 @@ async function sweepPrefix(ctx: Ctx, prefix: string, expired: (value: string, no
     }
     if (entries.length < PAGE || signal.aborted) return deleted;
     from = `${(entries[entries.length - 1] as Entry).key}\u0000`;
+    await yieldTurn();
   }
 }

@@ -1,5 +1,6 @@
 import type { Compare, Entry, Op } from '../store/store.js';
 import { MAX_ATTEMPTS, type Ctx } from './context.js';
+import { yieldTurn } from './turns.js';
 import { queueFault } from './faults.js';
 import { isWellFormedId, markerOfId, markerOfKey, messageKey, parseListMarker, type QueueKeys } from './keys.js';
 import { decode, isClaimed, isExpired, toMessage, type MessageRecord } from './records.js';
@@ -34,6 +35,7 @@ export async function listMessages(ctx: Ctx, keys: QueueKeys, q: ListQuery): Pro
     }
     if (entries.length < page) break;
     from = `${(entries[entries.length - 1] as Entry).key}\u0000`;
+    await yieldTurn();
   }
   return lastKey === undefined ? { messages } : { messages, marker: String(markerOfKey(lastKey)) };
 }

@@ -1,4 +1,5 @@
 import { MAX_ATTEMPTS, type Ctx } from './context.js';
+import { yieldTurn } from './turns.js';
 import { queueFault } from './faults.js';
 import { messageKey, recordsPrefix, type QueueKeys } from './keys.js';
 import { decode, isClaimed, isExpired, type MessageRecord, type QueueRecord } from './records.js';
@@ -90,6 +91,7 @@ export async function getStats(ctx: Ctx, keys: QueueKeys): Promise<QueueStats> {
     }
     if (entries.length < STATS_PAGE) break;
     from = `${(entries[entries.length - 1] as { key: string }).key}\u0000`;
+    await yieldTurn();
   }
   const stats: QueueStats = { claimed, free: total - claimed, total };
   if (oldest !== undefined && newest !== undefined) {

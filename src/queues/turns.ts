@@ -17,3 +17,12 @@ export class KeyedTurns {
     return result;
   }
 }
+
+/**
+ * Lets the event loop run: SQLite reads are synchronous, so a long paged read
+ * (stats of a big queue, the expiry sweep) would otherwise hold every other
+ * request until it ends.
+ */
+export function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
