@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 function client(server: RegistryProc): HttpQueues {
-  const c = new HttpQueues({ url: server.url, timeoutMs: 3_000 });
+  const c = new HttpQueues({ url: server.url, timeoutMs: 10_000 });
   clients.push(c);
   return c;
 }
@@ -139,7 +139,7 @@ async function verify(q: HttpQueues, ledger: Ledger): Promise<void> {
 }
 
 /** Waits for `what`, failing at once when a lane failed. */
-async function until(ledger: Ledger, what: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(ledger: Ledger, what: () => boolean, timeoutMs = 45_000): Promise<void> {
   await expect.poll(() => ledger.errors.length > 0 || what(), { timeout: timeoutMs, interval: 20 }).toBe(true);
   expect(ledger.errors).toEqual([]);
 }
@@ -163,7 +163,7 @@ describe('queues durability on SQLite', () => {
     const second = await startRegistry(data, first.port);
     procs.push(second);
     await verify(client(second), ledger);
-  }, 90_000);
+  }, 150_000);
 });
 
 describe('queues durability on a 3-member etcd cluster', () => {
@@ -187,7 +187,7 @@ describe('queues durability on a 3-member etcd cluster', () => {
       await cluster.members[0]!.kill();
       const atMemberKill = ledger.posted.size;
       // b keeps serving on the two members left.
-      await until(ledger, () => ledger.posted.size > atMemberKill + 200, 30_000);
+      await until(ledger, () => ledger.posted.size > atMemberKill + 200);
       stop = true;
       await Promise.all(lanes);
       expect(ledger.errors).toEqual([]);
@@ -199,5 +199,5 @@ describe('queues durability on a 3-member etcd cluster', () => {
     } finally {
       await cluster.stop();
     }
-  }, 120_000);
+  }, 240_000);
 });
