@@ -1,28 +1,33 @@
 import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanCopy, repoRoot, runCommand, userEnv } from '../helpers/clean-copy.js';
+import { cleanCopy, killCommands, packAndInstall, repoRoot, runCommand, userEnv, type InstalledPackage } from '../helpers/clean-copy.js';
 import { buildContext, buildImage, imageCommand, parseDockerfile, type BuiltImage } from '../helpers/dockerfile.js';
-import { spawnProc, type Proc } from '../helpers/procs.js';
+import { modulesLoadedBy, packagesIn, SERVER_MODULES } from '../helpers/module-trace.js';
+import { cliMain, spawnProc, type Proc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 /**
- * The two ways a newcomer gets Tether running, each from a clean copy of this
- * working tree (tracked plus untracked-not-ignored files: no node_modules, no
- * dist): the README quickstart (`npm install && npm start`) and the
- * Dockerfile (its COPY and RUN steps, run by test/helpers/dockerfile.ts).
- * better-sqlite3 compiles from source in each, so the two installs run side
- * by side in beforeAll (a compile is one core's work).
+ * The three ways a newcomer gets Tether running, each from a clean copy of
+ * this working tree (tracked plus untracked-not-ignored files: no
+ * node_modules, no dist): the README quickstart (`npm install && npm start`),
+ * the Dockerfile (its COPY and RUN steps, run by test/helpers/dockerfile.ts),
+ * and the package as npm ships it (`npm pack`, installed outside the
+ * checkout). better-sqlite3 compiles from source in each, so the three
+ * installs run side by side in beforeAll (a compile is one core's work; vitest
+ * runs one test file at a time on a 2-core machine).
  */
 
-const INSTALL_TIMEOUT_MS = 15 * 60_000;
+// Three compiles share two cores; a machine busy with other work can take several times longer.
+const INSTALL_TIMEOUT_MS = 25 * 60_000;
 const buildEnv = { npm_config_build_from_source: 'true' };
 
 let tmp: TempDir;
 let checkout: string;
 let image: BuiltImage;
+let installed: InstalledPackage;
 const procs: Array<{ proc: Proc; group: boolean }> = [];
 
 beforeAll(async () => {
@@ -34,13 +39,18 @@ beforeAll(async () => {
   const context = join(tmp.path, 'context');
   await buildContext(checkout, context);
   const dockerfile = parseDockerfile(await readFile(join(checkout, 'Dockerfile'), 'utf8'));
-  [, image] = await Promise.all([
+  const packWork = join(tmp.path, 'package');
+  await mkdir(packWork);
+  [, image, installed] = await Promise.all([
     runCommand('npm', ['install', '--no-audit', '--no-fund'], checkout, userEnv(buildEnv)),
     buildImage(dockerfile, context, join(tmp.path, 'image')),
+    // This run's build (test/global-setup.ts runs `npm run build`'s steps): the quickstart runs `prepare` itself.
+    packAndInstall(packWork, dirname(dirname(cliMain()))),
   ]);
 }, INSTALL_TIMEOUT_MS);
 
 afterAll(async () => {
+  killCommands(); // installs still running when beforeAll timed out
   for (const { proc, group } of procs) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) continue;
     if (group) process.kill(-(proc.child.pid as number), 'SIGKILL');
@@ -215,5 +225,72 @@ describe('Dockerfile, run without a Docker engine', () => {
     expect(await serviceIds(url, 'docker')).toEqual([]);
     expect(await healthcheck(), 'nothing listens any more').toBe(1);
     expect(await registry.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
+describe('the packed package, installed outside the checkout', () => {
+  const pkgVersion = async (): Promise<string> => (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  /** `npx ARGS` in the project the tarball is installed in, as its user types it. */
+  const npx = (...args: string[]): Promise<{ stdout: string }> => runCommand('npx', args, installed.app, userEnv());
+
+  it('is tether-sidecar; the tarball holds the build, the schema, the example manifest and the README, no sources or tests', () => {
+    expect(installed.files).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'config.example.yaml', 'schema/tether.schema.json', 'dist/index.js', 'dist/index.d.ts', 'dist/server-entry.js', 'dist/cli/main.js']),
+    );
+    expect(installed.files.filter((p) => /^(src|test|bench|spec|scripts|deploy)\//.test(p))).toEqual([]);
+    expect(existsSync(join(installed.app, 'node_modules', 'tether-sidecar', 'package.json'))).toBe(true);
+  });
+
+  it('runs the `tether` bin through npx, by its command name and by the package name: --version and --help', async () => {
+    expect((await npx('tether', '--version')).stdout.trim()).toBe(await pkgVersion());
+    expect((await npx('tether-sidecar', '--version')).stdout.trim()).toBe(await pkgVersion());
+    expect((await npx('tether', '--help')).stdout).toContain('Usage: tether <command>');
+  }, 60_000);
+
+  it('imports the client by package name without loading the server, a store or any dependency', async () => {
+    const urls = await modulesLoadedBy('tether-sidecar', installed.app);
+    const at = /^.*\/node_modules\/tether-sidecar\/dist\//;
+    const ours = urls.filter((u) => at.test(u)).map((u) => u.replace(at, ''));
+    expect(ours).toEqual(expect.arrayContaining(['index.js', 'client/client.js']));
+    expect(ours.filter((f) => SERVER_MODULES.some((re) => re.test(`/${f}`)))).toEqual([]);
+    expect(packagesIn(urls)).toEqual(['tether-sidecar']);
+  }, 60_000);
+
+  it('serves a registry from the installed command; the README library example and the client commands work against it', async () => {
+    const bin = join(installed.app, 'node_modules', '.bin', 'tether');
+    const registry = track(spawnProc(bin, ['registry', '--listen', '127.0.0.1:0', '--data', join(installed.app, 'data')], { cwd: installed.app, env: userEnv() }));
+    const url = (await registry.waitForLog((r) => typeof r.url === 'string', 20_000)).url as string;
+
+    // The README's library example as a user's module: it registers, heartbeats, then cleans up.
+    const readme = await readFile(join(installed.app, 'node_modules', 'tether-sidecar', 'README.md'), 'utf8');
+    const example = (/## Library\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1] ?? '').replace('http://127.0.0.1:8470', url).replace('// ... later: ', '');
+    expect(example).toContain("from 'tether-sidecar'");
+    await writeFile(join(installed.app, 'example.mjs'), example);
+    await runCommand(process.execPath, ['example.mjs'], installed.app, userEnv());
+    const events = JSON.parse((await npx('tether', 'events', '--json', '--url', `${url}/v1.0/1234`)).stdout) as Array<{ type: string }>;
+    expect(events.map((e) => e.type)).toEqual(['service.join', 'service.remove']);
+
+    const base = ['--url', `${url}/v1.0/default`];
+    await npx('tether', 'config', 'set', ...base, '/demo/greeting', 'hello');
+    expect((await npx('tether', 'config', 'get', ...base, '/demo/greeting')).stdout.trim()).toBe('hello');
+    expect(JSON.parse((await npx('tether', 'services', 'list', '--json', ...base)).stdout)).toEqual([]);
+    expect(await registry.stop()).toEqual({ code: 0, signal: null });
+  }, 60_000);
+
+  it('embeds a registry through tether-sidecar/server, and the client entry talks to it', async () => {
+    const script = `
+      import { Client } from 'tether-sidecar';
+      import { RegistryService, createRegistryServer, openSqliteStore } from 'tether-sidecar/server';
+      const store = openSqliteStore({ path: ':memory:' });
+      const registry = await RegistryService.open(store);
+      const server = createRegistryServer(registry);
+      const { url } = await server.listen(0, '127.0.0.1');
+      const client = new Client({ url: url + '/v1.0/embedded' });
+      await client.services.create({ id: 'inside', heartbeat_timeout: 30, tags: ['x'] });
+      console.log(JSON.stringify((await client.services.list()).values.map((s) => s.id)));
+      await client.close(); await server.close(); await registry.close(); await store.close();
+    `;
+    const { stdout } = await runCommand(process.execPath, ['--input-type=module', '-e', script], installed.app, userEnv());
+    expect(JSON.parse(stdout)).toEqual(['inside']);
   }, 60_000);
 });

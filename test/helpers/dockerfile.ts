@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { track, userEnv } from './clean-copy.js';
 
 /**
  * A Dockerfile, parsed and run without a Docker engine: each stage's
@@ -124,8 +125,9 @@ interface StageState {
 /** Runs `cmd` with `sh -c`; rejects with its output when it fails. */
 function sh(cmd: string, cwd: string, env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    // The image's environment, plus the host's PATH and HOME (npm's cache).
-    const child = spawn('sh', ['-c', cmd], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The image's environment, plus the host's PATH and HOME (npm's cache) and where the
+    // headers of the Node running the steps are (an image's Node has its own).
+    const child = track(spawn('sh', ['-c', cmd], { cwd, env: { ...userEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
