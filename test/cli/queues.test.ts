@@ -80,10 +80,12 @@ describe('tether queues', () => {
     expect(claim.messages.map((m) => m.id)).toEqual(ids.slice(0, 2));
     expect(claim.messages.every((m) => m.claimId === claim.id)).toBe(true);
 
-    const refused = await run(['rm', 'jobs', ids[0] as string], p);
+    const refused = await run(['delete', 'jobs', ids[0] as string], p);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('Unable to delete');
-    expect((await run(['rm', 'jobs', ids[0] as string, '--claim', claim.id], p)).code).toBe(0);
+    // --claim without the ids is refused, so a forgotten id never deletes the queue.
+    expect((await run(['delete', 'jobs', '--claim', claim.id], p)).code).toBe(2);
+    expect((await run(['delete', 'jobs', ids[0] as string, '--claim', claim.id], p)).code).toBe(0);
     expect(await json<unknown>(['stats', 'jobs'], p)).toMatchObject({ total: 3, claimed: 1, free: 2 });
     expect((await run(['release', 'jobs', claim.id], p)).code).toBe(0);
     expect(await json<unknown>(['stats', 'jobs'], p)).toMatchObject({ total: 3, claimed: 0, free: 3 });

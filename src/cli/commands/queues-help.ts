@@ -5,6 +5,7 @@ Queues:
   list [--detailed]                   every queue of the project (all pages)
   create QUEUE                        prints "created" or "exists"
   delete QUEUE                        delete a queue with its messages and claims
+                                      (with message ids: see below)
   stats QUEUE                         message counts, oldest and newest
   metadata get QUEUE                  print the metadata document (JSON)
   metadata set QUEUE JSON             replace it (JSON "-" reads it from stdin)
@@ -17,7 +18,7 @@ Messages:
   get QUEUE ID...                     messages by id
   claim QUEUE [--ttl S] [--grace S] [--limit N] [--wait S]
                                       claim free messages (prints nothing when none)
-  rm QUEUE ID... [--claim CLAIM]      delete messages (a claimed one needs its claim id)
+  delete QUEUE ID... [--claim CLAIM]  delete messages, not the queue (a claimed one needs its claim id)
   renew QUEUE CLAIM [--ttl S]         renew a claim
   release QUEUE CLAIM                 release a claim: its messages are free again
 

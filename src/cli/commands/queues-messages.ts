@@ -3,7 +3,7 @@ import type { Message } from '../../queues/types.js';
 import { out, outJson, parse, positionals, UsageError } from '../command.js';
 import { formatTable } from '../table.js';
 import { queuesHelp } from './queues-help.js';
-import { intOption, jsonArg, queuesClientOptions, withQueues } from './queues-target.js';
+import { intOption, jsonArg, queuesClientOptions, withQueues, type QueuesConnection } from './queues-target.js';
 
 /** `tether queues` sub-commands on messages and claims (the queue-level ones are in queues.ts). */
 
@@ -120,18 +120,17 @@ export async function claim(argv: string[]): Promise<number> {
   return 0;
 }
 
-const rmOptions = { ...queuesClientOptions, claim: { type: 'string' } } as const;
+export const deleteOptions = { ...queuesClientOptions, claim: { type: 'string' } } as const;
 
-/** Deletes each id on its own (a claimed message without its claim id is a 403 error, spec 5.6). */
-export async function rm(argv: string[]): Promise<number> {
-  const { values, positionals: pos } = parse('queues', argv, rmOptions);
-  if (values.help) return (out(queuesHelp), 0);
-  if (pos.length < 2) throw new UsageError('expected QUEUE ID...', 'queues');
-  const [name, ...ids] = pos as [string, ...string[]];
+/** `delete QUEUE ID...`: each id on its own (a claimed message without its claim id is a 403 error, spec 5.6). */
+export async function deleteMessages(
+  values: QueuesConnection & { claim?: string | undefined },
+  name: string,
+  ids: readonly string[],
+): Promise<void> {
   await withQueues(values, async (q, project) => {
     for (const id of ids) await q.deleteMessage(project, name, id, values.claim);
   });
-  return 0;
 }
 
 const renewOptions = { ...queuesClientOptions, ttl: { type: 'string' } } as const;

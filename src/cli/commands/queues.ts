@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { QueueListItem, QueueStats } from '../../queues/types.js';
 import { out, outJson, parse, positionals, runSub, UsageError, type Command } from '../command.js';
 import { formatTable } from '../table.js';
-import { claim, get, messages, post, release, renew, rm } from './queues-messages.js';
+import { claim, deleteMessages, deleteOptions, get, messages, post, release, renew } from './queues-messages.js';
 import { queuesHelp } from './queues-help.js';
 import { jsonArg, queuesClientOptions, withQueues } from './queues-target.js';
 
@@ -39,10 +39,17 @@ async function create(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * `delete QUEUE` deletes the queue; `delete QUEUE ID...` deletes messages.
+ * `--claim` without ids is refused: a forgotten id must not delete the queue.
+ */
 async function remove(argv: string[]): Promise<number> {
-  const { values, positionals: pos } = parse('queues', argv, queuesClientOptions);
+  const { values, positionals: pos } = parse('queues', argv, deleteOptions);
   if (values.help) return (out(queuesHelp), 0);
-  const [name] = positionals('queues', pos, ['QUEUE']) as [string];
+  if (pos.length === 0) throw new UsageError('expected QUEUE [ID...]', 'queues');
+  const [name, ...ids] = pos as [string, ...string[]];
+  if (ids.length > 0) return (await deleteMessages(values, name, ids), 0);
+  if (values.claim !== undefined) throw new UsageError('--claim needs the message ids (without ids, delete removes the queue)', 'queues');
   await withQueues(values, (q, project) => q.deleteQueue(project, name));
   return 0;
 }
@@ -90,5 +97,5 @@ export const queuesCommand: Command = {
   summary: 'Cloud Queues: queues, messages and claims',
   help: queuesHelp,
   run: (argv) =>
-    runSub('queues', argv, { list, create, delete: remove, stats, metadata, post, messages, get, claim, rm, renew, release }, queuesHelp),
+    runSub('queues', argv, { list, create, delete: remove, stats, metadata, post, messages, get, claim, renew, release }, queuesHelp),
 };
