@@ -107,13 +107,23 @@ function runOne(view: BatchView, tx: DiskTxn, txn: PendingTxn, rev: number): Out
 class BatchView implements KeySource {
   /** null: deleted by an earlier txn of the batch. */
   private readonly overlay = new Map<string, KeyState | null>();
+  /** Committed states read so far (null: absent). */
+  private readonly committed = new Map<string, KeyState | null>();
 
   constructor(private readonly env: BatchEnv) {}
 
   current(key: string): KeyState | undefined {
     const o = this.overlay.get(key);
     if (o !== undefined) return o ?? undefined;
-    return this.env.committed(key);
+    // Committed state cannot change while the batch runs (memory is applied
+    // after COMMIT, and the batch's own writes are in the overlay): a compare
+    // and the op on the same key read the disk once.
+    let c = this.committed.get(key);
+    if (c === undefined) {
+      c = this.env.committed(key) ?? null;
+      this.committed.set(key, c);
+    }
+    return c ?? undefined;
   }
 
   candidates(start: string, end: string): string[] {
