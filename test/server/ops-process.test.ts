@@ -130,7 +130,9 @@ describe('tether registry --shutdown-delay: draining', () => {
     }
   });
 
-  it('rejects a malformed --shutdown-delay with a usage error', async () => {
+  it('takes 0s for no delay, and rejects a malformed --shutdown-delay with a usage error', async () => {
+    const none = await startRegistry(join(tmp.path, 'none'), 0, ['--shutdown-delay', '0s']);
+    expect(await none.stop()).toEqual({ code: 0, signal: null });
     const bad = spawnTether(['registry', '--data', join(tmp.path, 'bad'), '--shutdown-delay', 'soon']);
     expect((await bad.exited).code).toBe(2);
     expect(bad.log.join('\n')).toContain('--shutdown-delay');

@@ -84,11 +84,11 @@ export function parseLimits(text: string | undefined): Partial<ResourceLimits> |
   return out;
 }
 
-function positiveDuration(flag: string, text: string | undefined): number | undefined {
+function positiveDuration(flag: string, text: string | undefined, zeroAllowed = false): number | undefined {
   if (text === undefined) return undefined;
   try {
     const ms = parseDuration(text);
-    if (ms <= 0) throw new UsageError(`--${flag} must be more than zero`, 'registry');
+    if (ms < 0 || (ms === 0 && !zeroAllowed)) throw new UsageError(`--${flag} must be more than zero`, 'registry');
     return ms;
   } catch (err) {
     if (err instanceof TetherError && err.code === 'duration.invalid') throw new UsageError(`--${flag}: ${err.message}`, 'registry');
@@ -154,7 +154,7 @@ export const registryCommand: Command = {
     const choice = parseStoreFlags(values);
     const { host, port } = parseListen(values.listen ?? '127.0.0.1:8470');
     const eventRetentionMs = positiveDuration('event-retention', values['event-retention']);
-    const shutdownDelayMs = values['shutdown-delay'] === '0' ? 0 : (positiveDuration('shutdown-delay', values['shutdown-delay']) ?? 0);
+    const shutdownDelayMs = positiveDuration('shutdown-delay', values['shutdown-delay'], true) ?? 0;
     const logger = await openLogger(logSettings('registry', values));
     const log = logger.child({ component: 'cli' });
     // SIGHUP re-reads --auth-file (token rotation); without one there is nothing to reload.
