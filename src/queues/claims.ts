@@ -4,12 +4,11 @@ import { yieldTurn } from './turns.js';
 import { queueFault } from './faults.js';
 import { isWellFormedId, markerOfKey, messageKey, newClaimId, type QueueKeys } from './keys.js';
 import { compareAll } from './messages.js';
-import { decode, isClaimed, isExpired, toMessage, unclaimed, type ClaimRecord, type MessageRecord } from './records.js';
+import { decode, decodeMessage, encodeMessage, isClaimed, isExpired, toMessage, unclaimed, type ClaimRecord, type MessageRecord, type StoredMessage } from './records.js';
 import type { Claim } from './types.js';
 
-interface Candidate {
+interface Candidate extends StoredMessage {
   entry: Entry;
-  rec: MessageRecord;
 }
 
 /**
@@ -36,7 +35,7 @@ export async function claimMessages(ctx: Ctx, keys: QueueKeys, ttl: number, grac
  * Scans of one queue take turns, and each moves the hint past what it chose
  * before the next starts (not after its commit): concurrent claims would
  * otherwise all read the same head, skipping each other's reserved messages
- * (measured at 32 claimers of 10: ~180 rows read per claim, 18 with this).
+ * (a claim read ten times the rows it needed; figures in bench/README.md).
  */
 function scanInTurn(ctx: Ctx, keys: QueueKeys, limit: number, now: number, expires: number): Promise<Scan> {
   return ctx.scans.run(keys.id, async () => {
@@ -66,14 +65,17 @@ async function commitClaim(
   let claimed = false;
   try {
     const claimId = newClaimId();
-    const taken = chosen.map((c): MessageRecord => ({ ...c.rec, k: claimId, x: t.expires, e: Math.max(c.rec.e, t.expires + t.grace * 1000) }));
+    const taken = chosen.map((c): StoredMessage => ({
+      rec: { ...c.rec, k: claimId, x: t.expires, e: Math.max(c.rec.e, t.expires + t.grace * 1000) },
+      body: c.body,
+    }));
     const claim: ClaimRecord = { t: t.ttl, s: t.now, x: t.expires, m: chosen.map((c) => markerOfKey(c.entry.key)) };
-    const ops: Op[] = taken.map((rec, i) => ({ type: 'put', key: (chosen[i] as Candidate).entry.key, value: JSON.stringify(rec) }));
+    const ops: Op[] = taken.map((m, i) => ({ type: 'put', key: (chosen[i] as Candidate).entry.key, value: encodeMessage(m.rec, m.body) }));
     ops.push({ type: 'put', key: `${keys.claims}${claimId}`, value: JSON.stringify(claim) });
     const r = await ctx.store.txn(compareAll(chosen.map((c) => c.entry)), ops);
     if (!r.succeeded) return null;
     claimed = true;
-    return { id: claimId, ttl: t.ttl, age: 0, messages: taken.map((rec) => toMessage(rec, t.now, claimId)) };
+    return { id: claimId, ttl: t.ttl, age: 0, messages: taken.map((m) => toMessage(m, t.now, claimId)) };
   } finally {
     for (const c of chosen) ctx.reserved.delete(c.entry.key);
     // Not claimed (another writer won, or the store failed): what is still free below the hint must be found again.
@@ -100,14 +102,14 @@ async function findFree(ctx: Ctx, keys: QueueKeys, from: number, limit: number, 
     for (const entry of entries) {
       scan.next = markerOfKey(entry.key) + 1;
       if (ctx.reserved.has(entry.key)) continue;
-      const rec = decode<MessageRecord>(entry.value);
+      const { rec, body } = decodeMessage(entry.value);
       if (isExpired(rec, now)) continue;
       if (isClaimed(rec, now)) {
         scan.skippedExpiry = Math.min(scan.skippedExpiry, rec.x as number);
         continue;
       }
       ctx.reserved.add(entry.key);
-      scan.chosen.push({ entry, rec });
+      scan.chosen.push({ entry, rec, body });
       if (scan.chosen.length === limit) return scan;
     }
     if (entries.length < page) return scan;
@@ -132,8 +134,8 @@ async function readClaim(
   const held: Candidate[] = [];
   for (const e of msgs) {
     if (e === undefined) continue;
-    const rec = decode<MessageRecord>(e.value);
-    if (rec.k === claimId && isClaimed(rec, now) && !isExpired(rec, now)) held.push({ entry: e, rec });
+    const m = decodeMessage(e.value);
+    if (m.rec.k === claimId && isClaimed(m.rec, now) && !isExpired(m.rec, now)) held.push({ entry: e, ...m });
   }
   return { entry, claim, held };
 }
@@ -147,7 +149,7 @@ export async function getClaim(ctx: Ctx, keys: QueueKeys, claimId: string): Prom
     id: claimId,
     ttl: found.claim.t,
     age: Math.max(0, Math.floor((now - found.claim.s) / 1000)),
-    messages: found.held.map((h) => toMessage(h.rec, now, claimId)),
+    messages: found.held.map((h) => toMessage(h, now, claimId)),
   };
 }
 
@@ -162,7 +164,7 @@ export async function renewClaim(ctx: Ctx, keys: QueueKeys, claimId: string, ttl
     const ops: Op[] = found.held.map((h) => ({
       type: 'put',
       key: h.entry.key,
-      value: JSON.stringify({ ...h.rec, x: expires, e: Math.max(h.rec.e, expires) } satisfies MessageRecord),
+      value: encodeMessage({ ...h.rec, x: expires, e: Math.max(h.rec.e, expires) } satisfies MessageRecord, h.body),
     }));
     ops.push({ type: 'put', key: found.entry.key, value: JSON.stringify(claim) });
     const r = await ctx.store.txn(compareAll([found.entry, ...found.held.map((h) => h.entry)]), ops);
@@ -176,7 +178,7 @@ export async function releaseClaim(ctx: Ctx, keys: QueueKeys, claimId: string): 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const found = await readClaim(ctx, keys, claimId, ctx.clock.now());
     if (found === null) return;
-    const ops: Op[] = found.held.map((h) => ({ type: 'put', key: h.entry.key, value: JSON.stringify(unclaimed(h.rec)) }));
+    const ops: Op[] = found.held.map((h) => ({ type: 'put', key: h.entry.key, value: encodeMessage(unclaimed(h.rec), h.body) }));
     ops.push({ type: 'delete', key: found.entry.key });
     const r = await ctx.store.txn(compareAll([found.entry, ...found.held.map((h) => h.entry)]), ops);
     if (r.succeeded) {

@@ -3,7 +3,7 @@ import { yieldTurn } from './turns.js';
 import type { Ctx } from './context.js';
 import { DATA_PREFIX, RECORDS_PREFIX } from './keys.js';
 import { compareAll } from './messages.js';
-import { decode, type ClaimRecord, type MessageRecord } from './records.js';
+import { decode, decodeHeader, type ClaimRecord } from './records.js';
 
 const PAGE = 500;
 /** Deletes per txn: etcd refuses more than 128 operations in one txn by default. */
@@ -31,7 +31,7 @@ export async function sweepExpired(ctx: Ctx, signal: AbortSignal): Promise<Sweep
       if (signal.aborted) return result;
       const data = `${DATA_PREFIX}${q.key.slice(RECORDS_PREFIX.length)}/`;
       result.queues++;
-      result.messages += await sweepPrefix(ctx, `${data}m/`, (v, now) => decode<MessageRecord>(v).e <= now, signal);
+      result.messages += await sweepPrefix(ctx, `${data}m/`, (v, now) => decodeHeader(v).e <= now, signal);
       result.claims += await sweepPrefix(ctx, `${data}k/`, (v, now) => decode<ClaimRecord>(v).x <= now, signal);
     }
     if (entries.length < PAGE) return result;

@@ -1,7 +1,7 @@
 import type { Store, WatchEvent } from '../store/store.js';
 import type { Ctx } from './context.js';
 import { DATA_PREFIX, parseMessageKey } from './keys.js';
-import { decode, isClaimed, type MessageRecord } from './records.js';
+import { decodeHeader, isClaimed } from './records.js';
 
 /**
  * Follows the store's changes to queue data (one watch; on etcd it also sees
@@ -39,7 +39,7 @@ function onChanges(ctx: Ctx, events: WatchEvent[]): void {
 
 function isFreeValue(value: string, now: number): boolean {
   try {
-    return !isClaimed(decode<MessageRecord>(value), now);
+    return !isClaimed(decodeHeader(value), now);
   } catch {
     return true;
   }

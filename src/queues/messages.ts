@@ -3,7 +3,7 @@ import { MAX_ATTEMPTS, type Ctx } from './context.js';
 import { yieldTurn } from './turns.js';
 import { queueFault } from './faults.js';
 import { isWellFormedId, markerOfId, markerOfKey, messageKey, parseListMarker, type QueueKeys } from './keys.js';
-import { decode, isClaimed, isExpired, toMessage, type MessageRecord } from './records.js';
+import { decodeMessage, isClaimed, isExpired, toMessage, type StoredMessage } from './records.js';
 import type { Message, MessageList } from './types.js';
 
 export interface ListQuery {
@@ -27,8 +27,8 @@ export async function listMessages(ctx: Ctx, keys: QueueKeys, q: ListQuery): Pro
   for (;; page = Math.min(page * 4, 1000)) {
     const { entries } = await ctx.store.range(keys.messages, { from, limit: page });
     for (const e of entries) {
-      const m = decode<MessageRecord>(e.value);
-      if (isExpired(m, now) || (!q.includeClaimed && isClaimed(m, now)) || (!q.echo && m.c === q.clientId)) continue;
+      const m = decodeMessage(e.value);
+      if (isExpired(m.rec, now) || (!q.includeClaimed && isClaimed(m.rec, now)) || (!q.echo && m.rec.c === q.clientId)) continue;
       messages.push(toMessage(m, now));
       lastKey = e.key;
       if (messages.length === q.limit) return { messages, marker: String(markerOfKey(lastKey)) };
@@ -41,7 +41,7 @@ export async function listMessages(ctx: Ctx, keys: QueueKeys, q: ListQuery): Pro
 }
 
 /** The live messages among `ids` with their entries; malformed, unknown and expired ids are skipped. */
-async function readByIds(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Promise<Array<{ entry: Entry; rec: MessageRecord }>> {
+async function readByIds(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Promise<Array<StoredMessage & { entry: Entry }>> {
   const wanted = new Map<string, string>();
   for (const id of ids) {
     const marker = markerOfId(id);
@@ -50,11 +50,11 @@ async function readByIds(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Pro
   if (wanted.size === 0) return [];
   const entries = await ctx.store.getMany([...wanted.keys()]);
   const now = ctx.clock.now();
-  const found: Array<{ entry: Entry; rec: MessageRecord }> = [];
+  const found: Array<StoredMessage & { entry: Entry }> = [];
   for (const entry of entries) {
     if (entry === undefined) continue;
-    const rec = decode<MessageRecord>(entry.value);
-    if (rec.i === wanted.get(entry.key) && !isExpired(rec, now)) found.push({ entry, rec });
+    const m = decodeMessage(entry.value);
+    if (m.rec.i === wanted.get(entry.key) && !isExpired(m.rec, now)) found.push({ entry, ...m });
   }
   return found;
 }
@@ -62,13 +62,13 @@ async function readByIds(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Pro
 export async function getMessages(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Promise<Message[]> {
   const found = await readByIds(ctx, keys, ids);
   const now = ctx.clock.now();
-  return found.map((f) => toMessage(f.rec, now));
+  return found.map((f) => toMessage(f, now));
 }
 
 export async function getMessage(ctx: Ctx, keys: QueueKeys, id: string): Promise<Message> {
   const [found] = await readByIds(ctx, keys, [id]);
   if (found === undefined) throw queueFault('notFound', 'Message not found.');
-  return toMessage(found.rec, ctx.clock.now());
+  return toMessage(found, ctx.clock.now());
 }
 
 /** Deletes those of `ids` that exist, claimed or not (spec A16); a message changed meanwhile is re-read. */

@@ -66,8 +66,7 @@ export class Poster {
         // After a commit, one turn of the event loop before the next group
         // (or before stopping): the posters it woke post again in their
         // continuations and join one group, instead of one trailing alone and
-        // the rest after it (measured at 32 posters: ~4 -> ~320 messages a
-        // txn). A lone post on an idle queue does not wait that turn.
+        // the rest after it. A lone post on an idle queue does not wait that turn.
         if (round > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (line.pending.length === 0) break;
         const group = takeGroup(line.pending, this.ctx.store.shared ? ETCD_GROUP_MAX_MESSAGES : GROUP_MAX_MESSAGES);
@@ -97,7 +96,7 @@ export class Poster {
       for (const p of group) {
         const batch = newMessageIds(n + 1, p.messages.length);
         p.messages.forEach((m, i) => {
-          const value = encodeMessage(batch[i] as string, p.clientId, now, now + m.ttl * 1000, p.bodies[i] as string);
+          const value = encodeNew(batch[i] as string, p.clientId, now, now + m.ttl * 1000, p.bodies[i] as string);
           ops.push({ type: 'put', key: messageKey(line.keys, n + 1 + i), value });
         });
         ids.push(batch);
@@ -125,11 +124,11 @@ const GROUP_MAX_BYTES = 1_000_000;
 const RECORD_OVERHEAD = 110;
 
 /**
- * A MessageRecord as JSON, the body spliced in as already serialized (the
- * ids are hex and the client id a canonical UUID: nothing to escape).
+ * A new message as stored (records.ts: header, newline, body), written out
+ * by hand: the ids are hex and the client id a canonical UUID, nothing to escape.
  */
-function encodeMessage(id: string, clientId: string, postedAt: number, expiresAt: number, body: string): string {
-  return `{"i":"${id}","c":"${clientId}","t":${postedAt},"e":${expiresAt},"b":${body}}`;
+function encodeNew(id: string, clientId: string, postedAt: number, expiresAt: number, body: string): string {
+  return `{"i":"${id}","c":"${clientId}","t":${postedAt},"e":${expiresAt}}\n${body}`;
 }
 
 /** The next posts that fit one txn (always at least one, whatever its size). */

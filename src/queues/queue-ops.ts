@@ -2,7 +2,7 @@ import { MAX_ATTEMPTS, type Ctx } from './context.js';
 import { yieldTurn } from './turns.js';
 import { queueFault } from './faults.js';
 import { messageKey, recordsPrefix, type QueueKeys } from './keys.js';
-import { decode, isClaimed, isExpired, type MessageRecord, type QueueRecord } from './records.js';
+import { decode, decodeHeader, isClaimed, isExpired, type MessageRecord, type QueueRecord } from './records.js';
 import type { Project, QueueList, QueueListItem, QueueStats, StatsMessage } from './types.js';
 
 /** True when created; false when it existed. The counter is created with the record (posts compare it). */
@@ -70,7 +70,7 @@ export async function setMetadata(ctx: Ctx, keys: QueueKeys, doc: Record<string,
 
 const STATS_PAGE = 1000;
 
-/** Counts by reading every message (paged): stats are rare, and exact filtering of expired ones needs the records. */
+/** Counts by reading every message header (paged): exact filtering of expired ones needs them. */
 export async function getStats(ctx: Ctx, keys: QueueKeys): Promise<QueueStats> {
   if (!(await queueExists(ctx, keys))) throw queueFault('notFound', 'Queue not found.');
   const now = ctx.clock.now();
@@ -82,7 +82,7 @@ export async function getStats(ctx: Ctx, keys: QueueKeys): Promise<QueueStats> {
   for (;;) {
     const { entries } = await ctx.store.range(keys.messages, { from, limit: STATS_PAGE });
     for (const e of entries) {
-      const m = decode<MessageRecord>(e.value);
+      const m = decodeHeader(e.value);
       if (isExpired(m, now)) continue;
       total++;
       if (isClaimed(m, now)) claimed++;

@@ -1,6 +1,12 @@
 import type { Message } from './types.js';
 
-/** A stored message. Short field names: a queue holds many of them. Times are ms since the epoch. */
+/**
+ * A stored message's header. Short field names: a queue holds many of them.
+ * Times are ms since the epoch. The stored value is this header as JSON, a
+ * newline, then the body's JSON (JSON.stringify never writes a raw newline),
+ * so scans, stats, the sweep and the change feed read the header without
+ * parsing bodies, and claims rewrite the header around the body's text.
+ */
 export interface MessageRecord {
   /** Id (the marker part is redundant with the key; kept whole for cheap matching). */
   i: string;
@@ -10,11 +16,30 @@ export interface MessageRecord {
   t: number;
   /** Expires at (pushed later by claims, never earlier). */
   e: number;
-  b: unknown;
   /** Claim id, when claimed (possibly expired: check `x`). */
   k?: string;
   /** Claim expires at. */
   x?: number;
+}
+
+/** A stored message: its header, and its body as JSON text (parsed only when returned). */
+export interface StoredMessage {
+  rec: MessageRecord;
+  body: string;
+}
+
+export function encodeMessage(rec: MessageRecord, body: string): string {
+  return `${JSON.stringify(rec)}\n${body}`;
+}
+
+export function decodeMessage(value: string): StoredMessage {
+  const nl = value.indexOf('\n');
+  return { rec: JSON.parse(value.slice(0, nl)) as MessageRecord, body: value.slice(nl + 1) };
+}
+
+/** The header only. */
+export function decodeHeader(value: string): MessageRecord {
+  return JSON.parse(value.slice(0, value.indexOf('\n'))) as MessageRecord;
 }
 
 /** A stored claim. */
@@ -48,12 +73,12 @@ export function isExpired(m: MessageRecord, now: number): boolean {
 }
 
 /** The message as reads return it (spec A13: ttl = expires - posted; ttl - age = remaining life). */
-export function toMessage(m: MessageRecord, now: number, claimId?: string): Message {
+export function toMessage(m: StoredMessage, now: number, claimId?: string): Message {
   const msg: Message = {
-    id: m.i,
-    ttl: Math.round((m.e - m.t) / 1000),
-    age: Math.max(0, Math.floor((now - m.t) / 1000)),
-    body: m.b,
+    id: m.rec.i,
+    ttl: Math.round((m.rec.e - m.rec.t) / 1000),
+    age: Math.max(0, Math.floor((now - m.rec.t) / 1000)),
+    body: JSON.parse(m.body) as unknown,
   };
   if (claimId !== undefined) msg.claimId = claimId;
   return msg;
