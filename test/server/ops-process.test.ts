@@ -110,7 +110,7 @@ describe('tether registry: /metrics', () => {
 
 describe('tether registry --shutdown-delay: draining', () => {
   it('answers /readyz 503 while it drains, keeps serving, then ends the long-poll with 503 and exits 0', async () => {
-    const draining = await startRegistry(join(tmp.path, 'drain'), 0, ['--shutdown-delay', '3s']);
+    const draining = await startRegistry(join(tmp.path, 'drain'), 0, ['--shutdown-delay', '5s']);
     try {
       expect((await json(`${draining.url}/readyz`)).status).toBe(200);
       const poll = fetch(`${draining.url}/v1.0/drain-t/events?wait=30`).then(async (r) => ({ status: r.status, body: (await r.json()) as unknown }));
