@@ -81,4 +81,23 @@ describe('QueueService', () => {
     await ok.close();
     await store.close();
   });
+
+  it('a waiting claim wakes when a claim it skipped expires (no post, no release)', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    // Real time here, and a 1 s claim TTL (configurable limits) to keep the wait short.
+    const service = await QueueService.open(store, { sweepIntervalMs: 0, limits: { minClaimTtl: 1, minClaimGrace: 1 } });
+    try {
+      await service.createQueue(null, 'q');
+      const ids = await service.postMessages(null, 'q', CLIENT, [{ ttl: 60, body: 1 }]);
+      const first = await service.claimMessages(null, 'q', { ttl: 1, grace: 1 });
+      expect(first?.messages.map((m) => m.id)).toEqual(ids);
+      const started = Date.now();
+      const again = await service.claimMessages(null, 'q', { ttl: 60, grace: 60 }, { waitMs: 20_000 });
+      expect(again?.messages.map((m) => m.id)).toEqual(ids);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await service.close();
+      await store.close();
+    }
+  });
 });
