@@ -28,6 +28,8 @@ export type { HttpQueuesOptions } from './client/queues.js';
 export { ProjectQueues } from './client/queues-project.js';
 export type { ClaimBody, NewMessage } from './client/queues-project.js';
 export { consume } from './client/queue-consumer.js';
+export { followMessages } from './client/queues-follow.js';
+export type { FollowBatch, FollowOptions } from './client/queues-follow.js';
 export type { ConsumeOptions, ConsumeResult, MessageContext, MessageHandler } from './client/queue-consumer.js';
 export { QueueFault, isQueueFault, QUEUE_FAULTS } from './queues/faults.js';
 export type { QueueFaultKind } from './queues/faults.js';

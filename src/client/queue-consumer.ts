@@ -3,6 +3,7 @@ import { TetherError } from '../lib/errors.js';
 import { isQueueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
 import type { Claim, Message, Project } from '../queues/types.js';
+import { isPermanent, report } from './queues-retry.js';
 
 /** What a handler gets beside the message. */
 export interface MessageContext {
@@ -205,18 +206,4 @@ async function renewWhileRunning(w: ClaimWork, claimId: string, stop: AbortSigna
 async function release(w: ClaimWork, claimId: string): Promise<void> {
   // No signal: the release is what a stop owes the other consumers.
   await w.queues.releaseClaim(w.project, w.queue, claimId).catch(w.report);
-}
-
-/** Faults retrying cannot fix: the request itself is wrong, the token is refused, or the client is closed. */
-function isPermanent(err: unknown): boolean {
-  if (isQueueFault(err)) return err.status < 500 && err.status !== 404 && err.status !== 429;
-  return err instanceof TetherError && (err.code === 'client.unauthorized' || err.code === 'client.closed');
-}
-
-function report(onError: ((err: unknown) => void) | undefined, err: unknown): void {
-  try {
-    onError?.(err);
-  } catch {
-    // A logging callback that throws must not end the loop.
-  }
 }

@@ -1,6 +1,7 @@
 import type { Queues } from '../queues/queues.js';
 import type { Claim, Message, MessageList, MessageListOptions, Project, QueueListItem, QueueStats } from '../queues/types.js';
 import { consume, type ConsumeOptions, type ConsumeResult, type MessageHandler } from './queue-consumer.js';
+import { followMessages, type FollowBatch, type FollowOptions } from './queues-follow.js';
 
 /** A message to post: its body and ttl in seconds (60..1209600 by default). */
 export interface NewMessage {
@@ -107,6 +108,11 @@ export class ProjectQueues {
 
   release(name: string, claimId: string, signal?: AbortSignal): Promise<void> {
     return this.queues.releaseClaim(this.project, name, claimId, signal);
+  }
+
+  /** Every new message, page by page, waiting for more, until `opts.signal` aborts (see `followMessages`). */
+  follow(name: string, opts: Omit<FollowOptions, 'clientId'>): AsyncGenerator<FollowBatch> {
+    return followMessages(this.queues, this.project, name, { ...opts, clientId: this.clientId });
   }
 
   /** Works the queue until `opts.signal` aborts (see `consume`). */

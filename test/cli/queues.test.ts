@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpQueues } from '../../src/client/queues.js';
-import { cliMain, startRegistry, type RegistryProc } from '../helpers/procs.js';
+import { cliMain, spawnTether, startRegistry, type RegistryProc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { tether } from './cli-process.js';
 
@@ -156,6 +156,25 @@ describe('tether queues', () => {
       // More queues than one page (10 by default): the CLI follows the pages.
       const all = await json<Array<{ name: string }>>(['list'], p);
       expect(all.map((q) => q.name)).toEqual(Array.from({ length: 12 }, (_, i) => `q${String(i).padStart(2, '0')}`));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('messages --follow prints new messages as JSON lines until SIGTERM, then the marker to resume from', async () => {
+    const p = 'cliq5';
+    const client = new HttpQueues({ url: reg.url });
+    try {
+      await client.createQueue(p, 'feed');
+      await client.postMessages(p, 'feed', client.clientId, [{ ttl: 300, body: 'before' }]);
+      const proc = spawnTether(['queues', 'messages', 'feed', '--follow', '--json'], { TETHER_URL: `${reg.url}/v1.0/${p}` });
+      const lines = (): unknown[] => proc.stdout().split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { body: unknown }).body);
+      await vi.waitFor(() => expect(lines()).toEqual(['before']), { timeout: 30_000 });
+      await client.postMessages(p, 'feed', client.clientId, [{ ttl: 300, body: 'after' }, { ttl: 300, body: { n: 2 } }]);
+      await vi.waitFor(() => expect(lines()).toEqual(['before', 'after', { n: 2 }]), { timeout: 30_000 });
+      const { code } = await proc.stop('SIGTERM');
+      expect(code).toBe(0);
+      expect(proc.log.join('\n')).toMatch(/next: --marker \S+/);
     } finally {
       await client.close();
     }

@@ -15,6 +15,7 @@ Messages:
                                       one JSON document per stdin line; prints the ids
   messages QUEUE [--marker M] [--limit N] [--echo] [--include-claimed] [--wait S]
                                       one page, oldest first; the next --marker goes to stderr
+                                      (--follow: every new message until Ctrl-C, waiting for them)
   get QUEUE ID...                     messages by id
   claim QUEUE [--ttl S] [--grace S] [--limit N] [--wait S]
                                       claim free messages (prints nothing when none)

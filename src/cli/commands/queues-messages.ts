@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Message } from '../../queues/types.js';
 import { out, outJson, parse, positionals, UsageError } from '../command.js';
 import { formatTable } from '../table.js';
+import { followQueue } from './queues-follow.js';
 import { queuesHelp } from './queues-help.js';
 import { intOption, jsonArg, queuesClientOptions, withQueues, type QueuesConnection } from './queues-target.js';
 
@@ -64,6 +65,7 @@ const listOptions = {
   echo: { type: 'boolean' },
   'include-claimed': { type: 'boolean' },
   wait: { type: 'string' },
+  follow: { type: 'boolean', short: 'f' },
 } as const;
 
 /** One page; the marker for the next one goes to stderr (stdout stays the table or the JSON). */
@@ -73,6 +75,10 @@ export async function messages(argv: string[]): Promise<number> {
   const [name] = positionals('queues', pos, ['QUEUE']) as [string];
   const limit = intOption('limit', values.limit, 1, 1000);
   const wait = intOption('wait', values.wait, 0, 30);
+  if (values.follow) {
+    const flags = { marker: values.marker, limit, echo: values.echo === true, includeClaimed: values['include-claimed'] === true, json: values.json === true };
+    return followQueue(values, name, flags);
+  }
   const page = await withQueues(values, (q, project) =>
     q.listMessages(project, name, {
       clientId: q.clientId,
