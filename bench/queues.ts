@@ -1,6 +1,7 @@
 import { TetherError } from '../src/lib/errors.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import { groupCommitLine, measureGroupCommit } from './lib/queues-group-commit.js';
+import { inProcessLine, measureInProcess } from './lib/queues-inprocess.js';
 import { closedLoop, type LoopReport } from './lib/queues-load.js';
 import { redisTarget } from './lib/queues-redis.js';
 import { LANES, type QueueTarget } from './lib/queues-targets.js';
@@ -19,6 +20,9 @@ import { startTether } from './lib/tether.js';
  *   consume         claim (limit 10) + bulk delete; Redis XREADGROUP COUNT 10 + XACK + XDEL
  *   post->claimed   a waiting consumer (claim wait=; XREADGROUP BLOCK), p50/p99
  *   pages           pub-sub observers paging 10 at a time with markers (XRANGE from an id)
+ * First it prints the SQLite store's group commit in isolation and the same
+ * workloads on a QueueService in this process (no HTTP), so the HTTP figures
+ * can be split into domain + store and the request path.
  */
 
 const TARGETS = { postB10: 50_000, consume: 5_000, p99Ms: 5, pages: 5_000 };
@@ -95,6 +99,7 @@ export const queues: Bench = async (ctx) => {
 
   process.stdout.write(`node ${process.version}; redis-server ${await redisVersion()}\n`);
   for (const c of [1, LANES]) process.stdout.write(`${groupCommitLine(await measureGroupCommit(c, 1000, 1))}\n`);
+  for (const f of await measureInProcess(2000)) process.stdout.write(`${inProcessLine(f)}\n`);
 
   const figures: Figures[] = [];
   const tether = (store: string) => async (): Promise<QueueTarget> =>
