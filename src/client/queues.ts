@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from '../lib/http-pool.js';
 import { TetherError } from '../lib/errors.js';
+import { isQueueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
 import type {
   Claim,
@@ -107,7 +108,7 @@ export class HttpQueues implements Queues {
       await this.call('GET', project, queuePath(name), { signal });
       return true;
     } catch (err) {
-      if (err instanceof TetherError && err.code === 'queues.notFound') return false;
+      if (isQueueFault(err, 'notFound')) return false;
       throw err;
     }
   }
