@@ -160,6 +160,7 @@ class GroupRun {
   private onError(err: NodeJS.ErrnoException): void {
     if (this.child.pid !== undefined) return; // a failed kill on a live child: 'close' still follows
     this.cleanup();
+    if (this.opts.signal?.aborted) return this.reject(this.opts.signal.reason);
     if (err.code === 'ENOENT') this.reject(new TetherError('process.not_found', `executable not found: ${this.file}`));
     else this.reject(new TetherError('process.spawn_failed', `cannot start ${this.file}: ${err.message}`, { cause: err }));
   }
