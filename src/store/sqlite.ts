@@ -200,8 +200,12 @@ export class SqliteStore implements Store {
   txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
     if (this.closed) return Promise.reject(closedError());
     if (this.commits.idle && mayStayInMemory(ops)) {
-      const now = this.applyAlone(compares, ops);
-      if (now !== undefined) return now;
+      try {
+        const now = this.applyAlone(compares, ops);
+        if (now !== undefined) return now;
+      } catch (err) {
+        return Promise.reject(toStoreError(err, 'txn failed'));
+      }
     }
     return new Promise<TxnResult>((resolve, reject) => this.commits.add({ compares, ops, resolve, reject }));
   }
