@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import type { Store } from '../store/store.js';
+import type { Handoff } from './handoff.js';
 import type { Hints } from './hints.js';
 import type { QueueLimits } from './types.js';
 import type { Waiters } from './waiting.js';
@@ -16,6 +17,8 @@ export interface Ctx {
   waiters: Waiters;
   /** Message keys a claim of this process is taking right now: other local claims skip them instead of colliding. */
   reserved: Set<string>;
+  /** Claimers waiting on a queue, served by the next post's txn (handoff.ts). */
+  handoff: Handoff;
   /** Claim scans of one queue take turns (see claims.ts). */
   scans: KeyedTurns;
   /** Aborts on close(): waiters return, sweeps stop. */

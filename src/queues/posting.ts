@@ -1,7 +1,10 @@
 import type { Op } from '../store/store.js';
 import { MAX_ATTEMPTS, type Ctx } from './context.js';
 import { queueFault } from './faults.js';
-import { messageKey, newMessageIds, type QueueKeys } from './keys.js';
+import type { ClaimSlot } from './handoff.js';
+import { messageKey, newClaimId, newMessageIds, type QueueKeys } from './keys.js';
+import { encodeMessage, toMessage, type ClaimRecord, type MessageRecord } from './records.js';
+import type { Claim } from './types.js';
 import type { NewMessage } from './validation.js';
 
 interface Pending {
@@ -84,29 +87,28 @@ export class Poster {
     }
   }
 
+  /**
+   * One txn for the group: the messages, the counter (compared), and, for
+   * claimers waiting on this queue in this process, their claims of the
+   * first messages (oldest first). A failed compare re-reads the counter.
+   */
   private async commit(line: QueueLine, group: Pending[]): Promise<string[][]> {
-    const { store, clock } = this.ctx;
+    const { store, clock, handoff } = this.ctx;
+    const total = group.reduce((sum, p) => sum + p.messages.length, 0);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const counter = line.counter ?? (await readCounter(this.ctx, line.keys));
       if (counter === null) throw queueFault('notFound', 'Queue not found.');
-      const now = clock.now();
-      const ops: Op[] = [];
-      const ids: string[][] = [];
-      let n = counter.n;
-      for (const p of group) {
-        const batch = newMessageIds(n + 1, p.messages.length);
-        p.messages.forEach((m, i) => {
-          const value = encodeNew(batch[i] as string, p.clientId, now, now + m.ttl * 1000, p.bodies[i] as string);
-          ops.push({ type: 'put', key: messageKey(line.keys, n + 1 + i), value });
-        });
-        ids.push(batch);
-        n += p.messages.length;
-      }
-      ops.push({ type: 'put', key: line.keys.counter, value: String(n) });
-      const r = await store.txn([{ key: line.keys.counter, op: 'modRevision', revision: counter.rev }], ops);
-      if (r.succeeded) {
-        line.counter = { n, rev: r.revision };
-        return ids;
+      const slots = handoff.take(line.keys.id, total, store.shared ? ETCD_MAX_HANDOFFS : MAX_HANDOFFS);
+      try {
+        const plan = planPost(line.keys, group, counter.n, clock.now(), slots);
+        const r = await store.txn([{ key: line.keys.counter, op: 'modRevision', revision: counter.rev }], plan.ops);
+        if (r.succeeded) {
+          line.counter = { n: plan.last, rev: r.revision };
+          plan.claims.forEach((claim, i) => (slots[i] as ClaimSlot).fill(claim));
+          return plan.ids;
+        }
+      } finally {
+        for (const slot of slots) slot.reopen();
       }
       line.counter = undefined;
     }
@@ -114,10 +116,61 @@ export class Poster {
   }
 }
 
+interface PostPlan {
+  ops: Op[];
+  /** Ids per post, in request order. */
+  ids: string[][];
+  /** The counter after the group. */
+  last: number;
+  /** One claim per slot, in slot order. */
+  claims: Claim[];
+}
+
+/** The writes of a group from marker `last + 1`: messages in order, the first ones claimed for `slots`, then the counter and the claim records. */
+function planPost(keys: QueueKeys, group: Pending[], last: number, now: number, slots: ClaimSlot[]): PostPlan {
+  const plan: PostPlan = { ops: [], ids: [], last, claims: slots.map((s) => ({ id: newClaimId(), ttl: s.terms.ttl, age: 0, messages: [] })) };
+  const markers: number[][] = slots.map(() => []);
+  let at = 0;
+  for (const p of group) {
+    const batch = newMessageIds(plan.last + 1, p.messages.length);
+    p.messages.forEach((m, i) => {
+      const marker = plan.last + 1 + i;
+      const id = batch[i] as string;
+      const body = p.bodies[i] as string;
+      const slot = slots[at];
+      const claim = plan.claims[at];
+      let value: string;
+      if (slot === undefined || claim === undefined) {
+        value = encodeNew(id, p.clientId, now, now + m.ttl * 1000, body);
+      } else {
+        const x = now + slot.terms.ttl * 1000;
+        const rec: MessageRecord = { i: id, c: p.clientId, t: now, e: Math.max(now + m.ttl * 1000, x + slot.terms.grace * 1000), k: claim.id, x };
+        value = encodeMessage(rec, body);
+        claim.messages.push(toMessage({ rec, body }, now, claim.id));
+        (markers[at] as number[]).push(marker);
+        if (claim.messages.length === slot.terms.limit) at++;
+      }
+      plan.ops.push({ type: 'put', key: messageKey(keys, marker), value });
+    });
+    plan.ids.push(batch);
+    plan.last += p.messages.length;
+  }
+  plan.ops.push({ type: 'put', key: keys.counter, value: String(plan.last) });
+  slots.forEach((slot, i) => {
+    const record: ClaimRecord = { t: slot.terms.ttl, s: now, x: now + slot.terms.ttl * 1000, m: markers[i] as number[] };
+    plan.ops.push({ type: 'put', key: `${keys.claims}${(plan.claims[i] as Claim).id}`, value: JSON.stringify(record) });
+  });
+  return plan;
+}
+
+/** Waiting claimers served by one post txn (each adds a claim record; etcd allows 128 operations per txn by default). */
+const MAX_HANDOFFS = 64;
+const ETCD_MAX_HANDOFFS = 4;
+
 const MAX_IDLE_LINES = 10_000;
 
 /** Messages per grouped txn: etcd refuses more than 128 operations in one txn by default. */
-const ETCD_GROUP_MAX_MESSAGES = 120;
+const ETCD_GROUP_MAX_MESSAGES = 120 - ETCD_MAX_HANDOFFS;
 const GROUP_MAX_MESSAGES = 2000;
 const GROUP_MAX_BYTES = 1_000_000;
 /** Bytes of a stored message besides its body (ids, times, field names). */

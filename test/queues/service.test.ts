@@ -100,4 +100,30 @@ describe('QueueService', () => {
       await store.close();
     }
   });
+
+  it('waiting claimers get a post\'s messages in the post\'s own commit, oldest first, up to their limits', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const service = await QueueService.open(store, { sweepIntervalMs: 0 });
+    try {
+      await service.createQueue(null, 'q');
+      const first = service.claimMessages(null, 'q', CLAIM, { limit: 2, waitMs: 20_000 });
+      const second = service.claimMessages(null, 'q', CLAIM, { limit: 2, waitMs: 20_000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const before = await store.revision();
+      const ids = await service.postMessages(null, 'q', CLIENT, [1, 2, 3, 4, 5].map((n) => ({ ttl: 60, body: n })));
+      const [a, b] = await Promise.all([first, second]);
+      expect(await store.revision()).toBe(before + 1);
+      expect(a?.messages.map((m) => m.id)).toEqual(ids.slice(0, 2));
+      expect(b?.messages.map((m) => m.id)).toEqual(ids.slice(2, 4));
+      expect(a?.messages[0]).toMatchObject({ body: 1, claimId: a?.id, age: 0, ttl: 120 });
+      expect((await service.getClaim(null, 'q', b!.id)).messages.map((m) => m.id)).toEqual(ids.slice(2, 4));
+      expect(await service.getStats(null, 'q')).toMatchObject({ claimed: 4, free: 1, total: 5 });
+      await service.deleteMessage(null, 'q', ids[0]!, a!.id);
+      await service.releaseClaim(null, 'q', b!.id);
+      expect((await service.claimMessages(null, 'q', CLAIM, { limit: 5 }))?.messages.map((m) => m.id)).toEqual([ids[2], ids[3], ids[4]]);
+    } finally {
+      await service.close();
+      await store.close();
+    }
+  });
 });
