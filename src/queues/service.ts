@@ -8,7 +8,7 @@ import type { Ctx } from './context.js';
 import { sweepExpired, type SweepResult } from './expiry.js';
 import { isQueueFault, queueFault } from './faults.js';
 import { followChanges } from './feed.js';
-import { Handoff, type ClaimTerms } from './handoff.js';
+import { Handoff } from './handoff.js';
 import { Hints } from './hints.js';
 import { queueKeys, type QueueKeys } from './keys.js';
 import * as messages from './messages.js';
@@ -31,6 +31,7 @@ import {
 import * as v from './validation.js';
 import { KeyedTurns } from './turns.js';
 import { Waiters } from './waiting.js';
+import { waitFor } from './wait-for.js';
 
 export interface QueueServiceOptions {
   clock?: Clock;
@@ -150,7 +151,7 @@ export class QueueService implements Queues {
         const page = await messages.listMessages(this.ctx, keys, query);
         return page.messages.length > 0 ? page : null;
       };
-      return this.waitFor(keys, waitMs, signal, attempt).then((page) => page ?? { messages: [] });
+      return waitFor(this.ctx, keys, waitMs, signal, attempt).then((page) => page ?? { messages: [] });
     });
   }
 
@@ -185,7 +186,7 @@ export class QueueService implements Queues {
       const limit = v.checkLimit(opts.limit, defaultMessagesPerClaim, maxMessagesPerClaim, 'messages per claim');
       const { ttl, grace } = v.checkClaimBody(body, this.ctx.limits);
       const waitMs = v.checkWait(opts.waitMs, this.ctx.limits);
-      return this.waitFor(keys, waitMs, signal, () => claims.claimMessages(this.ctx, keys, ttl, grace, limit), { ttl, grace, limit });
+      return waitFor(this.ctx, keys, waitMs, signal, () => claims.claimMessages(this.ctx, keys, ttl, grace, limit), { ttl, grace, limit });
     });
   }
 
@@ -239,45 +240,6 @@ export class QueueService implements Queues {
   private run<T>(signal: AbortSignal | undefined, fn: () => Promise<T> | T): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return guard(fn);
-  }
-
-  /**
-   * Runs `attempt`; while it finds nothing and `waitMs` has not passed, sleeps
-   * until the queue changes (a post or a release, seen on the change feed), a
-   * skipped claim expires, or the service closes, then tries again. A claimer
-   * (`terms`) also stands in line for this process's next post, which may
-   * hand it a claim directly (handoff.ts). Rejects with the signal's reason
-   * when it aborts while waiting (nothing was taken).
-   */
-  private async waitFor<T>(
-    keys: QueueKeys,
-    waitMs: number,
-    signal: AbortSignal | undefined,
-    attempt: () => Promise<T | null>,
-    terms?: ClaimTerms,
-  ): Promise<T | null> {
-    if (waitMs <= 0) return attempt();
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      signal?.throwIfAborted();
-      const ticket = this.ctx.waiters.arm(keys.id);
-      try {
-        const found = await attempt();
-        const left = deadline - Date.now();
-        if (found !== null || left <= 0 || this.stop.signal.aborted) return found;
-        const sleep = Math.max(1, Math.min(left, this.ctx.hints.nextExpiry(keys.id) - this.ctx.clock.now()));
-        if (terms === undefined) {
-          await ticket.wait(sleep, signal);
-          continue;
-        }
-        const slot = this.ctx.handoff.open(keys.id, terms);
-        await Promise.race([ticket.wait(sleep, signal), slot.changed()]);
-        const handed = await slot.close();
-        if (handed !== null) return handed as T;
-      } finally {
-        ticket.dispose();
-      }
-    }
   }
 
   private scheduleSweep(): void {
