@@ -24,6 +24,12 @@ export interface HttpRequest {
   signal?: AbortSignal | undefined;
   /** No response head by then (connect included): the request fails with POOL_HEADERS_TIMEOUT. */
   headersTimeoutMs?: number | undefined;
+  /**
+   * Send it again once when a kept-alive connection turns out closed (default
+   * true). False for a request that must not be applied twice: the server may
+   * have read it before the connection broke.
+   */
+  retryOnReset?: boolean | undefined;
 }
 
 export interface HttpResponse {
@@ -128,7 +134,7 @@ export class HttpPool implements HttpDispatcher {
       if (--this.inFlight === 0) this.idle?.();
     };
     try {
-      const res = await this.send(req, true);
+      const res = await this.send(req, req.retryOnReset !== false);
       res.body.once('close', release);
       return res;
     } catch (err) {

@@ -101,7 +101,7 @@ export class EtcdGateway {
       const i = (this.current + tried) % this.pools.length;
       let res: HttpResponse;
       try {
-        res = await this.send(i, path, payload, JSON_HEADERS);
+        res = await this.send(i, path, payload, JSON_HEADERS, read);
       } catch (err) {
         last = err;
         if (read || NOT_SENT.has(errCode(err))) continue;
@@ -131,9 +131,13 @@ export class EtcdGateway {
     throw unavailable(this.opts.endpoints.join(','), last);
   }
 
-  /** One POST to endpoint `i`; resolves at the reply's head (within timeoutMs, connect included). */
-  private send(i: number, path: string, payload: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
-    return this.pools[i]!.request({ path, method: 'POST', body: payload, headers, headersTimeoutMs: this.opts.timeoutMs, signal });
+  /**
+   * One POST to endpoint `i`; resolves at the reply's head (within timeoutMs,
+   * connect included). Only a read is sent again after a broken kept-alive
+   * connection: etcd may have applied a write it never answered.
+   */
+  private send(i: number, path: string, payload: string, headers: Record<string, string>, read: boolean, signal?: AbortSignal): Promise<HttpResponse> {
+    return this.pools[i]!.request({ path, method: 'POST', body: payload, headers, headersTimeoutMs: this.opts.timeoutMs, retryOnReset: read, signal });
   }
 
   /**
@@ -156,7 +160,7 @@ export class EtcdGateway {
       try {
         // The body has no deadline: a watch stream stays open. With "require leader", a member cut
         // off from the quorum cancels it instead of keeping it silently open, so it moves on.
-        res = await this.send(i, path, payload, LEADER_HEADERS, signal);
+        res = await this.send(i, path, payload, LEADER_HEADERS, true, signal);
         this.current = i;
         onOpen(i);
       } catch (err) {
@@ -198,7 +202,7 @@ export class EtcdGateway {
     let reply: unknown;
     let status: number;
     try {
-      const res = await this.send(i, '/v3/kv/range', JSON.stringify(body), LEADER_HEADERS);
+      const res = await this.send(i, '/v3/kv/range', JSON.stringify(body), LEADER_HEADERS, true);
       status = res.statusCode;
       reply = JSON.parse(await readText(res.body, this.opts.timeoutMs));
     } catch (err) {

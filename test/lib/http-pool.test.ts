@@ -78,6 +78,8 @@ describe('HttpPool', () => {
       expect(await readText(res.body)).toBe('ok');
     }
     expect(connections).toBe(3);
+    // Unless the request must not be applied twice: then the reset is the caller's to judge.
+    await expect(p.request({ path: '/', method: 'POST', body: '{}', retryOnReset: false })).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
   it('rejects with the signal reason on abort, and after close() with the pool-closed code; close() waits for requests in flight', async () => {
