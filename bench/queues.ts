@@ -20,7 +20,9 @@ import { startTether } from './lib/tether.js';
  *   consume         claim (limit 10) + bulk delete; Redis XREADGROUP COUNT 10 + XACK + XDEL
  *   post->claimed   a waiting consumer (claim wait=; XREADGROUP BLOCK), p50/p99
  *   pages           pub-sub observers paging 10 at a time with markers (XRANGE from an id)
- * First it prints the SQLite store's group commit in isolation and the same
+ * All servers run at once and each workload runs on each in turn, so that
+ * the windows a ratio compares are close in time on a machine whose load
+ * drifts. First it prints the SQLite store's group commit in isolation and the same
  * workloads on a QueueService in this process (no HTTP), so the HTTP figures
  * can be split into domain + store and the request path.
  */
@@ -38,38 +40,53 @@ interface Figures {
   pages: LoopReport;
 }
 
-async function measureTarget(ctx: BenchContext, t: QueueTarget, warmupMs: number, durationMs: number, rounds: number): Promise<Figures> {
-  const loop = (step: (lane: number) => Promise<number>): Promise<LoopReport> =>
+/**
+ * Every workload on every target in turn (Tether SQLite, Redis, Tether etcd
+ * for post b1, then for post b10, ...), all servers up at once: on a shared
+ * machine whose load drifts over minutes, the windows compared in a ratio
+ * are then seconds apart, not a minute.
+ */
+async function measureAll(ctx: BenchContext, targets: QueueTarget[], warmupMs: number, durationMs: number, rounds: number): Promise<Figures[]> {
+  const loop = (t: QueueTarget, step: (lane: number) => Promise<number>): Promise<LoopReport> =>
     closedLoop({ server: t.server, lanes: LANES, step, warmupMs, durationMs, signal: ctx.signal });
-  await t.setup();
-  const postB1 = await loop(async (lane) => (await t.post(lane, 1), 1));
-  const postB10 = await loop(async (lane) => (await t.post(lane, 10), 10));
-  const consume = await loop((lane) => t.consume(lane));
-  const samples: number[] = [];
-  for (let i = 0; i < rounds + 20 && !ctx.signal.aborted; i++) {
-    const ms = await t.postToClaimed(PARK_MS);
-    if (i >= 20) samples.push(ms); // the first rounds warm the path up
-  }
-  await t.fillFeed(FEED_MESSAGES);
-  const cursors: Array<string | null> = new Array(LANES).fill(null);
-  const pages = await loop(async (lane) => {
-    let next = await t.page(lane, cursors[lane] ?? null);
-    if (next === null) next = await t.page(lane, null); // past the end: the observer starts over
-    cursors[lane] = next;
-    return 1;
+  const each = async <T>(work: (t: QueueTarget) => Promise<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for (const t of targets) {
+      ctx.signal.throwIfAborted();
+      out.push(await work(t));
+    }
+    return out;
+  };
+  await each((t) => t.setup());
+  const postB1 = await each((t) => loop(t, async (lane) => (await t.post(lane, 1), 1)));
+  const postB10 = await each((t) => loop(t, async (lane) => (await t.post(lane, 10), 10)));
+  const consume = await each((t) => loop(t, (lane) => t.consume(lane)));
+  const latency = await each(async (t) => {
+    const samples: number[] = [];
+    for (let i = 0; i < rounds + 20 && !ctx.signal.aborted; i++) {
+      const ms = await t.postToClaimed(PARK_MS);
+      if (i >= 20) samples.push(ms); // the first rounds warm the path up
+    }
+    return summarize(samples);
   });
-  return { name: t.name, postB1, postB10, consume, latency: summarize(samples), pages };
-}
-
-async function run(ctx: BenchContext, start: () => Promise<QueueTarget>, warmupMs: number, durationMs: number, rounds: number): Promise<Figures> {
-  ctx.signal.throwIfAborted();
-  const target = await start();
-  try {
-    return await measureTarget(ctx, target, warmupMs, durationMs, rounds);
-  } finally {
-    await target.close();
-    await target.server.stop();
-  }
+  await each((t) => t.fillFeed(FEED_MESSAGES));
+  const pages = await each((t) => {
+    const cursors: Array<string | null> = new Array(LANES).fill(null);
+    return loop(t, async (lane) => {
+      let next = await t.page(lane, cursors[lane] ?? null);
+      if (next === null) next = await t.page(lane, null); // past the end: the observer starts over
+      cursors[lane] = next;
+      return 1;
+    });
+  });
+  return targets.map((t, i) => ({
+    name: t.name,
+    postB1: postB1[i]!,
+    postB10: postB10[i]!,
+    consume: consume[i]!,
+    latency: latency[i]!,
+    pages: pages[i]!,
+  }));
 }
 
 function loopRows(f: Figures): string[][] {
@@ -101,18 +118,24 @@ export const queues: Bench = async (ctx) => {
   for (const c of [1, LANES]) process.stdout.write(`${groupCommitLine(await measureGroupCommit(c, 1000, 1))}\n`);
   for (const f of await measureInProcess(2000)) process.stdout.write(`${inProcessLine(f)}\n`);
 
-  const figures: Figures[] = [];
-  const tether = (store: string) => async (): Promise<QueueTarget> =>
-    tetherTarget(`tether ${store}`, await startTether(ctx.cleanup, { store, nodeArgs: registryNodeArgs(options) }));
-  figures.push(await run(ctx, tether(stores[0] as string), warmupMs, durationMs, rounds));
-  figures.push(
-    await run(ctx, async () => {
-      const server = await startRedis(ctx.cleanup);
-      process.stdout.write(`redis: ${server.durability}\n`);
-      return redisTarget(server);
-    }, warmupMs, durationMs, rounds),
-  );
-  for (const store of stores.slice(1)) figures.push(await run(ctx, tether(store), warmupMs, durationMs, rounds));
+  const targets: QueueTarget[] = [];
+  const tether = async (store: string): Promise<void> => {
+    targets.push(tetherTarget(`tether ${store}`, await startTether(ctx.cleanup, { store, nodeArgs: registryNodeArgs(options) })));
+  };
+  let figures: Figures[];
+  try {
+    await tether(stores[0] as string);
+    const redisServer = await startRedis(ctx.cleanup);
+    process.stdout.write(`redis: ${redisServer.durability}\n`);
+    targets.push(redisTarget(redisServer));
+    for (const store of stores.slice(1)) await tether(store);
+    figures = await measureAll(ctx, targets, warmupMs, durationMs, rounds);
+  } finally {
+    for (const t of targets) {
+      await t.close();
+      await t.server.stop();
+    }
+  }
 
   printTable(
     `queues: ${LANES} lanes (one request in flight each), ${durationMs / 1000} s windows after ${warmupMs / 1000} s warm-up; post->claimed: ${rounds} rounds, consumer parked ${PARK_MS} ms before the post`,
