@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPool, POOL_BODY_TIMEOUT, POOL_CLOSED, POOL_HEADERS_TIMEOUT, readText } from '../../src/lib/http-pool.js';
+import { HttpPool, POOL_BODY_TIMEOUT, POOL_CLOSED, POOL_CONNECT_TIMEOUT, POOL_HEADERS_TIMEOUT, readText } from '../../src/lib/http-pool.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { selfSignedCert } from '../probes/targets.js';
 
@@ -163,6 +164,24 @@ describe('HttpPool', () => {
     await expect(readText(stalled.body, 100)).rejects.toMatchObject({ code: POOL_BODY_TIMEOUT });
     const cut = await p.request({ path: '/cut', method: 'GET' });
     await expect(readText(cut.body, 5000)).rejects.toThrow();
+  });
+
+  it('fails a request whose connection is not established in connectTimeoutMs with POOL_CONNECT_TIMEOUT', async () => {
+    // A listener that never accepts, its backlog filled: the kernel drops further SYNs, so a connect hangs.
+    const listener = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)']);
+    const fillers: Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve) => listener.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+      for (let i = 0; i < 3; i++) fillers.push(connect(port, '127.0.0.1').on('error', () => undefined));
+      const p = new HttpPool(`http://127.0.0.1:${port}`, { connectTimeoutMs: 200 });
+      pools.push(p);
+      const t0 = performance.now();
+      await expect(p.request({ path: '/', method: 'GET' })).rejects.toMatchObject({ code: POOL_CONNECT_TIMEOUT });
+      expect(performance.now() - t0).toBeLessThan(3000);
+    } finally {
+      for (const s of fillers) s.destroy();
+      listener.kill();
+    }
   });
 
   describe('https', () => {
