@@ -51,5 +51,36 @@ export function describeWaiting(h: QueuesRef): void {
       setTimeout(() => ctrl.abort(new Error('stop waiting')), 50);
       await expect(waiting).rejects.toThrow('stop waiting');
     });
+
+    it('waiting consumers and concurrent producers: every message is claimed and deleted exactly once', async () => {
+      const { project, name } = await freshQueue(h);
+      const taken: string[] = [];
+      let producing = true;
+      const consumer = async (): Promise<void> => {
+        for (;;) {
+          const c = await h().queues.claimMessages(project, name, CLAIM, { limit: 2, waitMs: producing ? 2_000 : 0 });
+          if (c === null) {
+            if (producing) continue;
+            return;
+          }
+          for (const m of c.messages) {
+            taken.push(m.id);
+            await h().queues.deleteMessage(project, name, m.id, c.id);
+          }
+        }
+      };
+      const consumers = Array.from({ length: 6 }, () => consumer());
+      const producer = async (): Promise<string[]> => {
+        const ids: string[] = [];
+        for (let i = 0; i < 10; i++) ids.push(...(await h().queues.postMessages(project, name, clientId(), docs(3))));
+        return ids;
+      };
+      const posted = (await Promise.all(Array.from({ length: 4 }, () => producer()))).flat();
+      producing = false;
+      await Promise.all(consumers);
+      expect(new Set(taken).size).toBe(taken.length);
+      expect([...taken].sort()).toEqual([...posted].sort());
+      expect(await h().queues.getStats(project, name)).toEqual({ claimed: 0, free: 0, total: 0 });
+    });
   });
 }
