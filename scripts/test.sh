@@ -22,8 +22,12 @@ started=$SECONDS
 step() { echo "== [$((SECONDS - started))s] $*"; }
 
 # better-sqlite3 is compiled from source (node-gyp), never a prebuilt download
-# (set for the installs only: npm warns about it as an unknown config elsewhere).
+# (set for the installs only: npm warns about it as an unknown config elsewhere),
+# against the headers beside this Node when they are there (Debian's /usr), not
+# a download from nodejs.org.
 from_source=(env npm_config_build_from_source=true)
+prefix=$(node -p 'path.dirname(path.dirname(process.execPath))')
+[ -f "$prefix/include/node/node.h" ] && from_source+=(npm_config_nodedir="$prefix")
 
 # ---- 1. Debian packages ----
 # etcd-server/etcd-client: the etcd suites; redis-server and python3-zaqarclient:

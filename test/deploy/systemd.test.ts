@@ -161,8 +161,12 @@ describe('systemd units', () => {
     await agent.waitForLog((r) => r.msg === 'agent started');
     await reload(agentUnit, agent.child.pid as number);
     await agent.waitForLog((r) => r.msg === 'manifest reloaded');
-    const services = await fetch(`${url}/v1.0/t1/services`, { headers: { 'x-auth-token': 'new-token' } });
-    expect(((await services.json()) as { values: Array<{ id: string }> }).values.map((s) => s.id)).toEqual(['systemd-unit-check']);
+    // The agent registers once its first probe round is done, which need not come before the reload's log line.
+    const ids = async (): Promise<string[]> => {
+      const services = await fetch(`${url}/v1.0/t1/services`, { headers: { 'x-auth-token': 'new-token' } });
+      return ((await services.json()) as { values: Array<{ id: string }> }).values.map((s) => s.id);
+    };
+    await expect.poll(ids, { timeout: 10_000 }).toEqual(['systemd-unit-check']);
 
     // `systemctl stop` with KillMode=mixed: SIGTERM to the main process.
     expect(await agent.stop('SIGTERM')).toEqual({ code: 0, signal: null });
