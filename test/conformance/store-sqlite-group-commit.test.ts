@@ -107,6 +107,33 @@ describe('sqlite group commit', () => {
     expect((await store.get('/t'))?.value).toBe('token1');
   });
 
+  it('a key put and then deleted or bound to a lease in the same txn leaves no row behind, on disk before or not', async () => {
+    await store.txn([], [put('/old/a', '0'), put('/old/b', '0')]);
+    const lease = await store.grantLease(60_000);
+    const { succeeded } = await store.txn(
+      [],
+      [
+        put('/old/a', '1'),
+        { type: 'delete', key: '/old/a' },
+        put('/old/b', '1'),
+        { type: 'put', key: '/old/b', value: '2', lease },
+        put('/new/c', '1'),
+        { type: 'deleteRange', start: '/new/', end: '/new/\uffff' },
+        put('/new/d', '1'),
+        { type: 'put', key: '/new/d', value: '2', lease },
+      ],
+    );
+    expect(succeeded).toBe(true);
+    expect((await store.range('/')).entries.map((e) => [e.key, e.value, e.lease])).toEqual([
+      ['/new/d', '2', lease],
+      ['/old/b', '2', lease],
+    ]);
+    // Lease-bound keys are not on disk: after a reopen nothing is left.
+    await store.close();
+    store = openSqliteStore({ path });
+    expect((await store.range('/')).entries).toEqual([]);
+  });
+
   it('close() commits the txns still queued', async () => {
     const pending = store.txn([], [put('/late')]);
     await store.close();
