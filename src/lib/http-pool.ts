@@ -11,7 +11,8 @@ import https from 'node:https';
  * parser is already in the node binary (200 keep-alive requests, measured on
  * Node 20). undici is ~13 us faster per request in a hot loop, which is
  * nothing at an agent's few requests a second, while the agent's memory
- * target is 80 MB.
+ * target is 80 MB. What it costs the registry's etcd store: bench/README.md,
+ * "etcd client".
  */
 
 export interface HttpRequest {
@@ -199,7 +200,13 @@ export class HttpPool implements HttpDispatcher {
   private watchTimeouts(req: http.ClientRequest, headersMs: number | undefined): { clear: () => void } {
     const fail = (code: string, ms: number, what: string) => () =>
       void req.destroy(Object.assign(new Error(`${what} within ${ms}ms`), { code }));
-    const head = headersMs === undefined ? undefined : setTimeout(fail(POOL_HEADERS_TIMEOUT, headersMs, 'no response'), headersMs);
+    // Still waiting for a connection (none free, or connecting) when the head is due: the request was
+    // surely not sent, which is the connect timeout's code (a caller may try another server).
+    const onHeadTimeout = (ms: number) => (): void => {
+      const sent = req.socket !== null && !req.socket.connecting;
+      fail(sent ? POOL_HEADERS_TIMEOUT : POOL_CONNECT_TIMEOUT, ms, sent ? 'no response' : 'not connected')();
+    };
+    const head = headersMs === undefined ? undefined : setTimeout(onHeadTimeout(headersMs), headersMs);
     let connect: NodeJS.Timeout | undefined;
     const connectMs = this.connectTimeoutMs;
     if (connectMs !== undefined) {

@@ -178,6 +178,10 @@ describe('HttpPool', () => {
       const t0 = performance.now();
       await expect(p.request({ path: '/', method: 'GET' })).rejects.toMatchObject({ code: POOL_CONNECT_TIMEOUT });
       expect(performance.now() - t0).toBeLessThan(3000);
+      // A response-head deadline that comes first says the same: nothing was sent.
+      const both = new HttpPool(`http://127.0.0.1:${port}`, { connectTimeoutMs: 5000 });
+      pools.push(both);
+      await expect(both.request({ path: '/', method: 'GET', headersTimeoutMs: 200 })).rejects.toMatchObject({ code: POOL_CONNECT_TIMEOUT });
     } finally {
       for (const s of fillers) s.destroy();
       listener.kill();
