@@ -6,7 +6,7 @@ import { TetherError } from '../lib/errors.js';
 import { formatIssue, type ManifestIssue } from '../manifest/issues.js';
 import { loadManifest, type LoadResult } from '../manifest/load.js';
 import { HttpPool } from '../lib/http-pool.js';
-import type { Manifest, Upstream } from '../manifest/model.js';
+import type { Manifest, ServiceSpec, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { TtlBoard } from '../probes/ttl.js';
@@ -17,6 +17,7 @@ import { packageVersion } from '../version.js';
 import { ServiceRuntime } from './runtime.js';
 import type { AgentStatus } from './status.js';
 import { watchPaths } from './watch.js';
+import { AgentWorkers, type WorkerQueues } from '../workers/agent-workers.js';
 
 export interface AgentOptions {
   /** Manifest file or conf.d directory. */
@@ -25,11 +26,17 @@ export interface AgentOptions {
   env?: NodeJS.ProcessEnv;
   /** An in-process registry (`tether dev`) instead of the manifest's upstream. The caller closes it. */
   upstream?: { registry: Registry; tenant: string; url: string };
+  /** The queues the workers use, with `upstream` (default: the manifest upstream's server, the tenant's project). */
+  queues?: WorkerQueues;
   /** Overrides agent.listen (tests use port 0). */
   listen?: { host: string; port: number };
   /** Watch the manifest for changes (default true). */
   watch?: boolean;
   metrics?: AgentMetrics;
+  /** Called with a file's path after its bytes changed (`tether exec` restarts or signals its child). */
+  onFileChange?: (path: string) => void;
+  /** Extra sections of /v1/status (`tether exec` adds `exec`). */
+  statusExtra?: () => Pick<AgentStatus, 'exec'>;
 }
 
 /** Time allowed to deregister at shutdown. */
@@ -47,10 +54,13 @@ export class Agent {
   private loadedAt = Date.now();
   private rejected: ManifestIssue[] = [];
   private readonly startedAt = Date.now();
+  private workers: AgentWorkers;
   private api: LocalApi | null = null;
   private materializer: Materializer | null = null;
   private stopWatching: (() => Promise<void>) | null = null;
   private closed: Promise<void> | null = null;
+  /** Services added at run time (the `tether exec` child's), kept across manifest reloads. */
+  private readonly pinned = new Map<string, ServiceSpec>();
 
   private constructor(
     private readonly opts: AgentOptions,
@@ -63,6 +73,7 @@ export class Agent {
   ) {
     this.manifest = manifest;
     this.sessionTimeout = sessionTimeoutOf(manifest);
+    this.workers = new AgentWorkers(opts.logger.child({ component: 'workers' }), metrics, opts.queues);
   }
 
   /**
@@ -95,6 +106,7 @@ export class Agent {
     if (manifest.services.length > 0) syncer.openSession();
     runtime.apply(manifest.services);
     await agent.startMaterializer();
+    await agent.workers.apply(manifest);
     if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath, ...templatePaths(manifest)], () => void agent.reload(), log);
     log.info({ api: agent.api.url, registry: upstream.url, services: manifest.services.length, mode: manifest.agent.heartbeat }, 'agent started');
     return agent;
@@ -117,6 +129,7 @@ export class Agent {
       resyncIntervalMs: m.agent.resyncIntervalMs,
       log: this.opts.logger.child({ component: 'files' }),
       metrics: this.metrics,
+      onFileChange: this.opts.onFileChange,
     });
     this.materializer.start();
   }
@@ -178,7 +191,7 @@ export class Agent {
     this.sessionTimeout = sessionTimeoutOf(next);
     this.loadedAt = Date.now();
     this.rejected = [];
-    const diff = this.runtime.apply(next.services);
+    const diff = this.runtime.apply(this.serviceSpecs());
     // Files: a changed list restarts the materializer (files stay as they are meanwhile);
     // otherwise a template may have changed, so every file renders again (unchanged bytes are not written).
     if (outputsChanged) {
@@ -188,14 +201,39 @@ export class Agent {
     } else {
       await this.materializer?.refresh();
     }
+    const workers = await this.workers.apply(next);
     this.metrics.reloads.inc({ result: 'ok' });
     this.metrics.manifestValid.set(1);
-    log.info(diff, 'manifest reloaded');
+    log.info({ ...diff, workers }, 'manifest reloaded');
     return { ok: true, issues: [] };
+  }
+
+  /**
+   * Adds a service for as long as the caller wants it (the `tether exec`
+   * child's): probed and registered like the manifest's, until removeService.
+   */
+  addService(spec: ServiceSpec): void {
+    this.pinned.set(spec.id, spec);
+    this.runtime.apply(this.serviceSpecs());
+  }
+
+  /** Removes a service added by addService: it is deregistered. */
+  removeService(id: string): void {
+    if (this.pinned.delete(id)) this.runtime.apply(this.serviceSpecs());
+  }
+
+  private serviceSpecs(): ServiceSpec[] {
+    return this.pinned.size === 0 ? this.manifest.services : [...this.manifest.services, ...this.pinned.values()];
+  }
+
+  /** The registry this agent talks to (`tether exec` reads the child's environment from it). */
+  get registry(): { registry: Registry; tenant: string } {
+    return { registry: this.upstream.registry, tenant: this.upstream.tenant };
   }
 
   status(): AgentStatus {
     return {
+      ...this.opts.statusExtra?.(),
       version: packageVersion(),
       startedAt: this.startedAt,
       ready: this.ready(),
@@ -212,6 +250,7 @@ export class Agent {
         svc.lastHeartbeat === null && svc.registered ? { ...svc, lastHeartbeat: this.syncer.session.lastHeartbeat } : svc,
       ),
       files: this.materializer?.status() ?? [],
+      workers: this.workers.status(),
     };
   }
 
@@ -233,6 +272,8 @@ export class Agent {
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.stopWatching?.();
+      // First: running actions are aborted and their messages released while the upstream is still open.
+      await this.workers.close();
       await this.runtime.stopAll();
       await this.materializer?.close();
       await this.syncer.close(SHUTDOWN_MS);

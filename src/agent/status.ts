@@ -1,5 +1,6 @@
 import type { ManifestIssue } from '../manifest/issues.js';
 import type { FileStatus } from '../materialize/file-renderer.js';
+import type { ExecStatus } from '../exec/supervisor.js';
 
 /** One service in `/v1/status`. */
 export interface ServiceStatus {
@@ -27,7 +28,11 @@ export interface AgentStatus {
     /** Issues of the last rejected change (the running manifest stays in force); empty when it was accepted. */
     issues: ManifestIssue[];
   };
+  /** Queue workers: counts since the worker started, running actions, the last error. */
+  workers: Array<import('../workers/worker.js').WorkerStatus>;
   services: ServiceStatus[];
   /** Rendered files: last render, last change, last error (with the template's line). */
   files: FileStatus[];
+  /** `tether exec` only: the child (state, restarts, crash loop). */
+  exec?: ExecStatus;
 }

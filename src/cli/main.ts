@@ -30,6 +30,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   dev: async () => (await import('./commands/dev.js')).devCommand,
   validate: async () => (await import('./commands/validate.js')).validateCommand,
   render: async () => (await import('./commands/render.js')).renderCommand,
+  exec: async () => (await import('./commands/exec.js')).execCommand,
 };
 
 function load(name: string | undefined): Promise<Command> | undefined {

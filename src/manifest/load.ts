@@ -131,6 +131,7 @@ function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'sour
   }
   return {
     upstream,
+    exec: mergeExec(parts, services, issues),
     agent: agent ?? {
       listen: { host: '127.0.0.1', port: Number(DEFAULTS.listen.split(':')[1]) },
       stateDir: DEFAULTS.stateDir,
@@ -165,4 +166,19 @@ function mergeOutputs(parts: FilePart[], issues: ManifestIssue[]): Pick<Manifest
   }
   for (const part of parts) resolveRefs(part.outputs.refs, actions, issues);
   return { actions, files, hooks };
+}
+
+/** One file may define exec; its per-file policies must name files of the manifest, its service a new id. */
+function mergeExec(parts: FilePart[], services: Manifest['services'], issues: ManifestIssue[]): Manifest['exec'] {
+  const withExec = parts.filter((p) => p.exec !== null);
+  for (const p of withExec.slice(1)) issues.push(p.where(['exec'], 'already defined in another manifest file'));
+  const first = withExec[0];
+  if (!first?.exec) return null;
+  const paths = new Set(parts.flatMap((p) => p.outputs.files.map((f) => f.path)));
+  for (const path of Object.keys(first.exec.files)) {
+    if (!paths.has(path)) issues.push(first.where(['exec', 'files'], `${path} is not a file of this manifest`));
+  }
+  const id = first.exec.service?.id;
+  if (id !== undefined && services.some((s) => s.id === id)) issues.push(first.where(['exec', 'service', 'id'], `duplicate service id "${id}"`));
+  return first.exec;
 }

@@ -116,6 +116,56 @@ export interface HookSpec {
   origin: string;
 }
 
+/** What a change does to the `tether exec` child. */
+export type ExecOnChange = { kind: 'restart' } | { kind: 'none' } | { kind: 'signal'; signal: NodeJS.Signals };
+
+/** An environment variable source of the child: one key, or every key of a namespace. */
+export type ExecEnvSource = { kind: 'key'; key: string; name: string } | { kind: 'namespace'; namespace: string; prefix: string };
+
+/** The manifest's `exec` section (`tether exec`). */
+export interface ExecSpec {
+  /** Null: the command comes from the command line only. */
+  command: string[] | null;
+  env: ExecEnvSource[];
+  /** The default for files; `files` overrides it by absolute path. */
+  onChange: ExecOnChange;
+  files: Record<string, ExecOnChange>;
+  stopSignal: NodeJS.Signals;
+  killTimeoutMs: number;
+  restart: 'always' | 'on-failure' | 'never';
+  restartDelayMs: number;
+  restartMaxDelayMs: number;
+  waitMinMs: number;
+  waitMaxMs: number;
+  splayMs: number;
+  renderTimeoutMs: number;
+  minUptimeMs: number;
+  drainMs: number;
+  service: ServiceSpec | null;
+}
+
+/** A queue worker: claims messages of `queue` and runs `action` per message (src/workers). */
+export interface WorkerSpec {
+  name: string;
+  queue: string;
+  concurrency: number;
+  /** Claim ttl and grace, seconds. */
+  ttlSec: number;
+  graceSec: number;
+  filter: {
+    types: string[] | null;
+    serviceTag: string | null;
+    serviceIdPrefix: string | null;
+    keyPrefix: string | null;
+    match: Record<string, string | number | boolean> | null;
+  };
+  action: { name: string | null; action: ActionSpec };
+  attempts: number;
+  deadLetter: string | null;
+  retryDelayMs: number;
+  origin: string;
+}
+
 export interface Manifest {
   upstream: Upstream | null;
   agent: AgentSettings;
@@ -124,6 +174,8 @@ export interface Manifest {
   actions: Record<string, ActionSpec>;
   files: FileSpec[];
   hooks: HookSpec[];
+  /** The `exec` section, or null. */
+  exec: ExecSpec | null;
   /** The manifest files it was read from, in order. */
   sourceFiles: string[];
 }

@@ -1,7 +1,8 @@
 import { parseDuration } from '../lib/duration.js';
 import type { ManifestIssue } from './issues.js';
+import { normalizeExec } from './normalize-exec.js';
 import { normalizeOutputs, type OutputsPart } from './normalize-files.js';
-import { DEFAULTS, type AgentSettings, type CheckSpec, type Endpoint, type ProbeSpec, type ServiceSpec, type Upstream } from './model.js';
+import { DEFAULTS, type AgentSettings, type CheckSpec, type Endpoint, type ExecSpec, type ProbeSpec, type ServiceSpec, type Upstream } from './model.js';
 import type { ParsedCheck, ParsedManifest, ParsedService } from './schema.js';
 
 type Where = (path: PropertyKey[], message: string) => ManifestIssue;
@@ -11,6 +12,7 @@ export interface FilePart {
   upstream: Upstream | null;
   agent: AgentSettings | null;
   outputs: OutputsPart;
+  exec: ExecSpec | null;
   services: Array<{ spec: ServiceSpec; issueAt: (message: string) => ManifestIssue }>;
   /** Locates a path of this file, for issues found while merging. */
   where: Where;
@@ -27,6 +29,7 @@ export function normalizeFile(parsed: ParsedManifest, baseDir: string, where: Wh
     upstream: parsed.upstream ? upstream(parsed.upstream, where, issues) : null,
     agent: parsed.agent ? agent(parsed.agent, where, issues) : null,
     outputs: normalizeOutputs(parsed, baseDir, where, issues),
+    exec: parsed.exec ? normalizeExec(parsed.exec, baseDir, where, issues) : null,
     services: parsed.services.map((s, i) => ({
       spec: service(s, ['services', i], where, issues),
       issueAt: (message: string) => where(['services', i, 'id'], message),
@@ -89,7 +92,7 @@ function agent(a: NonNullable<ParsedManifest['agent']>, where: Where, issues: Ma
   };
 }
 
-function service(s: ParsedService, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ServiceSpec {
+export function service(s: ParsedService, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ServiceSpec {
   const metadata = Object.fromEntries(Object.entries(s.metadata).map(([k, v]) => [k, String(v)]));
   if (Object.keys(metadata).length > 20) issues.push(where([...path, 'metadata'], 'at most 20 entries'));
   for (const [k, v] of Object.entries(metadata)) {

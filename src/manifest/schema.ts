@@ -190,6 +190,44 @@ export const hookSchema = z
   })
   .describe('Run an action on matching registry events.');
 
+const onChangePolicy = z
+  .union([z.enum(['restart', 'none']), signalName])
+  .describe('restart (stop signal, kill timeout, SIGKILL, start again), none, or a signal name such as SIGHUP sent to the child.');
+
+export const execSchema = z
+  .strictObject({
+    command: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least the program').optional().describe('The child: argv, run without a shell (the command line after `--` takes precedence).'),
+    env: z
+      .array(
+        z.union([
+          z.strictObject({ key: configKey, name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').describe('The variable that gets the value.') }),
+          z.strictObject({
+            namespace: z.string().min(1).describe('A namespace: one variable per key under it.'),
+            prefix: z.string().regex(/^[A-Za-z0-9_]*$/, 'must be letters, digits and _').default('').describe('Prepended to each name: /app/db/host in namespace /app/ with prefix APP_ is APP_DB_HOST.'),
+          }),
+        ]),
+      )
+      .default([])
+      .describe('Environment from configuration values: { key, name } or { namespace, prefix }. A change restarts the child.'),
+    on_change: onChangePolicy.default('restart').describe('What a changed file does to the child (default restart): restart, none, or a signal name.'),
+    files: z.record(z.string().min(1), onChangePolicy).default({}).describe('Per-file on_change, by the path as written under `files`.'),
+    stop_signal: signalName.default('SIGTERM').describe('Signal that asks the child to stop (default SIGTERM).'),
+    kill_timeout: duration('Wait after the stop signal before SIGKILL (default 10s)').optional(),
+    restart: z.enum(['always', 'on-failure', 'never']).default('never').describe('Crash policy, as systemd Restart=: always, on-failure (non-zero exit or a signal), never (default: tether exits with the child).'),
+    restart_delay: duration('First delay before a restart after a crash, doubled up to restart_max_delay (default 1s)').optional(),
+    restart_max_delay: duration('Longest delay between restarts after crashes (default 30s)').optional(),
+    wait: z
+      .union([duration('Quiescence'), z.strictObject({ min: duration('Calm period before acting'), max: duration('Longest delay after the first change').optional() })])
+      .optional()
+      .describe('Debounce of change restarts and signals, like a file\'s wait (default: at once).'),
+    splay: duration('A random delay up to this before a change restart or signal, so a fleet does not restart at once (default 0)').optional(),
+    render_timeout: duration('Longest wait for every file to be rendered (and the environment read) before the first start (default 30s)').optional(),
+    min_uptime: duration('A child that exits sooner than this after its first start is a start failure (default 1s)').optional(),
+    drain: duration('At shutdown, the delay between deregistering the child\'s service and stopping the child (default 0)').optional(),
+    service: serviceSchema.optional().describe('The child as a service: registered while the child runs and passes its check.'),
+  })
+  .describe('`tether exec`: the application runs as the agent\'s child.');
+
 export const manifestSchema = z
   .strictObject({
     upstream: upstreamSchema.optional(),
@@ -198,6 +236,7 @@ export const manifestSchema = z
     actions: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a simple name'), actionSchema).default({}).describe('Named reload actions, shared by files and hooks.'),
     files: z.array(fileSchema).default([]).describe('Files rendered from configuration values and services.'),
     hooks: z.array(hookSchema).default([]).describe('Actions run on registry events.'),
+    exec: execSchema.optional(),
   })
   .describe('Tether agent manifest.');
 
@@ -209,3 +248,4 @@ export type ParsedFile = z.output<typeof fileSchema>;
 export type ParsedAction = z.output<typeof actionSchema>;
 export type ParsedHook = z.output<typeof hookSchema>;
 export type ParsedSource = z.output<typeof sourceSchema>;
+export type ParsedExec = z.output<typeof execSchema>;

@@ -22,6 +22,8 @@ export interface MaterializerOptions {
   resyncIntervalMs: number;
   log: Logger;
   metrics: AgentMetrics;
+  /** Called with the path after a file's bytes changed (or it was deleted). */
+  onFileChange?: ((path: string) => void) | undefined;
 }
 
 interface Managed {
@@ -168,6 +170,7 @@ export class Materializer {
       m.status.lastChange = now;
       log.info({ file: m.spec.path, outcome: outcome.kind }, 'file updated');
       if (m.spec.onChange) this.runner(m.spec.onChange.action).trigger();
+      this.opts.onFileChange?.(m.spec.path);
     }
   }
 

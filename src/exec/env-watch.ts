@@ -1,0 +1,72 @@
+import { EventsFollower } from '../client/events-follower.js';
+import type { ExecEnvSource } from '../manifest/model.js';
+import { SourceData } from '../materialize/data.js';
+import type { Registry } from '../registry/registry.js';
+import { buildEnv, envSourceSpec } from './env.js';
+
+export interface EnvWatchOptions {
+  registry: Registry;
+  tenant: string;
+  sources: readonly ExecEnvSource[];
+  /** Tether's own environment, the base of the child's. */
+  base: NodeJS.ProcessEnv;
+  /** The configuration variables changed since the running child was started. */
+  onChange: () => void;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * The child's environment from configuration values: read once before the
+ * first start, then kept current from the events feed. A change is reported
+ * only when the variables differ from those the running child got, so a
+ * replayed or unrelated event never restarts it.
+ */
+export class EnvWatch {
+  private readonly data: SourceData;
+  private follower: EventsFollower | null = null;
+  private started = '';
+
+  constructor(private readonly opts: EnvWatchOptions) {
+    this.data = new SourceData(opts.sources.map(envSourceSpec));
+  }
+
+  /** Reads every source (rejects on the first registry failure). */
+  sync(signal?: AbortSignal): Promise<void> {
+    return this.data.sync(this.opts.registry, this.opts.tenant, signal);
+  }
+
+  /** Follows the feed from now on. Without sources there is nothing to follow. */
+  start(): void {
+    if (this.opts.sources.length === 0) return;
+    this.follower = new EventsFollower({
+      registry: this.opts.registry,
+      tenant: this.opts.tenant,
+      waitSec: 30,
+      onEvents: (events) => {
+        if (this.data.apply(events).size > 0 && this.key(this.env()) !== this.started) this.opts.onChange();
+      },
+      onReset: () => this.sync().then(() => (this.key(this.env()) !== this.started ? this.opts.onChange() : undefined)),
+      onError: (err) => this.opts.onError?.(err),
+    });
+    void this.follower.start();
+  }
+
+  /** The environment for the next start; remembered as the running child's. */
+  envForStart(): NodeJS.ProcessEnv {
+    const env = this.env();
+    this.started = this.key(env);
+    return env;
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return buildEnv(this.opts.base, this.opts.sources, this.data);
+  }
+
+  private key(env: NodeJS.ProcessEnv): string {
+    return JSON.stringify(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  async stop(): Promise<void> {
+    await this.follower?.stop();
+  }
+}

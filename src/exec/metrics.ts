@@ -1,0 +1,19 @@
+import { Counter, Gauge, type Registry as PromRegistry } from 'prom-client';
+
+/** The `tether exec` series, on the agent's metrics registry (next to tether_* of the agent). */
+export class ExecMetrics {
+  readonly starts: Counter;
+  readonly restarts: Counter<'reason'>;
+  readonly running: Gauge;
+  readonly crashLoop: Gauge;
+  readonly consecutiveCrashes: Gauge;
+
+  constructor(registry: PromRegistry) {
+    const registers = [registry];
+    this.starts = new Counter({ name: 'tether_exec_starts_total', help: 'Starts of the exec child.', registers });
+    this.restarts = new Counter({ name: 'tether_exec_restarts_total', help: 'Restarts of the exec child, by reason (change, crash).', labelNames: ['reason'], registers });
+    this.running = new Gauge({ name: 'tether_exec_running', help: '1 while the exec child runs.', registers });
+    this.crashLoop = new Gauge({ name: 'tether_exec_crash_loop', help: '1 while the exec child crashes again and again (two or more crashes in a row).', registers });
+    this.consecutiveCrashes = new Gauge({ name: 'tether_exec_consecutive_crashes', help: 'Crashes of the exec child in a row.', registers });
+  }
+}

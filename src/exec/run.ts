@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import { sleep } from '../lib/backoff.js';
+import { TetherError } from '../lib/errors.js';
+import { formatIssue } from '../manifest/issues.js';
+import { loadManifest } from '../manifest/load.js';
+import type { ExecSpec, Manifest } from '../manifest/model.js';
+import { defaultExecSpec } from '../manifest/normalize-exec.js';
+import { exitCodeOf } from './child.js';
+import { EnvWatch } from './env-watch.js';
+import { ExecMetrics } from './metrics.js';
+import { prepare } from './prepare.js';
+import { handleExecSignals } from './signals.js';
+import { Supervisor } from './supervisor.js';
+
+export interface ExecOptions {
+  configPath: string;
+  /** The command after `--`; empty: the manifest's exec.command. */
+  argv: readonly string[];
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `tether exec`, as a list of steps: load the manifest; start the agent
+ * (files, services, local API); wait until every file is rendered and the
+ * environment is read (exec.render_timeout); start the child; then follow
+ * changes and crashes until the child ends for good or a signal asks tether
+ * to stop (deregister, drain, stop the child). Resolves with tether's exit
+ * code: the child's. Rejects with a TetherError (exec.*, manifest.invalid,
+ * agent.no_upstream) when the child could not be started; nothing is left
+ * running then.
+ */
+export async function runExec(opts: ExecOptions): Promise<number> {
+  const log = opts.logger.child({ component: 'exec' });
+  const env = opts.env ?? process.env;
+  const manifest = await loadValid(opts.configPath, env);
+  const spec: ExecSpec = manifest.exec ?? defaultExecSpec();
+  const argv = opts.argv.length > 0 ? opts.argv : (spec.command ?? []);
+  if (argv.length === 0) throw new TetherError('exec.no_command', 'no command to run: give it after `--` or as exec.command');
+
+  let stopRequested: NodeJS.Signals | null = null;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((r) => (wake = r));
+  let supervisor: Supervisor | null = null;
+  const removeSignals = handleExecSignals({
+    terminate: (sig) => {
+      stopRequested = sig;
+      wake();
+    },
+    forward: (sig) => {
+      log.info({ signal: sig, pid: supervisor?.pid }, 'forwarding signal to the child');
+      supervisor?.forward(sig);
+    },
+  });
+  const agent = await Agent.start({
+    configPath: opts.configPath,
+    logger: opts.logger,
+    env,
+    onFileChange: (path) => supervisor?.change(spec.files[path] ?? spec.onChange),
+    statusExtra: () => (supervisor ? { exec: supervisor.status() } : {}),
+  }).catch((err: unknown) => {
+    removeSignals();
+    throw err;
+  });
+  const metrics = new ExecMetrics(agent.metrics.registry);
+  const envWatch = new EnvWatch({
+    ...agent.registry,
+    sources: spec.env,
+    base: env,
+    onChange: () => {
+      log.info('environment changed: restarting the child');
+      supervisor?.change({ kind: 'restart' });
+    },
+    onError: (err) => log.debug({ err: String(err) }, 'environment follower error; retrying'),
+  });
+  try {
+    await prepare(agent, envWatch, spec.renderTimeoutMs, stopped);
+    if (stopRequested !== null) return exitCodeOf({ code: null, signal: stopRequested });
+    supervisor = new Supervisor(argv, spec, {
+      env: () => envWatch.envForStart(),
+      onStart: (child) => {
+        metrics.starts.inc();
+        metrics.running.set(1);
+        log.info({ pid: child.pid, command: argv }, 'child started');
+        if (spec.service) agent.addService(spec.service);
+      },
+      onExit: (exit, reason) => {
+        metrics.running.set(0);
+        if (spec.service) agent.removeService(spec.service.id);
+        log.info({ ...exit, reason }, 'child exited');
+      },
+      onCrash: (n, delayMs) => {
+        metrics.crashLoop.set(n >= 2 ? 1 : 0);
+        metrics.consecutiveCrashes.set(n);
+        metrics.restarts.inc({ reason: 'crash' });
+        log.warn({ consecutive: n, delayMs }, n >= 2 ? 'child crash loop: restarting after a delay' : 'child crashed: restarting after a delay');
+      },
+      onChangeAction: (a) => {
+        if (a.kind === 'restart') metrics.restarts.inc({ reason: 'change' });
+        log.info({ action: a.kind === 'signal' ? a.signal : a.kind }, 'change: acting on the child');
+      },
+    });
+    await supervisor.start();
+    envWatch.start();
+    await Promise.race([supervisor.done.catch(() => undefined), stopped]);
+    const sig: NodeJS.Signals | null = stopRequested;
+    if (sig !== null) {
+      log.info({ signal: sig, drainMs: spec.drainMs }, 'shutting down: deregistering, then stopping the child');
+      await agent.close();
+      if (spec.drainMs > 0) await sleep(spec.drainMs);
+      return await supervisor.shutdown(sig);
+    }
+    return await supervisor.done;
+  } finally {
+    removeSignals();
+    await envWatch.stop();
+    await agent.close();
+  }
+}
+
+async function loadValid(path: string, env: NodeJS.ProcessEnv): Promise<Manifest> {
+  const { manifest, issues } = await loadManifest(path, env);
+  if (!manifest) throw new TetherError('manifest.invalid', issues.map(formatIssue).join('\n'));
+  return manifest;
+}
