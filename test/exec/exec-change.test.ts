@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { APP, ExecHarness, alive, starts } from './harness.js';
+
+/**
+ * `tether exec` on change, with real processes: a changed file restarts or
+ * signals the child as its policy says, a changed variable restarts it,
+ * bursts are debounced, and a restart escalates to SIGKILL after the kill timeout.
+ */
+
+const h = new ExecHarness();
+beforeAll(() => h.start('exec-change'));
+afterEach(() => h.cleanup());
+afterAll(() => h.stop());
+
+const POLL = { timeout: 20_000, interval: 25 };
+
+async function running(tenant: string, exec: string, env: Array<[string, string]> = []) {
+  for (const [k, v] of env) await h.client.setConfig(tenant, k, { value: v });
+  const { dir, config } = await h.manifest(tenant, `files:\n  - path: main.conf\n    from: { key: /conf/main }\n  - path: other.conf\n    from: { key: /conf/other }\nexec:\n${exec}`);
+  const proc = h.exec(config, [...APP, 'serve', join(dir, 'main.conf')]);
+  await expect.poll(() => proc.stdout(), POLL).toContain('READY');
+  return { dir, proc };
+}
+
+describe('tether exec: on change', () => {
+  it('restarts the child when a file with `restart` changes; a burst makes one restart', async () => {
+    const t = 'chg-restart';
+    const { dir, proc } = await running(t, '  wait: 1s\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']]);
+    const first = starts(proc.stdout())[0]?.pid as number;
+    for (const v of ['v2', 'v3', 'v4']) await h.client.setConfig(t, '/conf/main', { value: v });
+    await expect.poll(() => proc.stdout(), POLL).toContain(`FILE ${join(dir, 'main.conf')}=v4`);
+    expect(starts(proc.stdout())).toHaveLength(2);
+    expect(proc.stdout()).toContain('GOT SIGTERM'); // the stop signal, before the new start
+    await expect.poll(() => alive(first), POLL).toBe(false);
+  });
+
+  it('leaves the child alone when a file with `none` changes', async () => {
+    const t = 'chg-none';
+    const { dir, proc } = await running(t, '  files: { other.conf: none }\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']]);
+    await h.client.setConfig(t, '/conf/other', { value: 'o2' });
+    await expect.poll(() => readFile(join(dir, 'other.conf'), 'utf8'), POLL).toBe('o2');
+    // A restart for other.conf would have come before this one (no wait): two starts, not three.
+    await h.client.setConfig(t, '/conf/main', { value: 'v2' });
+    await expect.poll(() => proc.stdout(), POLL).toContain(`FILE ${join(dir, 'main.conf')}=v2`);
+    expect(starts(proc.stdout())).toHaveLength(2);
+  });
+
+  it('sends the named signal for a file with a signal policy, and keeps the child', async () => {
+    const t = 'chg-signal';
+    const { proc } = await running(t, '  on_change: SIGHUP\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']]);
+    await h.client.setConfig(t, '/conf/main', { value: 'v2' });
+    await expect.poll(() => proc.stdout(), POLL).toContain('GOT SIGHUP');
+    expect(starts(proc.stdout())).toHaveLength(1);
+  });
+
+  it('restarts the child when one of its variables changes, with the new environment', async () => {
+    const t = 'chg-env';
+    const { proc } = await running(t, '  env:\n    - { namespace: /app, prefix: APP_ }\n', [['/conf/main', 'v1'], ['/conf/other', 'o1'], ['/app/color', 'blue']]);
+    expect(starts(proc.stdout())[0]?.env).toEqual({ APP_COLOR: 'blue' });
+    await h.client.setConfig(t, '/app/color', { value: 'green' });
+    await expect.poll(() => starts(proc.stdout()).length, POLL).toBe(2);
+    expect(starts(proc.stdout())[1]?.env).toEqual({ APP_COLOR: 'green' });
+  });
+
+  it('a restart sends the stop signal, then SIGKILL after the kill timeout to a child that ignores it', async () => {
+    const t = 'chg-kill';
+    const { proc } = await running(t, '  stop_signal: SIGUSR1\n  kill_timeout: 500ms\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']]);
+    const first = starts(proc.stdout())[0]?.pid as number;
+    await h.client.setConfig(t, '/conf/main', { value: 'v2' });
+    await expect.poll(() => starts(proc.stdout()).length, POLL).toBe(2);
+    expect(proc.stdout()).toContain('GOT SIGUSR1');
+    expect(proc.stdout()).not.toContain('GOT SIGTERM');
+    expect(alive(first)).toBe(false);
+  });
+});
