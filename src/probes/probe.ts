@@ -28,6 +28,17 @@ export interface Probe {
    * signal is already aborted), after releasing what the run held.
    */
   run(signal: AbortSignal): Promise<ProbeResult>;
+  /**
+   * Ms until this probe's verdict changes by itself (a ttl pass expiring), or
+   * undefined. The loop runs again no later than that, so the change is seen
+   * when it happens, not at the next interval.
+   */
+  nextChangeInMs?(): number | undefined;
+  /**
+   * True when one failure is the verdict: the ttl already was the grace
+   * period, so `fall` does not add intervals on top of it.
+   */
+  readonly failsAtOnce?: boolean;
 }
 
 export interface CreateProbeOptions {

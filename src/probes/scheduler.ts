@@ -179,7 +179,11 @@ export class CheckRunner {
     const rerun = this.rerun;
     this.rerun = false;
     const interval = this.check.intervalMs;
-    this.schedule(rerun ? 0 : this.nextDelay(started), rerun || interval < 1000 ? 0 : Math.min(EARLY_MAX_MS, interval * EARLY_FRACTION));
+    const delay = rerun ? 0 : this.nextDelay(started);
+    // A verdict due to change sooner (a ttl pass expiring) is looked at then, on time.
+    const change = this.probe.nextChangeInMs?.();
+    if (change !== undefined && change < delay) return this.schedule(change + 1);
+    this.schedule(delay, rerun || interval < 1000 ? 0 : Math.min(EARLY_MAX_MS, interval * EARLY_FRACTION));
   }
 
   /** The probe's result; undefined when aborted. A probe that breaks its contract and rejects yields ok:false. */
@@ -195,7 +199,8 @@ export class CheckRunner {
 
   private record(result: ProbeResult): void {
     const from = this.state.health;
-    const { state, changed } = step(this.state, result.ok, this.check);
+    const fall = this.probe.failsAtOnce ? 1 : this.check.fall;
+    const { state, changed } = step(this.state, result.ok, { rise: this.check.rise, fall });
     this.state = state;
     this.last = result;
     this.guard(() => this.opts.onResult(result, state));

@@ -82,7 +82,9 @@ export class TtlBoard {
 
 /**
  * A ttl probe: healthy while the service's last report is a pass younger than
- * `ttlMs`. Otherwise ok:false with "no report yet", "TTL expired (no report
+ * `ttlMs`. It fails at once (no `fall` intervals on top of the ttl) and
+ * tells the loop when the last pass expires, so a silent service is unhealthy
+ * `ttl` after its last pass. Otherwise ok:false with "no report yet", "TTL expired (no report
  * for Xs)" (expiry wins over a stale fail note) or the fail note.
  */
 export function createTtlProbe(spec: TtlSpec, board: TtlBoard, serviceId: string): Probe {
@@ -92,6 +94,13 @@ export function createTtlProbe(spec: TtlSpec, board: TtlBoard, serviceId: string
       if (signal.aborted) return Promise.reject(signal.reason);
       return Promise.resolve(judge(board.get(serviceId), spec.ttlMs, board.clock.now()));
     },
+    nextChangeInMs: () => {
+      const report = board.get(serviceId);
+      if (report === undefined || report.status !== 'pass') return undefined;
+      const left = report.at + spec.ttlMs - board.clock.now();
+      return left > 0 ? left : undefined;
+    },
+    failsAtOnce: true,
   };
 }
 

@@ -110,3 +110,18 @@ describe('TtlBoard.onReport', () => {
     expect(onError).toHaveBeenCalledTimes(2);
   });
 });
+
+describe('ttl probe timing', () => {
+  it('fails at once and says when the last pass expires', () => {
+    const { clock, board, probe } = setup(3000);
+    expect(probe.failsAtOnce).toBe(true);
+    expect(probe.nextChangeInMs?.()).toBeUndefined();
+    board.report('worker', 'pass');
+    clock.advance(1000);
+    expect(probe.nextChangeInMs?.()).toBe(2000);
+    clock.advance(2000);
+    expect(probe.nextChangeInMs?.()).toBeUndefined();
+    board.report('worker', 'fail');
+    expect(probe.nextChangeInMs?.()).toBeUndefined();
+  });
+});
