@@ -107,7 +107,7 @@ export class Agent {
     runtime.apply(manifest.services);
     await agent.startMaterializer();
     await agent.workers.apply(manifest);
-    if (opts.watch !== false) agent.stopWatching = watchPaths([opts.configPath, ...templatePaths(manifest)], () => void agent.reload(), log);
+    if (opts.watch !== false) agent.stopWatching = watchPaths(() => [opts.configPath, ...templatePaths(agent.manifest)], () => void agent.reload(), log);
     log.info({ api: agent.api.url, registry: upstream.url, services: manifest.services.length, mode: manifest.agent.heartbeat }, 'agent started');
     return agent;
   }
@@ -174,6 +174,12 @@ export class Agent {
       next = r.manifest;
     } catch (err) {
       issues = [{ file: this.opts.configPath, line: 0, column: 0, path: '', message: err instanceof Error ? err.message : String(err) }];
+    }
+    // Start refuses a manifest without upstream (tether dev aside); so does a reload, or a truncated file that still parses would deregister everything.
+    if (next && !next.upstream && this.manifest.upstream) {
+      const file = next.sourceFiles[0] ?? this.opts.configPath;
+      issues = [{ file, line: 1, column: 1, path: 'upstream', message: 'is required (the agent runs with one; a manifest without it is refused)' }];
+      next = null;
     }
     if (!next) {
       this.rejected = issues;

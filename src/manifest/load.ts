@@ -59,6 +59,10 @@ export function manifestFiles(configPath: string): string[] {
 export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): { part: FilePart | null; issues: ManifestIssue[] } {
   const { source, issues: syntax } = parseSource(file, text);
   if (syntax.length > 0) return { part: null, issues: syntax };
+  // An emptied or truncated-to-nothing file is a mistake, never "no services": refused at start, reload and validate alike.
+  if (source.root === null || source.root === undefined) {
+    return { part: null, issues: [{ file, line: 1, column: 1, path: '', message: 'the file is empty (a manifest file needs at least upstream, agent or services)' }] };
+  }
   const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
   const expanded = plainValue(source.root, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.

@@ -254,11 +254,16 @@ export class QueueService implements Queues {
   }
 }
 
-/** Runs `fn`, turning storage failures into `unavailable` (spec 2.7: 503); faults and aborts pass through. */
+/**
+ * Runs `fn`, turning storage failures into `unavailable` (spec 2.7: 503) and
+ * a RangeError (a recursion over a document too deep, a bad length) into
+ * invalidApiCall rather than a bug's 500; faults and aborts pass through.
+ */
 async function guard<T>(fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    if (err instanceof RangeError) throw queueFault('invalidApiCall', 'The request involves a document that cannot be handled.', err);
     if (isQueueFault(err) || !(err instanceof TetherError) || !err.code.startsWith('store.')) throw err;
     throw queueFault('unavailable', 'Queue storage is not available; try again later.', err);
   }

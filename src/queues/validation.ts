@@ -68,14 +68,41 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Nesting a JSON document may have. JSON.parse is iterative and takes any
+ * depth, but V8's JSON.stringify recurses and throws RangeError a few
+ * thousand levels down, with a limit that depends on the stack in use: a
+ * body stored from a shallow stack could fail to serialize on a deeper one.
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/** True when `doc` nests containers deeper than `max` (an array or object is one level). Iterative. */
+export function nestsDeeper(doc: unknown, max: number = MAX_JSON_DEPTH): boolean {
+  const stack: Array<{ v: unknown; d: number }> = [{ v: doc, d: 0 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { v, d } = top;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, d: d + 1 });
+    }
+  }
+  return false;
+}
+
+function checkDepth(doc: unknown): void {
+  if (nestsDeeper(doc)) throw queueFault('invalidBody', `JSON documents may not nest deeper than ${MAX_JSON_DEPTH} levels.`);
+}
+
 /** Bytes of `doc` as JSON (the wire body's size is checked by the HTTP layer; this holds for typed callers). */
 export function jsonBytes(doc: unknown): number {
   const text = JSON.stringify(doc);
   return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
 }
 
-/** A metadata document: size (invalidApiCall) first, then an object (invalidBody). Returns it. */
+/** A metadata document: nesting (invalidBody), size (invalidApiCall), then an object (invalidBody). Returns it. */
 export function checkMetadata(doc: unknown, limits: QueueLimits): Record<string, unknown> {
+  checkDepth(doc);
   if (jsonBytes(doc) > limits.maxMetadataBytes) {
     throw queueFault('invalidApiCall', `Queue metadata may not exceed ${limits.maxMetadataBytes} characters in size.`);
   }
@@ -100,11 +127,13 @@ export interface NewMessage {
 }
 
 /**
- * A post body, spec 5.1 steps 2-4: size (invalidApiCall), an array of objects
+ * A post body, spec 5.1 steps 2-4: nesting (invalidBody, before anything
+ * serializes it), size (invalidApiCall), an array of objects
  * with an integer `ttl` and a `body` (invalidBody; not empty), count and ttl
  * ranges (invalidApiCall, the whole request rejected).
  */
 export function checkPost(messages: unknown, limits: QueueLimits): NewMessage[] {
+  checkDepth(messages);
   if (jsonBytes(messages) > limits.maxMessagePostBytes) {
     throw queueFault('invalidApiCall', `Message collection size is too large. Max size ${limits.maxMessagePostBytes}`);
   }

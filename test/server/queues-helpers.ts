@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createQueueService } from '../../src/queues/service.js';
+import { createQueueService, type QueueService } from '../../src/queues/service.js';
 import type { QueueLimits } from '../../src/queues/types.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { createRegistryServer, type AuthTable, type RegistryServer } from '../../src/server/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
 import { raw, type RawOptions, type RawReply } from './helpers.js';
 
 /** The registry's server with the queues API, over a real QueueService on in-memory SQLite, on 127.0.0.1:0. */
@@ -11,6 +12,9 @@ export interface QueuesTestServer {
   port: number;
   url: string;
   server: RegistryServer;
+  /** The store and service behind it, for tests that plant data or call the domain directly. */
+  store: Store;
+  queues: QueueService;
   close(): Promise<void>;
 }
 
@@ -29,6 +33,8 @@ export async function startQueuesServer(opts: { auth?: AuthTable; limits?: Parti
     port,
     url,
     server,
+    store,
+    queues,
     async close() {
       await server.close();
       await queues.close();

@@ -1,4 +1,5 @@
 import { queueFault } from '../../queues/faults.js';
+import { MAX_JSON_DEPTH } from '../../queues/validation.js';
 
 /**
  * JSON request bodies (spec 2.5). JSON.parse does the parsing; what it
@@ -8,6 +9,8 @@ import { queueFault } from '../../queues/faults.js';
  *   upstream server refused them; JSON.parse would round them silently);
  * - `ttl` / `grace` written with a fraction or exponent (`300.0`, `3e2`) ->
  *   invalidBody: they must be JSON integers, and JSON.parse makes 300.0 === 300.
+ * Nesting deeper than MAX_JSON_DEPTH -> invalidBody, found on the text before
+ * anything recurses over the value (JSON.stringify would throw RangeError).
  */
 
 /** Where the typed integer fields sit: a claim body `{ttl, grace}`, or a post's `[{ttl, ...}, ...]`. */
@@ -26,6 +29,10 @@ export function parseJsonBody(parts: readonly Buffer[] | null, length: number, s
     value = JSON.parse(text) as unknown;
   } catch {
     throw queueFault('invalidBody', 'Request body could not be parsed.');
+  }
+  // A document needs 2 * (depth) brackets: shorter texts cannot nest too deeply.
+  if (text.length > 2 * MAX_JSON_DEPTH && nestsDeeper(text, MAX_JSON_DEPTH)) {
+    throw queueFault('invalidBody', `JSON documents may not nest deeper than ${MAX_JSON_DEPTH} levels.`);
   }
   // Cheap guards: no 19-digit run means no int64 overflow; no digit followed by . e E means no float literal.
   const big = /\d{19}/.test(text);
@@ -89,6 +96,19 @@ function checkNumbers(text: string, shape: BodyShape): void {
       i = j - 1;
     }
   }
+}
+
+/** True when valid JSON `text` opens more than `max` containers at once (strings skipped). */
+function nestsDeeper(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) i = stringEnd(text, i);
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return false;
 }
 
 /** Index of the closing quote of the string starting at `start`. */

@@ -197,6 +197,8 @@ function faultOf(req: ApiRequest, err: unknown): QueueFault | null {
   // A long-poll aborted by close() answers 503 whatever the domain rejected with.
   if (poll !== null && poll.signal.aborted) return queueFault('unavailable', 'The server is shutting down.');
   if (isQueueFault(err)) return err;
+  // JSON.stringify of a reply holding a stored document too deep for this stack: the request's data, not a bug.
+  if (err instanceof RangeError) return queueFault('invalidApiCall', 'The reply holds a document nested too deeply to serialize.');
   if (err instanceof RegistryFault && err.status === 503) return queueFault('unavailable', 'The server is shutting down.');
   if (hasCode(err, 'store.unavailable')) {
     if (Date.now() - lastStoreWarning >= STORE_WARNING_EVERY_MS) {
