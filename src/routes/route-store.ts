@@ -1,5 +1,5 @@
 import type { Queues } from '../queues/queues.js';
-import { RegistryFault } from '../registry/faults.js';
+import { faults, RegistryFault } from '../registry/faults.js';
 import { keys as registryKeys } from '../registry/keys.js';
 import type { RegistryEvent } from '../registry/types.js';
 import type { Store } from '../store/store.js';
@@ -8,6 +8,8 @@ import type { EventRoute, EventRouteStatus } from './types.js';
 import { checkRouteId, parseRoute } from './validate.js';
 
 const MAX_ATTEMPTS = 16;
+/** Each route is a feed follower in every server: a tenant gets a few, not thousands. */
+export const MAX_ROUTES_PER_TENANT = 100;
 
 function notFound(id: string): RegistryFault {
   return new RegistryFault('notFoundError', 'object does not exist', `Object "EventRoute" with key "${id}" does not exist`, undefined);
@@ -36,6 +38,9 @@ export class RouteStore {
         const r = await this.store.txn([{ key, op: 'modRevision', revision: existing.modRevision }], [{ type: 'put', key, value }]);
         if (r.succeeded) return false;
         continue;
+      }
+      if ((await this.store.count(routeKeys.tenantPrefix(tenant))) >= MAX_ROUTES_PER_TENANT) {
+        throw faults.limitReached('event_routes', MAX_ROUTES_PER_TENANT);
       }
       const cursor: CursorRecord = { m: await this.lastEventId(tenant), d: 0 };
       const r = await this.store.txn(

@@ -10,6 +10,7 @@ import { ApiRequest, type ApiResponse } from './exchange.js';
 import { onRequest } from './pipeline.js';
 import type { ServerState } from './state.js';
 import type { Queues } from '../queues/queues.js';
+import type { RouteStore } from '../routes/route-store.js';
 import { DEFAULT_QUEUE_LIMITS, type QueueLimits } from '../queues/types.js';
 
 /**
@@ -45,6 +46,8 @@ export interface RegistryServerOptions {
   shutdownDelayMs?: number;
   /** Serves the Cloud Queues v1 API under `/v1` (same port, same auth: a tenant's token is valid for that project id). */
   queues?: Queues;
+  /** Serves `/v1.0/{tenant}/event-routes` (extension, issue 16); the caller runs the RouteDeliverer. */
+  routes?: RouteStore;
   /** The limits `queues` was built with (body caps on the wire); default DEFAULT_QUEUE_LIMITS. */
   queueLimits?: Partial<QueueLimits>;
 }
@@ -72,6 +75,7 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
   const state: ServerState = {
     registry,
     queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits }, polls: new Set() },
+    routes: opts.routes,
     logger: (opts.logger ?? silentLogger()).child({ component: 'registry-server' }),
     auth: opts.auth,
     hostname: (opts.hostname ?? osHostname()).replace(/[^A-Za-z0-9_.-]/g, '-'),

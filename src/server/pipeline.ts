@@ -8,6 +8,7 @@ import { UNMATCHED_ROUTE } from '../observability/server-metrics.js';
 import { serveOps } from './ops.js';
 import { ROUTE_TEMPLATES, matchRoute, type RouteMatch, type RouteName } from './router.js';
 import { configurationRoutes } from './routes/configuration.js';
+import { eventRouteHandlers } from './routes/event-routes.js';
 import { eventRoutes } from './routes/events.js';
 import { limitRoutes } from './routes/limits.js';
 import { serviceRoutes } from './routes/services.js';
@@ -48,6 +49,7 @@ const HANDLERS: Record<RouteName, Handler> = {
   ...configurationRoutes,
   ...eventRoutes,
   ...sessionRoutes,
+  ...eventRouteHandlers,
 };
 
 const V = 118;

@@ -36,7 +36,11 @@ export type RouteName =
   | 'sessions.get'
   | 'sessions.update'
   | 'sessions.delete'
-  | 'sessions.heartbeat';
+  | 'sessions.heartbeat'
+  | 'eventRoutes.list'
+  | 'eventRoutes.get'
+  | 'eventRoutes.set'
+  | 'eventRoutes.delete';
 
 export interface RouteMatch {
   readonly name: RouteName;
@@ -122,9 +126,21 @@ export function matchRoute(method: string, path: string): RouteMatch | null {
       return n === 4 && method === 'GET' ? match('events.list', tenant) : null;
     case 'limits':
       return n === 4 && method === 'GET' ? match('limits.get', tenant) : null;
+    case 'event-routes':
+      return matchEventRoutes(method, tenant, segs, n);
     default:
       return null;
   }
+}
+
+/** Extension (issue 16): `/event-routes` (GET) and `/event-routes/{id}` (GET, PUT, DELETE). */
+function matchEventRoutes(method: string, tenant: string, segs: string[], n: number): RouteMatch | null {
+  if (n === 4) return method === 'GET' ? match('eventRoutes.list', tenant) : null;
+  const id = segs[4] as string;
+  if (n !== 5 || id === '') return null;
+  if (method === 'GET') return match('eventRoutes.get', tenant, id);
+  if (method === 'PUT') return match('eventRoutes.set', tenant, id);
+  return method === 'DELETE' ? match('eventRoutes.delete', tenant, id) : null;
 }
 
 /** `/{collection}`, `/{collection}/{id}` and `/{collection}/{id}/heartbeat`; `n` segments count. */
@@ -195,4 +211,8 @@ export const ROUTE_TEMPLATES: Readonly<Record<RouteName, string>> = {
   'sessions.update': '/v1.0/{tenant}/sessions/{id}',
   'sessions.delete': '/v1.0/{tenant}/sessions/{id}',
   'sessions.heartbeat': '/v1.0/{tenant}/sessions/{id}/heartbeat',
+  'eventRoutes.list': '/v1.0/{tenant}/event-routes',
+  'eventRoutes.get': '/v1.0/{tenant}/event-routes/{id}',
+  'eventRoutes.set': '/v1.0/{tenant}/event-routes/{id}',
+  'eventRoutes.delete': '/v1.0/{tenant}/event-routes/{id}',
 };

@@ -3,12 +3,15 @@ import type { ServerMetrics } from '../observability/server-metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { AuthTable } from './auth.js';
 import type { QueueApi } from './queues/context.js';
+import type { RouteStore } from '../routes/route-store.js';
 
 /** What every request of one server shares. Mutable fields belong to the lifecycle in index.ts. */
 export interface ServerState {
   readonly registry: Registry;
   /** The Cloud Queues v1 API under `/v1`, when the server serves it. */
   readonly queues: QueueApi | undefined;
+  /** Event routes (extension, issue 16), when the server delivers registry events into queues. */
+  readonly routes: RouteStore | undefined;
   readonly logger: Logger;
   /** Undefined: open server (no token check). */
   readonly auth: AuthTable | undefined;

@@ -3,6 +3,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { QueueService } from '../../src/queues/service.js';
 import type { Queues } from '../../src/queues/queues.js';
 import type { Message } from '../../src/queues/types.js';
+import type { Registry } from '../../src/registry/registry.js';
 import { RegistryService } from '../../src/registry/service.js';
 import type { RegistryEvent } from '../../src/registry/types.js';
 import { RouteDeliverer } from '../../src/routes/deliverer.js';
@@ -66,7 +67,7 @@ export async function waitForMessages(queues: Queues, tenant: string, queue: str
 }
 
 /** The tenant's feed after `marker` (exclusive), every event. */
-export async function feedAfter(registry: RegistryService, tenant: string, marker: string | null): Promise<RegistryEvent[]> {
+export async function feedAfter(registry: Registry, tenant: string, marker: string | null): Promise<RegistryEvent[]> {
   const out: RegistryEvent[] = [];
   let m = marker ?? undefined;
   // Only the first page's marker is an event already seen; next_marker names the next page's first event.

@@ -9,6 +9,8 @@ import { RegistryService } from '../../registry/service.js';
 import { createQueueService, type QueueService } from '../../queues/service.js';
 import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer } from '../../server/index.js';
+import { RouteDeliverer } from '../../routes/deliverer.js';
+import { RouteStore } from '../../routes/route-store.js';
 import type { Logger } from 'pino';
 import { openSqliteStore } from '../../store/sqlite.js';
 import type { Store } from '../../store/store.js';
@@ -42,6 +44,9 @@ Options:
   --shutdown-delay DURATION   on SIGTERM, keep serving this long with /readyz at 503 before closing,
                               so load balancers stop sending requests first (default 0)
 ${LOG_HELP}
+
+Extension: /v1.0/{tenant}/event-routes/{id} delivers the tenant's registry events (or a
+filtered part) into a queue of the same project, each once, in feed order (see 'tether routes').
 
 GET /healthz (alive), /readyz (store reachable, not shutting down) and
 /metrics (Prometheus) are served at the root, without a token.
@@ -170,6 +175,7 @@ export const registryCommand: Command = {
     let registry: RegistryService | undefined;
     let queues: QueueService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
+    let deliverer: RouteDeliverer | undefined;
     try {
       const limits = parseLimits(values.limits);
       registry = await RegistryService.open(store, {
@@ -178,10 +184,13 @@ export const registryCommand: Command = {
         ...(limits !== undefined ? { limits } : {}),
       });
       queues = await createQueueService(store, { logger });
+      // Event routes (issue 16): every server runs every stored route; the store's compares keep delivery exactly-once.
+      deliverer = await RouteDeliverer.start(store, registry, queues, { logger, metricsRegistry: metrics.registry });
       server = createRegistryServer(registry, {
         logger,
         metrics,
         queues,
+        routes: new RouteStore(store, queues),
         readiness: async () => void (await store.revision()),
         shutdownDelayMs,
         ...(auth !== undefined ? { auth } : {}),
@@ -193,6 +202,7 @@ export const registryCommand: Command = {
       log.info({ signal: sig, shutdownDelayMs }, 'shutting down');
     } finally {
       await server?.close();
+      await deliverer?.close();
       await queues?.close();
       await registry?.close();
       await store.close();
