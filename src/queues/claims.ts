@@ -91,9 +91,26 @@ interface Scan {
   skippedExpiry: number;
 }
 
-/** Reads from marker `from` until `limit` free messages are found (and reserved) or the queue ends. */
+/**
+ * Reads from marker `from` until `limit` free messages are found (and
+ * reserved) or the queue ends. When a read fails part-way (a store blip, a
+ * bad record), what it had reserved is released and found again by the next
+ * scan: only commitClaim releases otherwise, and it never runs then.
+ */
 async function findFree(ctx: Ctx, keys: QueueKeys, from: number, limit: number, now: number): Promise<Scan> {
   const scan: Scan = { chosen: [], next: from, skippedExpiry: Infinity };
+  try {
+    return await readFree(ctx, keys, scan, limit, now);
+  } catch (err) {
+    for (const c of scan.chosen) ctx.reserved.delete(c.entry.key);
+    const lowest = scan.chosen[0];
+    if (lowest !== undefined) ctx.hints.lower(keys.id, markerOfKey(lowest.entry.key));
+    throw err;
+  }
+}
+
+async function readFree(ctx: Ctx, keys: QueueKeys, scan: Scan, limit: number, now: number): Promise<Scan> {
+  const from = scan.next;
   // Small first read (usually enough once the hint skips the claimed head), larger ones after.
   let page = limit + 8;
   let fromKey = messageKey(keys, from);
