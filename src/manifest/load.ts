@@ -149,8 +149,8 @@ function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'sour
   };
 }
 
-/** Actions are merged by name (a name defined twice is an issue); files and hooks are concatenated. */
-function mergeOutputs(parts: FilePart[], issues: ManifestIssue[]): Pick<Manifest, 'actions' | 'files' | 'hooks'> {
+/** Actions are merged by name (a name defined twice is an issue); files and hooks are concatenated, workers too (unique names). */
+function mergeOutputs(parts: FilePart[], issues: ManifestIssue[]): Pick<Manifest, 'actions' | 'files' | 'hooks' | 'workers'> {
   const actions: Record<string, ActionSpec> = {};
   const files: FileSpec[] = [];
   const hooks: HookSpec[] = [];
@@ -168,8 +168,24 @@ function mergeOutputs(parts: FilePart[], issues: ManifestIssue[]): Pick<Manifest
     });
     hooks.push(...part.outputs.hooks);
   }
+  const workers = mergeWorkers(parts, issues);
   for (const part of parts) resolveRefs(part.outputs.refs, actions, issues);
-  return { actions, files, hooks };
+  return { actions, files, hooks, workers };
+}
+
+/** Worker names are unique across files (normalizeWorkers reports duplicates within one). */
+function mergeWorkers(parts: FilePart[], issues: ManifestIssue[]): Manifest['workers'] {
+  const workers: Manifest['workers'] = [];
+  const earlier = new Map<string, string>();
+  for (const part of parts) {
+    part.outputs.workers.forEach((w, i) => {
+      const first = earlier.get(w.name);
+      if (first !== undefined) issues.push(part.where(['workers', i, 'name'], `worker "${w.name}" is already defined at ${first}`));
+      workers.push(w);
+    });
+    for (const w of part.outputs.workers) if (!earlier.has(w.name)) earlier.set(w.name, w.origin);
+  }
+  return workers;
 }
 
 /** One file may define exec; its per-file policies must name files of the manifest, its service a new id. */

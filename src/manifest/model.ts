@@ -176,6 +176,8 @@ export interface Manifest {
   hooks: HookSpec[];
   /** The `exec` section, or null. */
   exec: ExecSpec | null;
+  /** Queue workers. */
+  workers: WorkerSpec[];
   /** The manifest files it was read from, in order. */
   sourceFiles: string[];
 }

@@ -1,7 +1,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '../lib/duration.js';
 import type { ManifestIssue } from './issues.js';
-import { DEFAULTS, type ActionSpec, type FileFormat, type FileSpec, type HookSpec, type SourceSpec } from './model.js';
+import { DEFAULTS, type ActionSpec, type FileFormat, type FileSpec, type HookSpec, type SourceSpec, type WorkerSpec } from './model.js';
+import { normalizeWorkers } from './normalize-workers.js';
 import type { ParsedAction, ParsedFile, ParsedHook, ParsedManifest, ParsedSource } from './schema.js';
 
 type Where = (path: PropertyKey[], message: string) => ManifestIssue;
@@ -17,11 +18,12 @@ export interface OutputsPart {
   actions: Record<string, ActionSpec>;
   files: FileSpec[];
   hooks: HookSpec[];
+  workers: WorkerSpec[];
   refs: PendingRef[];
 }
 
 /**
- * Normalizes one file's `actions`, `files` and `hooks`: paths resolved against
+ * Normalizes one file's `actions`, `files`, `hooks` and `workers`: paths resolved against
  * the manifest's directory, formats checked against their sources, durations
  * parsed. Returns every issue; named actions are resolved later (`refs`).
  */
@@ -31,7 +33,8 @@ export function normalizeOutputs(parsed: ParsedManifest, baseDir: string, where:
   for (const [name, a] of Object.entries(parsed.actions)) actions[name] = action(a, ['actions', name], where, issues);
   const files = parsed.files.map((f, i) => file(f, ['files', i], baseDir, where, issues, refs));
   const hooks = parsed.hooks.map((h, i) => hook(h, ['hooks', i], where, issues, refs));
-  return { actions, files, hooks, refs };
+  const workers = normalizeWorkers(parsed.workers, where, issues, (ref, path) => actionRef(ref, path, where, issues, refs));
+  return { actions, files, hooks, workers, refs };
 }
 
 export function action(a: ParsedAction, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ActionSpec {

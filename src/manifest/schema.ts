@@ -190,6 +190,32 @@ export const hookSchema = z
   })
   .describe('Run an action on matching registry events.');
 
+const queueName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 characters of a-z, A-Z, 0-9, _ and -').describe('A queue of the upstream tenant\'s project.');
+
+export const workerSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a simple name').describe('The worker\'s name (unique; the `worker` label of its metrics).'),
+    queue: queueName,
+    concurrency: z.number().int().min(1).max(100).default(1).describe('Messages handled at once (default 1).'),
+    ttl: duration('Claim ttl, up to 12h (the server\'s floor applies, 60s by default); renewed while the action runs (default 60s)').optional(),
+    grace: duration('Claim grace, up to 12h (the server\'s floor applies; default 60s)').optional(),
+    filter: z
+      .strictObject({
+        types: z.array(z.string().min(1)).min(1).optional().describe('Only messages whose body.type is one of these (registry event messages).'),
+        service_tag: z.string().min(1).optional().describe('Only event messages of services with this tag.'),
+        service_id_prefix: z.string().min(1).optional().describe('Only event messages of services whose id starts with this.'),
+        key_prefix: z.string().min(1).optional().describe('Only event messages of configuration keys with this prefix.'),
+        match: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Only messages whose body has these top-level fields with these values.'),
+      })
+      .optional()
+      .describe('Messages that do not match are deleted without running the action (counted as skipped).'),
+    action: actionRef.describe('Run once per message: exec gets the message as JSON on stdin, http as the body.'),
+    attempts: z.number().int().min(1).max(100).default(5).describe('Failed runs before the message goes to dead_letter (or is dropped without it; default 5).'),
+    dead_letter: queueName.optional().describe('Queue that gets a message after its last failed attempt, with its attempts and last error.'),
+    retry_delay: duration('First delay before a failed message is retried, doubled per attempt up to 1m (default 1s)').optional(),
+  })
+  .describe('Work a queue: claim, run the action, delete on success; retry, then dead-letter, on failure.');
+
 const onChangePolicy = z
   .union([z.enum(['restart', 'none']), signalName])
   .describe('restart (stop signal, kill timeout, SIGKILL, start again), none, or a signal name such as SIGHUP sent to the child.');
@@ -237,6 +263,7 @@ export const manifestSchema = z
     files: z.array(fileSchema).default([]).describe('Files rendered from configuration values and services.'),
     hooks: z.array(hookSchema).default([]).describe('Actions run on registry events.'),
     exec: execSchema.optional(),
+    workers: z.array(workerSchema).default([]).describe('Queue workers: each claims messages of a queue and runs an action per message.'),
   })
   .describe('Tether agent manifest.');
 
@@ -249,3 +276,4 @@ export type ParsedAction = z.output<typeof actionSchema>;
 export type ParsedHook = z.output<typeof hookSchema>;
 export type ParsedSource = z.output<typeof sourceSchema>;
 export type ParsedExec = z.output<typeof execSchema>;
+export type ParsedWorker = z.output<typeof workerSchema>;

@@ -27,6 +27,8 @@ export class AgentMetrics {
   readonly ready: Gauge;
   readonly fileRenders: Counter<'result'>;
   readonly actionRuns: Counter<'result'>;
+  readonly workerMessages: Counter<'worker' | 'result'>;
+  readonly workerInFlight: Gauge<'worker'>;
 
   constructor(registry: PromRegistry = new PromRegistry(), opts: { processMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -81,6 +83,13 @@ export class AgentMetrics {
       registers,
     });
     this.actionRuns = new Counter({ name: 'tether_action_runs_total', help: 'Reload action and hook runs (each attempt).', labelNames: ['result'], registers });
+    this.workerMessages = new Counter({
+      name: 'tether_worker_messages_total',
+      help: 'Queue worker messages: claimed, succeeded, failed (each failed run), dead_lettered, skipped (filtered out).',
+      labelNames: ['worker', 'result'],
+      registers,
+    });
+    this.workerInFlight = new Gauge({ name: 'tether_worker_in_flight', help: "Messages whose action is running, per worker.", labelNames: ['worker'], registers });
     this.manifestValid.set(1);
   }
 

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { HttpQueues } from '../client/queues.js';
+import { TetherError } from '../lib/errors.js';
+import type { Manifest } from '../manifest/model.js';
+import type { AgentMetrics } from '../observability/metrics.js';
+import type { Queues } from '../queues/queues.js';
+import type { WorkerStatus } from './worker.js';
+import type { Workers } from './workers.js';
+
+/** A queues client and the project the workers use; the caller closes `queues`. */
+export interface WorkerQueues {
+  queues: Queues;
+  project: string;
+}
+
+/**
+ * The agent's side of workers: the queues client (the upstream server's /v1,
+ * the tenant's project, the same token), opened when the first worker
+ * appears, and the Workers applied as a diff at every reload. A manifest
+ * without workers loads none of this.
+ */
+export class AgentWorkers {
+  private workers: Workers | null = null;
+  private owned: HttpQueues | null = null;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly metrics: AgentMetrics,
+    private readonly given?: WorkerQueues,
+  ) {}
+
+  async apply(m: Manifest): Promise<{ started: string[]; stopped: string[]; kept: string[] }> {
+    if (this.workers === null) {
+      if (m.workers.length === 0) return { started: [], stopped: [], kept: [] };
+      const { Workers } = await import('./workers.js');
+      const target = this.given ?? (await this.open(m));
+      this.workers = new Workers({
+        ...target,
+        log: this.log,
+        onCount: (worker, counter) => this.metrics.workerMessages.inc({ worker, result: counter }),
+        onInFlight: (worker, n) => this.metrics.workerInFlight.set({ worker }, n),
+      });
+    }
+    return this.workers.apply(m.workers);
+  }
+
+  status(): WorkerStatus[] {
+    return this.workers?.status() ?? [];
+  }
+
+  /** Stops every worker (running actions are aborted, their messages released), then the client. */
+  async close(): Promise<void> {
+    await this.workers?.close();
+    await this.owned?.close();
+  }
+
+  private async open(m: Manifest): Promise<WorkerQueues> {
+    const up = m.upstream;
+    const first = up?.endpoints[0];
+    if (!up || !first) throw new TetherError('agent.no_upstream', 'workers need upstream.url: the queues are on the registry server');
+    const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
+    // The first server of the list: queue calls are retried by consume() on failure, not failed over.
+    this.owned = new HttpQueues({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs });
+    return { queues: this.owned, project: first.tenant };
+  }
+}

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { consume } from '../client/queue-consumer.js';
+import { isPermanent } from '../client/queues-retry.js';
+import { Backoff, sleep } from '../lib/backoff.js';
+import type { WorkerSpec } from '../manifest/model.js';
+import { runAction } from '../materialize/actions.js';
+import type { Queues } from '../queues/queues.js';
+import type { Message, Project } from '../queues/types.js';
+import { matchesFilter, retryDelay, unwrap, wrap } from './envelope.js';
+
+/** One worker in /v1/status. Counters count messages since the worker started. */
+export interface WorkerStatus {
+  name: string;
+  queue: string;
+  claimed: number;
+  succeeded: number;
+  failed: number;
+  dead_lettered: number;
+  skipped: number;
+  in_flight: number;
+  last_error: string | null;
+}
+
+export type WorkerCounter = 'claimed' | 'succeeded' | 'failed' | 'dead_lettered' | 'skipped';
+
+export interface WorkerDeps {
+  queues: Queues;
+  project: Project;
+  log: Logger;
+  /** Every count change, for /metrics. */
+  onCount?: ((worker: string, counter: WorkerCounter) => void) | undefined;
+  onInFlight?: ((worker: string, inFlight: number) => void) | undefined;
+}
+
+/** What a message's action gets: as JSON on stdin (exec) or as the request body (http). */
+export interface WorkerInput {
+  /** The first delivery's message id: the same across retries (an idempotency key). */
+  id: string;
+  /** This delivery's message id. */
+  message_id: string;
+  queue: string;
+  /** 1 on the first delivery. */
+  attempt: number;
+  body: unknown;
+}
+
+/**
+ * A running worker: consume() claims messages of the queue and renews the
+ * claim while actions run; this supplies the handler (filter -> action ->
+ * retry or dead-letter) and the counts. `stop()` aborts running actions
+ * (their messages are released for another agent) and resolves when the
+ * last claim is settled.
+ */
+export class Worker {
+  private readonly stats: WorkerStatus;
+  private readonly ac = new AbortController();
+  private readonly done: Promise<void>;
+  /** Posts of retries and dead letters carry their own Client-ID. */
+  private readonly clientId = randomUUID();
+
+  constructor(
+    readonly spec: WorkerSpec,
+    private readonly deps: WorkerDeps,
+  ) {
+    this.stats = { name: spec.name, queue: spec.queue, claimed: 0, succeeded: 0, failed: 0, dead_lettered: 0, skipped: 0, in_flight: 0, last_error: null };
+    this.done = this.run();
+  }
+
+  status(): WorkerStatus {
+    return { ...this.stats };
+  }
+
+  /** Idempotent. */
+  stop(): Promise<void> {
+    this.ac.abort();
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    const { spec, deps } = this;
+    const signal = this.ac.signal;
+    // Restarted after a fault retrying cannot fix (a claim ttl below the server's floor, a refused token),
+    // slowly: the manifest or the server may be changed while the agent runs.
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, jitter: 0.5 });
+    while (!signal.aborted) {
+      try {
+        await this.ensureQueues(signal);
+        await consume(deps.queues, deps.project, spec.queue, (m, ctx) => this.handle(m, ctx.signal), {
+          signal,
+          limit: Math.min(20, spec.concurrency),
+          concurrency: spec.concurrency,
+          ttl: spec.ttlSec,
+          grace: spec.graceSec,
+          onError: (err) => this.upstreamError(err),
+        });
+      } catch (err) {
+        if (signal.aborted) break;
+        this.upstreamError(err);
+        await sleep(backoff.next(), signal);
+      }
+    }
+  }
+
+  private async ensureQueues(signal: AbortSignal): Promise<void> {
+    const { queues, project } = this.deps;
+    await queues.createQueue(project, this.spec.queue, signal);
+    if (this.spec.deadLetter !== null) await queues.createQueue(project, this.spec.deadLetter, signal);
+  }
+
+  private upstreamError(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.stats.last_error = message;
+    this.deps.log.warn({ worker: this.spec.name, err: message, permanent: isPermanent(err) }, 'worker queue call failed');
+  }
+
+  private count(counter: WorkerCounter): void {
+    this.stats[counter] += 1;
+    this.deps.onCount?.(this.spec.name, counter);
+  }
+
+  private setInFlight(delta: number): void {
+    this.stats.in_flight += delta;
+    this.deps.onInFlight?.(this.spec.name, this.stats.in_flight);
+  }
+
+  /** Resolves = the message is done with (consume deletes it); rejects only on a stop (it is released). */
+  private async handle(message: Message, signal: AbortSignal): Promise<void> {
+    const { spec } = this;
+    this.count('claimed');
+    const env = unwrap(message.body);
+    if (!matchesFilter(spec.filter, env.body)) {
+      this.count('skipped');
+      return;
+    }
+    const id = env.firstId ?? message.id;
+    const input: WorkerInput = { id, message_id: message.id, queue: spec.queue, attempt: env.attempts + 1, body: env.body };
+    this.setInFlight(1);
+    try {
+      const result = await runAction(spec.action.action, { input: JSON.stringify(input), signal });
+      if (result.ok) {
+        this.count('succeeded');
+        return;
+      }
+      this.count('failed');
+      this.stats.last_error = `message ${id}: ${result.output}`;
+      this.deps.log.warn({ worker: spec.name, message: id, attempt: input.attempt, output: result.output }, 'worker action failed');
+      await this.afterFailure(message, env.body, id, env.attempts + 1, result.output, signal);
+    } finally {
+      this.setInFlight(-1);
+    }
+  }
+
+  /** Retry later (re-posted with the count) or dead-letter; the claim is renewed meanwhile. */
+  private async afterFailure(message: Message, body: unknown, id: string, attempts: number, lastError: string, signal: AbortSignal): Promise<void> {
+    const { queues, project } = this.deps;
+    if (attempts >= this.spec.attempts) {
+      if (this.spec.deadLetter !== null) {
+        const letter = { id, queue: this.spec.queue, attempts, last_error: lastError, body };
+        await queues.postMessages(project, this.spec.deadLetter, this.clientId, [{ ttl: message.ttl, body: letter }], signal);
+      }
+      this.count('dead_lettered');
+      this.deps.log.warn({ worker: this.spec.name, message: id, attempts, dead_letter: this.spec.deadLetter }, 'message dead-lettered');
+      return;
+    }
+    await sleep(retryDelay(this.spec, attempts), signal);
+    // Stopped while waiting: reject, so the message is released and retried elsewhere (this attempt not counted).
+    signal.throwIfAborted();
+    await queues.postMessages(project, this.spec.queue, this.clientId, [{ ttl: message.ttl, body: wrap(body, id, attempts, lastError) }], signal);
+  }
+}

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HttpQueues } from '../../src/client/queues.js';
+import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
+import { createTempDir, type TempDir } from '../helpers/tmp.js';
+
+/**
+ * Workers with real processes: a `tether registry` serving /v1 queues, three
+ * `tether agent` processes working one queue, actions that are real shell
+ * commands appending the message they got to a file.
+ */
+
+const TENANT = 'workers-it';
+let tmp: TempDir;
+let registry: RegistryProc;
+let queues: HttpQueues;
+const procs: Proc[] = [];
+let seq = 0;
+
+beforeAll(async () => {
+  tmp = await createTempDir('workers-it');
+  registry = await startRegistry(join(tmp.path, 'registry'));
+  queues = new HttpQueues({ url: registry.url });
+}, 60_000);
+
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
+});
+
+afterAll(async () => {
+  await queues?.close();
+  await registry?.stop();
+  await tmp?.remove();
+});
+
+/** Starts an agent whose one worker appends `<start|done> <ms> <json>` lines to `out` (one write per line). */
+async function startAgent(queue: string, out: string, opts: { concurrency: number; sleepSec?: number; ttl?: string }): Promise<{ proc: Proc; api: string }> {
+  const n = ++seq;
+  const script =
+    opts.sleepSec === undefined
+      ? `line=$(cat); printf 'done %s\\n' "$line" >> '${out}'`
+      : `line=$(cat); printf 'start %s %s\\n' "$(date +%s%3N)" "$line" >> '${out}'; sleep ${opts.sleepSec}; printf 'done %s %s\\n' "$(date +%s%3N)" "$line" >> '${out}'`;
+  const manifest = join(tmp.path, `agent-${n}.yaml`);
+  await writeFile(
+    manifest,
+    `upstream:
+  url: ${registry.url}/v1.0/${TENANT}
+agent:
+  listen: 127.0.0.1:0
+  state_dir: ${tmp.path}/state-${n}
+workers:
+  - name: jobs
+    queue: ${queue}
+    concurrency: ${opts.concurrency}
+    ttl: ${opts.ttl ?? '60s'}
+    action:
+      exec: [sh, -c, ${JSON.stringify(script)}]
+      timeout: 2m
+`,
+  );
+  const proc = spawnTether(['agent', '--config', manifest]);
+  procs.push(proc);
+  const rec = await proc.waitForLog((r) => r.msg === 'agent started', 30_000);
+  return { proc, api: rec.api as string };
+}
+
+async function outLines(file: string): Promise<Array<{ kind: string; at: number; msg: { id: string; body: unknown } }>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const m = /^(start|done) (?:(\d+) )?(\{.*\})$/.exec(l);
+      if (!m) throw new Error(`bad line: ${l}`);
+      return { kind: m[1] as string, at: Number(m[2] ?? 0), msg: JSON.parse(m[3] as string) as { id: string; body: unknown } };
+    });
+}
+
+async function post(queue: string, count: number): Promise<string[]> {
+  await queues.createQueue(TENANT, queue);
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 20) {
+    const batch = Array.from({ length: Math.min(20, count - i) }, (_, j) => ({ ttl: 600, body: { n: i + j } }));
+    ids.push(...(await queues.postMessages(TENANT, queue, randomUUID(), batch)));
+  }
+  return ids;
+}
+
+describe('workers: three agents on one queue', () => {
+  it('300 messages: every message handled exactly once; the counts show in /v1/status and /metrics', async () => {
+    const out = join(tmp.path, 'once.out');
+    const agents = await Promise.all([0, 1, 2].map(() => startAgent('once', out, { concurrency: 4 })));
+    const started = Date.now();
+    const ids = await post('once', 300);
+    await expect.poll(async () => (await outLines(out)).length, { timeout: 120_000, interval: 250 }).toBeGreaterThanOrEqual(300);
+    const elapsed = Date.now() - started;
+    const lines = await outLines(out);
+    expect(lines).toHaveLength(300);
+    expect(lines.map((l) => l.msg.id).sort()).toEqual([...ids].sort());
+    console.log(`workers: 300 messages through 3 agents (4 each) in ${elapsed} ms: ${Math.round((300 * 1000) / elapsed)} msg/s`);
+    await expect.poll(async () => (await queues.getStats(TENANT, 'once')).total, { timeout: 30_000 }).toBe(0);
+    const statuses = await Promise.all(agents.map(async (a) => ((await (await fetch(`${a.api}/v1/status`)).json()) as { workers: Array<Record<string, unknown>> }).workers[0]));
+    expect(statuses.reduce((n, s) => n + Number(s?.succeeded), 0)).toBe(300);
+    expect(statuses.every((s) => s?.failed === 0 && s?.in_flight === 0 && s?.name === 'jobs' && s?.queue === 'once')).toBe(true);
+    const metrics = await Promise.all(agents.map(async (a) => (await fetch(`${a.api}/metrics`)).text()));
+    const succeeded = metrics.map((t) => Number(/tether_worker_messages_total\{worker="jobs",result="succeeded"\} (\d+)/.exec(t)?.[1] ?? 0));
+    expect(succeeded.reduce((a, b) => a + b, 0)).toBe(300);
+    expect(metrics.every((t) => /tether_worker_in_flight\{worker="jobs"\} 0/.test(t))).toBe(true);
+  }, 180_000);
+
+  it('an agent SIGKILLed mid-action: its message is redone by another once the claim expires, never while it was live', async () => {
+    const out = join(tmp.path, 'kill.out');
+    const first = await startAgent('kill', out, { concurrency: 1, sleepSec: 3600 });
+    const [id] = await post('kill', 1);
+    await expect.poll(async () => (await outLines(out)).length, { timeout: 30_000 }).toBe(1);
+    const claimedAt = Date.now();
+    first.proc.child.kill('SIGKILL');
+    await first.proc.exited;
+    // The others start after the kill: only the claim's expiry can hand them the message.
+    await Promise.all([startAgent('kill', out, { concurrency: 1, sleepSec: 0 }), startAgent('kill', out, { concurrency: 1, sleepSec: 0 })]);
+    await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'done').length, { timeout: 150_000, interval: 500 }).toBe(1);
+    const lines = await outLines(out);
+    const starts = lines.filter((l) => l.kind === 'start');
+    expect(starts).toHaveLength(2);
+    expect(starts.every((l) => l.msg.id === id)).toBe(true);
+    // Claim ttl 60 s: the second run began no earlier than the first claim's expiry.
+    expect((starts[1]?.at ?? 0) - (starts[0]?.at ?? 0)).toBeGreaterThanOrEqual(59_000);
+    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(59_000);
+    await expect.poll(async () => (await queues.getStats(TENANT, 'kill')).total, { timeout: 30_000 }).toBe(0);
+  }, 240_000);
+});
