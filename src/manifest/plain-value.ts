@@ -38,11 +38,12 @@ export function plainValue(root: unknown, env: NodeJS.ProcessEnv, where: Where):
     stopped = true;
     return undefined;
   };
-  const walk = (node: unknown, at: Step | null): unknown => {
+  // `copy`: inside an alias's copy, where anchors were already met at their place in the document.
+  const walk = (node: unknown, at: Step | null, copy: boolean): unknown => {
     if (stopped) return undefined;
     if (++values > MAX_VALUES) return stop(at, `aliases expand this file to more than ${MAX_VALUES.toLocaleString('en')} values`);
     const anchor = (node as Node | null)?.anchor;
-    if (anchor !== undefined) anchors.set(anchor, node);
+    if (anchor !== undefined && !copy) anchors.set(anchor, node);
     if (isScalar(node)) {
       const v = node.value;
       return typeof v === 'string' && v.includes('$') ? expandString(v, env, (message) => issue(at, message)) : v;
@@ -51,19 +52,19 @@ export function plainValue(root: unknown, env: NodeJS.ProcessEnv, where: Where):
       const target = anchors.get(node.source);
       if (target === undefined) return stop(at, `unresolved alias *${node.source}: no &${node.source} anchor before it`);
       if (open.has(target)) return stop(at, 'an alias refers to a node that contains it');
-      return walk(target, at);
+      return walk(target, at, true);
     }
     if (!isMap(node) && !isSeq(node)) return null;
     open.add(node);
     try {
-      if (isSeq(node)) return node.items.map((item, i) => walk(item, { up: at, seg: i }));
+      if (isSeq(node)) return node.items.map((item, i) => walk(item, { up: at, seg: i }, copy));
       const out: Record<string, unknown> = {};
       for (const pair of node.items) {
         if (!isScalar(pair.key)) return stop(at, 'a key must be a scalar (a string, number, boolean or null)');
         const keyAnchor = pair.key.anchor;
-        if (keyAnchor !== undefined) anchors.set(keyAnchor, pair.key);
+        if (keyAnchor !== undefined && !copy) anchors.set(keyAnchor, pair.key);
         const k = String(pair.key.value);
-        const x = walk(pair.value, { up: at, seg: k });
+        const x = walk(pair.value, { up: at, seg: k }, copy);
         // A `__proto__` key stays a key, never the result's prototype.
         if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
         else out[k] = x;
@@ -73,7 +74,7 @@ export function plainValue(root: unknown, env: NodeJS.ProcessEnv, where: Where):
       open.delete(node);
     }
   };
-  return { value: walk(root, null), issues };
+  return { value: walk(root, null, false), issues };
 }
 
 /** A step of the walk: the key or index, and the step above it (null at the root). */

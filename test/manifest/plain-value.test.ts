@@ -17,6 +17,8 @@ describe('plainValue', () => {
     expect(value).toEqual({ a: { n: 1 }, b: { n: 1 }, c: [2], d: [2] });
     const v = value as { a: object; b: object };
     expect(v.b).not.toBe(v.a);
+    // Copying *x passes &y inside it again; *y still names the &y met last in the document.
+    expect(plain('a: &x {b: &y 1}\nc: &y 2\nd: *x\ne: *y\n').value).toEqual({ a: { b: 1 }, c: 2, d: { b: 1 }, e: 2 });
   });
 
   it('expands ${VAR} inside aliased values too, and keeps $${VAR} literal', () => {
