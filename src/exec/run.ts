@@ -38,6 +38,8 @@ export async function runExec(opts: ExecOptions): Promise<number> {
   const spec: ExecSpec = manifest.exec ?? defaultExecSpec();
   const argv = opts.argv.length > 0 ? opts.argv : (spec.command ?? []);
   if (argv.length === 0) throw new TetherError('exec.no_command', 'no command to run: give it after `--` or as exec.command');
+  // Node (libuv) waits only for the processes it spawned: orphans re-parented to PID 1 would stay zombies.
+  if (process.pid === 1) log.warn('tether exec is PID 1: orphans of the child cannot be reaped; run it under an init (tini, docker run --init, shareProcessNamespace)');
 
   let stopRequested: NodeJS.Signals | null = null;
   let wake: () => void = () => {};
