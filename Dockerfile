@@ -8,6 +8,9 @@
 #     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
 #   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
 #     tether-sidecar agent --config /etc/tether/tether.yaml
+#   # The application as tether's child (an image FROM this one that adds the app; tini stays PID 1):
+#   docker run -d --name web -v /etc/tether:/etc/tether:ro web-with-tether \
+#     exec --config /etc/tether/tether.yaml -- web --port 8080
 #
 # No Docker engine runs in CI: test/deploy/clean-copy.test.ts runs this file's
 # COPY and RUN steps (the apt-get and useradd lines aside) in a clean copy of

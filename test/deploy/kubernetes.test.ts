@@ -229,6 +229,30 @@ describe('deploy/kubernetes', () => {
     }
   });
 
+  it('app-exec: `tether exec` under tini as the entrypoint; the manifest validates with the container\'s env; drain and kill timeout fit the grace period', async () => {
+    const d = find('Deployment', 'web', 'app-exec.yaml');
+    const spec = pod(d);
+    const web = container(spec, 'web') as Container & { command?: string[] };
+    // tini is PID 1 (tether cannot reap orphans as PID 1), tether exec its child, the app tether's child.
+    expect(web.command).toEqual(['tini', '--', 'tether']);
+    const args = web.args as string[];
+    expect(args.slice(0, 3)).toEqual(['exec', '--config', '/etc/tether/tether.yaml']);
+    expect(args.indexOf('--')).toBeGreaterThan(2);
+    expect(args.slice(args.indexOf('--') + 1).length).toBeGreaterThan(0);
+    expect(mountOf(web, 'tether-config')).toBe('/etc/tether');
+    const text = find('ConfigMap', 'web-tether', 'app-exec.yaml').data?.['tether.yaml'] as string;
+    const dir = join(tmp.path, 'validate-exec');
+    await mkdir(dir);
+    await writeFile(join(dir, 'tether.yaml'), text);
+    const validate = spawnTether(['validate', '--config', join(dir, 'tether.yaml')], envOf(web, 'web-0', '10.0.0.2'));
+    procs.push(validate);
+    expect(await validate.exited, validate.log.join('\n')).toEqual({ code: 0, signal: null });
+    // The rendered file lives on a volume of the container (the image's root may be read-only).
+    const exec = parseAllDocuments(text)[0]?.toJS() as { exec: { drain: string; kill_timeout: string }; files: Array<{ path: string }> };
+    for (const f of exec.files) expect(web.volumeMounts?.some((m) => f.path.startsWith(`${m.mountPath}/`)), f.path).toBe(true);
+    expect(parseDuration(exec.exec.drain) + parseDuration(exec.exec.kill_timeout) + 5000).toBeLessThan((spec.terminationGracePeriodSeconds ?? 30) * 1000);
+  });
+
   it('the ConfigMap manifest passes `tether validate` with the env each Tether container gets, and not without it', async () => {
     const dir = join(tmp.path, 'validate');
     await mkdir(dir);
