@@ -18,6 +18,10 @@ class InstrumentedStore implements Store {
     private readonly metrics: ServerMetrics,
   ) {}
 
+  get maxTxnOps(): number | undefined {
+    return this.inner.maxTxnOps;
+  }
+
   get shared(): boolean {
     return this.inner.shared;
   }

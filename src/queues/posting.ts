@@ -1,4 +1,4 @@
-import type { Op } from '../store/store.js';
+import type { Op, Store } from '../store/store.js';
 import { MAX_ATTEMPTS, type Ctx } from './context.js';
 import { queueFault } from './faults.js';
 import type { ClaimSlot } from './handoff.js';
@@ -72,7 +72,7 @@ export class Poster {
         // the rest after it. A lone post on an idle queue does not wait that turn.
         if (round > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (line.pending.length === 0) break;
-        const group = takeGroup(line.pending, this.ctx.store.shared ? ETCD_GROUP_MAX_MESSAGES : GROUP_MAX_MESSAGES);
+        const group = takeGroup(line.pending, postCapacity(this.ctx.store) ?? (this.ctx.store.shared ? ETCD_GROUP_MAX_MESSAGES : GROUP_MAX_MESSAGES));
         try {
           const ids = await this.commit(line, group);
           group.forEach((p, i) => p.resolve(ids[i] as string[]));
@@ -168,6 +168,17 @@ const MAX_HANDOFFS = 64;
 const ETCD_MAX_HANDOFFS = 4;
 
 const MAX_IDLE_LINES = 10_000;
+
+/**
+ * Messages one post txn can carry on a store with a txn-op limit (etcd's
+ * `--max-txn-ops`): besides one put per message, the counter and a claim
+ * record per handoff. A post over it could never commit, so the service makes
+ * it the count limit of spec A1 (400 Invalid API call, not a 503 retried forever).
+ */
+export function postCapacity(store: Store): number | undefined {
+  const max = store.maxTxnOps;
+  return max === undefined ? undefined : max - 1 - (store.shared ? ETCD_MAX_HANDOFFS : MAX_HANDOFFS);
+}
 
 /** Messages per grouped txn: etcd refuses more than 128 operations in one txn by default. */
 const ETCD_GROUP_MAX_MESSAGES = 120 - ETCD_MAX_HANDOFFS;

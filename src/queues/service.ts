@@ -12,7 +12,7 @@ import { Handoff } from './handoff.js';
 import { Hints } from './hints.js';
 import { queueKeys, type QueueKeys } from './keys.js';
 import * as messages from './messages.js';
-import { Poster } from './posting.js';
+import { postCapacity, Poster } from './posting.js';
 import * as queueOps from './queue-ops.js';
 import type { Queues } from './queues.js';
 import {
@@ -63,11 +63,7 @@ export class QueueService implements Queues {
 
   /** Starts following the store's changes and the sweep. Rejects: `queues.config` for bad limits, unavailable when the store fails. */
   static async open(store: Store, opts: QueueServiceOptions = {}): Promise<QueueService> {
-    const limits = { ...DEFAULT_QUEUE_LIMITS, ...opts.limits };
-    if (limits.maxMessagesPerPost > 0 && limits.maxMessagesPerPost < 20) {
-      // Spec A1: upstream's own tests post 20 messages at once.
-      throw new TetherError('queues.config', `maxMessagesPerPost must be 0 (no limit) or at least 20, got ${limits.maxMessagesPerPost}`);
-    }
+    const limits = limitsFor(store, { ...DEFAULT_QUEUE_LIMITS, ...opts.limits });
     const stop = new AbortController();
     const ctx: Ctx = {
       store,
@@ -85,6 +81,11 @@ export class QueueService implements Queues {
     await guard(() => followChanges(ctx, store));
     service.scheduleSweep();
     return service;
+  }
+
+  /** The limits in force (the options over the upstream defaults, the post count capped by the store's txn limit). */
+  get limits(): Readonly<QueueLimits> {
+    return this.ctx.limits;
   }
 
   createQueue(project: Project, name: string, signal?: AbortSignal): Promise<boolean> {
@@ -267,6 +268,25 @@ async function guard<T>(fn: () => Promise<T> | T): Promise<T> {
     if (isQueueFault(err) || !(err instanceof TetherError) || !err.code.startsWith('store.')) throw err;
     throw queueFault('unavailable', 'Queue storage is not available; try again later.', err);
   }
+}
+
+/**
+ * The limits checked, with the post count capped where one txn cannot hold
+ * more (etcd): a bigger post would fail at the store on every retry.
+ */
+function limitsFor(store: Store, limits: QueueLimits): QueueLimits {
+  const capacity = postCapacity(store);
+  if (capacity !== undefined && (limits.maxMessagesPerPost === 0 || limits.maxMessagesPerPost > capacity)) {
+    if (capacity < 20) {
+      throw new TetherError('queues.config', `the store's txn limit (${store.maxTxnOps} operations) leaves room for ${capacity} messages per post; spec A1 needs at least 20`);
+    }
+    limits.maxMessagesPerPost = capacity;
+  }
+  if (limits.maxMessagesPerPost > 0 && limits.maxMessagesPerPost < 20) {
+    // Spec A1: upstream's own tests post 20 messages at once.
+    throw new TetherError('queues.config', `maxMessagesPerPost must be 0 (no limit) or at least 20, got ${limits.maxMessagesPerPost}`);
+  }
+  return limits;
 }
 
 /** The factory `tether registry` uses for either store. */

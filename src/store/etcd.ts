@@ -42,8 +42,13 @@ export interface EtcdStoreOptions {
   watchHistory?: number;
   /** How often etcd's history is compacted (default 5 minutes; 0 = never, leave it to etcd's own auto-compaction). */
   compactionIntervalMs?: number;
+  /** The cluster's `--max-txn-ops` (default 128, etcd's default): no txn is sent with more operations. */
+  maxTxnOps?: number;
   logger?: Logger;
 }
+
+/** etcd's default `--max-txn-ops`. */
+export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
 
 interface Header {
   revision?: string;
@@ -95,6 +100,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
 
 export class EtcdStore implements Store {
   readonly shared = true;
+  readonly maxTxnOps: number;
   private readonly gw: EtcdGateway;
   private readonly root: string;
   private readonly log: Logger;
@@ -110,6 +116,7 @@ export class EtcdStore implements Store {
     if (prefix === '') throw new TetherError('store.invalid', 'the etcd key prefix must not be empty');
     // Always a folder: `tether` must not also cover `tether2/`.
     this.root = prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
     this.gw = new EtcdGateway({ endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000 });
     this.log = (opts.logger ?? silentLogger()).child({ component: 'etcd' });
   }

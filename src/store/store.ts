@@ -64,6 +64,12 @@ export interface Store {
    * servers), so in-memory indexes must follow the store's changes.
    */
   readonly shared: boolean;
+  /**
+   * Most operations one txn may carry (etcd's `--max-txn-ops`); undefined
+   * when the engine has no such limit. Callers that build large txns size
+   * them from it (queue posts: spec A1's count limit).
+   */
+  readonly maxTxnOps?: number | undefined;
   get(key: string): Promise<Entry | undefined>;
   /** Several keys in one consistent read (one round trip on etcd), in the order asked. */
   getMany(keys: readonly string[]): Promise<Array<Entry | undefined>>;

@@ -35,6 +35,8 @@ Options:
   --etcd-endpoints LIST       etcd client URLs, comma-separated, tried in order (http://127.0.0.1:2379)
   --etcd-prefix PREFIX        key prefix in etcd (default tether/); servers sharing data use the same one
   --etcd-timeout DURATION     longest wait for etcd before a request fails with 503 (default 2s)
+  --etcd-max-txn-ops N        the cluster's --max-txn-ops (default 128, etcd's default); a queue post is one
+                              txn, so it takes at most N-5 messages (400 Invalid API call beyond)
   --auth-file FILE            YAML token list (tokens: [{token, tenant}]); without it anyone may call the APIs.
                               A tenant's token also opens the queues project of the same id (X-Project-Id or
                               /v1/{project_id}); queues without a project need a tenant "*" token
@@ -64,6 +66,7 @@ const options = {
   'etcd-endpoints': { type: 'string' },
   'etcd-prefix': { type: 'string' },
   'etcd-timeout': { type: 'string' },
+  'etcd-max-txn-ops': { type: 'string' },
   'shutdown-delay': { type: 'string' },
   ...logOptions,
   help: { type: 'boolean', short: 'h' },
@@ -101,7 +104,7 @@ function positiveDuration(flag: string, text: string | undefined, zeroAllowed = 
   }
 }
 
-type StoreChoice = { engine: 'sqlite'; data: string } | { engine: 'etcd'; endpoints: string[]; prefix?: string; timeoutMs?: number };
+type StoreChoice = { engine: 'sqlite'; data: string } | { engine: 'etcd'; endpoints: string[]; prefix?: string; timeoutMs?: number; maxTxnOps?: number };
 
 /** The storage flags, checked together: each engine's own flags, and none of the other's. */
 export function parseStoreFlags(values: {
@@ -110,10 +113,12 @@ export function parseStoreFlags(values: {
   'etcd-endpoints'?: string | undefined;
   'etcd-prefix'?: string | undefined;
   'etcd-timeout'?: string | undefined;
+  'etcd-max-txn-ops'?: string | undefined;
 }): StoreChoice {
   const engine = values.store ?? 'sqlite';
   if (engine === 'sqlite') {
-    if (values['etcd-endpoints'] !== undefined || values['etcd-prefix'] !== undefined || values['etcd-timeout'] !== undefined) {
+    const etcdFlags = [values['etcd-endpoints'], values['etcd-prefix'], values['etcd-timeout'], values['etcd-max-txn-ops']];
+    if (etcdFlags.some((f) => f !== undefined)) {
       throw new UsageError('--etcd-* flags need --store etcd', 'registry');
     }
     if (values.data === undefined) throw new UsageError('--data DIR is required', 'registry');
@@ -130,9 +135,12 @@ export function parseStoreFlags(values: {
     if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new UsageError(`--etcd-endpoints: "${e}" is not http(s)://HOST:PORT`, 'registry');
   }
   const timeoutMs = positiveDuration('etcd-timeout', values['etcd-timeout']);
+  const ops = values['etcd-max-txn-ops'];
+  if (ops !== undefined && !/^[1-9]\d{0,8}$/.test(ops)) throw new UsageError(`--etcd-max-txn-ops must be a positive integer, got "${ops}"`, 'registry');
   return {
     engine,
     endpoints,
+    ...(ops !== undefined ? { maxTxnOps: Number(ops) } : {}),
     ...(values['etcd-prefix'] !== undefined ? { prefix: values['etcd-prefix'] } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
   };
