@@ -26,6 +26,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   limits: async () => (await import('./commands/limits.js')).limitsCommand,
   sessions: async () => (await import('./commands/sessions.js')).sessionsCommand,
   queues: async () => (await import('./commands/queues.js')).queuesCommand,
+  routes: async () => (await import('./commands/routes.js')).routesCommand,
   agent: async () => (await import('./commands/agent.js')).agentCommand,
   dev: async () => (await import('./commands/dev.js')).devCommand,
   validate: async () => (await import('./commands/validate.js')).validateCommand,
