@@ -92,10 +92,13 @@ describe('manifest positions', () => {
     expect(lines).toContain(`${path}:7:9: services[2].id: must be 3..65 characters of a-z, 0-9, _, - and .`);
   });
 
-  it('reads an empty file as an empty manifest', async () => {
-    const { manifest, issues } = await loadManifest(await tmp.write('empty.yaml', ''), {});
-    expect(issues).toEqual([]);
-    expect(manifest?.services).toEqual([]);
+  it('refuses an empty file (or one of comments only): an emptied manifest is a mistake, not "no services"', async () => {
+    for (const text of ['', '# nothing yet\n']) {
+      const file = await tmp.write('empty.yaml', text);
+      const { manifest, issues } = await loadManifest(file, {});
+      expect(manifest).toBeNull();
+      expect(issues.map(formatIssue)).toEqual([`${file}:1:1: the file is empty (a manifest file needs at least upstream, agent or services)`]);
+    }
   });
 
   it('rejects a file of two documents, and a duplicate key, at their place', async () => {
