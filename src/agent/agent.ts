@@ -130,6 +130,7 @@ export class Agent {
       log: this.opts.logger.child({ component: 'files' }),
       metrics: this.metrics,
       onFileChange: this.opts.onFileChange,
+      queues: this.workers.poster(() => this.manifest),
     });
     this.materializer.start();
   }

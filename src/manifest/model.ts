@@ -70,7 +70,9 @@ export type ActionSpec =
   /** Run argv (no shell unless `shell`); exit 0 is success; the process group is killed at the timeout. */
   | { kind: 'exec'; argv: string[]; shell: boolean; timeoutMs: number }
   /** An HTTP request; 2xx is success. */
-  | { kind: 'http'; url: string; method: string; headers: Record<string, string>; timeoutMs: number };
+  | { kind: 'http'; url: string; method: string; headers: Record<string, string>; timeoutMs: number }
+  /** Post a message to a queue of the upstream tenant's project; `body` is inline LiquidJS text (null: the input itself). */
+  | { kind: 'queue'; queue: string; body: string | null; ttlSec: number };
 
 /** Where a file's data comes from. */
 export type SourceSpec =

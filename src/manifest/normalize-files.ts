@@ -45,6 +45,11 @@ export function action(a: ParsedAction, path: PropertyKey[], where: Where, issue
     if ((a.pidfile === undefined) === (a.process === undefined)) issues.push(where(path, 'a signal action needs exactly one of pidfile, process'));
     return { kind: 'signal', signal: a.signal as NodeJS.Signals, pidfile: a.pidfile ?? null, process: a.process ?? null };
   }
+  if ('queue' in a) {
+    const ttlMs = a.ttl === undefined ? 3_600_000 : parseDuration(a.ttl);
+    if (ttlMs % 1000 !== 0 || ttlMs < 60_000 || ttlMs > 1_209_600_000) issues.push(where([...path, 'ttl'], 'must be a whole number of seconds from 60 to 1209600'));
+    return { kind: 'queue', queue: a.queue, body: a.body ?? null, ttlSec: Math.round(ttlMs / 1000) };
+  }
   const h = typeof a.http === 'string' ? { url: a.http, method: 'POST', headers: {} } : a.http;
   return { kind: 'http', url: h.url, method: h.method, headers: h.headers, timeoutMs: a.timeout === undefined ? DEFAULTS.httpActionTimeoutMs : parseDuration(a.timeout) };
 }

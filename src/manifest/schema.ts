@@ -130,8 +130,13 @@ export const actionSchema = z
         .describe('HTTP request (POST by default); 2xx is success.'),
       timeout: duration('Request timeout (default 10s)').optional(),
     }),
+    z.strictObject({
+      queue: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 characters of a-z, A-Z, 0-9, _ and -').describe('Post a message to this queue of the upstream tenant\'s project.'),
+      body: z.string().min(1).optional().describe('Inline LiquidJS template of the body; sees `input` (the event, the message, or null for a file change); JSON when it parses, else a string. Default: `input` itself.'),
+      ttl: duration('Message ttl, 60s..14d (default 1h)').optional(),
+    }),
   ])
-  .describe('A reload action: exec, signal or http.');
+  .describe('A reload action: exec, signal, http or queue.');
 
 const actionRef = z
   .union([z.string().min(1).describe('The name of an action under `actions`.'), actionSchema])

@@ -6,6 +6,7 @@ import { runProcess } from '../lib/process.js';
 import type { ActionSpec } from '../manifest/model.js';
 import { describeError, OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from '../probes/attempt.js';
 import { commandVerdict } from '../probes/exec.js';
+import { queueOnce, type QueuePoster } from '../workers/queue-action.js';
 
 /**
  * Reload actions: what runs when a file's bytes change or a hook fires.
@@ -29,10 +30,14 @@ export interface RunActionOptions {
   signal?: AbortSignal | undefined;
   /** exec: added to the agent's environment. */
   env?: Record<string, string> | undefined;
+  /** queue: where its message is posted (the agent's queues client). */
+  queues?: QueuePoster | undefined;
 }
 
 /** A signal action has no timeout of its own; this bounds the /proc scan. */
 const SIGNAL_TIMEOUT_MS = 5000;
+/** A queue action's post (its client retries nothing itself; the runner's attempts do). */
+const QUEUE_TIMEOUT_MS = 15_000;
 const USER_AGENT = 'tether-action';
 
 /**
@@ -52,6 +57,8 @@ export function runAction(spec: ActionSpec, opts: RunActionOptions = {}): Promis
     }
     case 'http':
       return runAttempt(caller, spec.timeoutMs, (s) => httpOnce(spec, opts.input, s));
+    case 'queue':
+      return runAttempt(caller, QUEUE_TIMEOUT_MS, (s) => queueOnce(spec, opts.input, opts.queues, s));
   }
 }
 
@@ -75,6 +82,8 @@ export function describeAction(spec: ActionSpec): string {
       }
       return `${spec.method} ${where}`;
     }
+    case 'queue':
+      return `post to queue ${spec.queue}`;
   }
 }
 
@@ -208,6 +217,8 @@ export interface ActionRunnerOptions {
   backoff?: BackoffOptions | undefined;
   /** exec: added to the agent's environment. */
   env?: Record<string, string> | undefined;
+  /** queue actions: where they post. */
+  queues?: QueuePoster | undefined;
   /**
    * Each attempt's result, for logs and metrics; `willRetry` says whether
    * another attempt follows. Must not throw.
@@ -320,7 +331,7 @@ export class ActionRunner {
     let last: ActionResult | null = null;
     for (let attempt = 1; attempt <= this.attempts && !stop.aborted; attempt++) {
       try {
-        last = await runAction(this.spec, { input: job.input, env: this.opts.env, signal: this.killing.signal });
+        last = await runAction(this.spec, { input: job.input, env: this.opts.env, queues: this.opts.queues, signal: this.killing.signal });
       } catch {
         return last; // destroy() killed it
       }

@@ -6,6 +6,7 @@ import type { AgentMetrics } from '../observability/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { RegistryEvent } from '../registry/types.js';
 import { ActionRunner } from './actions.js';
+import type { QueuePoster } from '../workers/queue-action.js';
 import { SourceData, sourceId } from './data.js';
 import { renderFile, type FileStatus } from './file-renderer.js';
 import { HookDispatcher } from './hooks.js';
@@ -24,6 +25,8 @@ export interface MaterializerOptions {
   metrics: AgentMetrics;
   /** Called with the path after a file's bytes changed (or it was deleted). */
   onFileChange?: ((path: string) => void) | undefined;
+  /** Where queue actions post (the agent's queues client). */
+  queues?: QueuePoster | undefined;
 }
 
 interface Managed {
@@ -179,6 +182,7 @@ export class Materializer {
     let r = this.runners.get(spec);
     if (!r) {
       r = new ActionRunner(spec, {
+        queues: this.opts.queues,
         onResult: (res, attempt, willRetry) => {
           this.opts.metrics.actionRuns.inc({ result: res.ok ? 'ok' : 'error' });
           const level = res.ok ? 'info' : 'warn';

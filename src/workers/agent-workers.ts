@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HttpQueues } from '../client/queues.js';
@@ -5,6 +6,7 @@ import { TetherError } from '../lib/errors.js';
 import type { Manifest } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';
 import type { Queues } from '../queues/queues.js';
+import type { QueuePoster } from './queue-action.js';
 import type { WorkerStatus } from './worker.js';
 import type { Workers } from './workers.js';
 
@@ -23,6 +25,8 @@ export interface WorkerQueues {
 export class AgentWorkers {
   private workers: Workers | null = null;
   private owned: HttpQueues | null = null;
+  private target: WorkerQueues | null = null;
+  private readonly clientId = randomUUID();
 
   constructor(
     private readonly log: Logger,
@@ -30,16 +34,31 @@ export class AgentWorkers {
     private readonly given?: WorkerQueues,
   ) {}
 
+  /**
+   * Where queue actions post: the workers' client, opened at the first post
+   * (a manifest whose only queue use is an action opens it then).
+   */
+  poster(m: () => Manifest): QueuePoster {
+    return {
+      post: async (queue, body, ttl, signal) => {
+        const target = this.given ?? this.target ?? (this.target = await this.open(m()));
+        const [id] = await target.queues.postMessages(target.project, queue, this.clientId, [{ ttl, body }], signal);
+        return id ?? '';
+      },
+    };
+  }
+
   async apply(m: Manifest): Promise<{ started: string[]; stopped: string[]; kept: string[] }> {
     if (this.workers === null) {
       if (m.workers.length === 0) return { started: [], stopped: [], kept: [] };
       const { Workers } = await import('./workers.js');
-      const target = this.given ?? (await this.open(m));
+      const target = this.given ?? this.target ?? (this.target = await this.open(m));
       this.workers = new Workers({
         ...target,
         log: this.log,
         onCount: (worker, counter) => this.metrics.workerMessages.inc({ worker, result: counter }),
         onInFlight: (worker, n) => this.metrics.workerInFlight.set({ worker }, n),
+        poster: this.poster(() => m),
       });
     }
     return this.workers.apply(m.workers);

@@ -7,6 +7,7 @@ import type { WorkerSpec } from '../manifest/model.js';
 import { runAction } from '../materialize/actions.js';
 import type { Queues } from '../queues/queues.js';
 import type { Message, Project } from '../queues/types.js';
+import type { QueuePoster } from './queue-action.js';
 import { matchesFilter, retryDelay, unwrap, wrap } from './envelope.js';
 
 /** One worker in /v1/status. Counters count messages since the worker started. */
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   /** Every count change, for /metrics. */
   onCount?: ((worker: string, counter: WorkerCounter) => void) | undefined;
   onInFlight?: ((worker: string, inFlight: number) => void) | undefined;
+  /** Where a queue action posts (a worker may feed another queue). */
+  poster?: QueuePoster | undefined;
 }
 
 /** What a message's action gets: as JSON on stdin (exec) or as the request body (http). */
@@ -137,7 +140,7 @@ export class Worker {
     const input: WorkerInput = { id, message_id: message.id, queue: spec.queue, attempt: env.attempts + 1, body: env.body };
     this.setInFlight(1);
     try {
-      const result = await runAction(spec.action.action, { input: JSON.stringify(input), signal });
+      const result = await runAction(spec.action.action, { input: JSON.stringify(input), queues: this.deps.poster, signal });
       if (result.ok) {
         this.count('succeeded');
         return;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { WorkerSpec } from '../manifest/model.js';
 import type { Queues } from '../queues/queues.js';
 import type { Project } from '../queues/types.js';
+import type { QueuePoster } from './queue-action.js';
 import { Worker, type WorkerCounter, type WorkerStatus } from './worker.js';
 
 export interface WorkersOptions {
@@ -10,6 +11,7 @@ export interface WorkersOptions {
   log: Logger;
   onCount?: ((worker: string, counter: WorkerCounter) => void) | undefined;
   onInFlight?: ((worker: string, inFlight: number) => void) | undefined;
+  poster?: QueuePoster | undefined;
 }
 
 /**
