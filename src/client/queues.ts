@@ -246,6 +246,9 @@ export class HttpQueues implements Queues {
         headers: this.headers(project, opts.clientId),
         body,
         signal: ac.signal,
+        // The server may have applied a request whose connection broke: a post or claim sent again would be
+        // a second post or claim. GET, HEAD, PUT and DELETE mean the same applied twice.
+        retryOnReset: method !== 'POST' && method !== 'PATCH',
       });
       const text = await readText(res.body);
       if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, text, headers: res.headers };

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import { registerEventLoopLag } from './event-loop-lag.js';
 
 /**
  * Event-loop lag sampling period (ms) of the process metrics: one sample a
@@ -39,6 +40,7 @@ export class AgentMetrics {
     if (opts.processMetrics !== false) {
       // No prefix: process_* and nodejs_* keep their standard names, which stock dashboards and alerts expect.
       collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+      registerEventLoopLag(registry, EVENT_LOOP_SAMPLE_MS);
     }
     this.probeResults = new Counter({ name: 'tether_probe_results_total', help: 'Health probe results.', labelNames: ['service', 'result'], registers });
     // Durations go into one histogram per probe kind, and per service only as the last one: a
