@@ -11,7 +11,7 @@ import { EnvWatch } from './env-watch.js';
 import { ExecMetrics } from './metrics.js';
 import { prepare } from './prepare.js';
 import { handleExecSignals } from './signals.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type SupervisorHooks } from './supervisor.js';
 
 export interface ExecOptions {
   configPath: string;
@@ -65,7 +65,6 @@ export async function runExec(opts: ExecOptions): Promise<number> {
     removeSignals();
     throw err;
   });
-  const metrics = new ExecMetrics(agent.metrics.registry);
   const envWatch = new EnvWatch({
     ...agent.registry,
     sources: spec.env,
@@ -79,46 +78,52 @@ export async function runExec(opts: ExecOptions): Promise<number> {
   try {
     await prepare(agent, envWatch, spec.renderTimeoutMs, stopped);
     if (stopRequested !== null) return exitCodeOf({ code: null, signal: stopRequested });
-    supervisor = new Supervisor(argv, spec, {
-      env: () => envWatch.envForStart(),
-      onStart: (child) => {
-        metrics.starts.inc();
-        metrics.running.set(1);
-        log.info({ pid: child.pid, command: argv }, 'child started');
-        if (spec.service) agent.addService(spec.service);
-      },
-      onExit: (exit, reason) => {
-        metrics.running.set(0);
-        if (spec.service) agent.removeService(spec.service.id);
-        log.info({ ...exit, reason }, 'child exited');
-      },
-      onCrash: (n, delayMs) => {
-        metrics.crashLoop.set(n >= 2 ? 1 : 0);
-        metrics.consecutiveCrashes.set(n);
-        metrics.restarts.inc({ reason: 'crash' });
-        log.warn({ consecutive: n, delayMs }, n >= 2 ? 'child crash loop: restarting after a delay' : 'child crashed: restarting after a delay');
-      },
-      onChangeAction: (a) => {
-        if (a.kind === 'restart') metrics.restarts.inc({ reason: 'change' });
-        log.info({ action: a.kind === 'signal' ? a.signal : a.kind }, 'change: acting on the child');
-      },
-    });
+    supervisor = new Supervisor(argv, spec, { env: () => envWatch.envForStart(), ...childHooks(spec, argv, agent, new ExecMetrics(agent.metrics.registry), log) });
     await supervisor.start();
     envWatch.start();
     await Promise.race([supervisor.done.catch(() => undefined), stopped]);
     const sig: NodeJS.Signals | null = stopRequested;
-    if (sig !== null) {
-      log.info({ signal: sig, drainMs: spec.drainMs }, 'shutting down: deregistering, then stopping the child');
-      await agent.close();
-      if (spec.drainMs > 0) await sleep(spec.drainMs);
-      return await supervisor.shutdown(sig);
-    }
-    return await supervisor.done;
+    return sig === null ? await supervisor.done : await stopInOrder(agent, supervisor, spec, sig, log);
   } finally {
     removeSignals();
     await envWatch.stop();
     await agent.close();
   }
+}
+
+/** What the supervisor's events do: metrics, logs, and the child's service (registered while it runs). */
+function childHooks(spec: ExecSpec, argv: readonly string[], agent: Agent, metrics: ExecMetrics, log: Logger): Omit<SupervisorHooks, 'env'> {
+  return {
+    onStart: (child) => {
+      metrics.starts.inc();
+      metrics.running.set(1);
+      log.info({ pid: child.pid, command: argv }, 'child started');
+      if (spec.service) agent.addService(spec.service);
+    },
+    onExit: (exit, reason) => {
+      metrics.running.set(0);
+      if (spec.service) agent.removeService(spec.service.id);
+      log.info({ ...exit, reason }, 'child exited');
+    },
+    onCrash: (n, delayMs) => {
+      metrics.crashLoop.set(n >= 2 ? 1 : 0);
+      metrics.consecutiveCrashes.set(n);
+      metrics.restarts.inc({ reason: 'crash' });
+      log.warn({ consecutive: n, delayMs }, n >= 2 ? 'child crash loop: restarting after a delay' : 'child crashed: restarting after a delay');
+    },
+    onChangeAction: (a) => {
+      if (a.kind === 'restart') metrics.restarts.inc({ reason: 'change' });
+      log.info({ action: a.kind === 'signal' ? a.signal : a.kind }, 'change: acting on the child');
+    },
+  };
+}
+
+/** The shutdown order: deregister everything (agent.close), wait the drain delay, then pass the signal to the child. */
+async function stopInOrder(agent: Agent, supervisor: Supervisor, spec: ExecSpec, sig: NodeJS.Signals, log: Logger): Promise<number> {
+  log.info({ signal: sig, drainMs: spec.drainMs }, 'shutting down: deregistering, then stopping the child');
+  await agent.close();
+  if (spec.drainMs > 0) await sleep(spec.drainMs);
+  return supervisor.shutdown(sig);
 }
 
 async function loadValid(path: string, env: NodeJS.ProcessEnv): Promise<Manifest> {
