@@ -17,6 +17,8 @@ export interface FileStatus {
   /** When the bytes last changed on disk. */
   lastChange: number | null;
   lastError: { message: string; at: number } | null;
+  /** Since when the registry could not be read (the file may be out of date; `ok` is false meanwhile), or null. */
+  stale: { since: number; reason: string } | null;
 }
 
 export type RenderOutcome = { kind: 'written' | 'unchanged' | 'deleted' | 'kept-missing' } | { kind: 'error'; message: string };

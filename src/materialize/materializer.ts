@@ -59,6 +59,9 @@ export class Materializer {
   private hadMarker = false;
   /** True once a full sync succeeded and every file was rendered from it. */
   synced = false;
+  /** Set while the registry cannot be read (the feed or a sync failed): every file's data may be out of date. */
+  private stale: { since: number; reason: string } | null = null;
+  private recovering = false;
 
   constructor(private readonly opts: MaterializerOptions) {
     this.data = new SourceData(opts.files.flatMap((f) => f.sources.map((s) => s.source)));
@@ -68,7 +71,7 @@ export class Materializer {
         spec,
         sources: new Set(spec.sources.map((s) => sourceId(s.source))),
         quiet: new Quiescence({ minMs: spec.waitMinMs, maxMs: spec.waitMaxMs, onFire: () => this.queueRender(m) }),
-        status: { path: spec.path, origin: spec.origin, ok: null, lastRender: null, lastChange: null, lastError: null },
+        status: { path: spec.path, origin: spec.origin, ok: null, lastRender: null, lastChange: null, lastError: null, stale: null },
         rendering: Promise.resolve(),
       };
       return m;
@@ -104,13 +107,14 @@ export class Materializer {
       onReset: () => this.syncUntilDone(signal),
       onError: (err) => {
         this.opts.metrics.upstreamErrors.inc({ op: 'events' });
+        this.markStale(err, signal);
         this.opts.log.debug({ err: String(err) }, 'events follower error; retrying');
       },
     });
     this.follower.start();
     while (!signal.aborted) {
       await sleep(this.opts.resyncIntervalMs * (0.9 + Math.random() * 0.2), signal, true);
-      if (!signal.aborted) await this.syncOnce().catch(() => undefined);
+      if (!signal.aborted) await this.syncOnce().catch((err: unknown) => this.markStale(err, signal));
     }
   }
 
@@ -123,6 +127,7 @@ export class Materializer {
         return;
       } catch (err) {
         this.opts.metrics.upstreamErrors.inc({ op: 'sync' });
+        this.stale ??= { since: Date.now(), reason: String(err) };
         this.opts.log.warn({ err: String(err) }, 'full sync failed; files stay as they are; retrying');
         await sleep(backoff.next(), signal);
       }
@@ -134,6 +139,20 @@ export class Materializer {
     await this.data.sync(this.opts.registry, this.opts.tenant, this.stop.signal);
     await Promise.all(this.files.map((m) => this.queueRender(m)));
     this.synced = true;
+    this.stale = null;
+  }
+
+  /**
+   * The data may be out of date: status says so until a full sync succeeds,
+   * tried with backoff now (the feed alone may not say when the registry is back).
+   */
+  private markStale(err: unknown, signal: AbortSignal): void {
+    this.stale ??= { since: Date.now(), reason: String(err) };
+    if (this.recovering || signal.aborted) return;
+    this.recovering = true;
+    void this.syncUntilDone(signal).finally(() => {
+      this.recovering = false;
+    });
   }
 
   private async onEvents(events: RegistryEvent[], marker: string): Promise<void> {
@@ -207,7 +226,8 @@ export class Materializer {
   }
 
   status(): FileStatus[] {
-    return this.files.map((m) => ({ ...m.status }));
+    // A file rendered from data the registry could not confirm is stale, not ok.
+    return this.files.map((m) => ({ ...m.status, ...(this.stale && m.status.ok ? { ok: false } : {}), stale: this.stale && { ...this.stale } }));
   }
 
   /** Stops the feed and timers; waits for renders and running actions. Idempotent. */

@@ -11,6 +11,10 @@ export interface SessionKeeperOptions {
   metrics: AgentMetrics;
   /** Called when the registry has forgotten the session (its services went with it). */
   onLost: () => void;
+  /** A heartbeat failed (the registry is unreachable or refused it); the keeper retries. */
+  onUpstreamError?: ((err: unknown) => void) | undefined;
+  /** A heartbeat went through. */
+  onUpstreamOk?: (() => void) | undefined;
 }
 
 /**
@@ -61,6 +65,7 @@ export class SessionKeeper {
     const keeper = new SessionHeartBeater({ registry, tenant, sessionId: id, token, timeoutSec });
     keeper.on('beat', (_t, latencyMs) => {
       this.lastHeartbeat = Date.now();
+      this.opts.onUpstreamOk?.();
       metrics.heartbeats.inc({ result: 'ok' });
       metrics.heartbeatLatency.observe(latencyMs / 1000);
     });
@@ -68,6 +73,7 @@ export class SessionKeeper {
       metrics.heartbeats.inc({ result: 'error' });
       metrics.upstreamErrors.inc({ op: 'heartbeat' });
       log.debug({ err: String(err) }, 'session heartbeat failed; retrying');
+      this.opts.onUpstreamError?.(err);
     });
     keeper.on('gone', () => {
       void keeper.stop();

@@ -12,6 +12,8 @@ import { SessionKeeper } from './session.js';
 
 /** Registry calls in flight at once during a pass. */
 const PASS_CONCURRENCY = 16;
+/** The registry-failure warning repeats at most this often while the failures go on. */
+export const UPSTREAM_WARN_EVERY_MS = 30_000;
 
 /** Runs `fn` over `items` with at most `limit` running at once; resolves when all are done. */
 async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -57,6 +59,7 @@ export class Syncer {
   /** True after the first pass in which every action succeeded. */
   synced = false;
   upstreamError: { message: string; at: number } | null = null;
+  private lastUpstreamWarn = 0;
 
   constructor(private readonly opts: SyncerOptions) {
     // Every registry call in flight (PASS_CONCURRENCY in a pass) and every heartbeat chain listens
@@ -69,7 +72,31 @@ export class Syncer {
       log: opts.log,
       metrics: opts.metrics,
       onLost: () => this.forgetAll(),
+      onUpstreamError: (err) => this.upstreamFailed('heartbeat', err),
+      onUpstreamOk: () => this.upstreamOk(),
     });
+  }
+
+  /**
+   * Any failed registry call (a registration, a heartbeat, a resync) shows in
+   * /v1/status as `upstream.lastError` until a call succeeds again, and in a
+   * warning at most every UPSTREAM_WARN_EVERY_MS: an outage is visible at the
+   * default log level without a line per heartbeat.
+   */
+  upstreamFailed(op: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const at = Date.now();
+    this.upstreamError = { message, at };
+    if (at - this.lastUpstreamWarn < UPSTREAM_WARN_EVERY_MS) return;
+    this.lastUpstreamWarn = at;
+    this.opts.log.warn({ op, err: message }, 'registry unreachable or failing; retrying (repeats at most every 30 s)');
+  }
+
+  private upstreamOk(): void {
+    if (this.upstreamError === null) return;
+    this.upstreamError = null;
+    this.lastUpstreamWarn = 0;
+    this.opts.log.info('registry reachable again');
   }
 
   /** Starts the periodic resync; call trigger() for the first pass. */
@@ -113,7 +140,7 @@ export class Syncer {
       if (ok) {
         this.backoff.reset();
         this.synced = true;
-        this.upstreamError = null;
+        this.upstreamOk();
       } else if (!this.stop.signal.aborted) {
         const delay = this.backoff.next();
         this.retryTimer = setTimeout(() => this.trigger(), delay);
@@ -153,10 +180,11 @@ export class Syncer {
     const message = err instanceof Error ? err.message : String(err);
     const at = Date.now();
     this.services.recordError(action.id, message, at);
-    this.upstreamError = { message, at };
     this.opts.metrics.registrations.inc({ op: action.kind, result: 'error' });
     this.opts.metrics.upstreamErrors.inc({ op: action.kind });
-    this.opts.log.warn({ service: action.id, op: action.kind, err: message }, 'registry call failed; will retry');
+    // Per service at debug; the rate-limited warning says it once for all (500 services, one outage: one line).
+    this.opts.log.debug({ service: action.id, op: action.kind, err: message }, 'registry call failed; will retry');
+    this.upstreamFailed(action.kind, err);
   }
 
   private async perform(action: Action): Promise<void> {
@@ -241,6 +269,7 @@ export class Syncer {
     });
     keeper.on('beat', (_t, latencyMs) => {
       this.services.recordHeartbeat(id);
+      this.upstreamOk();
       metrics.heartbeats.inc({ result: 'ok' });
       metrics.heartbeatLatency.observe(latencyMs / 1000);
     });
@@ -248,6 +277,7 @@ export class Syncer {
       metrics.heartbeats.inc({ result: 'error' });
       metrics.upstreamErrors.inc({ op: 'heartbeat' });
       log.debug({ service: id, err: String(err) }, 'heartbeat failed; retrying');
+      this.upstreamFailed('heartbeat', err);
     });
     keeper.on('recreated', () => log.info({ service: id }, 'registry forgot the service; registered again'));
     keeper.start(this.stop.signal);
@@ -304,6 +334,7 @@ export class Syncer {
       await this.resync(signal).catch((err: unknown) => {
         this.opts.metrics.upstreamErrors.inc({ op: 'resync' });
         this.opts.log.debug({ err: String(err) }, 'resync failed');
+        this.upstreamFailed('resync', err);
       });
     }
   }
