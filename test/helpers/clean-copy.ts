@@ -69,10 +69,13 @@ export function runCommand(command: string, args: string[], cwd: string, env: Re
 
 /**
  * The environment a newcomer's shell gives npm: PATH and HOME, nothing of this
- * test run's, plus `nodeHeadersEnv()`.
+ * test run's, plus `nodeHeadersEnv()` and the machine's extra CA certificates
+ * (NODE_EXTRA_CA_CERTS, when set: a Node from the npm registry trusts only its
+ * bundled CAs, and npm's cafile setting sits in the system Node's npmrc).
  */
 export function userEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...nodeHeadersEnv(), ...extra };
+  const ca = process.env.NODE_EXTRA_CA_CERTS;
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...(ca ? { NODE_EXTRA_CA_CERTS: ca } : {}), ...nodeHeadersEnv(), ...extra };
 }
 
 /**
