@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '../lib/duration.js';
+import { commandAt } from './command-path.js';
 import type { ManifestIssue } from './issues.js';
 import { DEFAULTS, type ActionSpec, type FileFormat, type FileSpec, type HookSpec, type SourceSpec, type WorkerSpec } from './model.js';
 import { normalizeWorkers } from './normalize-workers.js';
@@ -30,16 +31,16 @@ export interface OutputsPart {
 export function normalizeOutputs(parsed: ParsedManifest, baseDir: string, where: Where, issues: ManifestIssue[]): OutputsPart {
   const refs: PendingRef[] = [];
   const actions: Record<string, ActionSpec> = {};
-  for (const [name, a] of Object.entries(parsed.actions)) actions[name] = action(a, ['actions', name], where, issues);
+  for (const [name, a] of Object.entries(parsed.actions)) actions[name] = action(a, ['actions', name], where, issues, baseDir);
   const files = parsed.files.map((f, i) => file(f, ['files', i], baseDir, where, issues, refs));
-  const hooks = parsed.hooks.map((h, i) => hook(h, ['hooks', i], where, issues, refs));
-  const workers = normalizeWorkers(parsed.workers, where, issues, (ref, path) => actionRef(ref, path, where, issues, refs));
+  const hooks = parsed.hooks.map((h, i) => hook(h, ['hooks', i], where, issues, refs, baseDir));
+  const workers = normalizeWorkers(parsed.workers, where, issues, (ref, path) => actionRef(ref, path, where, issues, refs, baseDir));
   return { actions, files, hooks, workers, refs };
 }
 
-export function action(a: ParsedAction, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ActionSpec {
+export function action(a: ParsedAction, path: PropertyKey[], where: Where, issues: ManifestIssue[], baseDir?: string): ActionSpec {
   if ('exec' in a) {
-    return { kind: 'exec', argv: a.exec, shell: a.shell, timeoutMs: a.timeout === undefined ? DEFAULTS.execActionTimeoutMs : parseDuration(a.timeout) };
+    return { kind: 'exec', argv: a.shell || baseDir === undefined ? a.exec : commandAt(a.exec, baseDir), shell: a.shell, timeoutMs: a.timeout === undefined ? DEFAULTS.execActionTimeoutMs : parseDuration(a.timeout) };
   }
   if ('signal' in a) {
     if ((a.pidfile === undefined) === (a.process === undefined)) issues.push(where(path, 'a signal action needs exactly one of pidfile, process'));
@@ -61,8 +62,9 @@ function actionRef(
   where: Where,
   issues: ManifestIssue[],
   refs: PendingRef[],
+  baseDir?: string,
 ): { name: string | null; action: ActionSpec } {
-  if (typeof ref !== 'string') return { name: null, action: action(ref, path, where, issues) };
+  if (typeof ref !== 'string') return { name: null, action: action(ref, path, where, issues, baseDir) };
   const slot = { name: ref, action: { kind: 'exec', argv: [], shell: false, timeoutMs: 0 } as ActionSpec };
   refs.push({ name: ref, resolve: (a) => (slot.action = a), issueAt: (message) => where(path, message) });
   return slot;
@@ -107,8 +109,8 @@ function file(f: ParsedFile, path: PropertyKey[], baseDir: string, where: Where,
     mode: f.mode === undefined ? null : typeof f.mode === 'number' ? f.mode : parseInt(f.mode, 8),
     owner: f.owner ?? null,
     group: f.group ?? null,
-    check: f.check ?? null,
-    onChange: f.on_change === undefined ? null : actionRef(f.on_change, [...path, 'on_change'], where, issues, refs),
+    check: f.check === undefined ? null : commandAt(f.check, baseDir),
+    onChange: f.on_change === undefined ? null : actionRef(f.on_change, [...path, 'on_change'], where, issues, refs, baseDir),
     waitMinMs: waitMin,
     waitMaxMs: Math.max(waitMaxRaw, waitMin),
     onMissing: f.on_missing,
@@ -116,12 +118,12 @@ function file(f: ParsedFile, path: PropertyKey[], baseDir: string, where: Where,
   };
 }
 
-function hook(h: ParsedHook, path: PropertyKey[], where: Where, issues: ManifestIssue[], refs: PendingRef[]): HookSpec {
+function hook(h: ParsedHook, path: PropertyKey[], where: Where, issues: ManifestIssue[], refs: PendingRef[], baseDir: string): HookSpec {
   const at = where(path, '');
   return {
     on: h.on,
     filter: { serviceTag: h.filter?.service_tag ?? null, serviceIdPrefix: h.filter?.service_id_prefix ?? null, keyPrefix: h.filter?.key_prefix ?? null },
-    action: actionRef(h.action, [...path, 'action'], where, issues, refs),
+    action: actionRef(h.action, [...path, 'action'], where, issues, refs, baseDir),
     origin: `${at.file}:${at.line}`,
   };
 }

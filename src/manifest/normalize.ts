@@ -1,4 +1,5 @@
 import { parseDuration } from '../lib/duration.js';
+import { commandAt } from './command-path.js';
 import type { ManifestIssue } from './issues.js';
 import { normalizeExec } from './normalize-exec.js';
 import { normalizeOutputs, type OutputsPart } from './normalize-files.js';
@@ -31,7 +32,7 @@ export function normalizeFile(parsed: ParsedManifest, baseDir: string, where: Wh
     outputs: normalizeOutputs(parsed, baseDir, where, issues),
     exec: parsed.exec ? normalizeExec(parsed.exec, baseDir, where, issues) : null,
     services: parsed.services.map((s, i) => ({
-      spec: service(s, ['services', i], where, issues),
+      spec: service(s, ['services', i], where, issues, baseDir),
       issueAt: (message: string) => where(['services', i, 'id'], message),
     })),
     where,
@@ -92,7 +93,7 @@ function agent(a: NonNullable<ParsedManifest['agent']>, where: Where, issues: Ma
   };
 }
 
-export function service(s: ParsedService, path: PropertyKey[], where: Where, issues: ManifestIssue[]): ServiceSpec {
+export function service(s: ParsedService, path: PropertyKey[], where: Where, issues: ManifestIssue[], baseDir?: string): ServiceSpec {
   const metadata = Object.fromEntries(Object.entries(s.metadata).map(([k, v]) => [k, String(v)]));
   if (Object.keys(metadata).length > 20) issues.push(where([...path, 'metadata'], 'at most 20 entries'));
   for (const [k, v] of Object.entries(metadata)) {
@@ -106,16 +107,16 @@ export function service(s: ParsedService, path: PropertyKey[], where: Where, iss
     heartbeatTimeoutSec:
       s.heartbeat_timeout === undefined ? DEFAULTS.heartbeatTimeoutSec : seconds(s.heartbeat_timeout, [...path, 'heartbeat_timeout'], where, issues, 3, 120),
     onUnhealthy: s.on_unhealthy,
-    check: s.check ? check(s.check, [...path, 'check'], where, issues) : null,
+    check: s.check ? check(s.check, [...path, 'check'], where, issues, baseDir) : null,
     origin: `${origin.file}:${origin.line}`,
   };
 }
 
-function check(c: ParsedCheck, path: PropertyKey[], where: Where, issues: ManifestIssue[]): CheckSpec {
+function check(c: ParsedCheck, path: PropertyKey[], where: Where, issues: ManifestIssue[], baseDir?: string): CheckSpec {
   const kinds = (['http', 'tcp', 'exec', 'ttl'] as const).filter((k) => c[k] !== undefined);
   if (kinds.length !== 1) issues.push(where(path, `needs exactly one of http, tcp, exec, ttl (found ${kinds.length === 0 ? 'none' : kinds.join(', ')})`));
   const spec: CheckSpec = {
-    probe: probe(c),
+    probe: probe(c, baseDir),
     intervalMs: c.interval === undefined ? DEFAULTS.intervalMs : parseDuration(c.interval),
     timeoutMs: c.timeout === undefined ? DEFAULTS.timeoutMs : parseDuration(c.timeout),
     initialDelayMs: c.initial_delay === undefined ? 0 : parseDuration(c.initial_delay),
@@ -136,7 +137,7 @@ function statusRanges(v: string | number): Array<[number, number]> {
     });
 }
 
-function probe(c: ParsedCheck): ProbeSpec {
+function probe(c: ParsedCheck, baseDir?: string): ProbeSpec {
   if (c.http !== undefined) {
     const h = typeof c.http === 'string' ? { url: c.http, method: 'GET', headers: {}, expect_status: '200-299', tls_skip_verify: false } : c.http;
     return {
@@ -150,6 +151,6 @@ function probe(c: ParsedCheck): ProbeSpec {
     };
   }
   if (c.tcp !== undefined) return { kind: 'tcp', ...hostPort(c.tcp) };
-  if (c.exec !== undefined) return { kind: 'exec', argv: c.exec };
+  if (c.exec !== undefined) return { kind: 'exec', argv: baseDir === undefined ? c.exec : commandAt(c.exec, baseDir) };
   return { kind: 'ttl', ttlMs: c.ttl === undefined ? 0 : parseDuration(c.ttl) };
 }

@@ -14,6 +14,9 @@ import { Quiescence } from './quiescence.js';
 import { MarkerFile } from './state.js';
 import { Templates } from './template.js';
 
+/** How long a changed file's action waits for other renders of the same change (see queueAction). */
+export const ACTION_GRACE_MS = 50;
+
 export interface MaterializerOptions {
   registry: Registry;
   tenant: string;
@@ -62,6 +65,9 @@ export class Materializer {
   /** Set while the registry cannot be read (the feed or a sync failed): every file's data may be out of date. */
   private stale: { since: number; reason: string } | null = null;
   private recovering = false;
+  /** Actions of changed files, run once the renders in progress settle (queueAction). */
+  private readonly pendingActions = new Set<ActionSpec>();
+  private flushingActions = false;
 
   constructor(private readonly opts: MaterializerOptions) {
     this.data = new SourceData(opts.files.flatMap((f) => f.sources.map((s) => s.source)));
@@ -191,8 +197,36 @@ export class Materializer {
     if (outcome.kind === 'written' || outcome.kind === 'deleted') {
       m.status.lastChange = now;
       log.info({ file: m.spec.path, outcome: outcome.kind }, 'file updated');
-      if (m.spec.onChange) this.runner(m.spec.onChange.action).trigger();
+      if (m.spec.onChange) this.queueAction(m.spec.onChange.action);
       this.opts.onFileChange?.(m.spec.path);
+    }
+  }
+
+  /**
+   * A changed file's action runs once the renders of the same change have
+   * settled (plus ACTION_GRACE_MS for renders due a moment later): files
+   * sharing an action, changed together, run it once, not once per file.
+   */
+  private queueAction(spec: ActionSpec): void {
+    this.pendingActions.add(spec);
+    if (this.flushingActions) return;
+    this.flushingActions = true;
+    void this.flushActions();
+  }
+
+  private async flushActions(): Promise<void> {
+    try {
+      let seen: Array<Promise<void>>;
+      do {
+        seen = this.files.map((m) => m.rendering);
+        await Promise.all(seen);
+        await sleep(ACTION_GRACE_MS, this.stop.signal, true);
+      } while (!this.stop.signal.aborted && this.files.some((m, i) => m.rendering !== seen[i]));
+    } finally {
+      this.flushingActions = false;
+      const actions = [...this.pendingActions];
+      this.pendingActions.clear();
+      if (!this.stop.signal.aborted) for (const a of actions) this.runner(a).trigger();
     }
   }
 

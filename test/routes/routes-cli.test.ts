@@ -26,7 +26,7 @@ async function tether(...args: string[]): Promise<{ code: number | null; stdout:
 }
 
 describe('tether routes', () => {
-  it('sets, lists, gets and deletes a route; a fault prints the server's message and exits non-zero', async () => {
+  it('sets, lists, gets and deletes a route; a fault prints the server message and exits non-zero', async () => {
     expect(await tether('set', 'web', 'jobs', '--type', 'configuration_value.update', '--key-prefix', '/app/', '--ttl', '600')).toMatchObject({ code: 0, stdout: 'created\n' });
     expect(await tether('set', 'web', 'jobs', '--type', 'configuration_value.update', '--key-prefix', '/app/', '--ttl', '600')).toMatchObject({ code: 0, stdout: 'updated\n' });
     await registry.setConfig('cli', '/app/color', { value: 'blue' });
