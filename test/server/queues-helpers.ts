@@ -18,10 +18,13 @@ export interface QueuesTestServer {
   close(): Promise<void>;
 }
 
-export async function startQueuesServer(opts: { auth?: AuthTable; limits?: Partial<QueueLimits> } = {}): Promise<QueuesTestServer> {
+export async function startQueuesServer(
+  opts: { auth?: AuthTable; limits?: Partial<QueueLimits>; /** What the queue service sees of the store (fault or timing injection). */ wrapStore?: (s: Store) => Store } = {},
+): Promise<QueuesTestServer> {
   const store = openSqliteStore({ path: ':memory:' });
   const registry = await RegistryService.open(store, { reaperIntervalMs: 0 });
-  const queues = await createQueueService(store, opts.limits === undefined ? {} : { limits: opts.limits });
+  const queueStore = opts.wrapStore === undefined ? store : opts.wrapStore(store);
+  const queues = await createQueueService(queueStore, opts.limits === undefined ? {} : { limits: opts.limits });
   const server = createRegistryServer(registry, {
     hostname: 'testhost',
     queues,

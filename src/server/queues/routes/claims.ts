@@ -14,6 +14,13 @@ const create: QueueHandler = async (x) => {
   const limit = intParam(x.query, 'limit');
   const waitMs = waitParam(x.query, x.api.limits.maxWaitMs);
   const claim = await x.api.service.claimMessages(x.project, queue, x.body, { limit, waitMs }, waitMs ? x.poll() : undefined);
+  if (claim !== null && x.res.destroyed) {
+    // The client left while a post handed this waiting claim over (the domain returns a committed
+    // claim even when the wait was aborted): nobody will read it, so its messages go back now, not
+    // after the claim's ttl. A failure here is the client's loss anyway; the claim then expires.
+    await x.api.service.releaseClaim(x.project, queue, claim.id).catch(() => undefined);
+    return;
+  }
   if (claim === null || claim.messages.length === 0) return sendEmpty(x.res, 204);
   const body = claim.messages.map((m) => messageView(prefix, queue, m, claim.id));
   sendJson(x.res, 201, body, ['Location', claimHref(prefix, queue, claim.id)]);
