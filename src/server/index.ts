@@ -44,12 +44,14 @@ export interface RegistryServerOptions {
    * update after the pod is told to stop). Default 0.
    */
   shutdownDelayMs?: number;
-  /** Serves the Cloud Queues v1 API under `/v1` (same port, same auth: a tenant's token is valid for that project id). */
-  queues?: Queues;
+  /**
+   * Serves the Cloud Queues v1 API under `/v1` (same port, same auth: a
+   * tenant's token is valid for that project id). The wire's body caps are
+   * the service's own `limits` (QueueService has them; DEFAULT_QUEUE_LIMITS otherwise).
+   */
+  queues?: Queues & { readonly limits?: Readonly<QueueLimits> };
   /** Serves `/v1.0/{tenant}/event-routes` (extension, issue 16); the caller runs the RouteDeliverer. */
   routes?: RouteStore;
-  /** The limits `queues` was built with (body caps on the wire); default DEFAULT_QUEUE_LIMITS. */
-  queueLimits?: Partial<QueueLimits>;
 }
 
 export interface RegistryServer {
@@ -74,7 +76,7 @@ const KEEP_ALIVE_MS = 65_000;
 export function createRegistryServer(registry: Registry, opts: RegistryServerOptions = {}): RegistryServer {
   const state: ServerState = {
     registry,
-    queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: { ...DEFAULT_QUEUE_LIMITS, ...opts.queueLimits }, polls: new Set() },
+    queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: opts.queues.limits ?? DEFAULT_QUEUE_LIMITS, polls: new Set() },
     routes: opts.routes,
     logger: (opts.logger ?? silentLogger()).child({ component: 'registry-server' }),
     auth: opts.auth,

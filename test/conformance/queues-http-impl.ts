@@ -25,7 +25,6 @@ export function queuesOverHttp(name: string, openStore: StoreFactory): QueuesImp
       const server = createRegistryServer(registry, {
         logger: silentLogger(),
         queues: service,
-        ...(opts.limits !== undefined ? { queueLimits: opts.limits } : {}),
       });
       let url: string;
       try {

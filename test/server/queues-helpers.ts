@@ -28,7 +28,6 @@ export async function startQueuesServer(
   const server = createRegistryServer(registry, {
     hostname: 'testhost',
     queues,
-    ...(opts.limits !== undefined ? { queueLimits: opts.limits } : {}),
     ...(opts.auth !== undefined ? { auth: opts.auth } : {}),
   });
   const { url, port } = await server.listen(0, '127.0.0.1');

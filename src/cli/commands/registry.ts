@@ -7,6 +7,7 @@ import { openLogger } from '../../observability/logger.js';
 import { ServerMetrics } from '../../observability/server-metrics.js';
 import { RegistryService } from '../../registry/service.js';
 import { createQueueService, type QueueService } from '../../queues/service.js';
+import { parseQueueLimits } from '../queue-limits.js';
 import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer } from '../../server/index.js';
 import { RouteDeliverer } from '../../routes/deliverer.js';
@@ -43,6 +44,8 @@ Options:
   --event-retention DURATION  how long events are kept: 500ms, 10s, 2m, 1h, 30d or seconds (default 30d)
   --limits LIST               resource limits for every tenant, e.g. service=1000,configuration_value=5000,session=200
                               (defaults: service=200, configuration_value=1000, session=100)
+  --queue-limits LIST         Cloud Queues limits (spec section 3), e.g. max_messages_per_claim=100,max_wait_ms=20000;
+                              names are the QueueLimits fields in snake_case (defaults: the upstream ones)
   --shutdown-delay DURATION   on SIGTERM, keep serving this long with /readyz at 503 before closing,
                               so load balancers stop sending requests first (default 0)
 ${LOG_HELP}
@@ -62,6 +65,7 @@ const options = {
   'auth-file': { type: 'string' },
   'event-retention': { type: 'string' },
   limits: { type: 'string' },
+  'queue-limits': { type: 'string' },
   store: { type: 'string' },
   'etcd-endpoints': { type: 'string' },
   'etcd-prefix': { type: 'string' },
@@ -191,7 +195,9 @@ export const registryCommand: Command = {
         ...(eventRetentionMs !== undefined ? { eventRetentionMs } : {}),
         ...(limits !== undefined ? { limits } : {}),
       });
-      queues = await createQueueService(store, { logger });
+      const queueLimits = parseQueueLimits(values['queue-limits']);
+      // The server reads the service's limits: one copy for the domain and the wire's body caps.
+      queues = await createQueueService(store, { logger, ...(queueLimits !== undefined ? { limits: queueLimits } : {}) });
       // Event routes (issue 16): every server runs every stored route; the store's compares keep delivery exactly-once.
       deliverer = await RouteDeliverer.start(store, registry, queues, { logger, metricsRegistry: metrics.registry });
       server = createRegistryServer(registry, {

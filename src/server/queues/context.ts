@@ -7,7 +7,7 @@ import type { QueueRoute } from './router.js';
 /** What the server needs to serve the queues API: the domain and the limits it was built with. */
 export interface QueueApi {
   readonly service: Queues;
-  readonly limits: QueueLimits;
+  readonly limits: Readonly<QueueLimits>;
   /** Running long-polls of this API (also in the server's `polls`, which close() aborts): counted in /metrics. */
   readonly polls: Set<AbortController>;
 }
