@@ -23,8 +23,8 @@ export interface DeliveryTarget {
  * revision and the queue's marker counter. That is the exactly-once: a
  * second server, or a restart re-reading the same page, finds the cursor
  * moved and writes nothing; a crash leaves either both or neither.
- * Returns false when the cursor moved under us (the caller re-reads it),
- * true when written. The messages are written as the queues' own poster
+ * Returns the cursor's new revision when written, or null when the cursor
+ * moved under us (another server delivered; the caller re-reads it). The messages are written as the queues' own poster
  * writes them (records.ts), so the queues' change feed wakes waiting claimers.
  */
 export async function deliver(
@@ -34,12 +34,15 @@ export async function deliver(
   cursor: Entry,
   events: RegistryEvent[],
   lastId: string,
-): Promise<boolean> {
+): Promise<number | null> {
   const cur = JSON.parse(cursor.value) as CursorRecord;
   const next: CursorRecord = { m: lastId, d: cur.d + events.length };
   const cursorOp: Op = { type: 'put', key: cursor.key, value: JSON.stringify(next) };
   const cursorCompare = { key: routeKeys.cursor(tenant, route.id), op: 'modRevision' as const, revision: cursor.modRevision };
-  if (events.length === 0) return (await t.store.txn([cursorCompare], [cursorOp])).succeeded;
+  if (events.length === 0) {
+    const r = await t.store.txn([cursorCompare], [cursorOp]);
+    return r.succeeded ? r.revision : null;
+  }
 
   const qk = queueKeys(tenant, route.queue);
   const bodies = events.map((ev) => JSON.stringify(ev));
@@ -61,9 +64,9 @@ export async function deliver(
     }));
     ops.push({ type: 'put', key: qk.counter, value: String(counter.n + events.length) }, cursorOp);
     const r = await t.store.txn([cursorCompare, { key: qk.counter, op: 'modRevision', revision: counter.rev }], ops);
-    if (r.succeeded) return true;
+    if (r.succeeded) return r.revision;
     const now2 = await t.store.get(cursor.key);
-    if (now2?.modRevision !== cursor.modRevision) return false;
+    if (now2?.modRevision !== cursor.modRevision) return null;
     // Only the counter moved (someone posted): take the next markers.
   }
   throw new Error(`event route ${route.id}: too many concurrent posts on queue ${route.queue}`);

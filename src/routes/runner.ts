@@ -12,6 +12,8 @@ import { routeMatches } from './validate.js';
 
 /** Events per delivery txn: etcd refuses more than 128 operations in one txn (messages + counter + cursor). */
 const PAGE = 100;
+/** While only non-matching events pass, the stored cursor is moved at most this often (it is progress shown, not needed for correctness). */
+const SKIP_WRITE_MS = 5_000;
 
 export interface RunnerShared {
   store: Store;
@@ -36,6 +38,13 @@ export class RouteRunner {
   private readonly ctl = new AbortController();
   private running: Promise<void> = Promise.resolve();
   private readonly label: string;
+  /**
+   * Where this runner reads from: past the stored cursor by the non-matching
+   * events it skipped without a write, valid while the stored cursor is still
+   * at `storedRev` (anyone moving it resets this to the stored marker).
+   */
+  private local: { marker: string | null; storedRev: number } | null = null;
+  private lastWrite = 0;
 
   constructor(
     private readonly shared: RunnerShared,
@@ -71,26 +80,41 @@ export class RouteRunner {
     }
   }
 
-  /** One feed page; true when the route is gone. */
+  /**
+   * One feed page; true when the route is gone. Pages with nothing for this
+   * route move only the in-memory position (a write per event per route
+   * would be the deliverer's main cost); the next delivery's txn, which
+   * compares the stored cursor's revision, moves the stored one past them.
+   * Skipping is safe: a server that restarts, or another server, re-reads
+   * the skipped events from the stored cursor and skips them too.
+   */
   private async round(signal: AbortSignal): Promise<boolean> {
-    const { store, registry } = this.shared;
+    const { store, registry, clock } = this.shared;
     const cursor = await store.get(routeKeys.cursor(this.tenant, this.route.id));
     if (cursor === undefined) return true;
-    const cur = JSON.parse(cursor.value) as CursorRecord;
-    const page = await registry.listEvents(
-      this.tenant,
-      { marker: cur.m ?? undefined, limit: PAGE, wait: this.shared.waitSeconds },
-      signal,
-    );
+    if (this.local === null || this.local.storedRev !== cursor.modRevision) {
+      this.local = { marker: (JSON.parse(cursor.value) as CursorRecord).m, storedRev: cursor.modRevision };
+    }
+    const from = this.local.marker;
+    const page = await registry.listEvents(this.tenant, { marker: from ?? undefined, limit: PAGE, wait: this.shared.waitSeconds }, signal);
     // The marker is inclusive: the cursor's own event comes back first.
-    const events = cur.m !== null && page.values[0]?.id === cur.m ? page.values.slice(1) : page.values;
+    const events = from !== null && page.values[0]?.id === from ? page.values.slice(1) : page.values;
     const last = events[events.length - 1];
     if (last === undefined || signal.aborted) return false;
     const route = this.route;
     const matching = events.filter((ev) => routeMatches(route, ev));
-    if (await deliver(this.shared, this.tenant, route, cursor, matching, last.id)) {
-      if (matching.length > 0) this.shared.delivered.inc({ route: this.label }, matching.length);
+    if (matching.length === 0 && clock.now() - this.lastWrite < SKIP_WRITE_MS) {
+      this.local.marker = last.id;
+      return false;
     }
+    const revision = await deliver(this.shared, this.tenant, route, cursor, matching, last.id);
+    if (revision === null) {
+      this.local = null;
+      return false;
+    }
+    this.local = { marker: last.id, storedRev: revision };
+    this.lastWrite = clock.now();
+    if (matching.length > 0) this.shared.delivered.inc({ route: this.label }, matching.length);
     return false;
   }
 }

@@ -107,6 +107,27 @@ export function describeEventRoutes(name: string, stores: StoreFactory, second?:
       expect(got.map(summary)).toEqual(['service.timeout short']);
     });
 
+    it('events the route does not want move the stored cursor rarely, not once each', async () => {
+      const { store, node } = await open();
+      const t = 'tenant-g';
+      await node.routes.set(t, 'r', { queue: 'q', types: ['service.join'] });
+      const writes: string[] = [];
+      const stop = new AbortController();
+      await store.watch('r/c/', (await store.revision()) + 1, (evs) => writes.push(...evs.map((e) => e.key)), stop.signal);
+      try {
+        for (let i = 0; i < 40; i++) await node.registry.setConfig(t, `key-${i}`, { value: 'v' });
+        await node.registry.createService(t, svc('joiner', []));
+        const got = await waitForMessages(node.queues, t, 'q', 1);
+        expect(got.map(summary)).toEqual(['service.join joiner']);
+        await expect.poll(async () => (await node.routes.get(t, 'r')).last_event).toBe(got[0]?.id);
+        // One write on the first skipped page, at most one more per 5 s of skipping, one with the delivery.
+        expect(writes.length).toBeGreaterThanOrEqual(1);
+        expect(writes.length).toBeLessThanOrEqual(4);
+      } finally {
+        stop.abort();
+      }
+    });
+
     it('two deliverers over one store write each event once', async () => {
       const { store, node } = await open();
       let other: Node;
