@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, readlink, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
 import { describeExit, runProcess, type RunResult } from '../lib/process.js';
@@ -49,9 +49,9 @@ const defaultFsOps: FsOps = { rename };
 const warnedInPlace = new Set<string>();
 
 /**
- * Makes `path` hold exactly `content` (UTF-8). Returns `unchanged` without
- * touching the file (not even a differing mode or owner) when the bytes are
- * already there; `rename` after an atomic swap; `in-place` after the fallback.
+ * Makes `path` hold exactly `content` (UTF-8). Returns `unchanged` when the
+ * bytes are already there, after applying a given mode or owner that
+ * differs (the bytes are not rewritten); `rename` after an atomic swap; `in-place` after the fallback.
  * A symlinked destination is written through: the link stays, its final
  * target is replaced. `path` must come from the manifest, never from a value.
  *
@@ -67,7 +67,11 @@ export async function writeAtomically(path: string, content: string, opts: Write
     opts.signal?.throwIfAborted();
     const dest = await resolveDestination(path);
     const current = await readCurrent(dest);
-    if (current !== null && current.bytes.equals(bytes)) return UNCHANGED;
+    if (current !== null && current.bytes.equals(bytes)) {
+      // Same bytes, but someone chmod-ed or chown-ed the file: the manifest's mode and owner still hold (as consul-template does).
+      await restoreAttributes(dest, current, opts);
+      return UNCHANGED;
+    }
     const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
     // Parent directories are created only when missing: no mkdir on every write (hot path).
     const handle = await createStaged(dest).catch(async (err: unknown) => {
@@ -110,8 +114,25 @@ async function resolveDestination(path: string): Promise<string> {
   throw Object.assign(new Error(`ELOOP: too many symbolic links, ${path}`), { code: 'ELOOP' });
 }
 
-/** The destination's bytes and mode, or null when absent. Never blocks on a FIFO. */
-async function readCurrent(dest: string): Promise<{ bytes: Buffer; mode: number } | null> {
+interface Current {
+  bytes: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Applies the given mode and owner to an existing destination where they differ (chown first: it may clear set-id bits). */
+async function restoreAttributes(dest: string, current: Current, opts: WriteOptions): Promise<void> {
+  const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
+  if (ids !== null && ((ids.uid !== -1 && ids.uid !== current.uid) || (ids.gid !== -1 && ids.gid !== current.gid))) {
+    await chown(dest, ids.uid, ids.gid);
+    current.mode = (await stat(dest)).mode & 0o7777;
+  }
+  if (opts.mode !== undefined && opts.mode !== null && opts.mode !== current.mode) await chmod(dest, opts.mode);
+}
+
+/** The destination's bytes, mode and owner, or null when absent. Never blocks on a FIFO. */
+async function readCurrent(dest: string): Promise<Current | null> {
   let file: FileHandle;
   try {
     file = await open(dest, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -123,7 +144,7 @@ async function readCurrent(dest: string): Promise<{ bytes: Buffer; mode: number 
     const st = await file.stat();
     if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: destination is a directory, ${dest}`), { code: 'EISDIR' });
     if (!st.isFile()) throw Object.assign(new Error(`EINVAL: destination is not a regular file, ${dest}`), { code: 'EINVAL' });
-    return { bytes: await file.readFile(), mode: st.mode & 0o7777 };
+    return { bytes: await file.readFile(), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } finally {
     await file.close();
   }

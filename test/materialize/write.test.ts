@@ -67,8 +67,21 @@ describe('writeAtomically: bytes compared first', () => {
     const after = await stat(dest);
     expect(after.ino).toBe(before.ino);
     expect(after.mtimeMs).toBe(before.mtimeMs);
-    // Documented: an unchanged file keeps its mode too; nothing is touched.
-    expect(after.mode & 0o777).toBe(before.mode & 0o777);
+    // The bytes stay, the manifest's mode is applied (consul-template does the same); the check does not run.
+    expect(after.mode & 0o777).toBe(0o600);
+  });
+
+  it('applies mode and owner to unchanged bytes, and leaves them alone when not given', async () => {
+    const dest = join(tmp.path, 'attrs.conf');
+    await writeAtomically(dest, 'x\n', { mode: 0o640 });
+    await chmod(dest, 0o666);
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    expect(await writeAtomically(dest, 'x\n', { mode: 0o640, owner: uid, group: gid })).toEqual({ changed: false, method: 'unchanged' });
+    expect((await stat(dest)).mode & 0o777).toBe(0o640);
+    await chmod(dest, 0o604);
+    await writeAtomically(dest, 'x\n');
+    expect((await stat(dest)).mode & 0o777).toBe(0o604);
   });
 
   it('writes an empty file when none exists (absent is not equal to empty)', async () => {
