@@ -61,7 +61,15 @@ export class AgentWorkers {
         poster: this.poster(() => m),
       });
     }
-    return this.workers.apply(m.workers);
+    const diff = await this.workers.apply(m.workers);
+    // A removed worker's series go with it (its counts would otherwise be scraped forever).
+    for (const worker of diff.stopped.filter((n) => !diff.started.includes(n))) this.forget(worker);
+    return diff;
+  }
+
+  private forget(worker: string): void {
+    this.metrics.workerInFlight.remove({ worker });
+    for (const result of ['claimed', 'succeeded', 'failed', 'dead_lettered', 'skipped']) this.metrics.workerMessages.remove({ worker, result });
   }
 
   status(): WorkerStatus[] {

@@ -26,7 +26,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
+  // SIGTERM: an agent stops its workers, which kill their actions' process groups (no sleeping leftovers).
+  await Promise.all(procs.splice(0).map((p) => p.stop()));
 });
 
 afterAll(async () => {
@@ -36,7 +37,7 @@ afterAll(async () => {
 });
 
 /** Starts an agent whose one worker appends `<start|done> <ms> <json>` lines to `out` (one write per line). */
-async function startAgent(queue: string, out: string, opts: { concurrency: number; sleepSec?: number; ttl?: string }): Promise<{ proc: Proc; api: string }> {
+async function startAgent(queue: string, out: string, opts: { concurrency: number; sleepSec?: number; ttl?: string }): Promise<{ proc: Proc; api: string; manifest: string }> {
   const n = ++seq;
   const script =
     opts.sleepSec === undefined
@@ -63,7 +64,7 @@ workers:
   const proc = spawnTether(['agent', '--config', manifest]);
   procs.push(proc);
   const rec = await proc.waitForLog((r) => r.msg === 'agent started', 30_000);
-  return { proc, api: rec.api as string };
+  return { proc, api: rec.api as string, manifest };
 }
 
 async function outLines(file: string): Promise<Array<{ kind: string; at: number; msg: { id: string; body: unknown } }>> {
@@ -112,7 +113,8 @@ describe('workers: three agents on one queue', () => {
 
   it('an agent SIGKILLed mid-action: its message is redone by another once the claim expires, never while it was live', async () => {
     const out = join(tmp.path, 'kill.out');
-    const first = await startAgent('kill', out, { concurrency: 1, sleepSec: 3600 });
+    // Its action outlives the agent (an orphan after SIGKILL): long enough to stay out of the way, short enough to end soon after.
+    const first = await startAgent('kill', out, { concurrency: 1, sleepSec: 150 });
     const [id] = await post('kill', 1);
     await expect.poll(async () => (await outLines(out)).length, { timeout: 30_000 }).toBe(1);
     const claimedAt = Date.now();
@@ -131,4 +133,25 @@ describe('workers: three agents on one queue', () => {
     expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(50_000);
     await expect.poll(async () => (await queues.getStats(TENANT, 'kill')).total, { timeout: 30_000 }).toBe(0);
   }, 240_000);
+
+  it('a manifest edit applies workers as a diff: the removed worker releases its message at once, the new one runs', async () => {
+    const out = join(tmp.path, 'reload.out');
+    const agent = await startAgent('reload-a', out, { concurrency: 1, sleepSec: 3600 });
+    await post('reload-a', 1);
+    await expect.poll(async () => (await outLines(out)).length, { timeout: 30_000 }).toBe(1);
+    const text = await readFile(agent.manifest, 'utf8');
+    await writeFile(agent.manifest, text.replace('name: jobs', 'name: other').replace('queue: reload-a', 'queue: reload-b'));
+    await expect
+      .poll(async () => ((await (await fetch(`${agent.api}/v1/status`)).json()) as { workers: Array<{ name: string; queue: string }> }).workers, { timeout: 30_000 })
+      .toMatchObject([{ name: 'other', queue: 'reload-b' }]);
+    // Released when the worker stopped (the claim had 60 s left), not left to expire.
+    expect(await queues.getStats(TENANT, 'reload-a')).toMatchObject({ free: 1, claimed: 0 });
+    // The removed worker's series are gone from /metrics.
+    const metrics = await (await fetch(`${agent.api}/metrics`)).text();
+    expect(metrics).toMatch(/tether_worker_/);
+    expect(metrics).not.toMatch(/worker="jobs"/);
+    await post('reload-b', 1);
+    await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'start').length, { timeout: 30_000 }).toBe(2);
+    expect((await outLines(out)).filter((l) => l.kind === 'done')).toHaveLength(0);
+  }, 120_000);
 });
