@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpRegistry } from '../../src/client/http-registry.js';
 import { HttpQueues } from '../../src/client/queues.js';
@@ -23,8 +25,8 @@ afterEach(async () => {
   for (const r of open.splice(0)) await close(r);
 });
 
-async function start(data: string): Promise<Rig> {
-  const proc = await startRegistry(data);
+async function start(data: string, extra: string[] = []): Promise<Rig> {
+  const proc = await startRegistry(data, 0, extra);
   const rig = { proc, registry: new HttpRegistry({ url: proc.url }), queues: new HttpQueues({ url: proc.url }) };
   open.push(rig);
   return rig;
@@ -38,10 +40,10 @@ async function close(r: Rig, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> 
   await r.proc.stop(signal);
 }
 
-async function call(url: string, method: string, body?: unknown): Promise<{ status: number; json: unknown; location: string | null }> {
+async function call(url: string, method: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown; location: string | null }> {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token === undefined ? {} : { 'x-auth-token': token }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -128,4 +130,17 @@ describe('event routes through a tether registry process', () => {
     const got = await waitForMessages(rig.queues, t, 'q', feed.length);
     expect(got.map((e) => e.id)).toEqual(feed);
   }, 90_000);
+
+  it('the registry auth applies: a tenant token manages only its own tenant routes', async () => {
+    const dir = await createTempDir('routes-auth');
+    const auth = join(dir.path, 'auth.yaml');
+    await writeFile(auth, 'tokens:\n  - {token: tok-a, tenant: ta}\n  - {token: tok-b, tenant: tb}\n');
+    const rig = await start(join(dir.path, 'data'), ['--auth-file', auth]);
+    const url = `${rig.proc.url}/v1.0/ta/event-routes/r`;
+    expect((await call(url, 'PUT', { queue: 'q' })).status).toBe(401);
+    expect((await call(url, 'PUT', { queue: 'q' }, 'tok-b')).status).toBe(401);
+    expect((await call(`${rig.proc.url}/v1.0/ta/event-routes`, 'GET', undefined, 'tok-b')).status).toBe(401);
+    expect((await call(url, 'PUT', { queue: 'q' }, 'tok-a')).status).toBe(201);
+    expect((await call(url, 'GET', undefined, 'tok-a')).json).toMatchObject({ id: 'r', queue: 'q' });
+  }, 60_000);
 });
