@@ -17,6 +17,7 @@ import { packageVersion } from '../version.js';
 import { ServiceRuntime } from './runtime.js';
 import type { AgentStatus } from './status.js';
 import { watchPaths } from './watch.js';
+import { startGroupWatchdog } from '../lib/process-groups.js';
 import { AgentWorkers, type WorkerQueues } from '../workers/agent-workers.js';
 
 export interface AgentOptions {
@@ -84,6 +85,8 @@ export class Agent {
   static async start(opts: AgentOptions): Promise<Agent> {
     const log = opts.logger.child({ component: 'agent' });
     const manifest = await loadOrThrow(loadManifest(opts.configPath, opts.env));
+    // Checks, actions and hooks must not outlive the agent, even a SIGKILLed one.
+    startGroupWatchdog();
     const metrics = opts.metrics ?? new AgentMetrics();
     const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
     const ttl = new TtlBoard();

@@ -13,6 +13,7 @@ import { HookDispatcher } from './hooks.js';
 import { Quiescence } from './quiescence.js';
 import { MarkerFile } from './state.js';
 import { Templates } from './template.js';
+import { removeStaleTemps } from './write.js';
 
 /** How long a changed file's action waits for other renders of the same change (see queueAction). */
 export const ACTION_GRACE_MS = 50;
@@ -99,6 +100,11 @@ export class Materializer {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
+    // Temp files of an earlier run killed mid-write: ours by name, removed before the first write.
+    for (const m of this.files) {
+      const removed = await removeStaleTemps(m.spec.path);
+      if (removed.length > 0) this.opts.log.info({ file: m.spec.path, removed }, 'removed temp files of an earlier run');
+    }
     const saved = await this.marker.read();
     this.hadMarker = saved !== null;
     await this.syncUntilDone(signal);

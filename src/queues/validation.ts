@@ -10,7 +10,7 @@ import type { Project, QueueLimits } from './types.js';
 const NAME = /^[a-zA-Z0-9_-]+$/;
 
 /** Empty project id -> emptyProject; longer than the limit -> invalidQueue (only where a queue is named). */
-export function checkProject(project: Project, limits: QueueLimits, namesQueue: boolean): void {
+export function checkProject(project: Project, limits: Pick<QueueLimits, 'maxProjectIdLength'>, namesQueue: boolean): void {
   if (project === null) return;
   if (project === '') throw queueFault('emptyProject', 'X-Project-ID cannot be an empty string. Specify the right header X-Project-ID and retry.');
   if (namesQueue && project.length > limits.maxProjectIdLength) {
@@ -18,7 +18,7 @@ export function checkProject(project: Project, limits: QueueLimits, namesQueue: 
   }
 }
 
-export function checkQueueName(name: string, limits: QueueLimits): void {
+export function checkQueueName(name: string, limits: Pick<QueueLimits, 'maxQueueNameLength'>): void {
   if (typeof name !== 'string' || name.length > limits.maxQueueNameLength || !NAME.test(name)) {
     throw queueFault(
       'invalidQueue',
@@ -33,9 +33,10 @@ export function checkQueueName(name: string, limits: QueueLimits): void {
  * `echo` compares the same client however it spells its id.
  * Absent or empty -> missingHeader; not a UUID -> invalidApiCall.
  */
-export function parseClientId(clientId: string | undefined): string {
+export function parseClientId(clientId: string | readonly string[] | undefined): string {
   if (clientId === undefined || clientId === '') throw queueFault('missingHeader', 'Missing "Client-ID" header.');
-  const hex = clientId.replace(/urn:/g, '').replace(/uuid:/g, '').replace(/^[{}]+|[{}]+$/g, '').replace(/-/g, '');
+  const text = typeof clientId === 'string' ? clientId : clientId.join(',');
+  const hex = text.replace(/urn:/g, '').replace(/uuid:/g, '').replace(/^[{}]+|[{}]+$/g, '').replace(/-/g, '');
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw queueFault('invalidApiCall', 'Malformed hexadecimal UUID.');
   const h = hex.toLowerCase();
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

@@ -52,3 +52,25 @@ export type ApiResponse = ServerResponse<ApiRequest>;
 
 /** A route handler: calls the registry, then replies. Throws faults (mapped by the pipeline). */
 export type Handler = (req: ApiRequest, res: ApiResponse, route: RouteMatch) => Promise<void>;
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i;
+
+/**
+ * Where the path of request target `url` starts: 0 in origin form, after
+ * `scheme://authority` in absolute form (RFC 9112 3.2.2), -1 when neither.
+ */
+export function targetPathStart(url: string): number {
+  if (url.charCodeAt(0) === 47 /* / */) return 0;
+  const m = ABSOLUTE_FORM.exec(url);
+  return m === null ? -1 : m[0].length;
+}
+
+/** Sets rawPath and rawQuery from the request target; an absolute-form target keeps only its path. */
+export function splitTarget(req: ApiRequest): void {
+  let url = req.url ?? '/';
+  const start = targetPathStart(url);
+  if (start > 0) url = url.slice(start) || '/';
+  const q = url.indexOf('?');
+  req.rawPath = q === -1 ? url : url.slice(0, q);
+  req.rawQuery = q === -1 ? '' : url.slice(q + 1);
+}

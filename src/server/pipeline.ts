@@ -1,6 +1,6 @@
 import { RegistryFault, faults } from '../registry/faults.js';
 import { authenticate } from './auth.js';
-import type { ApiRequest, ApiResponse, Handler } from './exchange.js';
+import { splitTarget, type ApiRequest, type ApiResponse, type Handler } from './exchange.js';
 import { MAX_BODY, checkContentType, parseBody, sendFault, sendTooLarge, toFault, transactionId } from './http-io.js';
 import { publicQuery, tokenParam } from './query.js';
 import { performance } from 'node:perf_hooks';
@@ -177,17 +177,6 @@ function resolve(req: ApiRequest): RouteMatch {
   return route;
 }
 
-/** Splits the request target into rawPath and rawQuery; absolute-form targets keep only their path. */
-function splitTarget(req: ApiRequest): void {
-  let url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 47) {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(url);
-    url = m === null ? url : url.slice(m[0].length) || '/';
-  }
-  const q = url.indexOf('?');
-  req.rawPath = q === -1 ? url : url.slice(0, q);
-  req.rawQuery = q === -1 ? '' : url.slice(q + 1);
-}
 
 const STORE_WARNING_EVERY_MS = 5_000;
 let lastStoreWarning = 0;

@@ -70,8 +70,7 @@ export function checkHead(req: ApiRequest, route: QueueRoute | null, api: QueueA
   try {
     checkAccept(req.headers.accept, route.name === 'home');
     const project = projectOf(req.headers, route.pathProject);
-    const { maxProjectIdLength, maxQueueNameLength } = api.limits;
-    if (hasQueueName(route.name)) checkQueueIdentity(project, route.queue, maxProjectIdLength, maxQueueNameLength);
+    if (hasQueueName(route.name)) checkQueueIdentity(project, route.queue, api.limits);
     const clientId = needsClientId(route, method, req.queryPairs()) ? clientIdOf(req.headers['client-id']) : headerText(req.headers['client-id']);
     const body = bodyPlan(route, method, api);
     const length = Number(req.headers['content-length'] ?? 0);

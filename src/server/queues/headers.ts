@@ -1,13 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { queueFault } from '../../queues/faults.js';
-import type { Project } from '../../queues/types.js';
+import { DEFAULT_QUEUE_LIMITS, type Project, type QueueLimits } from '../../queues/types.js';
+import { checkProject, checkQueueName, parseClientId } from '../../queues/validation.js';
 
 /**
  * The request-header rules of spec 2.1: Accept (406), X-Project-Id (400) and
  * Client-ID (400), each throwing the QueueFault the wire answers with.
  */
-
-const QUEUE_NAME_RE = /^[a-zA-Z0-9_-]+$/;
 
 /**
  * Throws notAcceptable unless `accept` admits `application/json` (or, when
@@ -45,36 +44,20 @@ function qualityOf(params: readonly string[]): number {
 /**
  * The project of a request: the path form's id when present (spec A7), else
  * `X-Project-Id`; null (global namespace) when neither. An empty header
- * throws emptyProject (step 3, every route).
+ * throws emptyProject (step 3, every route), as the domain does.
  */
 export function projectOf(headers: IncomingHttpHeaders, pathProject: string | undefined): Project {
   const header = headers['x-project-id'];
-  if (header === '') throw queueFault('emptyProject', 'X-Project-Id cannot be an empty string. Specify the right header X-Project-Id and retry.');
+  if (header === '') checkProject('', DEFAULT_QUEUE_LIMITS, false);
   if (pathProject !== undefined) return pathProject;
   return typeof header === 'string' ? header : null;
 }
 
-/** Step 4 on routes with `{queue_name}`: the project's length and the name's pattern, else invalidQueue. */
-export function checkQueueIdentity(project: Project, queue: string, maxProject: number, maxName: number): void {
-  if (project !== null && project.length > maxProject) {
-    throw queueFault('invalidQueue', `Project ids may not be more than ${maxProject} characters long.`);
-  }
-  if (queue.length > maxName) throw queueFault('invalidQueue', `Queue names may not be more than ${maxName} characters long.`);
-  if (!QUEUE_NAME_RE.test(queue)) {
-    throw queueFault('invalidQueue', 'Queue names may only contain ASCII letters, digits, underscores, and dashes.');
-  }
+/** Step 4 on routes with `{queue_name}`: the domain's checks of the project's length and the name, else invalidQueue. */
+export function checkQueueIdentity(project: Project, queue: string, limits: Readonly<QueueLimits>): void {
+  checkProject(project, limits, true);
+  checkQueueName(queue, limits);
 }
 
-/**
- * A Client-ID as Python's `uuid.UUID` reads it (hyphens optional, `{}` or
- * `urn:uuid:` around, any case) in canonical lower-case hyphenated form.
- * Throws missingHeader when absent or empty, invalidApiCall when not a UUID.
- */
-export function clientIdOf(header: string | string[] | undefined): string {
-  if (header === undefined || header === '') throw queueFault('missingHeader', 'Missing "Client-ID" header.');
-  const text = Array.isArray(header) ? header.join(',') : header;
-  const hex = text.replace(/urn:|uuid:/g, '').replace(/^[{}]+|[{}]+$/g, '').replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw queueFault('invalidApiCall', 'Malformed hexadecimal UUID in the Client-ID header.');
-  const h = hex.toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
+/** A Client-ID in canonical form (the domain's parseClientId): missingHeader when absent or empty, invalidApiCall when not a UUID. */
+export const clientIdOf: (header: string | string[] | undefined) => string = parseClientId;

@@ -2,7 +2,7 @@ import { hasCode } from '../../lib/errors.js';
 import { isQueueFault, queueFault, type QueueFault } from '../../queues/faults.js';
 import { UNMATCHED_ROUTE } from '../../observability/server-metrics.js';
 import { RegistryFault } from '../../registry/faults.js';
-import type { ApiRequest, ApiResponse } from '../exchange.js';
+import { splitTarget, type ApiRequest, type ApiResponse } from '../exchange.js';
 import type { ServerState } from '../state.js';
 import type { QueueApi, QueueExchange, QueueHandler } from './context.js';
 import { checkHead, tooLarge, type HeadOutcome } from './head.js';
@@ -210,14 +210,3 @@ function faultOf(req: ApiRequest, err: unknown): QueueFault | null {
   return null;
 }
 
-/** rawPath and rawQuery of the target; an absolute-form target keeps only its path. */
-function splitTarget(req: ApiRequest): void {
-  let url = req.url ?? '/';
-  if (url.charCodeAt(0) !== 47) {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(url);
-    url = m === null ? url : url.slice(m[0].length) || '/';
-  }
-  const q = url.indexOf('?');
-  req.rawPath = q === -1 ? url : url.slice(0, q);
-  req.rawQuery = q === -1 ? '' : url.slice(q + 1);
-}

@@ -9,6 +9,8 @@
  * nothing. A known path with another method is a 405 (with Allow), never a 404.
  */
 
+import { targetPathStart } from '../exchange.js';
+
 export type QueueRouteName =
   | 'home'
   | 'health'
@@ -57,12 +59,8 @@ export function hasQueueName(name: QueueRouteName): boolean {
 
 /** True when the request target belongs to the queues API: `/v1`, `/v1/...` or `/v1?...` (also in absolute form). */
 export function isQueuesTarget(url: string): boolean {
-  let start = 0;
-  if (url.charCodeAt(0) !== 47) {
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(url);
-    if (m === null) return false;
-    start = m[0].length;
-  }
+  const start = targetPathStart(url);
+  if (start < 0) return false;
   if (!url.startsWith('/v1', start)) return false;
   const next = url.charCodeAt(start + 3);
   return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */;
