@@ -114,7 +114,10 @@ second_node_run() {
   major=$(sed -n 's/^ARG NODE_IMAGE=node:\([0-9][0-9]*\).*/\1/p' Dockerfile)
   [ -n "$major" ] || { echo "no Node major in the Dockerfile's ARG NODE_IMAGE"; return 1; }
   arch=$(node -p 'process.arch')
-  cache=${TETHER_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tether-sidecar}
+  # As root, a cache every user can read: the Dockerfile test runs the image's
+  # commands as the image's user, whose `node` on the PATH must be this one.
+  if [ "$(id -u)" -eq 0 ]; then cache=/var/cache/tether-sidecar; else cache=${XDG_CACHE_HOME:-$HOME/.cache}/tether-sidecar; fi
+  cache=${TETHER_TEST_CACHE:-$cache}
   pkg="$cache/node$major/node_modules/node-linux-$arch"
   if [ ! -x "$pkg/bin/node" ]; then
     step "fetch node-linux-$arch@$major from the npm registry"
