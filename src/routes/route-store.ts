@@ -5,7 +5,7 @@ import type { RegistryEvent } from '../registry/types.js';
 import type { Store } from '../store/store.js';
 import { routeKeys, type CursorRecord } from './keys.js';
 import type { EventRoute, EventRouteStatus } from './types.js';
-import { checkRouteId, parseRoute } from './validate.js';
+import { checkRouteId, DEFAULT_MAX_ROUTE_TTL, parseRoute } from './validate.js';
 
 const MAX_ATTEMPTS = 16;
 /** Each route is a feed follower in every server: a tenant gets a few, not thousands. */
@@ -24,11 +24,13 @@ export class RouteStore {
   constructor(
     private readonly store: Store,
     private readonly queues: Queues,
+    /** The queues' max message TTL (`--queue-limits`), the cap of a route's ttl. */
+    private readonly maxTtl = DEFAULT_MAX_ROUTE_TTL,
   ) {}
 
   /** True when created. The queue is created when missing (a route into nowhere would only fail later). */
   async set(tenant: string, id: string, body: unknown): Promise<boolean> {
-    const route = parseRoute(id, body);
+    const route = parseRoute(id, body, this.maxTtl);
     await this.queues.createQueue(tenant, route.queue);
     const key = routeKeys.route(tenant, id);
     const value = JSON.stringify(route);

@@ -7,14 +7,14 @@ const QUEUE_NAME_RE = /^[a-zA-Z0-9_-]{1,64}$/;
 const MAX_FILTER_ITEMS = 64;
 const MIN_TTL = 60;
 /** The queues' default max message TTL (14 days). */
-const MAX_TTL = 1_209_600;
+export const DEFAULT_MAX_ROUTE_TTL = 1_209_600;
 
 export function checkRouteId(id: string): void {
   if (!ROUTE_ID_RE.test(id)) throw faults.validation('id', 'Route id must match /^[A-Za-z0-9_-]{1,64}$/');
 }
 
 /** The route a PUT body describes; faults name the first bad field, as the registry's own validation does. */
-export function parseRoute(id: string, body: unknown): EventRoute {
+export function parseRoute(id: string, body: unknown, maxTtl = DEFAULT_MAX_ROUTE_TTL): EventRoute {
   checkRouteId(id);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw faults.validation('body', 'Body must be an object');
   const b = body as Record<string, unknown>;
@@ -28,9 +28,9 @@ export function parseRoute(id: string, body: unknown): EventRoute {
   for (const t of types) {
     if (!(EVENT_TYPES as readonly string[]).includes(t)) throw faults.validation('types', `Unknown event type: ${t}`);
   }
-  const ttl = b.ttl ?? DEFAULT_ROUTE_TTL;
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TTL || ttl > MAX_TTL) {
-    throw faults.validation('ttl', `TTL must be an integer between ${MIN_TTL} and ${MAX_TTL} seconds`);
+  const ttl = b.ttl ?? Math.min(DEFAULT_ROUTE_TTL, maxTtl);
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < MIN_TTL || ttl > maxTtl) {
+    throw faults.validation('ttl', `TTL must be an integer between ${MIN_TTL} and ${maxTtl} seconds`);
   }
   return {
     id,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFault } from '../../src/registry/faults.js';
 import { RouteDeliverer } from '../../src/routes/deliverer.js';
+import { RouteStore } from '../../src/routes/route-store.js';
 import type { Store } from '../../src/store/store.js';
 import type { StoreFactory } from '../helpers/registries.js';
 import { allMessages, feedAfter, openNode, summary, waitForMessages, type Node } from './support.js';
@@ -61,8 +62,10 @@ export function describeEventRoutes(name: string, stores: StoreFactory, second?:
     });
 
     it('validates, lists, updates the filter in place and stops on delete', async () => {
-      const { node } = await open();
+      const { store, node } = await open();
       const t = 'tenant-c';
+      // The queues' max message ttl (--queue-limits) caps a route's ttl.
+      await expect(new RouteStore(store, node.queues, 600).set(t, 'capped', { queue: 'q', ttl: 601 })).rejects.toThrow("Validation error for key 'ttl'");
       const bad = [
         [{ types: [] }, "Validation error for key 'queue'"],
         [{ queue: 'bad name' }, "Validation error for key 'queue'"],

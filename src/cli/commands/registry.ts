@@ -204,7 +204,7 @@ export const registryCommand: Command = {
         logger,
         metrics,
         queues,
-        routes: new RouteStore(store, queues),
+        routes: new RouteStore(store, queues, queues.limits.maxMessageTtl),
         readiness: async () => void (await store.revision()),
         shutdownDelayMs,
         ...(auth !== undefined ? { auth } : {}),
