@@ -1,4 +1,5 @@
-import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from '../lib/http-pool.js';
+import { HttpPool, type HttpDispatcher } from '../lib/http-pool.js';
+import { apiCall, headerValue, type ApiTarget, type Reply } from './api-call.js';
 import { TetherError } from '../lib/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type {
@@ -29,12 +30,6 @@ export interface HttpRegistryOptions {
   dispatcher?: HttpDispatcher | undefined;
 }
 
-interface Reply {
-  status: number;
-  text: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
 interface CallOptions {
   body?: unknown;
   signal?: AbortSignal | undefined;
@@ -62,6 +57,7 @@ export class HttpRegistry implements Registry {
   private readonly timeoutMs: number;
   private readonly dispatcher: HttpDispatcher;
   private readonly ownsDispatcher: boolean;
+  private readonly target: ApiTarget;
   private closing: Promise<void> | undefined;
 
   constructor(opts: HttpRegistryOptions) {
@@ -73,6 +69,13 @@ export class HttpRegistry implements Registry {
     // (spec 6.7 asks heartbeaters for keep-alive); a send that crosses the
     // server's idle close is retried once on a new connection (see HttpPool).
     this.dispatcher = opts.dispatcher ?? new HttpPool(this.root.origin);
+    this.target = {
+      dispatcher: this.dispatcher,
+      origin: this.root.origin,
+      client: 'registry',
+      peer: 'registry',
+      fault: (status, text, headers) => faultFromReply(status, text, headerValue(headers['x-response-id'])),
+    };
   }
 
   /** The server origin (no token, no path), for logs and messages. */
@@ -187,45 +190,19 @@ export class HttpRegistry implements Registry {
   }
 
   /** One request: 2xx resolves with the reply, anything else rejects (see the class doc). */
-  private async call(method: HttpMethod, tenant: string, path: string, opts: CallOptions): Promise<Reply> {
-    const outer = opts.signal;
-    outer?.throwIfAborted();
+  private call(method: HttpMethod, tenant: string, path: string, opts: CallOptions): Promise<Reply> {
+    opts.signal?.throwIfAborted();
     if (this.closing) throw new TetherError('client.closed', 'the registry client is closed');
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    // Our own controller joins the caller's signal and the deadline, so we can
-    // tell them apart afterwards; the listener is removed in `finally`.
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort(outer?.reason);
-    outer?.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new TetherError('client.timeout', 'request timed out'));
-    }, timeoutMs);
-    timer.unref();
-    try {
-      const res = await this.dispatcher.request({
-        path: `${tenantPath(this.root, tenant)}${path}`,
-        method,
-        headers: this.headers(),
-        body: opts.body === undefined ? null : JSON.stringify(opts.body),
-        signal: ac.signal,
-      });
-      const text = await readText(res.body);
-      const reply: Reply = { status: res.statusCode, text, headers: res.headers };
-      if (res.statusCode >= 200 && res.statusCode < 300) return reply;
-      throw faultFromReply(res.statusCode, text, headerValue(res.headers['x-response-id']));
-    } catch (err) {
-      if (outer?.aborted) throw outer.reason;
-      if (timedOut) {
-        throw new TetherError('client.timeout', `no reply from ${this.root.origin} within ${timeoutMs} ms (${method} ${path.split('?')[0]})`);
-      }
-      if (err instanceof TetherError) throw err; // a RegistryFault from the reply
-      throw transportError(err, this.root.origin);
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-    }
+    return apiCall(this.target, {
+      method,
+      path: `${tenantPath(this.root, tenant)}${path}`,
+      headers: this.headers(),
+      body: opts.body === undefined ? null : JSON.stringify(opts.body),
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+      signal: opts.signal,
+      // Registry writes are keyed (PUT/DELETE by id, heartbeats), and the pool's default has always applied.
+      resendOnReset: true,
+    });
   }
 
   private headers(): Record<string, string> {
@@ -235,26 +212,12 @@ export class HttpRegistry implements Registry {
   }
 }
 
-/** Maps a socket failure to a stable code; the token is never part of it (we never put it in a URL). */
-function transportError(err: unknown, origin: string): TetherError {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === POOL_CLOSED) {
-    return new TetherError('client.closed', 'the registry client is closed', { cause: err });
-  }
-  const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-  return new TetherError('client.unreachable', `registry at ${origin} is unreachable (${what})`, { cause: err });
-}
-
 function parseJson<T>(reply: Reply, what: string): T {
   try {
     return JSON.parse(reply.text) as T;
   } catch (cause) {
     throw new TetherError('client.badResponse', `reply to ${what} (HTTP ${reply.status}) is not JSON`, { cause });
   }
-}
-
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function lastSegment(location: string | string[] | undefined): string | undefined {

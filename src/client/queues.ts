@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { HttpPool, POOL_CLOSED, readText, type HttpDispatcher } from '../lib/http-pool.js';
+import { HttpPool, type HttpDispatcher } from '../lib/http-pool.js';
+import { apiCall, headerValue, type ApiTarget, type Reply } from './api-call.js';
 import { TetherError } from '../lib/errors.js';
 import { isQueueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
@@ -43,12 +44,6 @@ export interface HttpQueuesOptions {
   dispatcher?: HttpDispatcher | undefined;
 }
 
-interface Reply {
-  status: number;
-  text: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
 interface CallOptions {
   /** Absent = no body; anything else is sent as JSON. */
   body?: unknown;
@@ -85,6 +80,7 @@ export class HttpQueues implements Queues {
   private readonly timeoutMs: number;
   private readonly dispatcher: HttpDispatcher;
   private readonly ownsDispatcher: boolean;
+  private readonly target: ApiTarget;
   private closing: Promise<void> | undefined;
 
   constructor(opts: HttpQueuesOptions) {
@@ -97,6 +93,7 @@ export class HttpQueues implements Queues {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ownsDispatcher = opts.dispatcher === undefined;
     this.dispatcher = opts.dispatcher ?? new HttpPool(this.origin);
+    this.target = { dispatcher: this.dispatcher, origin: this.origin, client: 'queues', peer: 'queues server', fault: faultFromQueuesReply };
   }
 
   async createQueue(project: Project, name: string, signal?: AbortSignal): Promise<boolean> {
@@ -224,44 +221,20 @@ export class HttpQueues implements Queues {
   }
 
   /** One request: 2xx resolves with the reply, anything else rejects (see the class doc). */
-  private async call(method: string, project: Project, path: string, opts: CallOptions): Promise<Reply> {
-    const outer = opts.signal;
-    outer?.throwIfAborted();
+  private call(method: string, project: Project, path: string, opts: CallOptions): Promise<Reply> {
+    opts.signal?.throwIfAborted();
     if (this.closing) throw new TetherError('client.closed', 'the queues client is closed');
-    const body = opts.body === undefined ? null : toJson(opts.body);
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort(outer?.reason);
-    outer?.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort(new TetherError('client.timeout', 'request timed out'));
-    }, timeoutMs);
-    timer.unref();
-    try {
-      const res = await this.dispatcher.request({
-        path: `${this.prefix(project)}${path}`,
-        method,
-        headers: this.headers(project, opts.clientId),
-        body,
-        signal: ac.signal,
-        // The server may have applied a request whose connection broke: a post or claim sent again would be
-        // a second post or claim. GET, HEAD, PUT and DELETE mean the same applied twice.
-        retryOnReset: method !== 'POST' && method !== 'PATCH',
-      });
-      const text = await readText(res.body);
-      if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, text, headers: res.headers };
-      throw faultFromQueuesReply(res.statusCode, text);
-    } catch (err) {
-      if (outer?.aborted) throw outer.reason;
-      if (timedOut) throw new TetherError('client.timeout', `no reply from ${this.origin} within ${timeoutMs} ms (${method} ${path.split('?')[0]})`);
-      if (err instanceof TetherError) throw err;
-      throw transportError(err, this.origin);
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener('abort', onAbort);
-    }
+    return apiCall(this.target, {
+      method,
+      path: `${this.prefix(project)}${path}`,
+      headers: this.headers(project, opts.clientId),
+      body: opts.body === undefined ? null : toJson(opts.body),
+      timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+      signal: opts.signal,
+      // The server may have applied a request whose connection broke: a post or claim sent again would be
+      // a second post or claim. GET, HEAD, PUT and DELETE mean the same applied twice.
+      resendOnReset: method !== 'POST' && method !== 'PATCH',
+    });
   }
 
   /**
@@ -298,14 +271,3 @@ function json(reply: Reply): unknown {
   }
 }
 
-function headerValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** Maps a socket failure to a stable code; the token is never part of it (it is never in a URL). */
-function transportError(err: unknown, origin: string): TetherError {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === POOL_CLOSED) return new TetherError('client.closed', 'the queues client is closed', { cause: err });
-  const what = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-  return new TetherError('client.unreachable', `queues server at ${origin} is unreachable (${what})`, { cause: err });
-}
