@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { TetherError } from './errors.js';
 import { OutputCapture } from './output-capture.js';
+import { trackGroup, untrackGroup } from './process-groups.js';
 
 /**
  * The one process runner: exec probes, exec actions, hooks (through actions)
@@ -108,6 +109,8 @@ class GroupRun {
     const stdin = opts.stdin === undefined ? 'ignore' : 'pipe';
     // detached: the child calls setsid(), so its pid is also its process group id.
     this.child = spawn(this.file, this.args, { detached: true, cwd: opts.cwd, env: opts.env ?? process.env, stdio: [stdin, 'pipe', 'pipe'] });
+    // Killed with the agent, whatever way it ends, while the leader runs (process-groups.ts).
+    if (this.child.pid !== undefined) trackGroup(this.child.pid);
     this.capture.read(this.child.stdout as Readable);
     this.capture.read(this.child.stderr as Readable);
     if (this.child.stdin) {
@@ -148,6 +151,7 @@ class GroupRun {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal };
+    if (this.child.pid !== undefined) untrackGroup(this.child.pid);
     // What the leader left in its group: killed now for a check; a timeout or abort gets it all.
     // The group id cannot name another process while members remain.
     if ((this.opts.leftovers ?? 'kill') === 'kill' || this.stopping) this.signalGroup('SIGKILL');

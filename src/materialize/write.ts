@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
 import { describeExit, runProcess, type RunResult } from '../lib/process.js';
@@ -148,6 +148,39 @@ async function readCurrent(dest: string): Promise<Current | null> {
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Removes the temp files an earlier run left next to `path` (killed between
+ * staging and rename): `.NAME.tether-XXXXXX`, exactly six base64url
+ * characters, our naming only. Call before this process writes `path`.
+ * Returns the paths removed; a directory that does not exist has none.
+ */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  let dest: string;
+  try {
+    dest = await resolveDestination(path);
+  } catch {
+    return [];
+  }
+  const name = basename(dest).slice(0, 200);
+  const pattern = new RegExp(`^\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.tether-[A-Za-z0-9_-]{6}$`);
+  let entries: string[];
+  try {
+    entries = await readdir(dirname(dest));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (!pattern.test(e)) continue;
+    const p = join(dirname(dest), e);
+    await unlink(p).then(
+      () => removed.push(p),
+      () => undefined,
+    );
+  }
+  return removed;
 }
 
 /** `.name.tether-XXXXXX` next to `dest`, created exclusively with mode 0600 (no reader sees it half-written). */
