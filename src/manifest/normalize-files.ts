@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { parseDuration } from '../lib/duration.js';
+import { checkConfigIdParam } from '../registry/validate.js';
 import { commandAt } from './command-path.js';
 import type { ManifestIssue } from './issues.js';
 import { DEFAULTS, type ActionSpec, type FileFormat, type FileSpec, type HookSpec, type SourceSpec, type WorkerSpec } from './model.js';
@@ -95,8 +96,17 @@ function file(f: ParsedFile, path: PropertyKey[], baseDir: string, where: Where,
     if (sources.length !== 1) issues.push(where([...path, 'from'], 'several named sources need a template'));
     if (format === 'raw' && first?.kind !== 'key') issues.push(where([...path, 'format'], 'raw renders a single key; use json, yaml, env or a template'));
     if (format === 'env' && first?.kind === 'services') issues.push(where([...path, 'format'], 'env renders keys; use json, yaml or a template for services'));
+    if (format === 'env' && first?.kind === 'key') issues.push(where([...path, 'format'], 'env renders a namespace (one line per key); use raw, json, yaml or a template for one key'));
   }
   if (sources.length === 0) issues.push(where([...path, 'from'], 'needs at least one source'));
+  sources.forEach((s) => {
+    // The registry's own rule: a key it would refuse can never be read.
+    const at = s.name === null ? [...path, 'from', 'key'] : [...path, 'from', s.name, 'key'];
+    if (s.source.kind === 'key') {
+      const refused = registryRefuses(s.source.key);
+      if (refused !== null) issues.push(where(at, `the registry refuses this key (${refused})`));
+    }
+  });
   const waitMin = f.wait === undefined ? 0 : parseDuration(typeof f.wait === 'object' ? f.wait.min : f.wait);
   const waitMaxRaw = typeof f.wait === 'object' && f.wait.max !== undefined ? parseDuration(f.wait.max) : waitMin * 4;
   if (waitMaxRaw < waitMin) issues.push(where([...path, 'wait', 'max'], 'must not be less than min'));
@@ -137,3 +147,13 @@ export function resolveRefs(refs: PendingRef[], actions: Record<string, ActionSp
   }
 }
 
+
+/** The registry's message for a configuration key it would refuse, or null. */
+function registryRefuses(key: string): string | null {
+  try {
+    checkConfigIdParam(key, false);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}

@@ -21,7 +21,8 @@ let seq = 0;
 
 beforeAll(async () => {
   tmp = await createTempDir('workers-it');
-  registry = await startRegistry(join(tmp.path, 'registry'));
+  // A 5 s claim floor (the default is 60 s) so the SIGKILL test waits for a 15 s claim, not a minute.
+  registry = await startRegistry(join(tmp.path, 'registry'), 0, ['--queue-limits', 'min_claim_ttl=5,min_claim_grace=5']);
   queues = new HttpQueues({ url: registry.url });
 }, 60_000);
 
@@ -114,23 +115,23 @@ describe('workers: three agents on one queue', () => {
   it('an agent SIGKILLed mid-action: its message is redone by another once the claim expires, never while it was live', async () => {
     const out = join(tmp.path, 'kill.out');
     // Its action outlives the agent (an orphan after SIGKILL): long enough to stay out of the way, short enough to end soon after.
-    const first = await startAgent('kill', out, { concurrency: 1, sleepSec: 150 });
+    const first = await startAgent('kill', out, { concurrency: 1, sleepSec: 60, ttl: '15s' });
     const [id] = await post('kill', 1);
     await expect.poll(async () => (await outLines(out)).length, { timeout: 30_000 }).toBe(1);
     const claimedAt = Date.now();
     first.proc.child.kill('SIGKILL');
     await first.proc.exited;
     // The others start after the kill: only the claim's expiry can hand them the message.
-    await Promise.all([startAgent('kill', out, { concurrency: 1, sleepSec: 0 }), startAgent('kill', out, { concurrency: 1, sleepSec: 0 })]);
-    await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'done').length, { timeout: 150_000, interval: 500 }).toBe(1);
+    await Promise.all([startAgent('kill', out, { concurrency: 1, sleepSec: 0, ttl: '15s' }), startAgent('kill', out, { concurrency: 1, sleepSec: 0, ttl: '15s' })]);
+    await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'done').length, { timeout: 90_000, interval: 250 }).toBe(1);
     const lines = await outLines(out);
     const starts = lines.filter((l) => l.kind === 'start');
     expect(starts).toHaveLength(2);
     expect(starts.every((l) => l.msg.id === id)).toBe(true);
-    // Claim ttl 60 s, taken just before the first run started (the margin is the first command's start-up on a
+    // Claim ttl 15 s, taken just before the first run started (the margin is the first command's start-up on a
     // loaded machine): the second run began at the claim's expiry, not while it was live.
-    expect((starts[1]?.at ?? 0) - (starts[0]?.at ?? 0)).toBeGreaterThanOrEqual(50_000);
-    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(50_000);
+    expect((starts[1]?.at ?? 0) - (starts[0]?.at ?? 0)).toBeGreaterThanOrEqual(10_000);
+    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(10_000);
     await expect.poll(async () => (await queues.getStats(TENANT, 'kill')).total, { timeout: 30_000 }).toBe(0);
   }, 240_000);
 
@@ -153,5 +154,14 @@ describe('workers: three agents on one queue', () => {
     await post('reload-b', 1);
     await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'start').length, { timeout: 30_000 }).toBe(2);
     expect((await outLines(out)).filter((l) => l.kind === 'done')).toHaveLength(0);
+  }, 120_000);
+
+  it('the claim is renewed while a long action runs: an action twice the claim ttl runs once, though another agent waits', async () => {
+    const out = join(tmp.path, 'renew.out');
+    await Promise.all([startAgent('renew', out, { concurrency: 1, sleepSec: 14, ttl: '6s' }), startAgent('renew', out, { concurrency: 1, sleepSec: 14, ttl: '6s' })]);
+    await post('renew', 1);
+    await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'done').length, { timeout: 60_000, interval: 250 }).toBe(1);
+    expect((await outLines(out)).filter((l) => l.kind === 'start')).toHaveLength(1);
+    await expect.poll(async () => (await queues.getStats(TENANT, 'renew')).total, { timeout: 30_000 }).toBe(0);
   }, 120_000);
 });
