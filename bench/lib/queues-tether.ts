@@ -82,9 +82,10 @@ export function tetherTarget(name: string, server: Server): QueueTarget {
     async consume() {
       const r = await expect(pool, 'POST', `${q('work')}/claims?limit=10`, clientId, CLAIM, [201, 204]);
       if (r.status === 204) return 0;
-      const ids = claimedIds(r.body);
-      await expect(pool, 'DELETE', `${q('work')}/messages?ids=${ids.join(',')}`, clientId, undefined, [204]);
-      return ids.length;
+      // One DELETE per message with its claim id, as consume() and zaqar workers do (a bulk `?ids=` skips the claim check).
+      const hrefs = (r.body as Array<{ href: string }>).map((m) => m.href);
+      for (const href of hrefs) await expect(pool, 'DELETE', href, clientId, undefined, [204]);
+      return hrefs.length;
     },
     async fillFeed(n) {
       for (let i = 0; i < n; i += 10) await expect(pool, 'POST', `${q('feed')}/messages`, clientId, batch(Math.min(10, n - i)), [201]);

@@ -74,7 +74,8 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
   }
   const { part, issues: ruleIssues } = normalizeFile(parsed.data, dirname(file), where);
   const issues = [...expanded.issues, ...ruleIssues.filter((i) => !envPaths.has(i.path))];
-  return { part: issues.length === 0 ? part : null, issues };
+  // The part is merged even with issues (the manifest is null then): duplicate ids and unknown actions across files are found in the same run.
+  return { part, issues };
 }
 
 function zodIssue(src: SourceFile, issue: z.core.$ZodIssue): ManifestIssue[] {

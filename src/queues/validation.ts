@@ -8,6 +8,7 @@ import type { Project, QueueLimits } from './types.js';
  */
 
 const NAME = /^[a-zA-Z0-9_-]+$/;
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Empty project id -> emptyProject; longer than the limit -> invalidQueue (only where a queue is named). */
 export function checkProject(project: Project, limits: Pick<QueueLimits, 'maxProjectIdLength'>, namesQueue: boolean): void {
@@ -35,6 +36,8 @@ export function checkQueueName(name: string, limits: Pick<QueueLimits, 'maxQueue
  */
 export function parseClientId(clientId: string | readonly string[] | undefined): string {
   if (clientId === undefined || clientId === '') throw queueFault('missingHeader', 'Missing "Client-ID" header.');
+  // Almost every client sends the canonical form: one regex test, none of the rewriting below.
+  if (typeof clientId === 'string' && CANONICAL_UUID.test(clientId)) return clientId;
   const text = typeof clientId === 'string' ? clientId : clientId.join(',');
   const hex = text.replace(/urn:/g, '').replace(/uuid:/g, '').replace(/^[{}]+|[{}]+$/g, '').replace(/-/g, '');
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw queueFault('invalidApiCall', 'Malformed hexadecimal UUID.');

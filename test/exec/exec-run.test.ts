@@ -111,7 +111,7 @@ describe('tether exec: bad input', () => {
   });
 
   it('a registry that cannot be reached: exit 125 after exec.render_timeout, with the reason', async () => {
-    const { config } = await h.manifest('exec-bad', 'files:\n  - path: a.conf\n    from: { key: /a/key }\nexec:\n  render_timeout: 1s\n');
+    const { config } = await h.manifest('exec-bad', 'files:\n  - path: a.conf\n    from: { key: /app/key }\nexec:\n  render_timeout: 1s\n');
     await writeFile(config, (await readFile(config, 'utf8')).replace(h.registry.url, 'http://127.0.0.1:9'));
     const proc = h.exec(config, [...APP, 'serve']);
     expect((await proc.exited).code).toBe(125);

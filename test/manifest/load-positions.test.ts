@@ -53,7 +53,7 @@ describe('manifest positions', () => {
   it('gives files and hooks their origins, in block or flow lists', async () => {
     const path = await tmp.write(
       'outputs.yaml',
-      'services:\n  [ { id: first-one },\n    { id: second-one } ]\nfiles:\n  - { path: out.json, from: { key: /a/b } }\n  -\n    path: two.json\n    from: { key: /a/c }\nhooks: [{ on: [service.join], action: { exec: [/bin/true] } }]\n',
+      'services:\n  [ { id: first-one },\n    { id: second-one } ]\nfiles:\n  - { path: out.json, from: { key: /app/bee } }\n  -\n    path: two.json\n    from: { key: /app/cee }\nhooks: [{ on: [service.join], action: { exec: [/bin/true] } }]\n',
     );
     const { manifest, issues } = await loadManifest(path, {});
     expect(issues).toEqual([]);
