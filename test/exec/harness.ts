@@ -37,8 +37,22 @@ export class ExecHarness {
     return proc;
   }
 
+  /**
+   * SIGTERM, so that tether stops its child (SIGKILL after 6 s); then SIGKILL
+   * to every child it started, in case tether did not live to stop it.
+   */
   async cleanup(): Promise<void> {
-    await Promise.all(this.procs.splice(0).map((p) => p.stop('SIGKILL')));
+    const procs = this.procs.splice(0);
+    await Promise.all(procs.map((p) => p.stop('SIGTERM')));
+    for (const p of procs) {
+      for (const { pid } of starts(p.stdout())) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // ESRCH: stopped and reaped already
+        }
+      }
+    }
   }
 
   async stop(): Promise<void> {
