@@ -82,13 +82,20 @@ export const MAX_JSON_DEPTH = 256;
 
 /** True when `doc` nests containers deeper than `max` (an array or object is one level). Iterative. */
 export function nestsDeeper(doc: unknown, max: number = MAX_JSON_DEPTH): boolean {
-  const stack: Array<{ v: unknown; d: number }> = [{ v: doc, d: 0 }];
-  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
-    const { v, d } = top;
-    if (typeof v !== 'object' || v === null) continue;
-    if (d + 1 > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === 'object' && child !== null) stack.push({ v: child, d: d + 1 });
+  if (typeof doc !== 'object' || doc === null) return false;
+  // Two parallel stacks, not an object per node: this runs on every post and metadata write.
+  const values: object[] = [doc];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop() as object;
+    const d = depths.pop() as number;
+    if (d > max) return true;
+    const children: unknown[] = Array.isArray(v) ? v : Object.values(v);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(d + 1);
+      }
     }
   }
   return false;
