@@ -88,6 +88,12 @@ const jsonBody = fc.oneof(
   fc.tuple(ttlText, ttlText).map(([ttl, grace]) => `{"ttl": ${ttl}, "grace": ${grace}}`),
   fc.constantFrom('', '[', '{', '.', '  ', '[1]', '[null]', '"x"', 'null', '{"a": 1e999}', '[{"ttl": 60}]', '\uFEFF[]'),
   anyText,
+  // Deep nesting (review 15 M1): JSON.stringify recurses and throws RangeError a few thousand levels down.
+  fc.tuple(fc.constantFrom(255, 257, 4112, 6000), fc.constantFrom('[', '{"a":')).map(([depth, open]) => {
+    const close = open === '[' ? ']' : '}';
+    const doc = `${open.repeat(depth)}0${close.repeat(depth)}`;
+    return depth % 2 === 0 ? `[{"ttl": 60, "body": ${doc}}]` : doc;
+  }),
 );
 const headers = fc.record(
   {
