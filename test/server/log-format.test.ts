@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,9 +105,15 @@ describe('--log-format pretty', () => {
     const command = [process.execPath, cliMain(), 'registry', '--listen', '127.0.0.1:0', '--data', join(tmp.path, 'tty')].map((a) => `'${a}'`).join(' ');
     const tty = spawnProc('script', ['-qfec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', TERM: 'xterm' } });
     procs.push(tty);
-    await expect.poll(() => tty.log.join('\n') + tty.stdout(), { timeout: 15_000 }).toContain('registry listening');
-    const line = (tty.log.join('\n') + tty.stdout()).split('\n').find((l) => l.includes('registry listening')) as string;
-    expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] \u001b\[32mINFO\u001b\[39m: /);
+    try {
+      await expect.poll(() => tty.log.join('\n') + tty.stdout(), { timeout: 15_000 }).toContain('registry listening');
+      const line = (tty.log.join('\n') + tty.stdout()).split('\n').find((l) => l.includes('registry listening')) as string;
+      expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] \u001b\[32mINFO\u001b\[39m: /);
+    } finally {
+      // Stopping script(1) only hangs up the pseudo-terminal, and the registry takes SIGHUP as "reload the
+      // auth file": it would outlive the test. Its data directory names it.
+      spawnSync('pkill', ['-TERM', '-f', join(tmp.path, 'tty')]);
+    }
   });
 
   it('is the default of tether dev, even when stderr is not a terminal', async () => {
