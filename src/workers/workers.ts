@@ -1,18 +1,8 @@
-import type { Logger } from 'pino';
 import type { WorkerSpec } from '../manifest/model.js';
-import type { Queues } from '../queues/queues.js';
-import type { Project } from '../queues/types.js';
-import type { QueuePoster } from './queue-action.js';
-import { Worker, type WorkerCounter, type WorkerStatus } from './worker.js';
+import { Worker, type WorkerDeps, type WorkerStatus } from './worker.js';
 
-export interface WorkersOptions {
-  queues: Queues;
-  project: Project;
-  log: Logger;
-  onCount?: ((worker: string, counter: WorkerCounter) => void) | undefined;
-  onInFlight?: ((worker: string, inFlight: number) => void) | undefined;
-  poster?: QueuePoster | undefined;
-}
+/** The workers share what each worker needs. */
+export type WorkersOptions = WorkerDeps;
 
 /**
  * The agent's workers, applied as a diff on reload: an unchanged worker keeps
