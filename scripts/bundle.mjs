@@ -33,7 +33,7 @@ const common = {
   // CommonJS dependencies call require() for Node built-ins; ESM output has none of its own.
   banner: { js: "import { createRequire as __tetherCreateRequire } from 'node:module';\nconst require = __tetherCreateRequire(import.meta.url);" },
   // Whitespace and syntax only: identifiers keep their names, so stack traces stay readable. V8 keeps
-  // each module's source as a string for lazy compilation; minified, the agent holds ~1.5 MB less.
+  // each module's source as a string for lazy compilation; minified, the agent holds less of it.
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'eof',

@@ -7,12 +7,11 @@ import https from 'node:https';
  * and the etcd store's JSON gateway.
  *
  * Why not undici: loading it and compiling its WebAssembly HTTP parser cost
- * a process 17-25 MB of RSS, against 3 MB for node:http's client, whose
- * parser is already in the node binary (200 keep-alive requests, measured on
- * Node 20). undici is ~13 us faster per request in a hot loop, which is
- * nothing at an agent's few requests a second, while the agent's memory
- * target is 80 MB. What it costs the registry's etcd store: bench/README.md,
- * "etcd client".
+ * a process several times the memory of node:http's client, whose parser is
+ * already in the node binary. undici is a little faster per request in a hot
+ * loop, which is nothing at an agent's few requests a second, while the
+ * agent's memory budget is tight. Figures, and what it costs the registry's
+ * etcd store: bench/README.md, "etcd client: the JSON gateway".
  */
 
 export interface HttpRequest {
@@ -49,11 +48,15 @@ export interface HttpDispatcher {
   destroy(): Promise<void>;
 }
 
-/** Client TLS material for an https origin (PEM). */
+/** Client TLS material for an https origin (PEM). Ignored for an http origin. */
 export interface TlsOptions {
+  /** CA bundle that verifies the server (default: Node's bundled roots). */
   ca?: Buffer | string | undefined;
+  /** Client certificate, for a server that asks for one (with `key`). */
   cert?: Buffer | string | undefined;
   key?: Buffer | string | undefined;
+  /** The name the server's certificate must carry, and the SNI sent (default: the URL's host). */
+  servername?: string | undefined;
 }
 
 export interface HttpPoolOptions extends TlsOptions {
@@ -76,7 +79,12 @@ export interface HttpPoolOptions extends TlsOptions {
 export function keepAliveAgent(secure: boolean, opts: Omit<HttpPoolOptions, 'connectTimeoutMs'> & { rejectUnauthorized?: boolean } = {}): http.Agent {
   const { maxSockets, idleTimeoutMs, ...tls } = opts;
   const agentOpts = { keepAlive: true, ...(maxSockets ? { maxSockets } : {}), ...(idleTimeoutMs ? { timeout: idleTimeoutMs } : {}) };
-  return secure ? new https.Agent({ ...agentOpts, ...tls }) : new http.Agent(agentOpts);
+  return secure ? new https.Agent({ ...agentOpts, ...definedOnly(tls) }) : new http.Agent(agentOpts);
+}
+
+/** Drops undefined fields: an explicit `servername: undefined` would otherwise stop Node from sending SNI. */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** The host to connect to for `url`: URL keeps an IPv6 literal's brackets, the socket layer wants it bare. */
@@ -235,7 +243,7 @@ function closedError(cause?: unknown): Error {
  * body, and so its connection, is destroyed then).
  */
 export function readText(body: IncomingMessage, timeoutMs?: number): Promise<string> {
-  // Listeners rather than `for await`: the async iterator costs ~10% more CPU per etcd call (measured).
+  // Listeners rather than `for await`: the async iterator costs measurably more CPU per etcd call.
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const timer =

@@ -4,10 +4,10 @@
  * format (version 0.0.4) only when scraped.
  *
  * Why not prom-client's Histogram: its observe() validates and hashes the
- * labels and looks the bucket up by its decimal text on every call, which
- * measured 1.5-3.5 µs a call here against ~0.05 µs for this; a registry
- * heartbeat costs ~60 µs in all, and is observed four times (the request
- * and three store calls). Everything not on that path stays prom-client's.
+ * labels and looks the bucket up by its decimal text on every call, a cost
+ * that a heartbeat, observed four times (the request and three store calls),
+ * pays on the server's hottest path (figures: bench/README.md, "Registry
+ * metrics: what a request pays"). Everything not on that path stays prom-client's.
  */
 
 export interface HistogramSeries {

@@ -35,8 +35,8 @@ export class AgentMetrics {
     this.registry = registry;
     const registers = [registry];
     // The event-loop lag histogram samples on a timer of its own; prom-client's default of every
-    // 10 ms wakes an idle agent 100 times a second, which costs ~1 % of a core by itself
-    // (0.3 % at 100 ms, 0.1 % at 1 s, measured on a 2-core VM).
+    // 10 ms wakes an idle agent 100 times a second, a visible share of its CPU budget by itself
+    // (figures: bench/README.md, "Figures behind design choices").
     if (opts.processMetrics !== false) {
       // No prefix: process_* and nodejs_* keep their standard names, which stock dashboards and alerts expect.
       collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
@@ -44,8 +44,8 @@ export class AgentMetrics {
     }
     this.probeResults = new Counter({ name: 'tether_probe_results_total', help: 'Health probe results.', labelNames: ['service', 'result'], registers });
     // Durations go into one histogram per probe kind, and per service only as the last one: a
-    // histogram per service made 13 of a service's 17 series, and a scrape of 500 services
-    // 506 KB of text and ~100 ms of the agent's CPU (measured), ~0.7 % of a core at a 15 s scrape.
+    // histogram per service made 13 of a service's 17 series, and made every scrape of a large
+    // manifest cost the agent more CPU than its probes (figures: bench/README.md, "Figures behind design choices").
     this.probeDuration = new Histogram({
       name: 'tether_probe_duration_seconds',
       help: 'Health probe duration, by probe kind.',

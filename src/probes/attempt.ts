@@ -54,8 +54,8 @@ export type StartAttempt = (report: Report) => (reason: unknown) => void;
 /**
  * `runAttempt` for attempts written with callbacks: the same timeout, abort
  * and output rules, without an AbortSignal per run (creating one, linking it
- * to the caller's and listening on it costs ~4 KB and tens of us, which adds
- * up over 500 services probed every few seconds). Per run: one timer and one
+ * to the caller's and listening on it costs memory and time that add up over
+ * hundreds of services probed every few seconds). Per run: one timer and one
  * listener on the caller's signal, both gone when it settles.
  */
 export function runCancellable(caller: AbortSignal, timeoutMs: number, start: StartAttempt): Promise<ProbeResult> {

@@ -8,9 +8,9 @@ import type { Probe } from './probe.js';
 
 /*
  * Why node:http (as in src/lib/http-pool.ts): undici's modules and wasm
- * parser cost the agent ~17-25 MB of RSS, measured; node:http's parser is
- * already in the binary. Its client costs ~13 us more per request, nothing at
- * 50 probes/s. Why not HttpPool itself: a probe run needs no promise, no
+ * parser cost the agent memory its budget cannot spare; node:http's parser is
+ * already in the binary, and its slightly slower client does not matter at
+ * probe rates (figures: bench/README.md, "etcd client"). Why not HttpPool itself: a probe run needs no promise, no
  * AbortSignal and no body stream (see runCancellable), and probes of many
  * origins share one agent per TLS mode.
  */

@@ -12,9 +12,8 @@ export const MAX_FIRST_JITTER_MS = 1000;
  * A regular run (interval >= 1 s) may start this fraction of the interval
  * early, at most EARLY_MAX_MS, to share a wakeup with other runs (wakeups.ts).
  * First runs, runs on request and shorter intervals start on time.
- * Measured with 500 services probed every 10 s (2 cores): 2.5% (at most
- * 250 ms) early gave the agent 1.85 % of a core, 10% (at most 1 s) 1.22 %;
- * each wakeup costs more than the probes it runs.
+ * Each wakeup costs more than the probes it runs, so fewer, fuller wakeups
+ * are cheaper (figures: bench/README.md, "Figures behind design choices").
  */
 export const EARLY_FRACTION = 0.1;
 export const EARLY_MAX_MS = 1000;
@@ -66,7 +65,7 @@ export class CheckRunner {
   /**
    * Aborted by stop(); its signal goes to every run of this loop. Made at the
    * loop's first run (or by start(signal)), not in start(): an AbortSignal
-   * costs ~10-20 us to make,
+   * is not free to make,
    * and 500 services start in one synchronous apply on the way to the first
    * registration, while their first runs are spread over up to a second.
    */

@@ -6,8 +6,8 @@ import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse } from '../
  * server runs on its client URL: POST /v3/kv/range, /v3/kv/txn, /v3/lease/...,
  * /v3/watch), over the tree's one keep-alive HTTP pool (src/lib/http-pool.ts).
  * Chosen over the gRPC client (`etcd3`) by measurement: the same latency and
- * throughput on loopback, no new dependency, ~45 MB less RSS and ~200 ms
- * less start-up (see README, "etcd").
+ * throughput on loopback, no new dependency, less memory and a faster
+ * start-up (figures: bench/README.md, "etcd client: the JSON gateway").
  *
  * Endpoints are tried in order, starting from the last one that answered;
  * a request moves on to the next endpoint only when it surely did not reach
