@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Agent } from '../agent/agent.js';
 import { sleep } from '../lib/backoff.js';
 import { TetherError } from '../lib/errors.js';
+import { loadReaperAddon, startOrphanReaper, type OrphanReaper } from '../lib/process-reaper.js';
 import { formatIssue } from '../manifest/issues.js';
 import { loadManifest } from '../manifest/load.js';
 import type { ExecSpec, Manifest } from '../manifest/model.js';
@@ -38,8 +39,7 @@ export async function runExec(opts: ExecOptions): Promise<number> {
   const spec: ExecSpec = manifest.exec ?? defaultExecSpec();
   const argv = opts.argv.length > 0 ? opts.argv : (spec.command ?? []);
   if (argv.length === 0) throw new TetherError('exec.no_command', 'no command to run: give it after `--` or as exec.command');
-  // Node (libuv) waits only for the processes it spawned: orphans re-parented to PID 1 would stay zombies.
-  if (process.pid === 1) log.warn('tether exec is PID 1: orphans of the child cannot be reaped; run it under an init (tini, docker run --init, shareProcessNamespace)');
+  const reaper = process.pid === 1 ? startPid1Reaper(log) : null;
 
   let stopRequested: NodeJS.Signals | null = null;
   let wake: () => void = () => {};
@@ -63,6 +63,7 @@ export async function runExec(opts: ExecOptions): Promise<number> {
     statusExtra: () => (supervisor ? { exec: supervisor.status() } : {}),
   }).catch((err: unknown) => {
     removeSignals();
+    reaper?.stop();
     throw err;
   });
   const envWatch = new EnvWatch({
@@ -86,6 +87,7 @@ export async function runExec(opts: ExecOptions): Promise<number> {
     return sig === null ? await supervisor.done : await stopInOrder(agent, supervisor, spec, sig, log);
   } finally {
     removeSignals();
+    reaper?.stop();
     await envWatch.stop();
     await agent.close();
   }
@@ -124,6 +126,21 @@ async function stopInOrder(agent: Agent, supervisor: Supervisor, spec: ExecSpec,
   await agent.close();
   if (spec.drainMs > 0) await sleep(spec.drainMs);
   return supervisor.shutdown(sig);
+}
+
+/**
+ * As PID 1 (a container without an init), tether is the parent of every
+ * orphan: Node reaps only what it spawned, so the addon reaps the rest
+ * (src/lib/process-reaper.ts). Without the addon, a warning, as orphans would stay zombies.
+ */
+function startPid1Reaper(log: Logger): OrphanReaper | null {
+  const addon = loadReaperAddon();
+  if (addon === null) {
+    log.warn('tether exec is PID 1 without its reaper addon (native/build.mjs): orphans of the child cannot be reaped; build it, or run under an init (tini, docker run --init)');
+    return null;
+  }
+  log.debug('tether exec is PID 1: reaping orphans');
+  return startOrphanReaper(addon, (err) => log.warn({ err: String(err) }, 'orphan reaper: a scan failed'));
 }
 
 async function loadValid(path: string, env: NodeJS.ProcessEnv): Promise<Manifest> {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnListed } from './process-spawn.js';
 
 /**
  * The process groups of running commands (checks, actions, hooks), so that
@@ -58,7 +59,7 @@ export function killTrackedGroups(): void {
 /** Starts the watchdog once per process (the agent calls it at start). Never keeps the process alive. */
 export function startGroupWatchdog(): void {
   if (watchdog !== null || process.platform === 'win32') return;
-  const child = spawn('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const child = spawnListed('/bin/sh', ['-c', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   child.on('error', () => {
     watchdog = null; // no sh: the exit hook still covers every exit but SIGKILL
   });

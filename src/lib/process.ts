@@ -1,13 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { TetherError } from './errors.js';
 import { OutputCapture } from './output-capture.js';
 import { trackGroup, untrackGroup } from './process-groups.js';
+import { spawnListed } from './process-spawn.js';
+
+export { startProcess, type ProcessExit, type ProcessHandle, type StartOptions } from './process-start.js';
 
 /**
  * The one process runner: exec probes, exec actions, hooks (through actions)
- * and the file check command all start their commands here.
+ * and the file check command all start their commands here, and `tether
+ * exec` its application (startProcess, the long-lived mode: process-start.ts).
  *
  * A command runs as the leader of a new process group (detached: setsid), so
  * a timeout or an abort reaches everything it started: SIGTERM to the group,
@@ -108,7 +112,7 @@ class GroupRun {
     const { opts } = this;
     const stdin = opts.stdin === undefined ? 'ignore' : 'pipe';
     // detached: the child calls setsid(), so its pid is also its process group id.
-    this.child = spawn(this.file, this.args, { detached: true, cwd: opts.cwd, env: opts.env ?? process.env, stdio: [stdin, 'pipe', 'pipe'] });
+    this.child = spawnListed(this.file, this.args, { detached: true, cwd: opts.cwd, env: opts.env ?? process.env, stdio: [stdin, 'pipe', 'pipe'] });
     // Killed with the agent, whatever way it ends, while the leader runs (process-groups.ts).
     if (this.child.pid !== undefined) trackGroup(this.child.pid);
     this.capture.read(this.child.stdout as Readable);
