@@ -16,7 +16,15 @@ export interface Command {
   help: string;
   /** Runs the command; resolves with the exit code (0 unless the command says otherwise). */
   run(argv: string[]): Promise<number>;
+  /**
+   * The parseArgs options of the command, or of each of its sub-commands: the
+   * tables `run` parses with, so `tether completion` offers exactly what parses.
+   */
+  options?: OptionTable;
+  subs?: Readonly<Record<string, OptionTable>>;
 }
+
+export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 
 /** A mistake in the command line: exit 2 with a hint to --help. */
 export class UsageError extends TetherError {
@@ -53,17 +61,19 @@ export function out(text: string): void {
 
 /**
  * Lets the client options come before the command (`tether --url U services list`)
- * by moving leading `--url V`, `--token V`, `--url=V`, `--json` after it.
+ * by moving leading `--url V`, `--token V`, `--url=V`, `--json` (and the TLS flags) after it.
  */
+const VALUED_GLOBALS = new Set(['--url', '--token', '--cacert', '--cert', '--key', '--server-name']);
+
 export function hoistGlobalOptions(argv: string[]): string[] {
   const leading: string[] = [];
   let i = 0;
   while (i < argv.length) {
     const a = argv[i] as string;
-    if (a === '--url' || a === '--token') {
+    if (VALUED_GLOBALS.has(a)) {
       leading.push(a, ...argv.slice(i + 1, i + 2));
       i += 2;
-    } else if (a === '--json' || a.startsWith('--url=') || a.startsWith('--token=')) {
+    } else if (a === '--json' || VALUED_GLOBALS.has(a.split('=')[0] as string)) {
       leading.push(a);
       i += 1;
     } else break;

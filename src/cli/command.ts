@@ -1,9 +1,10 @@
 import type { ParseArgsConfig } from 'node:util';
 import { Client } from '../client/client.js';
 import { TetherError } from '../lib/errors.js';
-import { hoistGlobalOptions, out, UsageError } from './args.js';
+import { clientTlsFrom, clientTlsOptions, type ClientTlsValues } from './tls-flags.js';
+import { hoistGlobalOptions, out, UsageError, type Command, type OptionTable } from './args.js';
 
-export { hoistGlobalOptions, out, parse, positionals, UsageError, type Command } from './args.js';
+export { hoistGlobalOptions, out, parse, positionals, UsageError, type Command, type OptionTable } from './args.js';
 
 /**
  * What every command shares: the Command shape, usage errors and parsing
@@ -17,16 +18,17 @@ export const DEFAULT_URL = 'http://127.0.0.1:8470/v1.0/default';
 export const clientOptions = {
   url: { type: 'string' },
   token: { type: 'string' },
+  ...clientTlsOptions,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-/** A Client from --url/--token, falling back to TETHER_URL/TETHER_TOKEN, then the local default. */
-export function clientFrom(values: { url?: string | undefined; token?: string | undefined }, env = process.env): Client {
+/** A Client from --url/--token (and TLS flags), falling back to TETHER_URL/TETHER_TOKEN (TETHER_CACERT...), then the local default. */
+export function clientFrom(values: { url?: string | undefined; token?: string | undefined } & ClientTlsValues, env = process.env): Client {
   const url = values.url ?? env.TETHER_URL ?? DEFAULT_URL;
   const token = values.token ?? env.TETHER_TOKEN;
   try {
-    return new Client({ url, token: token === '' ? undefined : token });
+    return new Client({ url, token: token === '' ? undefined : token, tls: clientTlsFrom(values, env) });
   } catch (err) {
     if (err instanceof TetherError && err.code === 'client.invalidUrl') throw new UsageError(err.message);
     throw err;
@@ -34,7 +36,7 @@ export function clientFrom(values: { url?: string | undefined; token?: string | 
 }
 
 /** Runs `fn` with a Client and closes it afterwards (so the process can exit on its own). */
-export async function withClient<T>(values: { url?: string | undefined; token?: string | undefined }, fn: (c: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(values: { url?: string | undefined; token?: string | undefined } & ClientTlsValues, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = clientFrom(values);
   try {
     return await fn(client);
@@ -76,4 +78,22 @@ export async function runSub(
   const handler = Object.hasOwn(subs, sub) ? subs[sub] : undefined;
   if (!handler) throw new UsageError(`unknown sub-command "${sub}"`, group);
   return handler(rest);
+}
+
+/** One sub-command: the options it parses (also what completion offers) and its handler. */
+export interface Sub {
+  options: OptionTable;
+  run(argv: string[]): Promise<number>;
+}
+
+/** A `<group> <sub> ...` command from one table of sub-commands (dispatch and completion from the same entries). */
+export function groupCommand(name: string, summary: string, help: string, table: Record<string, Sub>): Command {
+  const entries = Object.entries(table);
+  return {
+    name,
+    summary,
+    help,
+    subs: Object.fromEntries(entries.map(([k, s]) => [k, s.options])),
+    run: (argv) => runSub(name, argv, Object.fromEntries(entries.map(([k, s]) => [k, s.run])), help),
+  };
 }

@@ -1,17 +1,18 @@
 import type { Service } from '../../registry/types.js';
-import { clientOptions, kv, out, outJson, parse, positionals, runSub, time, withClient, type Command } from '../command.js';
+import { clientOptions, groupCommand, kv, out, outJson, parse, positionals, time, withClient, type Command } from '../command.js';
 import { formatTable } from '../table.js';
+import { servicesWriteHelp, servicesWriteSubs } from './services-write.js';
 
-const help = `Usage: tether services <list|get|rm> [options]
+const help = `Usage: tether services <list|get|rm|register|update|heartbeat> [options]
 
   tether services list [--tag TAG]   every live service (all pages)
   tether services get ID             one service
   tether services rm ID              delete a service (a service.remove event)
-
+${servicesWriteHelp}
 Options:
   --url BASE     tenant URL (env TETHER_URL, default http://127.0.0.1:8470/v1.0/default)
   --token TOKEN  X-Auth-Token (env TETHER_TOKEN)
-  --json         print JSON instead of a table
+  --json         print JSON instead of a table (register: {id, token}; update: the service)
 `;
 
 const listOptions = { ...clientOptions, tag: { type: 'string' } } as const;
@@ -69,9 +70,9 @@ function serviceDetail(s: Service): string {
   ]);
 }
 
-export const servicesCommand: Command = {
-  name: 'services',
-  summary: 'list, show and remove services',
-  help,
-  run: (argv) => runSub('services', argv, { list, get, rm }, help),
-};
+export const servicesCommand: Command = groupCommand('services', 'list, show, register, update, heartbeat and remove services', help, {
+  list: { options: listOptions, run: list },
+  get: { options: clientOptions, run: get },
+  rm: { options: clientOptions, run: rm },
+  ...servicesWriteSubs(help),
+});
