@@ -4,14 +4,24 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Queues } from '../queues/queues.js';
 import type { Registry } from '../registry/registry.js';
+import type { RegistryEvent } from '../registry/types.js';
 import type { Store } from '../store/store.js';
 import { deliver } from './deliver.js';
 import { routeKeys, type CursorRecord } from './keys.js';
 import type { EventRoute } from './types.js';
 import { routeMatches } from './validate.js';
 
-/** Events per delivery txn: etcd refuses more than 128 operations in one txn (messages + counter + cursor). */
+/** Feed events read per round. */
 const PAGE = 100;
+/** Operations of a delivery txn besides one put per message: the counter and the cursor. */
+const TXN_EXTRA_OPS = 2;
+/**
+ * Bytes of messages per delivery txn: etcd refuses a request over
+ * `--max-request-bytes` (1.5 MiB by default); the queues' poster caps its groups the same way.
+ */
+export const BATCH_MAX_BYTES = 1_000_000;
+/** Bytes of a stored message besides its body (ids, times, field names). */
+const RECORD_OVERHEAD = 110;
 /** While only non-matching events pass, the stored cursor is moved at most this often (it is progress shown, not needed for correctness). */
 const SKIP_WRITE_MS = 5_000;
 
@@ -30,7 +40,8 @@ export interface RunnerShared {
  * Follows one route: read the cursor, long-poll the tenant's feed from it
  * (the registry's own `events?wait=`, which also runs its expiry, so
  * timeouts are seen), deliver the page's matching events and move the
- * cursor past the whole page in one txn. Failures are counted and retried
+ * cursor past them in one txn (as many as one txn holds: the store's
+ * txn-op limit and a byte cap; the rest in the next rounds). Failures are counted and retried
  * with backoff; the cursor only moves with a written page, so nothing is
  * skipped. Ends when stopped or when the route's cursor is gone (deleted).
  */
@@ -45,6 +56,12 @@ export class RouteRunner {
    */
   private local: { marker: string | null; storedRev: number } | null = null;
   private lastWrite = 0;
+  /**
+   * Matching events per delivery now: halved after a delivery the store
+   * refused (not a compare that lost: a txn too big, a store outage), down to
+   * one, and doubled back after each success up to the store's capacity.
+   */
+  private batch: number;
 
   constructor(
     private readonly shared: RunnerShared,
@@ -53,6 +70,13 @@ export class RouteRunner {
     public route: EventRoute,
   ) {
     this.label = `${tenant}/${route.id}`;
+    this.batch = this.capacity();
+  }
+
+  /** Messages one delivery txn can carry: the store's txn-op limit (etcd's `--max-txn-ops`) less the counter and cursor. */
+  private capacity(): number {
+    const max = this.shared.store.maxTxnOps;
+    return Math.max(1, Math.min(PAGE, max === undefined ? PAGE : max - TXN_EXTRA_OPS));
   }
 
   start(): void {
@@ -107,14 +131,38 @@ export class RouteRunner {
       this.local.marker = last.id;
       return false;
     }
-    const revision = await deliver(this.shared, this.tenant, route, cursor, matching, last.id);
+    const taken = takeBatch(matching, this.batch);
+    // Not all taken: the cursor stops at the last one taken, and the next round re-reads from there.
+    const upTo = taken.length < matching.length ? (taken[taken.length - 1] as RegistryEvent).id : last.id;
+    let revision: number | null;
+    try {
+      revision = await deliver(this.shared, this.tenant, route, cursor, taken, upTo);
+    } catch (err) {
+      // Refused (too big for one txn, or the store failed): smaller next time, so no page can stop the route for good.
+      this.batch = Math.max(1, Math.floor(Math.min(this.batch, taken.length) / 2));
+      throw err;
+    }
     if (revision === null) {
       this.local = null;
       return false;
     }
-    this.local = { marker: last.id, storedRev: revision };
+    this.batch = Math.min(this.capacity(), this.batch * 2);
+    this.local = { marker: upTo, storedRev: revision };
     this.lastWrite = clock.now();
-    if (matching.length > 0) this.shared.delivered.inc({ route: this.label }, matching.length);
+    if (taken.length > 0) this.shared.delivered.inc({ route: this.label }, taken.length);
     return false;
   }
+}
+
+/** The first events that fit one delivery txn: at most `max`, at most BATCH_MAX_BYTES of bodies (always at least one). */
+export function takeBatch(events: RegistryEvent[], max: number): RegistryEvent[] {
+  let bytes = 0;
+  let take = 0;
+  for (const ev of events) {
+    if (take >= max) break;
+    bytes += Buffer.byteLength(JSON.stringify(ev)) + RECORD_OVERHEAD;
+    if (take > 0 && bytes > BATCH_MAX_BYTES) break;
+    take++;
+  }
+  return events.slice(0, take);
 }

@@ -37,7 +37,7 @@ export interface EtcdCluster {
  * directory; resolves once every member reports healthy. `--max-txn-ops` is
  * raised as the README tells operators to (a session expiry is one txn).
  */
-export async function startEtcd(size = 1): Promise<EtcdCluster> {
+export async function startEtcd(size = 1, opts: { maxTxnOps?: number } = {}): Promise<EtcdCluster> {
   const dir = await createTempDir('etcd');
   const token = `tether-test-${randomBytes(4).toString('hex')}`;
   const specs: Array<{ name: string; clientUrl: string; peerUrl: string }> = [];
@@ -61,7 +61,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
         '--initial-cluster', initialCluster,
         '--initial-cluster-token', token,
         '--initial-cluster-state', state,
-        '--max-txn-ops', '4096',
+        '--max-txn-ops', String(opts.maxTxnOps ?? 4096),
         '--heartbeat-interval', '50',
         '--election-timeout', '500',
         '--log-level', 'warn',
@@ -168,10 +168,10 @@ export async function startEtcdRegistry(endpoints: string[], prefix: string, por
  * Starts one etcd cluster for the calling test file (beforeAll) and stops it
  * afterwards; returns a getter for it, usable from tests and harnesses.
  */
-export function useEtcd(size = 1): () => EtcdCluster {
+export function useEtcd(size = 1, opts: { maxTxnOps?: number } = {}): () => EtcdCluster {
   let cluster: EtcdCluster | undefined;
   beforeAll(async () => {
-    cluster = await startEtcd(size);
+    cluster = await startEtcd(size, opts);
   }, 30_000);
   afterAll(async () => {
     await cluster?.stop();
