@@ -3,13 +3,16 @@ import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { TetherError } from '../lib/errors.js';
 import { deepFreeze } from './freeze.js';
-import type { ManifestIssue } from './issues.js';
+import { dottedPath, type ManifestIssue } from './issues.js';
 import { DEFAULTS, type ActionSpec, type AgentSettings, type FileSpec, type HookSpec, type Manifest, type Upstream } from './model.js';
 import { resolveRefs } from './normalize-files.js';
 import { normalizeFile, type FilePart } from './normalize.js';
-import { manifestSchema } from './schema.js';
+import { coerceInterpolated, pruneInvalid } from './recover.js';
+import { manifestSchema, type ParsedManifest } from './schema.js';
 import { plainValue } from './plain-value.js';
 import { locate, parseSource, type SourceFile } from './source.js';
+
+type Where = (path: PropertyKey[], message: string) => ManifestIssue;
 
 export interface LoadResult {
   /** The frozen manifest, or null when there is any issue. */
@@ -35,6 +38,9 @@ export async function loadManifest(configPath: string, env: NodeJS.ProcessEnv = 
     if (r.part) parts.push(r.part);
   }
   const merged = merge(parts, issues);
+  // Merge issues (duplicates across files) are found last; listed in file order like the rest, as an editor shows them.
+  const order = new Map(files.map((f, i) => [f, i]));
+  issues.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
   return { manifest: issues.length === 0 ? deepFreeze({ ...merged, sourceFiles: files }) : null, issues };
 }
 
@@ -63,19 +69,33 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
   if (source.root === null || source.root === undefined) {
     return { part: null, issues: [{ file, line: 1, column: 1, path: '', message: 'the file is empty (a manifest file needs at least upstream, agent or services)' }] };
   }
-  const where = (path: PropertyKey[], message: string) => ({ ...locate(source, path), message });
+  const where: Where = (path, message) => ({ ...locate(source, path), message });
   const expanded = plainValue(source.root, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.
   const envPaths = new Set(expanded.issues.map((i) => i.path));
-  const parsed = manifestSchema.safeParse(expanded.value ?? {});
-  if (!parsed.success) {
-    const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
-    return { part: null, issues: [...expanded.issues, ...structural] };
-  }
-  const { part, issues: ruleIssues } = normalizeFile(parsed.data, dirname(file), where);
-  const issues = [...expanded.issues, ...ruleIssues.filter((i) => !envPaths.has(i.path))];
-  // The part is merged even with issues (the manifest is null then): duplicate ids and unknown actions across files are found in the same run.
-  return { part, issues };
+  let parsed = manifestSchema.safeParse(expanded.value ?? {});
+  if (!parsed.success && coerceInterpolated(expanded.value, parsed.error.issues, source)) parsed = manifestSchema.safeParse(expanded.value);
+  if (parsed.success) return normalized(parsed.data, file, where, expanded.issues, envPaths);
+  const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
+  // The rules still run over what has no schema error, so one run reports both kinds.
+  const pruned = pruneInvalid(expanded.value, parsed.error.issues, (v) => manifestSchema.safeParse(v));
+  const rest = pruned === null ? null : manifestSchema.safeParse(pruned.value);
+  if (pruned === null || !rest?.success) return { part: null, issues: [...expanded.issues, ...structural] };
+  const at = (path: PropertyKey[], message: string) => where(pruned.original(path), message);
+  // A rule issue at a dropped field, or above it (`check: needs exactly one of http...` once `http` is dropped), repeats a schema issue.
+  const dropped = pruned.droppedFields.map((p) => dottedPath(p));
+  const repeats = (i: ManifestIssue) => dropped.some((d) => d === i.path || d.startsWith(`${i.path}.`) || d.startsWith(`${i.path}[`));
+  const r = normalized(rest.data, file, at, [], envPaths);
+  r.issues = [...expanded.issues, ...structural, ...r.issues.filter((i) => i.path === '' || !repeats(i))];
+  // A reference to a dropped action is not also "unknown": a stand-in keeps the name defined (the manifest is null anyway).
+  for (const name of pruned.droppedActions) r.part.outputs.actions[name] ??= { kind: 'exec', argv: [], shell: false, timeoutMs: 0 };
+  return r;
+}
+
+/** Normalizes schema-valid data; the part is merged even with issues (the manifest is null then): duplicate ids and unknown actions across files are found in the same run. */
+function normalized(data: ParsedManifest, file: string, where: Where, earlier: ManifestIssue[], envPaths: Set<string>): { part: FilePart; issues: ManifestIssue[] } {
+  const { part, issues: ruleIssues } = normalizeFile(data, dirname(file), where);
+  return { part, issues: [...earlier, ...ruleIssues.filter((i) => !envPaths.has(i.path))] };
 }
 
 function zodIssue(src: SourceFile, issue: z.core.$ZodIssue): ManifestIssue[] {
@@ -96,6 +116,11 @@ function describe(issue: z.core.$ZodIssue): string {
     return 'has the wrong type';
   }
   if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number') {
+    const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+    const word = issue.code === 'too_small' ? (issue.inclusive ? 'at least' : 'more than') : issue.inclusive ? 'at most' : 'less than';
+    return `must be ${word} ${String(bound)}`;
+  }
   return issue.message;
 }
 
