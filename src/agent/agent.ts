@@ -8,11 +8,14 @@ import { loadManifest, type LoadResult } from '../manifest/load.js';
 import { HttpPool } from '../lib/http-pool.js';
 import type { Manifest, ServiceSpec, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
+import { AGENT_TOKEN_ENV } from '../observability/local-api-auth.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { TtlBoard } from '../probes/ttl.js';
 import type { Materializer } from '../materialize/materializer.js';
 import type { Registry } from '../registry/registry.js';
 import { Syncer } from '../sync/syncer.js';
+import { Maintenance } from '../sync/maintenance.js';
+import type { MaintenanceReply, MaintenanceRequest } from '../observability/local-api.js';
 import { packageVersion } from '../version.js';
 import { ServiceRuntime } from './runtime.js';
 import type { AgentStatus } from './status.js';
@@ -71,6 +74,7 @@ export class Agent {
     private readonly runtime: ServiceRuntime,
     private readonly ttl: TtlBoard,
     readonly metrics: AgentMetrics,
+    private readonly maintenance: Maintenance,
   ) {
     this.manifest = manifest;
     this.sessionTimeout = sessionTimeoutOf(manifest);
@@ -90,6 +94,8 @@ export class Agent {
     const metrics = opts.metrics ?? new AgentMetrics();
     const upstream = opts.upstream ?? (await httpUpstream(manifest, opts.logger.child({ component: 'upstream' })));
     const ttl = new TtlBoard();
+    // Before the first pass: a service in maintenance must not be registered even for a moment.
+    const maintenance = await Maintenance.load(manifest.agent.stateDir, (message) => log.error({ err: message }, 'maintenance state unreadable; agent-wide maintenance is on'));
     let agentRef: Agent | null = null;
     const syncer = new Syncer({
       registry: upstream.registry,
@@ -99,15 +105,19 @@ export class Agent {
       log: opts.logger.child({ component: 'sync' }),
       metrics,
       onPass: (ok) => metrics.ready.set(ok || syncer.synced ? 1 : 0),
+      inMaintenance: (id) => maintenance.isOn(id),
+      onCriticalDeregister: () => metrics.criticalDeregistrations.inc(),
     });
     const runtime = new ServiceRuntime(syncer, ttl, metrics, opts.logger.child({ component: 'probes' }));
-    const agent = new Agent(opts, manifest, upstream, syncer, runtime, ttl, metrics);
+    const agent = new Agent(opts, manifest, upstream, syncer, runtime, ttl, metrics, maintenance);
     agentRef = agent;
     const listen = opts.listen ?? manifest.agent.listen;
-    agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }));
+    const apiToken = (opts.env ?? process.env)[AGENT_TOKEN_ENV];
+    agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }), { token: apiToken });
     syncer.start();
     if (manifest.services.length > 0) syncer.openSession();
     runtime.apply(manifest.services);
+    agent.maintenanceMetrics();
     await agent.startMaterializer();
     await agent.workers.apply(manifest);
     if (opts.watch !== false) agent.stopWatching = watchPaths(() => [opts.configPath, ...templatePaths(agent.manifest)], () => void agent.reload(), log);
@@ -202,6 +212,7 @@ export class Agent {
     this.loadedAt = Date.now();
     this.rejected = [];
     const diff = this.runtime.apply(this.serviceSpecs());
+    this.maintenanceMetrics();
     // Files: a changed list restarts the materializer (files stay as they are meanwhile);
     // otherwise a template may have changed, so every file renders again (unchanged bytes are not written).
     if (outputsChanged) {
@@ -236,6 +247,37 @@ export class Agent {
     return this.pinned.size === 0 ? this.manifest.services : [...this.manifest.services, ...this.pinned.values()];
   }
 
+  /**
+   * `tether maint`: takes a service (or, with service null, every service)
+   * out of discovery or brings it back. Persisted before it takes effect
+   * (see Maintenance); an unknown service id is refused.
+   */
+  async setMaintenance(req: MaintenanceRequest): Promise<MaintenanceReply> {
+    const log = this.opts.logger.child({ component: 'agent' });
+    if (req.service !== null && req.enable && !this.serviceSpecs().some((s) => s.id === req.service)) {
+      return { status: 404, body: { error: `no service "${req.service}" in the manifest` } };
+    }
+    try {
+      const changed = await this.maintenance.set(req.service, req.enable, req.reason);
+      if (changed) {
+        const what = req.service === null ? { scope: 'agent' } : { service: req.service };
+        log.warn({ ...what, reason: req.reason }, req.enable ? 'maintenance enabled; out of discovery' : 'maintenance disabled; back in discovery');
+        this.maintenanceMetrics();
+        this.syncer.trigger();
+      }
+      return { status: 200, body: { changed, ...this.maintenance.snapshot() } };
+    } catch (err) {
+      log.error({ err }, 'maintenance change not saved; nothing changed');
+      return { status: 500, body: { error: err instanceof Error ? err.message : String(err) } };
+    }
+  }
+
+  private maintenanceMetrics(): void {
+    const m = this.metrics;
+    m.agentMaintenance.set(this.maintenance.snapshot().agent === null ? 0 : 1);
+    for (const s of this.serviceSpecs()) m.serviceMaintenance.set({ service: s.id }, this.maintenance.isOn(s.id) ? 1 : 0);
+  }
+
   /** The registry this agent talks to (`tether exec` reads the child's environment from it). */
   get registry(): { registry: Registry; tenant: string } {
     return { registry: this.upstream.registry, tenant: this.upstream.tenant };
@@ -256,9 +298,12 @@ export class Agent {
       },
       manifest: { files: [...this.manifest.sourceFiles], loadedAt: this.loadedAt, issues: this.rejected },
       // In session mode one heartbeat keeps every registered service alive: show the session's.
-      services: this.runtime.status().map((svc) =>
-        svc.lastHeartbeat === null && svc.registered ? { ...svc, lastHeartbeat: this.syncer.session.lastHeartbeat } : svc,
-      ),
+      maintenance: this.maintenance.snapshot(),
+      services: this.runtime.status().map((svc) => ({
+        ...svc,
+        ...(svc.lastHeartbeat === null && svc.registered ? { lastHeartbeat: this.syncer.session.lastHeartbeat } : {}),
+        maintenance: this.maintenance.entryFor(svc.id),
+      })),
       files: this.materializer?.status() ?? [],
       workers: this.workers.status(),
     };
@@ -269,6 +314,8 @@ export class Agent {
       status: () => this.status(),
       ready: () => ({ ready: this.ready(), reason: this.ready() ? null : 'first sync with the registry not done yet' }),
       reload: () => this.reload(),
+      maintenance: (req: MaintenanceRequest) => this.setMaintenance(req),
+      maintenanceState: () => this.maintenance.snapshot(),
       ttlReport: (service: string, status: 'pass' | 'fail', note: string | null) => {
         if (!this.runtime.hasTtlCheck(service)) return false;
         this.ttl.report(service, status, note ?? undefined);

@@ -6,6 +6,7 @@ import { CheckRunner } from '../probes/scheduler.js';
 import type { TtlBoard } from '../probes/ttl.js';
 import type { LocalService } from '../sync/local-state.js';
 import type { Syncer } from '../sync/syncer.js';
+import { criticalDeadline } from '../sync/reconcile.js';
 import type { ServiceStatus } from './status.js';
 
 interface Running {
@@ -136,7 +137,8 @@ export class ServiceRuntime {
     await Promise.allSettled(stops);
   }
 
-  status(): ServiceStatus[] {
+  /** Every service's status but its maintenance (the agent adds that). */
+  status(): Array<Omit<ServiceStatus, 'maintenance'>> {
     return [...this.running.values()].map(({ local }) => ({
       id: local.spec.id,
       origin: local.spec.origin,
@@ -146,6 +148,7 @@ export class ServiceRuntime {
       lastProbe: local.lastProbe,
       lastHeartbeat: local.lastHeartbeat,
       lastError: local.lastError,
+      critical: local.criticalSince === null ? null : { since: local.criticalSince, deregisterAt: criticalDeadline(local) },
     }));
   }
 }

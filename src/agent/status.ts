@@ -1,6 +1,7 @@
 import type { ManifestIssue } from '../manifest/issues.js';
 import type { FileStatus } from '../materialize/file-renderer.js';
 import type { ExecStatus } from '../exec/supervisor.js';
+import type { MaintenanceEntry, MaintenanceSnapshot } from '../sync/maintenance.js';
 
 /** One service in `/v1/status`. */
 export interface ServiceStatus {
@@ -14,6 +15,10 @@ export interface ServiceStatus {
   lastProbe: { ok: boolean; output: string; at: number; durationMs: number } | null;
   lastHeartbeat: number | null;
   lastError: { message: string; at: number } | null;
+  /** Since when it is critical (unhealthy), and when deregister_critical_after takes it out (null: never); null while not unhealthy. */
+  critical: { since: number; deregisterAt: number | null } | null;
+  /** The maintenance that keeps it out of discovery (its own, else the agent's), or null. */
+  maintenance: MaintenanceEntry | null;
 }
 
 /** The agent's `/v1/status` document. */
@@ -30,6 +35,8 @@ export interface AgentStatus {
   };
   /** Queue workers: counts since the worker started, running actions, the last error. */
   workers: Array<import('../workers/worker.js').WorkerStatus>;
+  /** Maintenance mode (`tether maint`): agent-wide and per service. */
+  maintenance: MaintenanceSnapshot;
   services: ServiceStatus[];
   /** Rendered files: last render, last change, last error (with the template's line). */
   files: FileStatus[];

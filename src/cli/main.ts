@@ -32,6 +32,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   validate: async () => (await import('./commands/validate.js')).validateCommand,
   render: async () => (await import('./commands/render.js')).renderCommand,
   exec: async () => (await import('./commands/exec.js')).execCommand,
+  maint: async () => (await import('./commands/maint.js')).maintCommand,
 };
 
 function load(name: string | undefined): Promise<Command> | undefined {

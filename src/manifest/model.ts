@@ -57,6 +57,8 @@ export interface ServiceSpec {
   metadata: Record<string, string>;
   heartbeatTimeoutSec: number;
   onUnhealthy: 'deregister' | 'keep';
+  /** With onUnhealthy keep: deregister once critical this long (re-registered when it passes again); null: kept while critical. */
+  deregisterCriticalAfterMs: number | null;
   /** Null: registered for as long as the agent runs. */
   check: CheckSpec | null;
   /** Where it was declared (file:line), for status and errors. */

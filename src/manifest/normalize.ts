@@ -107,9 +107,21 @@ export function service(s: ParsedService, path: PropertyKey[], where: Where, iss
     heartbeatTimeoutSec:
       s.heartbeat_timeout === undefined ? DEFAULTS.heartbeatTimeoutSec : seconds(s.heartbeat_timeout, [...path, 'heartbeat_timeout'], where, issues, 3, 120),
     onUnhealthy: s.on_unhealthy,
+    deregisterCriticalAfterMs: criticalAfter(s, path, where, issues),
     check: s.check ? check(s.check, [...path, 'check'], where, issues, baseDir) : null,
     origin: `${origin.file}:${origin.line}`,
   };
+}
+
+/** deregister_critical_after: only for a service kept while critical (one that deregisters leaves at once anyway). */
+function criticalAfter(s: ParsedService, path: PropertyKey[], where: Where, issues: ManifestIssue[]): number | null {
+  if (s.deregister_critical_after === undefined) return null;
+  const at = [...path, 'deregister_critical_after'];
+  const ms = parseDuration(s.deregister_critical_after);
+  if (s.on_unhealthy !== 'keep') issues.push(where(at, 'applies only with on_unhealthy: keep (a service that deregisters when unhealthy leaves at once)'));
+  if (ms < 1000) issues.push(where(at, 'must be at least 1s'));
+  if (s.check === undefined) issues.push(where(at, 'needs a check (a service without one is never critical)'));
+  return ms;
 }
 
 function check(c: ParsedCheck, path: PropertyKey[], where: Where, issues: ManifestIssue[], baseDir?: string): CheckSpec {

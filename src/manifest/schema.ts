@@ -67,6 +67,9 @@ export const serviceSchema = z
       .enum(['deregister', 'keep'])
       .default('deregister')
       .describe('deregister: remove the service while unhealthy; keep: stay registered with metadata status=critical.'),
+    deregister_critical_after: duration(
+      'With on_unhealthy: keep, deregister the service once it has been critical (unhealthy) this long, at least 1s; it is registered again when it passes again. Like Consul\'s DeregisterCriticalServiceAfter',
+    ).optional(),
     check: checkSchema.optional(),
   })
   .describe('A local service to probe and register.');

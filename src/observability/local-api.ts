@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AgentStatus } from '../agent/status.js';
 import type { ManifestIssue } from '../manifest/issues.js';
+import type { MaintenanceSnapshot } from '../sync/maintenance.js';
 import type { AgentMetrics } from './metrics.js';
+import { authorized, checkListenToken } from './local-api-auth.js';
 
 /** What the local API asks of the agent. */
 export interface LocalApiHandlers {
@@ -14,7 +16,21 @@ export interface LocalApiHandlers {
   reload(): Promise<{ ok: boolean; issues: ManifestIssue[] }>;
   /** A TTL check report; false when the service has no ttl check. */
   ttlReport(service: string, status: 'pass' | 'fail', note: string | null): boolean;
+  /** `tether maint`: enable or disable maintenance of a service, or agent-wide (service null). */
+  maintenance(req: MaintenanceRequest): Promise<MaintenanceReply>;
+  maintenanceState(): MaintenanceSnapshot;
   metrics: AgentMetrics;
+}
+
+export interface MaintenanceRequest {
+  service: string | null;
+  enable: boolean;
+  reason: string | null;
+}
+
+export interface MaintenanceReply {
+  status: number;
+  body: unknown;
 }
 
 export interface LocalApi {
@@ -27,13 +43,19 @@ const MAX_BODY = 64 * 1024;
 
 /**
  * The agent's local HTTP API (loopback by default): /healthz, /readyz,
- * /metrics, /v1/status, POST /v1/reload, and POST /v1/checks/{service}/pass|fail
- * for ttl checks. Plain node:http: six routes need no framework.
+ * /metrics, /v1/status, POST /v1/reload, POST /v1/checks/{service}/pass|fail
+ * for ttl checks, and /v1/maint (maintenance mode). Plain node:http: six routes need no framework.
  */
-export async function startLocalApi(host: string, port: number, h: LocalApiHandlers, log: Logger): Promise<LocalApi> {
+export async function startLocalApi(host: string, port: number, h: LocalApiHandlers, log: Logger, opts: { token?: string | undefined } = {}): Promise<LocalApi> {
+  // Beyond loopback only with a token (see local-api-auth.ts); a configured token is required everywhere.
+  checkListenToken(host, opts.token);
   let closing = false;
   const server: Server = createServer((req, res) => {
     if (closing) return send(res, 503, { error: 'shutting down' });
+    if (!authorized(req, opts.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return send(res, 401, { error: 'this endpoint needs the agent token (Authorization: Bearer TOKEN or X-Tether-Token)' });
+    }
     route(req, res, h).catch((err: unknown) => {
       log.error({ err }, 'local API handler failed');
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
@@ -84,6 +106,7 @@ async function route(req: IncomingMessage, res: ServerResponse, h: LocalApiHandl
     const r = await h.reload();
     return send(res, r.ok ? 200 : 400, r);
   }
+  if (path === '/v1/maint' || path.startsWith('/v1/maint/')) return maintenance(req, res, url, path, h);
   const m = /^\/v1\/checks\/([^/]+)\/(pass|fail)$/.exec(path);
   if (m && (method === 'POST' || method === 'PUT')) {
     const note = noteOf(await readBody(req));
@@ -94,12 +117,32 @@ async function route(req: IncomingMessage, res: ServerResponse, h: LocalApiHandl
   return send(res, 404, { error: 'not found' });
 }
 
+/**
+ * GET /v1/maint: the state. PUT /v1/maint?enable=true|false[&reason=TEXT]:
+ * agent-wide; PUT /v1/maint/{service}?...: one service (as Consul's
+ * /v1/agent/maintenance and /v1/agent/service/maintenance/{id}). The reason
+ * may also come as the body, JSON `{"reason": "..."}` or text.
+ */
+async function maintenance(req: IncomingMessage, res: ServerResponse, url: URL, path: string, h: LocalApiHandlers): Promise<void> {
+  const method = req.method ?? 'GET';
+  const service = path === '/v1/maint' ? null : decodeURIComponent(path.slice('/v1/maint/'.length));
+  if (service === '' || service?.includes('/')) return send(res, 404, { error: 'not found' });
+  if (method === 'GET' && service === null) return send(res, 200, h.maintenanceState());
+  if (method !== 'PUT') return send(res, 405, { error: 'use PUT /v1/maint or PUT /v1/maint/{service} with ?enable=true|false' });
+  const enable = url.searchParams.get('enable');
+  if (enable !== 'true' && enable !== 'false') return send(res, 400, { error: 'enable must be true or false' });
+  const body = await readBody(req);
+  const reason = url.searchParams.get('reason') ?? noteOf(body, 'reason');
+  const r = await h.maintenance({ service, enable: enable === 'true', reason: reason === '' ? null : reason });
+  return send(res, r.status, r.body);
+}
+
 /** The note of a TTL report: `{"note": "..."}`, or the raw body text. */
-function noteOf(body: string): string | null {
+function noteOf(body: string, field: 'note' | 'reason' = 'note'): string | null {
   if (body.trim() === '') return null;
   try {
-    const v = JSON.parse(body) as { note?: unknown };
-    if (typeof v.note === 'string') return v.note;
+    const v = JSON.parse(body) as Record<string, unknown>;
+    if (typeof v[field] === 'string') return v[field];
   } catch {
     // not JSON: the text itself is the note
   }

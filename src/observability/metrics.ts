@@ -30,6 +30,10 @@ export class AgentMetrics {
   readonly actionRuns: Counter<'result'>;
   readonly workerMessages: Counter<'worker' | 'result'>;
   readonly workerInFlight: Gauge<'worker'>;
+  readonly serviceMaintenance: Gauge<'service'>;
+  readonly agentMaintenance: Gauge;
+  readonly criticalDeregistrations: Counter;
+  readonly fileFloorHeld: Gauge<'file'>;
 
   constructor(registry: PromRegistry = new PromRegistry(), opts: { processMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -92,12 +96,30 @@ export class AgentMetrics {
       registers,
     });
     this.workerInFlight = new Gauge({ name: 'tether_worker_in_flight', help: "Messages whose action is running, per worker.", labelNames: ['worker'], registers });
+    this.serviceMaintenance = new Gauge({
+      name: 'tether_service_maintenance',
+      help: '1 while the service is out of discovery for maintenance (its own or the agent\'s).',
+      labelNames: ['service'],
+      registers,
+    });
+    this.agentMaintenance = new Gauge({ name: 'tether_agent_maintenance', help: '1 while agent-wide maintenance is on.', registers });
+    this.criticalDeregistrations = new Counter({
+      name: 'tether_critical_deregistrations_total',
+      help: 'Services deregistered after deregister_critical_after of being critical.',
+      registers,
+    });
+    this.fileFloorHeld = new Gauge({
+      name: 'tether_file_floor_held',
+      help: '1 while a services source of the file is below its floor and the last good list is kept.',
+      labelNames: ['file'],
+      registers,
+    });
     this.manifestValid.set(1);
   }
 
   /** Forgets the per-service series of a service removed from the manifest. */
   forgetService(service: string): void {
-    for (const m of [this.serviceHealthy, this.serviceRegistered]) m.remove({ service });
+    for (const m of [this.serviceHealthy, this.serviceRegistered, this.serviceMaintenance]) m.remove({ service });
     this.forgetProbes(service);
   }
 

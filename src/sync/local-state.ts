@@ -18,6 +18,8 @@ export interface LocalService {
   readonly lastProbe: ProbeRecord | null;
   readonly lastHeartbeat: number | null;
   readonly lastError: { readonly message: string; readonly at: number } | null;
+  /** When the service last became unhealthy (its critical verdict), or null while it is not unhealthy. */
+  readonly criticalSince: number | null;
 }
 
 export interface ProbeRecord {
@@ -62,7 +64,7 @@ export class LocalState {
   add(spec: ServiceSpec): LocalService {
     const tomb = this.entries.get(spec.id);
     if (tomb?.removing) return this.revive(tomb, spec);
-    const entry: Entry = { spec, health: initialHealth(spec), registered: null, removing: false, lastProbe: null, lastHeartbeat: null, lastError: null };
+    const entry: Entry = { spec, health: initialHealth(spec), registered: null, removing: false, lastProbe: null, lastHeartbeat: null, lastError: null, criticalSince: null };
     this.entries.set(spec.id, entry);
     return entry;
   }
@@ -84,12 +86,19 @@ export class LocalState {
     e.spec = spec;
     if (!checkChanged) return;
     e.lastProbe = null;
-    if (spec.check === null) e.health = 'healthy';
+    if (spec.check === null) {
+      e.health = 'healthy';
+      e.criticalSince = null;
+    }
   }
 
-  setHealth(id: string, health: Health): void {
+  /** Sets the health; the critical clock (deregister_critical_after) starts when it turns unhealthy and stops when it turns anything else. */
+  setHealth(id: string, health: Health, at = Date.now()): void {
     const e = this.entries.get(id);
-    if (e) e.health = health;
+    if (!e) return;
+    if (health !== 'unhealthy') e.criticalSince = null;
+    else if (e.health !== 'unhealthy' || e.criticalSince === null) e.criticalSince = at;
+    e.health = health;
   }
 
   recordProbe(id: string, probe: ProbeRecord): void {
@@ -120,7 +129,7 @@ export class LocalState {
   }
 
   private revive(tomb: Entry, spec: ServiceSpec): LocalService {
-    Object.assign(tomb, { spec, removing: false, health: initialHealth(spec), lastProbe: null });
+    Object.assign(tomb, { spec, removing: false, health: initialHealth(spec), lastProbe: null, criticalSince: null });
     return tomb;
   }
 }

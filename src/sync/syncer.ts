@@ -7,7 +7,7 @@ import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import { TetherError } from '../lib/errors.js';
 import { LocalState, type LocalService } from './local-state.js';
-import { desiredRegistration, fingerprint, reconcile, type Action, type HeartbeatMode, type Registration } from './reconcile.js';
+import { criticalDeadline, desiredRegistration, fingerprint, nextCriticalDeadline, reconcile, type Action, type Circumstances, type HeartbeatMode, type Registration } from './reconcile.js';
 import { SessionKeeper } from './session.js';
 
 /** Registry calls in flight at once during a pass. */
@@ -36,6 +36,10 @@ export interface SyncerOptions {
   resyncIntervalMs?: number;
   /** Called after each pass with whether every action succeeded. */
   onPass?: (ok: boolean) => void;
+  /** True while a service (or the whole agent) is in maintenance: it is not registered (default: never). */
+  inMaintenance?: (id: string) => boolean;
+  /** A critical service passed its deregister_critical_after and leaves discovery. */
+  onCriticalDeregister?: (id: string) => void;
 }
 
 /**
@@ -55,6 +59,8 @@ export class Syncer {
   private running: Promise<void> | null = null;
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Wakes a pass at the next deregister_critical_after deadline. */
+  private criticalTimer: NodeJS.Timeout | undefined;
   private loops: Promise<void>[] = [];
   /** True after the first pass in which every action succeeded. */
   synced = false;
@@ -136,6 +142,7 @@ export class Syncer {
     do {
       this.again = false;
       const ok = await this.pass();
+      this.armCriticalTimer();
       this.opts.onPass?.(ok);
       if (ok) {
         this.backoff.reset();
@@ -149,6 +156,22 @@ export class Syncer {
     } while (this.again && !this.stop.signal.aborted);
   }
 
+  /** What decides registrations besides each service's state, as of now. */
+  private circumstances(): Circumstances {
+    return { now: Date.now(), inMaintenance: this.opts.inMaintenance ?? (() => false) };
+  }
+
+  /** A pass at the next deregister_critical_after deadline (a timer, not a poll: nothing else would wake us). */
+  private armCriticalTimer(): void {
+    clearTimeout(this.criticalTimer);
+    if (this.stop.signal.aborted) return;
+    const now = Date.now();
+    const next = nextCriticalDeadline(this.services.values(), now);
+    if (next === null) return;
+    this.criticalTimer = setTimeout(() => this.trigger(), next - now);
+    this.criticalTimer.unref();
+  }
+
   /**
    * One reconcile pass; returns true when every action succeeded. Removals
    * go first (an id they free may be registered next), then the writes, each
@@ -156,7 +179,7 @@ export class Syncer {
    * in a few round trips' time, not one after another).
    */
   private async pass(): Promise<boolean> {
-    const actions = reconcile(this.services.values(), this.opts.mode);
+    const actions = reconcile(this.services.values(), this.opts.mode, this.circumstances());
     let ok = true;
     const run = async (action: Action): Promise<void> => {
       if (this.stop.signal.aborted) {
@@ -198,7 +221,11 @@ export class Syncer {
         if (!isFault(err, 'notFoundError')) throw err;
       });
       this.services.setRegistered(action.id, null);
-      log.info({ service: action.id }, 'deregistered');
+      const at = this.circumstances();
+      const deadline = criticalDeadline(s);
+      const critical = deadline !== null && at.now >= deadline && !s.removing && !at.inMaintenance(s.spec.id);
+      if (critical) this.opts.onCriticalDeregister?.(action.id);
+      log.info({ service: action.id, ...(critical ? { reason: 'deregister_critical_after' } : {}) }, 'deregistered');
     } else if (action.kind === 'update') {
       const { id: _id, ...patch } = action.registration;
       try {
@@ -260,7 +287,7 @@ export class Syncer {
       timeoutSec,
       // The registry forgot it: create it as it should be now, not as it was first registered.
       recreate: async (signal) => {
-        const now = desiredRegistration(s, this.opts.mode);
+        const now = desiredRegistration(s, this.opts.mode, this.circumstances());
         if (now === null) throw new TetherError('sync.not_wanted', `service ${id} is no longer to be registered`);
         const next = await this.createFor(s, now, signal);
         this.services.setRegistered(id, fingerprint(now));
@@ -346,6 +373,7 @@ export class Syncer {
   async close(timeoutMs: number): Promise<void> {
     this.stop.abort();
     clearTimeout(this.retryTimer);
+    clearTimeout(this.criticalTimer);
     const bounded = AbortSignal.timeout(timeoutMs);
     // unref: the bound must not itself keep the process alive once everything else has stopped.
     await Promise.race([this.idle(), sleep(timeoutMs, bounded, true)]);

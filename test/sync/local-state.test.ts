@@ -10,6 +10,7 @@ const spec = (id: string, over: Partial<ServiceSpec> = {}): ServiceSpec => ({
   metadata: {},
   heartbeatTimeoutSec: 15,
   onUnhealthy: 'deregister',
+  deregisterCriticalAfterMs: null,
   check,
   origin: 'test:1',
   ...over,
