@@ -44,3 +44,4 @@ export type { Registry } from './registry/registry.js';
 export { EVENT_TYPES } from './registry/types.js';
 export type * from './registry/types.js';
 export type { Clock } from './lib/clock.js';
+export type { TlsOptions } from './lib/http-pool.js';

@@ -55,7 +55,9 @@ Commands:
 ${lines.join('\n')}
 
 Client commands take --url BASE (env TETHER_URL; BASE includes the tenant, e.g.
-http://127.0.0.1:8470/v1.0/1234), --token TOKEN (env TETHER_TOKEN) and --json.
+http://127.0.0.1:8470/v1.0/1234), --token TOKEN (env TETHER_TOKEN) and --json; for an
+https:// server also --cacert FILE, --cert FILE, --key FILE, --server-name NAME (env
+TETHER_CACERT, TETHER_CERT, TETHER_KEY, TETHER_SERVER_NAME).
 
 Run 'tether <command> --help' for a command's options. 'tether --version' prints the version.
 Exit codes: 0 ok, 1 error (a registry fault), 2 usage, 3 registry unreachable.

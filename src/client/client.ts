@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { HttpDispatcher } from '../lib/http-pool.js';
+import type { HttpDispatcher, TlsOptions } from '../lib/http-pool.js';
 import { TetherError } from '../lib/errors.js';
 import type { Queues } from '../queues/queues.js';
 import { isFault } from '../registry/faults.js';
@@ -61,6 +61,8 @@ export interface ClientUrlOptions {
   token?: string | undefined;
   timeoutMs?: number | undefined;
   dispatcher?: HttpDispatcher | undefined;
+  /** For an https URL: CA, client certificate and key (PEM), server name; used by both the registry and the queues pools. */
+  tls?: TlsOptions | undefined;
   /** Client-ID of `queues` (a UUID; default a random one per Client). */
   clientId?: string | undefined;
 }
@@ -107,6 +109,7 @@ export class Client {
         token: opts.token,
         timeoutMs: opts.timeoutMs,
         dispatcher: opts.dispatcher,
+        tls: opts.tls,
       });
       this.tenant = tenant;
       this.owned = true;
@@ -116,6 +119,7 @@ export class Client {
           token: opts.token,
           timeoutMs: opts.timeoutMs,
           dispatcher: opts.dispatcher,
+          tls: opts.tls,
           clientId: opts.clientId,
         });
         return { view: new ProjectQueues(http, tenant, http.clientId), owned: http };

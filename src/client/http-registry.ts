@@ -1,4 +1,4 @@
-import { HttpPool, type HttpDispatcher } from '../lib/http-pool.js';
+import { HttpPool, type HttpDispatcher, type TlsOptions } from '../lib/http-pool.js';
 import { apiCall, headerValue, type ApiTarget, type Reply } from './api-call.js';
 import { TetherError } from '../lib/errors.js';
 import type { Registry } from '../registry/registry.js';
@@ -28,6 +28,8 @@ export interface HttpRegistryOptions {
   timeoutMs?: number | undefined;
   /** Bring your own connection pool (e.g. an HttpPool with TLS material). The caller owns it: `close()` leaves it open. */
   dispatcher?: HttpDispatcher | undefined;
+  /** For an https URL: the CA, client certificate and key (PEM) and server name of the pool made here (not with `dispatcher`). */
+  tls?: TlsOptions | undefined;
 }
 
 interface CallOptions {
@@ -68,7 +70,7 @@ export class HttpRegistry implements Registry {
     // One pool per instance: keep-alive connections are reused across calls
     // (spec 6.7 asks heartbeaters for keep-alive); a send that crosses the
     // server's idle close is retried once on a new connection (see HttpPool).
-    this.dispatcher = opts.dispatcher ?? new HttpPool(this.root.origin);
+    this.dispatcher = opts.dispatcher ?? new HttpPool(this.root.origin, opts.tls);
     this.target = {
       dispatcher: this.dispatcher,
       origin: this.root.origin,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { HttpPool, type HttpDispatcher } from '../lib/http-pool.js';
+import { HttpPool, type HttpDispatcher, type TlsOptions } from '../lib/http-pool.js';
 import { apiCall, headerValue, type ApiTarget, type Reply } from './api-call.js';
 import { TetherError } from '../lib/errors.js';
 import { isQueueFault } from '../queues/faults.js';
@@ -42,6 +42,8 @@ export interface HttpQueuesOptions {
   timeoutMs?: number | undefined;
   /** Bring your own connection pool; the caller owns it (`close()` leaves it open). */
   dispatcher?: HttpDispatcher | undefined;
+  /** For an https URL: the CA, client certificate and key (PEM) and server name of the pool made here (not with `dispatcher`). */
+  tls?: TlsOptions | undefined;
 }
 
 interface CallOptions {
@@ -92,7 +94,7 @@ export class HttpQueues implements Queues {
     this.projectInPath = opts.projectInPath === true;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ownsDispatcher = opts.dispatcher === undefined;
-    this.dispatcher = opts.dispatcher ?? new HttpPool(this.origin);
+    this.dispatcher = opts.dispatcher ?? new HttpPool(this.origin, opts.tls);
     this.target = { dispatcher: this.dispatcher, origin: this.origin, client: 'queues', peer: 'queues server', fault: faultFromQueuesReply };
   }
 

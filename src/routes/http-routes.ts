@@ -1,7 +1,7 @@
 import { faultFromReply } from '../client/wire-fault.js';
 import { parseTenantUrl, tenantPath, type ApiRoot } from '../client/paths.js';
 import { TetherError } from '../lib/errors.js';
-import { HttpPool, readText } from '../lib/http-pool.js';
+import { HttpPool, readText, type TlsOptions } from '../lib/http-pool.js';
 import type { EventRouteStatus } from './types.js';
 
 const TIMEOUT_MS = 10_000;
@@ -17,11 +17,11 @@ export class HttpEventRoutes {
   private readonly pool: HttpPool;
   private readonly token: string | undefined;
 
-  constructor(opts: { url: string; token?: string | undefined }) {
+  constructor(opts: { url: string; token?: string | undefined; tls?: TlsOptions | undefined }) {
     const { root, tenant } = parseTenantUrl(opts.url);
     this.root = root;
     this.tenant = tenant;
-    this.pool = new HttpPool(root.origin);
+    this.pool = new HttpPool(root.origin, opts.tls);
     this.token = opts.token;
   }
 

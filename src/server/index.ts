@@ -1,4 +1,6 @@
 import { createServer, ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { Server as TlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -9,6 +11,7 @@ import type { AuthTable } from './auth.js';
 import { ApiRequest, type ApiResponse } from './exchange.js';
 import { onRequest } from './pipeline.js';
 import type { ServerState } from './state.js';
+import type { ServerTlsOptions } from './tls.js';
 import type { Queues } from '../queues/queues.js';
 import type { RouteStore } from '../routes/route-store.js';
 import { DEFAULT_QUEUE_LIMITS, type QueueLimits } from '../queues/types.js';
@@ -52,6 +55,8 @@ export interface RegistryServerOptions {
   queues?: Queues & { readonly limits?: Readonly<QueueLimits> };
   /** Serves `/v1.0/{tenant}/event-routes` (extension, issue 16); the caller runs the RouteDeliverer. */
   routes?: RouteStore;
+  /** Serves HTTPS with this material (see tls.ts: files, client certificates, reload with setSecureContext on `server`). */
+  tls?: ServerTlsOptions;
 }
 
 export interface RegistryServer {
@@ -94,10 +99,12 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
   // Queue long-polls sit in state.polls too (close() aborts them all) and are counted apart.
   state.metrics.countLongPolls('registry', () => state.polls.size - (state.queues?.polls.size ?? 0));
   if (state.queues !== undefined) state.metrics.countLongPolls('queues', () => state.queues?.polls.size ?? 0);
-  const server = createServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>(
-    { IncomingMessage: ApiRequest, noDelay: true },
-    (req, res) => onRequest(state, req, res, false),
-  );
+  const serverOpts = { IncomingMessage: ApiRequest, noDelay: true };
+  const handler = (req: ApiRequest, res: ApiResponse): void => onRequest(state, req, res, false);
+  const server =
+    opts.tls === undefined
+      ? createServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>(serverOpts, handler)
+      : createHttpsServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>({ ...serverOpts, ...opts.tls }, handler);
   server.on('checkContinue', (req: ApiRequest, res: ApiResponse) => onRequest(state, req, res, true));
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   // Must exceed keepAliveTimeout, or an idle socket may be cut while a request head arrives.
@@ -119,7 +126,8 @@ function listen(server: Server, port: number, host: string): Promise<{ url: stri
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
       const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve({ url: `http://${h}:${addr.port}`, port: addr.port, host: addr.address });
+      const scheme = server instanceof TlsServer ? 'https' : 'http';
+      resolve({ url: `${scheme}://${h}:${addr.port}`, port: addr.port, host: addr.address });
     });
   });
 }

@@ -1,5 +1,5 @@
-import { TetherError } from '../lib/errors.js';
-import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse } from '../lib/http-pool.js';
+import { TetherError, hasCode } from '../lib/errors.js';
+import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse, type TlsOptions } from '../lib/http-pool.js';
 
 /**
  * A small client of etcd's v3 JSON gateway (the grpc-gateway every etcd
@@ -16,12 +16,29 @@ import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse } from '../
  * Errors (TetherError codes): `store.unavailable` when no endpoint answers
  * in time or etcd has no quorum/leader; `store.lease_not_found`,
  * `store.lease_exists`, `store.compacted` for those etcd errors;
- * `store.failed` for anything else. Messages never carry request bodies.
+ * `store.auth_failed` when etcd refuses the user or password;
+ * `store.failed` for anything else. Messages never carry request bodies
+ * (so never the password).
+ *
+ * With `auth`, the gateway logs in (POST /v3/auth/authenticate) before its
+ * first request and sends the token in `Authorization`; when etcd answers
+ * "invalid auth token" (a simple token expires after --auth-token-ttl idle,
+ * 5 min by default, and every member restart forgets them), it logs in again
+ * and sends the request once more: etcd checked the token before applying it.
  */
 export interface GatewayOptions {
   endpoints: readonly string[];
   /** Per-request limit for the reply to start and for the body (ms). */
   timeoutMs: number;
+  /** For https:// endpoints: the CA that signed etcd's certificate, a client certificate and key (--client-cert-auth). */
+  tls?: TlsOptions | undefined;
+  /** etcd's user and password (etcd auth enabled). */
+  auth?: EtcdAuth | undefined;
+}
+
+export interface EtcdAuth {
+  user: string;
+  password: string;
 }
 
 /** gRPC status codes etcd answers with. */
@@ -64,6 +81,8 @@ export function etcdPrefixEnd(prefix: string): string {
 export class EtcdGateway {
   private readonly pools: HttpPool[];
   private current = 0;
+  /** The login in use (or under way), shared by every request; null: log in at the next one. */
+  private token: Promise<string> | null = null;
 
   constructor(private readonly opts: GatewayOptions) {
     if (opts.endpoints.length === 0) throw new TetherError('store.invalid', 'no etcd endpoints given');
@@ -82,7 +101,7 @@ export class EtcdGateway {
         throw new TetherError('store.invalid', `etcd endpoint ${url.origin} carries user:password, which is not supported`);
       }
       // A connect timeout too: the OS's (minutes) would outlast timeoutMs for a member that drops SYNs.
-      return new HttpPool(url.origin, { maxSockets: 64, idleTimeoutMs: 30_000, connectTimeoutMs: opts.timeoutMs });
+      return new HttpPool(url.origin, { maxSockets: 64, idleTimeoutMs: 30_000, connectTimeoutMs: opts.timeoutMs, ...opts.tls });
     });
   }
 
@@ -94,14 +113,51 @@ export class EtcdGateway {
    * POSTs `body` to `path` and returns the parsed reply. `read` marks a call
    * that may be repeated on another endpoint after any transport failure.
    */
-  async call<T>(path: string, body: unknown, read: boolean): Promise<T> {
+  call<T>(path: string, body: unknown, read: boolean): Promise<T> {
+    return this.withToken(JSON_HEADERS, (headers) => this.callOnce<T>(path, body, read, headers));
+  }
+
+  /** Runs `fn` with `base` plus the token; once more with a new login when etcd says the token expired. */
+  private async withToken<T>(base: Record<string, string>, fn: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    if (this.opts.auth === undefined) return fn(base);
+    const token = this.login();
+    try {
+      return await fn(await authHeaders(base, token));
+    } catch (err) {
+      if (!hasCode(err, 'store.auth_expired')) throw err;
+      this.forget(token);
+      return fn(await authHeaders(base, this.login()));
+    }
+  }
+
+  /** The current token, logging in first when there is none; rejects with `store.auth_failed` or `store.unavailable`. */
+  private login(): Promise<string> {
+    const auth = this.opts.auth as EtcdAuth;
+    this.token ??= this.callOnce<{ token?: string }>('/v3/auth/authenticate', { name: auth.user, password: auth.password }, true, JSON_HEADERS).then(
+      (r) => {
+        if (typeof r.token !== 'string' || r.token === '') throw new TetherError('store.failed', 'etcd: authenticate returned no token (is auth enabled?)');
+        return r.token;
+      },
+    );
+    const mine = this.token;
+    // A failed login is not kept: the next request tries again.
+    mine.catch(() => this.forget(mine));
+    return mine;
+  }
+
+  /** Drops `token` unless a newer login replaced it meanwhile. */
+  private forget(token: Promise<string>): void {
+    if (this.token === token) this.token = null;
+  }
+
+  private async callOnce<T>(path: string, body: unknown, read: boolean, headers: Record<string, string>): Promise<T> {
     const payload = JSON.stringify(body);
     let last: unknown;
     for (let tried = 0; tried < this.pools.length; tried++) {
       const i = (this.current + tried) % this.pools.length;
       let res: HttpResponse;
       try {
-        res = await this.send(i, path, payload, JSON_HEADERS, read);
+        res = await this.send(i, path, payload, headers, read);
       } catch (err) {
         last = err;
         if (read || NOT_SENT.has(errCode(err))) continue;
@@ -152,6 +208,24 @@ export class EtcdGateway {
     signal: AbortSignal,
     onOpen: (endpoint: number) => void = () => {},
   ): Promise<void> {
+    const token = this.opts.auth === undefined ? undefined : this.login();
+    try {
+      await this.streamOnce(path, body, onMessage, signal, onOpen, token === undefined ? LEADER_HEADERS : await authHeaders(LEADER_HEADERS, token));
+    } finally {
+      // A stream reopens after a break; by then its token may have expired (etcd cancels such a watch
+      // with "permission denied", not "invalid auth token"): the next one logs in afresh.
+      if (token !== undefined && !signal.aborted) this.forget(token);
+    }
+  }
+
+  private async streamOnce(
+    path: string,
+    body: unknown,
+    onMessage: (msg: unknown) => void,
+    signal: AbortSignal,
+    onOpen: (endpoint: number) => void,
+    headers: Record<string, string>,
+  ): Promise<void> {
     const payload = JSON.stringify(body);
     let res: HttpResponse | undefined;
     let last: unknown;
@@ -160,7 +234,7 @@ export class EtcdGateway {
       try {
         // The body has no deadline: a watch stream stays open. With "require leader", a member cut
         // off from the quorum cancels it instead of keeping it silently open, so it moves on.
-        res = await this.send(i, path, payload, LEADER_HEADERS, true, signal);
+        res = await this.send(i, path, payload, headers, true, signal);
         this.current = i;
         onOpen(i);
       } catch (err) {
@@ -198,11 +272,15 @@ export class EtcdGateway {
    * without a leader: whether the member a stream is open on still serves.
    * A hung or partitioned member keeps the stream open and silent.
    */
-  async probe(i: number, body: unknown): Promise<void> {
+  probe(i: number, body: unknown): Promise<void> {
+    return this.withToken(LEADER_HEADERS, (headers) => this.probeOnce(i, body, headers));
+  }
+
+  private async probeOnce(i: number, body: unknown, headers: Record<string, string>): Promise<void> {
     let reply: unknown;
     let status: number;
     try {
-      const res = await this.send(i, '/v3/kv/range', JSON.stringify(body), LEADER_HEADERS, true);
+      const res = await this.send(i, '/v3/kv/range', JSON.stringify(body), headers, true);
       status = res.statusCode;
       reply = JSON.parse(await readText(res.body, this.opts.timeoutMs));
     } catch (err) {
@@ -219,6 +297,10 @@ export class EtcdGateway {
   async close(): Promise<void> {
     await Promise.all(this.pools.map((p) => p.destroy()));
   }
+}
+
+async function authHeaders(base: Record<string, string>, token: Promise<string>): Promise<Record<string, string>> {
+  return { ...base, authorization: await token };
 }
 
 function errCode(err: unknown): string {
@@ -238,6 +320,10 @@ function etcdError(body: EtcdErrorBody, status: number): TetherError {
   if (body.code === GRPC.NOT_FOUND && /lease not found/.test(message)) return new TetherError('store.lease_not_found', text);
   if (body.code === GRPC.FAILED_PRECONDITION && /lease already exists/.test(message)) return new TetherError('store.lease_exists', text);
   if (body.code === GRPC.OUT_OF_RANGE && /compacted/.test(message)) return new TetherError('store.compacted', text);
+  // --quota-backend-bytes reached (the NOSPACE alarm): writes fail until an operator frees space and disarms it.
+  if (/database space exceeded/.test(message)) return new TetherError('store.nospace', text);
+  if (/invalid auth token/.test(message)) return new TetherError('store.auth_expired', text);
+  if (/authentication failed/.test(message)) return new TetherError('store.auth_failed', `${text} (user or password wrong)`);
   if (body.code === GRPC.UNAVAILABLE || body.code === GRPC.DEADLINE_EXCEEDED || status === 503 || /no leader|timed out|leader changed/.test(message)) {
     return new TetherError('store.unavailable', text);
   }

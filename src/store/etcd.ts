@@ -26,7 +26,8 @@ import type { Logger } from 'pino';
 import { TetherError, hasCode } from '../lib/errors.js';
 import { Backoff, sleep } from '../lib/backoff.js';
 import { silentLogger } from '../observability/logger.js';
-import { b64, EtcdGateway, etcdPrefixEnd, unb64 } from './etcd-gateway.js';
+import { b64, EtcdGateway, etcdPrefixEnd, unb64, type EtcdAuth } from './etcd-gateway.js';
+import type { TlsOptions } from '../lib/http-pool.js';
 import { prefixEnd } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from './store.js';
 import { WatchFeed, type Listener } from './watch-hub.js';
@@ -44,6 +45,10 @@ export interface EtcdStoreOptions {
   compactionIntervalMs?: number;
   /** The cluster's `--max-txn-ops` (default 128, etcd's default): no txn is sent with more operations. */
   maxTxnOps?: number;
+  /** For https:// endpoints: CA, client certificate and key (PEM), server name. */
+  tls?: TlsOptions | undefined;
+  /** etcd user and password, when etcd's auth is enabled (never logged). */
+  auth?: EtcdAuth | undefined;
   logger?: Logger;
 }
 
@@ -117,7 +122,7 @@ export class EtcdStore implements Store {
     // Always a folder: `tether` must not also cover `tether2/`.
     this.root = prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
-    this.gw = new EtcdGateway({ endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000 });
+    this.gw = new EtcdGateway({ endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000, tls: opts.tls, auth: opts.auth });
     this.log = (opts.logger ?? silentLogger()).child({ component: 'etcd' });
   }
 

@@ -2,6 +2,7 @@ import { HttpQueues } from '../../client/queues.js';
 import { TetherError } from '../../lib/errors.js';
 import type { Project } from '../../queues/types.js';
 import { DEFAULT_URL, UsageError } from '../command.js';
+import { clientTlsFrom, clientTlsOptions, type ClientTlsValues } from '../tls-flags.js';
 
 /**
  * The connection of `tether queues`: the same --url/--token as the registry
@@ -12,6 +13,7 @@ import { DEFAULT_URL, UsageError } from '../command.js';
 export const queuesClientOptions = {
   url: { type: 'string' },
   token: { type: 'string' },
+  ...clientTlsOptions,
   project: { type: 'string' },
   global: { type: 'boolean' },
   'client-id': { type: 'string' },
@@ -19,7 +21,7 @@ export const queuesClientOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface QueuesConnection {
+export interface QueuesConnection extends ClientTlsValues {
   url?: string | undefined;
   token?: string | undefined;
   project?: string | undefined;
@@ -67,7 +69,7 @@ export async function withQueues<T>(
   const token = values.token ?? env.TETHER_TOKEN;
   let queues: HttpQueues;
   try {
-    queues = new HttpQueues({ url: target.root, token: token === '' ? undefined : token, clientId: values['client-id'] });
+    queues = new HttpQueues({ url: target.root, token: token === '' ? undefined : token, clientId: values['client-id'], tls: clientTlsFrom(values, env, 'queues') });
   } catch (err) {
     if (err instanceof TetherError && err.code === 'client.invalidUrl') throw new UsageError(err.message, 'queues');
     throw err;

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { TetherError } from '../../lib/errors.js';
 import { firstSignal } from '../../lifecycle/signals.js';
@@ -18,6 +19,8 @@ import type { Store } from '../../store/store.js';
 import { parseDuration } from '../../lib/duration.js';
 import { packageVersion } from '../../version.js';
 import { reloadableAuthFile } from '../auth-reload.js';
+import { reloadableServerTls } from '../../server/tls.js';
+import { ETCD_SECURITY_HELP, etcdSecurityOptions, parseEtcdSecurity, parseServerTlsFlags, SERVER_TLS_HELP, serverTlsOptions, type EtcdSecurity } from '../tls-flags.js';
 import { LOG_HELP, logOptions, logSettings } from '../log-flags.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 
@@ -48,6 +51,8 @@ Options:
                               names are the QueueLimits fields in snake_case (defaults: the upstream ones)
   --shutdown-delay DURATION   on SIGTERM, keep serving this long with /readyz at 503 before closing,
                               so load balancers stop sending requests first (default 0)
+${SERVER_TLS_HELP}
+${ETCD_SECURITY_HELP}
 ${LOG_HELP}
 
 Extension: /v1.0/{tenant}/event-routes/{id} delivers the tenant's registry events (or a
@@ -55,7 +60,7 @@ filtered part) into a queue of the same project, each once, in feed order (see '
 
 GET /healthz (alive), /readyz (store reachable, not shutting down) and
 /metrics (Prometheus) are served at the root, without a token.
-SIGHUP re-reads --auth-file (an invalid file keeps the previous tokens).
+SIGHUP re-reads --auth-file and the --tls-* files (an invalid file keeps the previous ones).
 SIGTERM or SIGINT closes gracefully; a second one exits at once.
 `;
 
@@ -72,6 +77,8 @@ const options = {
   'etcd-timeout': { type: 'string' },
   'etcd-max-txn-ops': { type: 'string' },
   'shutdown-delay': { type: 'string' },
+  ...serverTlsOptions,
+  ...etcdSecurityOptions,
   ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -135,7 +142,7 @@ export function parseStoreFlags(values: {
   for (const e of endpoints) {
     // Never echoed: user:password would end up in logs, and the etcd client sends no credentials.
     const creds = URL.canParse(e) && (new URL(e).username !== '' || new URL(e).password !== '');
-    if (creds) throw new UsageError(`--etcd-endpoints: ${new URL(e).host} carries user:password, which is not supported (etcd authentication is not)`, 'registry');
+    if (creds) throw new UsageError(`--etcd-endpoints: ${new URL(e).host} carries user:password; use --etcd-user and --etcd-password-file`, 'registry');
     if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new UsageError(`--etcd-endpoints: "${e}" is not http(s)://HOST:PORT`, 'registry');
   }
   const timeoutMs = positiveDuration('etcd-timeout', values['etcd-timeout']);
@@ -150,14 +157,14 @@ export function parseStoreFlags(values: {
   };
 }
 
-async function openStore(choice: StoreChoice, logger: Logger): Promise<Store> {
+async function openStore(choice: StoreChoice, logger: Logger, security: EtcdSecurity = {}): Promise<Store> {
   if (choice.engine === 'sqlite') {
     await mkdir(choice.data, { recursive: true });
     return openSqliteStore({ path: join(choice.data, 'registry.db') });
   }
   const { openEtcdStore } = await import('../../store/etcd.js');
   const { engine: _, ...opts } = choice;
-  return openEtcdStore({ ...opts, logger });
+  return openEtcdStore({ ...opts, ...security, logger });
 }
 
 export const registryCommand: Command = {
@@ -169,6 +176,8 @@ export const registryCommand: Command = {
     if (values.help) return (out(help), 0);
     positionals('registry', pos, []);
     const choice = parseStoreFlags(values);
+    const etcdSecurity = parseEtcdSecurity(values, choice.engine);
+    const tlsFiles = parseServerTlsFlags(values, 'registry');
     const { host, port } = parseListen(values.listen ?? '127.0.0.1:8470');
     const eventRetentionMs = positiveDuration('event-retention', values['event-retention']);
     const shutdownDelayMs = positiveDuration('shutdown-delay', values['shutdown-delay'], true) ?? 0;
@@ -176,14 +185,16 @@ export const registryCommand: Command = {
     const log = logger.child({ component: 'cli' });
     // SIGHUP re-reads --auth-file (token rotation); without one there is nothing to reload.
     let reloadAuth = (): void => log.info('SIGHUP: no --auth-file, nothing to reload');
-    const signal = firstSignal(() => reloadAuth());
+    let reloadTls = (): void => {};
+    const signal = firstSignal(() => (reloadAuth(), reloadTls()));
 
     // Opened in order, closed in reverse; a failure half-way closes what is open.
     const authFile = values['auth-file'] !== undefined ? await reloadableAuthFile(values['auth-file'], log) : undefined;
     if (authFile) reloadAuth = () => void authFile.reload();
     const auth = authFile?.table;
+    const tls = tlsFiles !== undefined ? await reloadableServerTls(tlsFiles, log) : undefined;
     const metrics = new ServerMetrics(undefined, { processMetrics: true, version: packageVersion() });
-    const store = instrumentStore(await openStore(choice, logger), metrics);
+    const store = instrumentStore(await openStore(choice, logger, etcdSecurity), metrics);
     let registry: RegistryService | undefined;
     let queues: QueueService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
@@ -208,7 +219,10 @@ export const registryCommand: Command = {
         readiness: async () => void (await store.revision()),
         shutdownDelayMs,
         ...(auth !== undefined ? { auth } : {}),
+        ...(tls !== undefined ? { tls: tls.options } : {}),
       });
+      const tlsServer = server.server;
+      if (tls !== undefined && tlsServer instanceof TlsServer) reloadTls = () => void tls.reload(tlsServer);
       const { url } = await server.listen(port, host);
       if (auth === undefined) log.warn('no --auth-file: the registry accepts every request, with or without a token');
       log.info({ url, ...(choice.engine === 'sqlite' ? { data: choice.data } : { etcd: choice.endpoints }) }, 'registry listening');

@@ -1,5 +1,6 @@
 import { HttpEventRoutes } from '../../routes/http-routes.js';
 import type { EventRouteStatus } from '../../routes/types.js';
+import { clientTlsFrom, type ClientTlsValues } from '../tls-flags.js';
 import { clientOptions, DEFAULT_URL, out, outJson, parse, positionals, runSub, type Command } from '../command.js';
 import { formatTable } from '../table.js';
 
@@ -35,9 +36,10 @@ const setOptions = {
   ttl: { type: 'string' },
 } as const;
 
-async function withRoutes<T>(values: { url?: string | undefined; token?: string | undefined }, fn: (r: HttpEventRoutes) => Promise<T>): Promise<T> {
+async function withRoutes<T>(values: { url?: string | undefined; token?: string | undefined } & ClientTlsValues, fn: (r: HttpEventRoutes) => Promise<T>): Promise<T> {
   const token = values.token ?? process.env.TETHER_TOKEN;
-  const routes = new HttpEventRoutes({ url: values.url ?? process.env.TETHER_URL ?? DEFAULT_URL, token: token === '' ? undefined : token });
+  const tls = clientTlsFrom(values, process.env, 'routes');
+  const routes = new HttpEventRoutes({ url: values.url ?? process.env.TETHER_URL ?? DEFAULT_URL, token: token === '' ? undefined : token, tls });
   try {
     return await fn(routes);
   } finally {
