@@ -15,6 +15,8 @@ export const QUEUE_FAULTS = {
   notAcceptable: { status: 406, title: 'Media type not acceptable' },
   /** The wire adds `Retry-After: 30`. */
   unavailable: { status: 503, title: 'Service temporarily unavailable' },
+  /** Extension: the database is full (--max-db-bytes, etcd NOSPACE); writes refused, reads and deletes served. */
+  insufficientStorage: { status: 507, title: 'Insufficient storage' },
 } as const;
 
 export type QueueFaultKind = keyof typeof QUEUE_FAULTS;

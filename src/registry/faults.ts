@@ -15,6 +15,8 @@ export const FAULT_STATUS = {
   internalError: 500,
   notImplementedError: 501,
   systemFailureError: 503,
+  /** Extension: the database is full (--max-db-bytes, etcd NOSPACE); writes refused, reads and deletes served. */
+  insufficientStorage: 507,
 } as const;
 
 export type FaultType = keyof typeof FAULT_STATUS;

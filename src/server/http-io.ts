@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { hasCode } from '../lib/errors.js';
 import { RegistryFault, faults } from '../registry/faults.js';
+import { registryQuotaFault } from './quota/quota-faults.js';
 import type { ApiRequest, ApiResponse } from './exchange.js';
 import type { ServerState } from './state.js';
 
@@ -157,8 +158,11 @@ export function sendTooLarge(req: ApiRequest, res: ApiResponse): void {
  * a 500 internalError. `unexpected` tells the caller to log the error.
  */
 export function toFault(err: unknown): { fault: RegistryFault; unexpected: boolean } {
+  const quota = registryQuotaFault(err);
+  if (quota !== undefined) return { fault: quota, unexpected: false };
   if (err instanceof RegistryFault) {
-    if (err.status < 500) return { fault: err, unexpected: false };
+    // A full database (507) says so: its message is the operator's instruction, not an internal detail.
+    if (err.status < 500 || err.type === 'insufficientStorage') return { fault: err, unexpected: false };
     const fault = err.message === 'Internal Error' && err.details === 'Internal Error' ? err : new RegistryFault(err.type, 'Internal Error', 'Internal Error');
     return { fault, unexpected: err.type !== 'systemFailureError' };
   }

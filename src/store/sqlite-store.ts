@@ -202,6 +202,14 @@ export class SqliteStore implements Store {
     return this.rev;
   }
 
+  /** Bytes of the database file in use (pages minus free pages): what --max-db-bytes compares, freed at once by deletes. */
+  dbBytesInUse(): number {
+    this.assertOpen();
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * (this.db.pragma('page_size', { simple: true }) as number);
+  }
+
   /** Txns applied and durable SQLite commits (fsyncs) since open: their ratio is the group commit's mean group size. */
   commitStats(): { txns: number; commits: number } {
     return { ...this.counts };

@@ -2,6 +2,7 @@ import { hasCode } from '../../lib/errors.js';
 import { isQueueFault, queueFault, type QueueFault } from '../../queues/faults.js';
 import { UNMATCHED_ROUTE } from '../../observability/server-metrics.js';
 import { RegistryFault } from '../../registry/faults.js';
+import { queuesQuotaFault } from '../quota/quota-faults.js';
 import { splitTarget, type ApiRequest, type ApiResponse } from '../exchange.js';
 import type { ServerState } from '../state.js';
 import type { QueueApi, QueueExchange, QueueHandler } from './context.js';
@@ -197,6 +198,8 @@ function faultOf(req: ApiRequest, err: unknown): QueueFault | null {
   // A long-poll aborted by close() answers 503 whatever the domain rejected with.
   if (poll !== null && poll.signal.aborted) return queueFault('unavailable', 'The server is shutting down.');
   if (isQueueFault(err)) return err;
+  const quota = queuesQuotaFault(err);
+  if (quota !== undefined) return quota;
   // JSON.stringify of a reply holding a stored document too deep for this stack: the request's data, not a bug.
   if (err instanceof RangeError) return queueFault('invalidApiCall', 'The reply holds a document nested too deeply to serialize.');
   if (err instanceof RegistryFault && err.status === 503) return queueFault('unavailable', 'The server is shutting down.');
