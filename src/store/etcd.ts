@@ -250,6 +250,16 @@ export class EtcdStore implements Store {
     return rev(r.header);
   }
 
+  /**
+   * Bytes of the backend in use (etcd's dbSizeInUse; dbSize on versions without it): what
+   * --max-db-bytes compares. Deleted keys are freed by compaction, which this store runs.
+   */
+  async dbBytesInUse(): Promise<number> {
+    this.assertOpen();
+    const r = await this.gw.call<{ dbSize?: string; dbSizeInUse?: string }>('/v3/maintenance/status', {}, true);
+    return Number(r.dbSizeInUse ?? r.dbSize ?? 0);
+  }
+
   /** Stops the watch stream and the compactor, and closes the connections. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -11,6 +11,8 @@ import { createQueueService, type QueueService } from '../../queues/service.js';
 import { parseQueueLimits } from '../queue-limits.js';
 import type { ResourceLimits } from '../../registry/types.js';
 import { createRegistryServer } from '../../server/index.js';
+import { openQuotaStore, parseBytes, type QuotaFlags } from '../../server/quota/open-quota.js';
+import { registerQuotaMetrics } from '../../server/quota/quota-metrics.js';
 import { RouteDeliverer } from '../../routes/deliverer.js';
 import { RouteStore } from '../../routes/route-store.js';
 import type { Logger } from 'pino';
@@ -49,6 +51,12 @@ Options:
                               (defaults: service=200, configuration_value=1000, session=100)
   --queue-limits LIST         Cloud Queues limits (spec section 3), e.g. max_messages_per_claim=100,max_wait_ms=20000;
                               names are the QueueLimits fields in snake_case (defaults: the upstream ones)
+  --max-tenants N             most tenants the server holds; a new one beyond it is refused (400 limitReached,
+                              queues 400 Invalid API call)
+  --tenant-quota-bytes SIZE   most bytes of configuration values, queue messages and queue metadata per tenant
+                              (65536, 64K, 10MB, 1GiB); a write beyond it is refused like --max-tenants
+  --max-db-bytes SIZE         database size quota: beyond it writes are refused with 507 Insufficient storage,
+                              while reads and deletes still work (etcd's own NOSPACE alarm answers the same)
   --shutdown-delay DURATION   on SIGTERM, keep serving this long with /readyz at 503 before closing,
                               so load balancers stop sending requests first (default 0)
 ${SERVER_TLS_HELP}
@@ -77,6 +85,9 @@ const options = {
   'etcd-timeout': { type: 'string' },
   'etcd-max-txn-ops': { type: 'string' },
   'shutdown-delay': { type: 'string' },
+  'max-tenants': { type: 'string' },
+  'tenant-quota-bytes': { type: 'string' },
+  'max-db-bytes': { type: 'string' },
   ...serverTlsOptions,
   ...etcdSecurityOptions,
   ...logOptions,
@@ -157,6 +168,22 @@ export function parseStoreFlags(values: {
   };
 }
 
+/** --max-tenants, --tenant-quota-bytes, --max-db-bytes; bad values are usage errors. */
+export function parseQuotaFlags(values: { 'max-tenants'?: string | undefined; 'tenant-quota-bytes'?: string | undefined; 'max-db-bytes'?: string | undefined }): QuotaFlags {
+  const tenants = values['max-tenants'];
+  if (tenants !== undefined && !/^[1-9]\d{0,8}$/.test(tenants)) throw new UsageError(`--max-tenants must be a positive integer, got "${tenants}"`, 'registry');
+  try {
+    return {
+      maxTenants: tenants === undefined ? undefined : Number(tenants),
+      tenantQuotaBytes: parseBytes('tenant-quota-bytes', values['tenant-quota-bytes']),
+      maxDbBytes: parseBytes('max-db-bytes', values['max-db-bytes']),
+    };
+  } catch (err) {
+    if (err instanceof TetherError && err.code === 'quota.invalid') throw new UsageError(err.message, 'registry');
+    throw err;
+  }
+}
+
 async function openStore(choice: StoreChoice, logger: Logger, security: EtcdSecurity = {}): Promise<Store> {
   if (choice.engine === 'sqlite') {
     await mkdir(choice.data, { recursive: true });
@@ -194,7 +221,11 @@ export const registryCommand: Command = {
     const auth = authFile?.table;
     const tls = tlsFiles !== undefined ? await reloadableServerTls(tlsFiles, log) : undefined;
     const metrics = new ServerMetrics(undefined, { processMetrics: true, version: packageVersion() });
-    const store = instrumentStore(await openStore(choice, logger, etcdSecurity), metrics);
+    const quotaFlags = parseQuotaFlags(values);
+    // Quotas wrap the engine itself (it reports its size); the metrics time what the domains ask.
+    const quota = await openQuotaStore(await openStore(choice, logger, etcdSecurity), quotaFlags, logger);
+    registerQuotaMetrics(metrics.registry, quota);
+    const store = instrumentStore(quota, metrics);
     let registry: RegistryService | undefined;
     let queues: QueueService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
