@@ -87,7 +87,10 @@ export async function runExec(opts: ExecOptions): Promise<number> {
     return sig === null ? await supervisor.done : await stopInOrder(agent, supervisor, spec, sig, log);
   } finally {
     removeSignals();
-    reaper?.stop();
+    if (reaper) {
+      reaper.stop();
+      log.info({ reaped: reaper.reaped }, 'orphan reaper stopped');
+    }
     await envWatch.stop();
     await agent.close();
   }
