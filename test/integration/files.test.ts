@@ -188,7 +188,7 @@ files:
     };
     const dry = await run(['--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.out).toContain(`would write ${dir}/value`);
+    expect(dry.out).toContain(`--- /dev/null\n+++ ${dir}/value\n@@ -0,0 +1,1 @@\n+hello\n`);
     expect(await read(join(dir, 'value'))).toBeNull();
     expect((await run([])).code).toBe(0);
     expect(await read(join(dir, 'value'))).toBe('hello');
