@@ -23,7 +23,7 @@ const NAMED_SECTIONS = new Set(['actions']);
  */
 export function coerceInterpolated(value: unknown, issues: readonly z.core.$ZodIssue[], src: SourceFile): boolean {
   let changed = false;
-  for (const issue of issues) {
+  for (const issue of flatIssues(issues)) {
     if (issue.code !== 'invalid_type' || !['number', 'int', 'boolean'].includes(issue.expected)) continue;
     if (!interpolatedAt(src, issue.path)) continue;
     const parent = at(value, issue.path.slice(0, -1));
@@ -36,6 +36,15 @@ export function coerceInterpolated(value: unknown, issues: readonly z.core.$ZodI
     changed = true;
   }
   return changed;
+}
+
+/** The issues with those of every union branch among them (their paths made absolute): `tls_skip_verify` sits in a union. */
+function flatIssues(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...i.path];
+    if (i.code === 'invalid_union') return i.errors.flatMap((branch) => flatIssues(branch, path));
+    return [{ ...i, path } as z.core.$ZodIssue];
+  });
 }
 
 /** True when the YAML scalar at `path` was written with a `${...}` reference. */
