@@ -20,6 +20,7 @@ import { packageVersion } from '../version.js';
 import { ServiceRuntime } from './runtime.js';
 import type { AgentStatus } from './status.js';
 import { watchPaths } from './watch.js';
+import { upstreamTls } from './upstream-tls.js';
 import { startGroupWatchdog } from '../lib/process-groups.js';
 import { AgentWorkers, type WorkerQueues } from '../workers/agent-workers.js';
 
@@ -398,9 +399,7 @@ export async function httpUpstream(
   };
 }
 
-/** A keep-alive pool to an https registry with the manifest's CA and client certificate. */
+/** A keep-alive pool to an https registry with the manifest's CA, client certificate and server name. */
 async function tlsPool(origin: string, tls: NonNullable<Upstream['tls']>): Promise<HttpPool> {
-  const read = (f: string | null) => (f === null ? undefined : readFile(f));
-  const [ca, cert, key] = await Promise.all([read(tls.caFile), read(tls.certFile), read(tls.keyFile)]);
-  return new HttpPool(origin, { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) });
+  return new HttpPool(origin, await upstreamTls(tls));
 }

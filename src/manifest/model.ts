@@ -13,7 +13,7 @@ export interface Upstream {
   token: string | null;
   tokenFile: string | null;
   timeoutMs: number;
-  tls: { caFile: string | null; certFile: string | null; keyFile: string | null } | null;
+  tls: { caFile: string | null; certFile: string | null; keyFile: string | null; serverName: string | null } | null;
 }
 
 export interface AgentSettings {

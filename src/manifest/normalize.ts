@@ -78,7 +78,7 @@ function upstream(u: NonNullable<ParsedManifest['upstream']>, where: Where, issu
     token: u.token ?? null,
     tokenFile: u.token_file ?? null,
     timeoutMs: u.timeout === undefined ? DEFAULTS.upstreamTimeoutMs : parseDuration(u.timeout),
-    tls: u.tls ? { caFile: u.tls.ca_file ?? null, certFile: u.tls.cert_file ?? null, keyFile: u.tls.key_file ?? null } : null,
+    tls: u.tls ? { caFile: u.tls.ca_file ?? null, certFile: u.tls.cert_file ?? null, keyFile: u.tls.key_file ?? null, serverName: u.tls.server_name ?? null } : null,
   };
 }
 

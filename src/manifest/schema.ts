@@ -87,6 +87,7 @@ export const upstreamSchema = z
         ca_file: z.string().optional().describe('CA bundle (PEM) to verify the registry.'),
         cert_file: z.string().optional().describe('Client certificate (PEM).'),
         key_file: z.string().optional().describe('Client key (PEM).'),
+        server_name: z.string().min(1).optional().describe("Name the registry's certificate must carry (default: the URL's host)."),
       })
       .optional()
       .describe('TLS settings for an https registry.'),

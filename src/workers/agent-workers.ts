@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HttpQueues } from '../client/queues.js';
+import { upstreamTls } from '../agent/upstream-tls.js';
 import { TetherError } from '../lib/errors.js';
 import type { Manifest } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';
@@ -88,7 +89,8 @@ export class AgentWorkers {
     if (!up || !first) throw new TetherError('agent.no_upstream', 'workers need upstream.url: the queues are on the registry server');
     const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
     // The first server of the list: queue calls are retried by consume() on failure, not failed over.
-    this.owned = new HttpQueues({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs });
+    const tls = up.tls ? await upstreamTls(up.tls) : undefined;
+    this.owned = new HttpQueues({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, tls });
     return { queues: this.owned, project: first.tenant };
   }
 }
