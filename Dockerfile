@@ -8,7 +8,9 @@
 #     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
 #   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
 #     tether-sidecar agent --config /etc/tether/tether.yaml
-#   # The application as tether's child (an image FROM this one that adds the app; tini stays PID 1):
+#   # The application as tether's child (an image FROM this one that adds the app, e.g.
+#   #   ENTRYPOINT ["tether", "exec", "--config", "/etc/tether/tether.yaml", "--"]  CMD ["web", "--port", "8080"]
+#   # with tether as PID 1: it reaps orphans itself; or keep this image's tini in front):
 #   docker run -d --name web -v /etc/tether:/etc/tether:ro web-with-tether \
 #     exec --config /etc/tether/tether.yaml -- web --port 8080
 #
@@ -17,9 +19,10 @@
 # the repository, then starts `tether` from the runtime stage and runs the
 # HEALTHCHECK command. Keep the steps plain shell so that stays true.
 
-# The Node major here is the one CI tests the image with: `npm test`
-# (scripts/test.sh) reads it from this line and runs the whole suite on it.
-ARG NODE_IMAGE=node:24-bookworm-slim
+# The exact Node CI tests the image with: the version in .node-version, which
+# `npm test` (scripts/test.sh) installs and runs the whole suite on
+# (test/lib/node-version.test.ts holds this line and that file equal).
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 # ---- build: all dependencies, better-sqlite3 compiled from source, dist/ ----
 FROM ${NODE_IMAGE} AS build
@@ -35,6 +38,10 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
+# The orphan reaper addon (`tether exec` as PID 1): Node-API, built with the
+# node-gyp that npm bundles against this Node's own headers; a failure fails the build.
+COPY native ./native
+RUN node native/build.mjs
 
 # ---- prod-deps: the same node_modules without the dev dependencies ----
 # Pruning keeps the better-sqlite3 binary compiled above (no second compile).
@@ -50,6 +57,7 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/build/Release/tether_reaper.node ./native/build/Release/
 # `tether` on PATH, for the ENTRYPOINT and for `docker exec ... tether services list`.
 RUN chmod 755 dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/tether
 USER 10001:10001
@@ -63,5 +71,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.TETHER_HEALTHCHECK_URL).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini is PID 1: it forwards SIGTERM/SIGINT/SIGHUP to tether (which deregisters
 # its services and exits 0) and reaps the exec probes' and actions' orphans.
+# (`tether exec` needs no init: as PID 1 it forwards signals and reaps orphans itself.)
 ENTRYPOINT ["tini", "--", "tether"]
 CMD ["--help"]

@@ -4,13 +4,16 @@
 #
 #   1. Debian packages the tests use, installed only when missing;
 #   2. `npm ci` when node_modules is missing or does not match the lockfile;
+#   2b. the orphan reaper addon (native/build.mjs: node-gyp, Node-API), when
+#      older than its sources;
 #   3. the typecheck;
 #   4. vitest on this machine's Node;
-#   5. vitest again on the Node the Docker image ships (the major in the
-#      Dockerfile's NODE_IMAGE), fetched from the npm registry
-#      (node-linux-<arch>), in a copy of this tree whose node_modules is
-#      installed by that Node, so better-sqlite3 is compiled for each Node and
-#      the first build is left alone;
+#   5. vitest again on the Node the Docker image ships (the exact version in
+#      .node-version, the Dockerfile's NODE_IMAGE too), fetched from the npm
+#      registry (node-linux-<arch>), in a copy of this tree whose node_modules
+#      is installed by that Node, so better-sqlite3 is compiled for each Node
+#      and the first build is left alone; the reaper addon is step 2b's build,
+#      copied (one Node-API build serves both Nodes);
 #   6. each runner's summary, then one plain "N passed, N failed" line, last.
 #
 # Arguments go to both vitest runs (`npm test -- test/deploy/entries.test.ts`).
@@ -81,6 +84,11 @@ fi
 # vitest run that did not report or a Node that could not be set up counts as one failure.
 results=()
 summaries=()
+
+# ---- 2b. the reaper addon ----
+step "native addon (native/build.mjs)"
+if node native/build.mjs --if-stale; then summaries+=("native addon: ok"); else summaries+=("native addon: build failed"); results+=("0 1"); fi
+
 # Records "LABEL: N passed, N failed" from a vitest JSON report (a file that
 # failed to load counts as one failed test: vitest counts none in it).
 vitest_summary() {
@@ -110,18 +118,19 @@ vitest_summary "node $first_node" .vitest/results.json
 
 # ---- 5. vitest, the image's Node ----
 second_node_run() {
-  local major arch cache pkg bin tree
-  major=$(sed -n 's/^ARG NODE_IMAGE=node:\([0-9][0-9]*\).*/\1/p' Dockerfile)
-  [ -n "$major" ] || { echo "no Node major in the Dockerfile's ARG NODE_IMAGE"; return 1; }
+  local version major arch cache pkg bin tree
+  version=$(tr -d '[:space:]' <.node-version)
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "no Node version (x.y.z) in .node-version"; return 1; }
+  major=${version%%.*}
   arch=$(node -p 'process.arch')
   # As root, a cache every user can read: the Dockerfile test runs the image's
   # commands as the image's user, whose `node` on the PATH must be this one.
   if [ "$(id -u)" -eq 0 ]; then cache=/var/cache/tether-sidecar; else cache=${XDG_CACHE_HOME:-$HOME/.cache}/tether-sidecar; fi
   cache=${TETHER_TEST_CACHE:-$cache}
   pkg="$cache/node$major/node_modules/node-linux-$arch"
-  if [ ! -x "$pkg/bin/node" ]; then
-    step "fetch node-linux-$arch@$major from the npm registry"
-    npm install --prefix "$cache/node$major" --no-save --no-audit --no-fund "node-linux-$arch@$major" || return 1
+  if [ ! -x "$pkg/bin/node" ] || [ "$("$pkg/bin/node" -v)" != "v$version" ]; then
+    step "fetch node-linux-$arch@$version from the npm registry"
+    npm install --prefix "$cache/node$major" --no-save --no-audit --no-fund "node-linux-$arch@$version" || return 1
   fi
   bin=$(cd "$pkg/bin" && pwd)
   second_node=$("$bin/node" -v)
@@ -146,6 +155,10 @@ second_node_run() {
     (cd "$tree" && "${clean[@]}" npm_config_build_from_source=true npm_config_nodedir="$pkg" npm ci --no-audit --no-fund) || return 1
     echo "$second_node" >"$tree/node_modules/.tether-node"
   fi
+  # The addon built once in step 2b, not a second build: Node-API loads it on this Node too.
+  rm -rf "$tree/native/build"
+  # (Touched: the copy's sources are newer, and the tests rebuild a stale addon.)
+  if [ -d native/build ]; then cp -a native/build "$tree/native/build" && touch "$tree/native/build/Release/tether_reaper.node"; fi
   step "vitest on node $second_node"
   rm -f "$tree/.vitest/results.json"
   (cd "$tree" && "${clean[@]}" npx vitest run "$@")
