@@ -233,7 +233,7 @@ describe('deploy/kubernetes', () => {
     const d = find('Deployment', 'web', 'app-exec.yaml');
     const spec = pod(d);
     const web = container(spec, 'web') as Container & { command?: string[] };
-    // tini is PID 1 (tether cannot reap orphans as PID 1), tether exec its child, the app tether's child.
+    // tini is PID 1 (the image's entrypoint; tether exec could be PID 1 too), tether exec its child, the app tether's child.
     expect(web.command).toEqual(['tini', '--', 'tether']);
     const args = web.args as string[];
     expect(args.slice(0, 3)).toEqual(['exec', '--config', '/etc/tether/tether.yaml']);
