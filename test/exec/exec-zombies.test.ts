@@ -7,8 +7,7 @@ import { APP, ExecHarness, alive } from './harness.js';
  * Reaping, with real processes: a child that double-forks (its middle
  * process exits, the grandchild is orphaned and exits later) leaves no
  * zombie under tether, and tether reaps its own child at every restart.
- * (Orphans re-parented to tether when it is PID 1 are a different matter:
- * see README, "tether exec", PID 1.)
+ * (Orphans re-parented to tether when it is PID 1: exec-pid1.test.ts.)
  */
 
 const h = new ExecHarness();
