@@ -1,19 +1,10 @@
 import { Backoff, sleep } from '../lib/backoff.js';
-import { TetherError } from '../lib/errors.js';
-import { isQueueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
-import type { Claim, Message, Project } from '../queues/types.js';
+import type { Claim, Project } from '../queues/types.js';
+import { workClaim, type ClaimWork, type MessageHandler } from './queue-claim.js';
 import { isPermanent, report } from './queues-retry.js';
 
-/** What a handler gets beside the message. */
-export interface MessageContext {
-  claimId: string;
-  /** Aborts when the consumer is stopped or the claim is lost (renewal found it gone): stop early if you can. */
-  signal: AbortSignal;
-}
-
-/** Resolves = handled (the message is deleted); rejects = failed (the message is released and redelivered). */
-export type MessageHandler = (message: Message, ctx: MessageContext) => Promise<void> | void;
+export type { MessageContext, MessageHandler } from './queue-claim.js';
 
 export interface ConsumeOptions {
   /** Stops the consumer: no new claims or handler calls; in-flight handlers settle, the rest is released. */
@@ -24,8 +15,16 @@ export interface ConsumeOptions {
   ttl?: number | undefined;
   /** Claim grace, seconds (60..43200, default 60): how long past the claim a message outlives its own ttl. */
   grace?: number | undefined;
-  /** Handler calls running at once, within one claim (default 1). */
+  /** Handler calls running at once: within one claim, or across claims with `pipeline` (default 1). */
   concurrency?: number | undefined;
+  /**
+   * Claim again as soon as a handler slot frees, instead of after the whole
+   * claim has settled: `concurrency` handlers run across several claims (each
+   * claim takes at most the free slots, and at most `limit`), so one slow
+   * message does not hold the other slots idle, and `concurrency` may exceed
+   * the server's messages per claim. Default false (one claim at a time).
+   */
+  pipeline?: boolean | undefined;
   /** How long one claim request waits for a message (the `wait` extension; default 20 s, the server caps at 30 s). */
   waitMs?: number | undefined;
   /** How often a claim is renewed while its handlers run, ms (default a third of `ttl`). */
@@ -57,8 +56,10 @@ export interface ConsumeResult {
  * v1 has no per-message release and no dead-letter queue: a message that
  * keeps failing is redelivered until its own ttl ends it.
  *
- * Delivery is at least once: a handler that outlives a lost claim (renewal
- * failed past the ttl) may see its message handled again elsewhere.
+ * Delivery is at least once. A claim that no renewal reached for its ttl
+ * less a margin (leaseMarginMs) counts as lost: its handlers are aborted
+ * before the server can hand the messages to another consumer, and nothing
+ * is released. A handler that ignores its signal may still overlap.
  *
  * Upstream failures (unreachable, 503) are retried with capped exponential
  * backoff; a fault that retrying cannot fix (a bad ttl, an invalid queue
@@ -91,15 +92,22 @@ export async function consume(
   // 100 ms doubling to 5 s with equal jitter, so consumers that lost the same server do not return in lock-step.
   const backoff = new Backoff({ initialMs: 100, maxMs: 5000, jitter: 0.5, random: opts.random });
   const result: ConsumeResult = { handled: 0, failed: 0 };
+  const slots = new Slots(opts.pipeline === true ? settings.concurrency : 0);
+  settings.onSettled = () => slots.free();
+  const working = new Set<Promise<void>>();
   while (!signal.aborted) {
+    if (!(await slots.waitFree(signal))) break;
     const started = Date.now();
     let claim: Claim | null;
     try {
-      claim = await queues.claimMessages(project, queue, claimBody, claimOpts, signal);
+      claim = await queues.claimMessages(project, queue, claimBody, { ...claimOpts, limit: slots.claimLimit(claimOpts.limit) }, signal);
       backoff.reset();
     } catch (err) {
       if (signal.aborted) break;
-      if (isPermanent(err)) throw err;
+      if (isPermanent(err)) {
+        await Promise.all(working);
+        throw err;
+      }
       settings.report(err);
       await sleep(backoff.next(), signal);
       continue;
@@ -110,100 +118,65 @@ export async function consume(
       if (claimOpts.waitMs <= 0 || elapsed < claimOpts.waitMs / 2) await sleep(opts.pollIntervalMs ?? 1000, signal);
       continue;
     }
-    const counts = await workClaim(settings, claim);
-    result.handled += counts.handled;
-    result.failed += counts.failed;
+    slots.take(claim.messages.length);
+    // The lease counts from the reply: a waiting claim is made when a message comes, just before the server answers.
+    const work = workClaim(settings, claim, Date.now()).then(
+      (counts) => {
+        result.handled += counts.handled;
+        result.failed += counts.failed;
+      },
+      (err: unknown) => settings.report(err),
+    );
+    if (!slots.enabled) {
+      await work;
+      continue;
+    }
+    working.add(work);
+    void work.finally(() => working.delete(work));
   }
+  await Promise.all(working);
   return result;
 }
 
-interface ClaimWork {
-  queues: Queues;
-  project: Project;
-  queue: string;
-  handler: MessageHandler;
-  signal: AbortSignal;
-  ttl: number;
-  concurrency: number;
-  renewEveryMs: number;
-  report: (err: unknown) => void;
-}
+/** The pipeline's handler slots (disabled: one claim at a time, `limit` messages each). */
+class Slots {
+  private busy = 0;
+  private wake: (() => void) | null = null;
 
-/** One claim, as steps: renew in the background, run the handlers, stop renewing, release what is left. */
-async function workClaim(w: ClaimWork, claim: Claim): Promise<ConsumeResult> {
-  // Aborts the handlers on a stop or when renewal finds the claim gone; the listener goes in `finally`.
-  const claimAc = new AbortController();
-  const onStop = (): void => claimAc.abort(w.signal.reason);
-  // Stopped while the claim was on its way back: start nothing, release it all.
-  if (w.signal.aborted) onStop();
-  else w.signal.addEventListener('abort', onStop, { once: true });
-  const renewing = new AbortController();
-  const renewal = renewWhileRunning(w, claim.id, renewing.signal, claimAc);
-  try {
-    const counts = await runHandlers(w, claim, claimAc.signal);
-    renewing.abort();
-    const lost = await renewal;
-    if ((counts.failed > 0 || counts.unstarted > 0) && !lost) await release(w, claim.id);
-    return { handled: counts.handled, failed: counts.failed };
-  } finally {
-    renewing.abort();
-    w.signal.removeEventListener('abort', onStop);
+  constructor(private readonly size: number) {}
+
+  get enabled(): boolean {
+    return this.size > 0;
   }
-}
 
-/** Runs the claim's messages through the handler, `concurrency` at a time; stops starting new ones on abort. */
-async function runHandlers(w: ClaimWork, claim: Claim, signal: AbortSignal): Promise<ConsumeResult & { unstarted: number }> {
-  const counts = { handled: 0, failed: 0, unstarted: 0 };
-  const deletes: Array<Promise<void>> = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < claim.messages.length && !signal.aborted) {
-      const message = claim.messages[next++] as Message;
-      try {
-        await w.handler(message, { claimId: claim.id, signal });
-      } catch (err) {
-        counts.failed += 1;
-        w.report(new TetherError('queues.handlerFailed', `handler failed for message ${message.id}`, { cause: err }));
-        continue;
-      }
-      counts.handled += 1;
-      // Not awaited here: the next handler starts while the delete is on the
-      // wire, and the deletes of one batch can share the server's commit.
-      // No signal: a stop must not leave a handled message to be redelivered.
-      deletes.push(w.queues.deleteMessage(w.project, w.queue, message.id, claim.id).catch(w.report));
+  /** Resolves true once a slot is free, false when stopped first. */
+  async waitFree(signal: AbortSignal): Promise<boolean> {
+    while (this.enabled && this.busy >= this.size && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(w.concurrency, claim.messages.length) }, worker));
-  // Settled before the claim is released or the next one taken.
-  await Promise.all(deletes);
-  counts.unstarted = claim.messages.length - next;
-  return counts;
-}
-
-/**
- * Renews every `renewEveryMs` until `stop` aborts; resolves true when the
- * claim was found gone (notFound: it expired before a renewal got through),
- * which also aborts the handlers through `claimAc`. Other failures are
- * reported and retried at the next tick.
- */
-async function renewWhileRunning(w: ClaimWork, claimId: string, stop: AbortSignal, claimAc: AbortController): Promise<boolean> {
-  for (;;) {
-    await sleep(w.renewEveryMs, stop);
-    if (stop.aborted) return false;
-    try {
-      await w.queues.renewClaim(w.project, w.queue, claimId, { ttl: w.ttl }, stop);
-    } catch (err) {
-      if (stop.aborted) return false;
-      w.report(err);
-      if (isQueueFault(err, 'notFound')) {
-        claimAc.abort(new TetherError('queues.claimLost', `claim ${claimId} expired before it could be renewed`));
-        return true;
-      }
-    }
+    return !signal.aborted;
   }
-}
 
-async function release(w: ClaimWork, claimId: string): Promise<void> {
-  // No signal: the release is what a stop owes the other consumers.
-  await w.queues.releaseClaim(w.project, w.queue, claimId).catch(w.report);
+  claimLimit(limit: number): number {
+    return this.enabled ? Math.max(1, Math.min(limit, this.size - this.busy)) : limit;
+  }
+
+  take(n: number): void {
+    if (this.enabled) this.busy += n;
+  }
+
+  free(): void {
+    if (!this.enabled) return;
+    this.busy -= 1;
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
 }

@@ -10,6 +10,9 @@ import type { Message, Project } from '../queues/types.js';
 import type { QueuePoster } from './queue-action.js';
 import { matchesFilter, retryDelay, unwrap, wrap } from './envelope.js';
 
+/** last_error kept when the full one does not fit a re-post (characters). */
+const SHORT_ERROR = 200;
+
 /** One worker in /v1/status. Counters count messages since the worker started. */
 export interface WorkerStatus {
   name: string;
@@ -91,8 +94,11 @@ export class Worker {
         await this.ensureQueues(signal);
         await consume(deps.queues, deps.project, spec.queue, (m, ctx) => this.handle(m, ctx.signal), {
           signal,
+          // At most 20 per claim (the server's default maximum); the pipeline claims again as slots free,
+          // so `concurrency` above 20 is real and one slow message does not idle the other slots.
           limit: Math.min(20, spec.concurrency),
           concurrency: spec.concurrency,
+          pipeline: true,
           ttl: spec.ttlSec,
           grace: spec.graceSec,
           onError: (err) => this.upstreamError(err),
@@ -154,21 +160,70 @@ export class Worker {
     }
   }
 
-  /** Retry later (re-posted with the count) or dead-letter; the claim is renewed meanwhile. */
+  /**
+   * Retry later (re-posted with the count) or dead-letter; the claim is
+   * renewed meanwhile. Resolves whenever the message is accounted for, so it
+   * is deleted: a retry that cannot be posted must not release the original,
+   * which would come back with the same count and bypass `attempts` (M2 of
+   * the review). Rejects only when the claim is stopped or lost.
+   */
   private async afterFailure(message: Message, body: unknown, id: string, attempts: number, lastError: string, signal: AbortSignal): Promise<void> {
-    const { queues, project } = this.deps;
-    if (attempts >= this.spec.attempts) {
-      if (this.spec.deadLetter !== null) {
-        const letter = { id, queue: this.spec.queue, attempts, last_error: lastError, body };
-        await queues.postMessages(project, this.spec.deadLetter, this.clientId, [{ ttl: message.ttl, body: letter }], signal);
-      }
-      this.count('dead_lettered');
-      this.deps.log.warn({ worker: this.spec.name, message: id, attempts, dead_letter: this.spec.deadLetter }, 'message dead-lettered');
+    if (attempts < this.spec.attempts) {
+      await sleep(retryDelay(this.spec, attempts), signal);
+      // Stopped while waiting: reject, so the message is released and retried elsewhere (this attempt not counted).
+      signal.throwIfAborted();
+      const retries = [wrap(body, id, attempts, lastError), wrap(body, id, attempts, shortError(lastError))];
+      if (await this.postHeld(this.spec.queue, retries, message.ttl, signal)) return;
+      this.deps.log.warn({ worker: this.spec.name, message: id, attempts }, 'retry cannot be posted (too large?): dead-lettering now');
+    }
+    await this.deadLetter(message, body, id, attempts, lastError, signal);
+  }
+
+  /** The dead letter; smaller forms when the full one is refused, and an error log when none fits (or there is no dead-letter queue). */
+  private async deadLetter(message: Message, body: unknown, id: string, attempts: number, lastError: string, signal: AbortSignal): Promise<void> {
+    const queue = this.spec.deadLetter;
+    const letter = { id, queue: this.spec.queue, attempts, last_error: lastError };
+    const forms = [{ ...letter, body }, { ...letter, last_error: shortError(lastError), body }, { ...letter, last_error: shortError(lastError), body_omitted: true }];
+    const posted = queue !== null && (await this.postHeld(queue, forms, message.ttl, signal));
+    this.count('dead_lettered');
+    if (queue !== null && !posted) {
+      this.stats.last_error = `message ${id}: dead letter refused by queue ${queue}; dropped`;
+      this.deps.log.error({ worker: this.spec.name, message: id, attempts, dead_letter: queue }, 'dead letter refused: message dropped');
       return;
     }
-    await sleep(retryDelay(this.spec, attempts), signal);
-    // Stopped while waiting: reject, so the message is released and retried elsewhere (this attempt not counted).
-    signal.throwIfAborted();
-    await queues.postMessages(project, this.spec.queue, this.clientId, [{ ttl: message.ttl, body: wrap(body, id, attempts, lastError) }], signal);
+    this.deps.log.warn({ worker: this.spec.name, message: id, attempts, dead_letter: queue }, 'message dead-lettered');
   }
+
+  /**
+   * Posts the first of `forms` the server accepts. A failure retrying can fix
+   * (unreachable, 503, timeout) is retried with backoff while the claim is
+   * held (`signal` aborts when it is stopped or lost: then this rejects); a
+   * refusal (4xx: too large, say) moves on to the next form. False when every
+   * form was refused. A post the server applied but whose reply was lost is
+   * posted again: a retry may then run twice (at least once).
+   */
+  private async postHeld(queue: string, forms: unknown[], ttl: number, signal: AbortSignal): Promise<boolean> {
+    const { queues, project } = this.deps;
+    const backoff = new Backoff({ initialMs: 200, maxMs: 10_000, jitter: 0.5 });
+    for (const body of forms) {
+      for (;;) {
+        try {
+          await queues.postMessages(project, queue, this.clientId, [{ ttl, body }], signal);
+          return true;
+        } catch (err) {
+          signal.throwIfAborted();
+          this.upstreamError(err);
+          if (isPermanent(err)) break;
+        }
+        await sleep(backoff.next(), signal);
+        signal.throwIfAborted();
+      }
+    }
+    return false;
+  }
+}
+
+/** A last error short enough for a retry or a letter near the post size limit. */
+function shortError(text: string): string {
+  return text.length <= SHORT_ERROR ? text : `${text.slice(0, SHORT_ERROR)}…`;
 }
