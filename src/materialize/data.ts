@@ -3,6 +3,7 @@ import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import type { RegistryEvent, Service, ServicePayload } from '../registry/types.js';
 import type { RenderData, ServiceView } from './render.js';
+import { SecretKeys } from './secret-keys.js';
 
 /** A stable id for a source, so files that share one share its data. */
 export function sourceId(s: SourceSpec): string {
@@ -24,6 +25,7 @@ const view = (s: Service | ServicePayload): ServiceView => ({ id: s.id, tags: [.
  */
 export class SourceData {
   private readonly held = new Map<string, Held>();
+  private readonly secrets = new SecretKeys();
 
   constructor(specs: Iterable<SourceSpec>) {
     for (const spec of specs) {
@@ -37,15 +39,36 @@ export class SourceData {
 
   /** Reads every source from the registry (all pages). Rejects on the first failure; nothing is replaced then. */
   async sync(registry: Registry, tenant: string, signal?: AbortSignal): Promise<void> {
+    await this.secrets.load(registry, tenant, signal);
     const fresh = new Map<string, Held>();
     for (const [id, h] of this.held) fresh.set(id, await fetch(h.spec, registry, tenant, signal));
     for (const [id, h] of fresh) this.held.set(id, h);
   }
 
+  /** Reads the secret values whose events came without them (see SecretKeys); returns the ids of the sources they changed. */
+  async fetchSecrets(registry: Registry, tenant: string, signal?: AbortSignal): Promise<Set<string>> {
+    const wanted = (id: string): boolean => {
+      for (const h of this.held.values()) {
+        if ('value' in h ? h.spec.key === id : 'values' in h && relative(h.spec.namespace, id) !== null) return true;
+      }
+      return false;
+    };
+    return this.apply(await this.secrets.resolve(registry, tenant, wanted, signal));
+  }
+
+  /** True when a key or namespace source holds a secret (its file is written 0600 unless the manifest gives a mode). */
+  secret(spec: SourceSpec): boolean {
+    if (spec.kind === 'key') return this.secrets.isSecret(spec.key);
+    if (spec.kind !== 'namespace') return false;
+    if (this.secrets.isSecret(`${spec.namespace}/`)) return true;
+    const h = this.held.get(sourceId(spec));
+    return h !== undefined && 'values' in h && [...h.values.keys()].some((rel) => this.secrets.isSecret(`${spec.namespace}/${rel}`));
+  }
+
   /** Applies events in feed order; returns the ids of the sources whose data changed. */
   apply(events: readonly RegistryEvent[]): Set<string> {
     const changed = new Set<string>();
-    for (const ev of events) {
+    for (const ev of this.secrets.filter(events)) {
       for (const [id, h] of this.held) if (applyOne(h, ev)) changed.add(id);
     }
     return changed;

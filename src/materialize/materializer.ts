@@ -169,6 +169,12 @@ export class Materializer {
 
   private async onEvents(events: RegistryEvent[], marker: string): Promise<void> {
     const changed = this.data.apply(events);
+    try {
+      // Secret keys' events come without values: read them directly; on failure a full sync reads everything.
+      for (const id of await this.data.fetchSecrets(this.opts.registry, this.opts.tenant, this.stop.signal)) changed.add(id);
+    } catch (err) {
+      this.markStale(err, this.stop.signal);
+    }
     if (changed.size > 0) for (const m of this.files) if ([...m.sources].some((s) => changed.has(s))) m.quiet.poke();
     if (this.hooks) {
       // Without a saved marker the feed starts in the past: hooks see only what happened since this start.

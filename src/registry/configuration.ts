@@ -1,6 +1,7 @@
 import { appendEvents, ensureAccount, transact, unchanged, type Ctx } from './context.js';
 import { faults } from './faults.js';
 import { keys } from './keys.js';
+import { checkSecretPrefixesValue, isSecretKey, parseSecretPrefixes, SECRET_PREFIXES_KEY } from './secret-prefixes.js';
 import { scan, toPage } from './paging.js';
 import type { ConfigListOptions, ConfigValue, Page } from './types.js';
 import { checkConfigIdParam, parseConfigBody, parseIdMarker, parseLimit } from './validate.js';
@@ -49,12 +50,14 @@ export class Configuration {
   async set(tenant: string, id: string, body: unknown): Promise<void> {
     checkConfigIdParam(id, true);
     const value = parseConfigBody(body);
+    if (id === SECRET_PREFIXES_KEY) checkSecretPrefixesValue(value);
     const account = await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
     await transact(this.ctx, async () => {
-      // The value and the last event id in one read (one round trip on etcd).
-      const [entry, last] = await this.ctx.store.getMany([key, keys.lastEvent(tenant)]);
+      // The value, the last event id and the secret prefixes in one read (one round trip on etcd).
+      const [entry, last, marker] = await this.ctx.store.getMany([key, keys.lastEvent(tenant), keys.config(tenant, SECRET_PREFIXES_KEY)]);
       if (entry?.value === value) return { result: undefined };
+      const secret = isSecretKey(parseSecretPrefixes(marker?.value), id);
       if (!entry) {
         const count = await this.ctx.store.count(keys.configPrefix(tenant));
         const max = account.limits.configuration_value;
@@ -63,12 +66,20 @@ export class Configuration {
       const ev = await appendEvents(
         this.ctx,
         tenant,
-        [{ type: 'configuration_value.update', payload: { old_value: entry?.value ?? null, new_value: value, configuration_value_id: id } }],
+        [
+          {
+            type: 'configuration_value.update',
+            payload: secret
+              ? { old_value: null, new_value: null, configuration_value_id: id, secret: true }
+              : { old_value: entry?.value ?? null, new_value: value, configuration_value_id: id },
+          },
+        ],
         { entry: last },
       );
       return {
         result: undefined,
-        compares: [unchanged(key, entry), ...ev.compares],
+        // The marker too: a value written while its key is being marked secret must not reach the feed.
+        compares: [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...ev.compares],
         ops: [{ type: 'put', key, value }, ...ev.ops],
       };
     });
@@ -80,12 +91,17 @@ export class Configuration {
     await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
     await transact(this.ctx, async () => {
-      const entry = await this.ctx.store.get(key);
+      const [entry, marker] = await this.ctx.store.getMany([key, keys.config(tenant, SECRET_PREFIXES_KEY)]);
       if (!entry) throw faults.notFound('ConfigurationValue', id);
+      const secret = isSecretKey(parseSecretPrefixes(marker?.value), id);
       const ev = await appendEvents(this.ctx, tenant, [
-        { type: 'configuration_value.remove', payload: { old_value: entry.value, configuration_value_id: id } },
+        {
+          type: 'configuration_value.remove',
+          payload: secret ? { old_value: null, configuration_value_id: id, secret: true } : { old_value: entry.value, configuration_value_id: id },
+        },
       ]);
-      return { result: undefined, compares: [unchanged(key, entry), ...ev.compares], ops: [{ type: 'delete', key }, ...ev.ops] };
+      const compares = [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...ev.compares];
+      return { result: undefined, compares, ops: [{ type: 'delete', key }, ...ev.ops] };
     });
   }
 }

@@ -36,14 +36,17 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** A key under a secret prefix (see registry/secret-prefixes.ts): values are null and `secret` is true. */
 export interface ConfigUpdatePayload {
   old_value: string | null;
-  new_value: string;
+  new_value: string | null;
   configuration_value_id: string;
+  secret?: true;
 }
 export interface ConfigRemovePayload {
-  old_value: string;
+  old_value: string | null;
   configuration_value_id: string;
+  secret?: true;
 }
 
 export type RegistryEvent =

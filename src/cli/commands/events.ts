@@ -120,6 +120,8 @@ function subject(e: RegistryEvent): string {
 }
 
 function detail(e: RegistryEvent): string {
+  // A key under a secret prefix: the server sent no value, and the line says why it shows none.
+  if ((e.type === 'configuration_value.update' || e.type === 'configuration_value.remove') && e.payload.secret === true) return '(secret: value not shown)';
   switch (e.type) {
     case 'configuration_value.update':
       return `${JSON.stringify(e.payload.old_value)} -> ${JSON.stringify(e.payload.new_value)}`;
