@@ -157,7 +157,7 @@ async function fanOut(ctx: BenchContext, registry: Server, o: Options): Promise<
   const admin = new Client(registry.url);
   try {
     const marker = await takeMarker(admin, tenant);
-    const followers = new Followers(ctx.cleanup, { origin: registry.url, tenant, marker, count: o.followers, workers: FOLLOWER_WORKERS });
+    const followers = new Followers(ctx.cleanup, { count: o.followers, workers: FOLLOWER_WORKERS, job: { origin: registry.url, tenant, marker } });
     const n = o.followers;
     await followers.waitFor('armed', n, 30_000, ctx.signal);
     await sleep(FANOUT_SETTLE_MS, undefined, { signal: ctx.signal });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { hasCode, TetherError } from '../src/lib/errors.js';
 import { agent } from './agent.js';
+import { followers } from './followers.js';
 import { heartbeats } from './heartbeats.js';
 import { benchOptions, type Bench, type BenchContext } from './lib/bench.js';
 import { Cleanup } from './lib/cleanup.js';
@@ -11,7 +12,7 @@ import { queues } from './queues.js';
 import { staleBuildWarning } from './lib/tether.js';
 import { wakeup } from './wakeup.js';
 
-const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues };
+const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues, followers };
 
 const HELP = `usage: npm run bench -- [NAME...] [options]
 
@@ -39,6 +40,9 @@ propagation (bench/propagation.ts) reads: --rounds N one-agent changes after 50 
   --detect watch|poll how the file change is seen (watch: fs.watch + read; poll: 1 ms reads),
   --pause-ms MS between a change being seen and the next one, one-agent and etcd rounds (0);
   env TETHER_BENCH_AGENT_NODE_ARGS profiles its agents too.
+
+followers (bench/followers.ts): one write wakes --followers N (10000) waiting followers, on Tether
+  embedded, on two Tether servers over one etcd, and as etcd watch streams; --rounds N wakes (5).
 
 queues (bench/queues.ts) runs Tether on SQLite, Redis streams (redis-server, AOF fsync always)
   and Tether on etcd (--store picks one Tether store); reads --duration S per workload (5),

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Client } from 'undici';
+import { ARMED, ERRORS, WOKEN, type FollowerReport } from './follower-counters.js';
 import { sendJson } from './http.js';
 
 /**
@@ -20,25 +21,20 @@ import { sendJson } from './http.js';
  * parent when it says `stop`.
  */
 
-export const ARMED = 0;
-export const WOKEN = 1;
-export const ERRORS = 2;
-export const COUNTERS = 3;
+export { ARMED, COUNTERS, ERRORS, WOKEN } from './follower-counters.js';
 
 export interface FollowerJob {
   origin: string;
   tenant: string;
+  /** Spread the followers' first polls over this long (ms; default 0: all at once), as a fleet connects over a while. */
+  rampMs?: number;
   /** The id to start from: the newest event before the first change. */
   marker: string;
   followers: number;
   counters: SharedArrayBuffer;
 }
 
-export interface FollowerReport {
-  /** configuration value -> epoch ms at which each follower's reply carrying it was parsed. */
-  wakes: Map<string, number[]>;
-  firstError: string | null;
-}
+export type { FollowerReport } from './follower-counters.js';
 
 interface EventsPage {
   values: { id: string; type: string; payload: { new_value?: unknown } }[];
@@ -50,7 +46,8 @@ const RETRY_MS = 100;
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
-async function follow(client: Client, job: FollowerJob, counters: Int32Array, stop: AbortSignal, report: FollowerReport): Promise<void> {
+async function follow(client: Client, job: FollowerJob, counters: Int32Array, stop: AbortSignal, report: FollowerReport, delayMs: number): Promise<void> {
+  if (delayMs > 0) await sleep(delayMs);
   let marker = job.marker;
   while (!stop.aborted) {
     Atomics.add(counters, ARMED, 1);
@@ -89,7 +86,7 @@ if (parentPort !== null && workerData !== null && typeof workerData === 'object'
   const stop = new AbortController();
   const report: FollowerReport = { wakes: new Map(), firstError: null };
   const clients = Array.from({ length: job.followers }, () => new Client(job.origin, { pipelining: 1 }));
-  const loops = clients.map((c) => follow(c, job, counters, stop.signal, report));
+  const loops = clients.map((c, i) => follow(c, job, counters, stop.signal, report, ((job.rampMs ?? 0) * i) / clients.length));
   port.once('message', () => {
     stop.abort();
     // Destroying a client fails its held poll; each loop then sees `stop` and ends.

@@ -16,17 +16,22 @@ import { ARMED, COUNTERS, ERRORS, WOKEN, type FollowerJob, type FollowerReport }
  * Workers do not inherit `--import tsx` on Node 20, so each one registers
  * tsx's loader itself before it imports its module (as bench/lib/load.ts does).
  */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./propagation-follower-worker.ts', import.meta.url).href)}); })`;
+const workerBoot = (module: URL): string => `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); })`;
+
+/** The simulated agents' long-polls (propagation-follower-worker.ts). */
+export const TETHER_FOLLOWER = new URL('./propagation-follower-worker.ts', import.meta.url);
 
 const WAIT_POLL_MS = 1;
 
-export interface FollowersSpec {
-  origin: string;
-  tenant: string;
-  marker: string;
+export interface FollowersSpec<J extends object> {
+  /** Followers in all, spread over `workers` threads. */
   count: number;
   workers: number;
+  /** The worker thread's module (default TETHER_FOLLOWER); it gets `{ ...job, followers, counters }` as workerData. */
+  module?: URL;
+  /** What every follower follows, e.g. `{ origin, tenant, marker }` for TETHER_FOLLOWER. */
+  job: J;
 }
 
 export interface FollowersResult {
@@ -36,7 +41,7 @@ export interface FollowersResult {
   firstError: string | null;
 }
 
-export class Followers {
+export class Followers<J extends object = Omit<FollowerJob, 'followers' | 'counters'>> {
   private readonly counters: Int32Array;
   private readonly workers: Worker[] = [];
   private readonly reports: Promise<FollowerReport>[] = [];
@@ -46,7 +51,7 @@ export class Followers {
   /** Starts the workers; their followers begin polling at once (see `waitCounter`). */
   constructor(
     cleanup: Cleanup,
-    readonly spec: FollowersSpec,
+    readonly spec: FollowersSpec<J>,
   ) {
     const shared = new SharedArrayBuffer(COUNTERS * Int32Array.BYTES_PER_ELEMENT);
     this.counters = new Int32Array(shared);
@@ -58,8 +63,7 @@ export class Followers {
     const n = Math.max(1, Math.min(spec.workers, spec.count));
     for (let w = 0; w < n; w++) {
       const followers = Math.floor(spec.count / n) + (w < spec.count % n ? 1 : 0);
-      const job: FollowerJob = { origin: spec.origin, tenant: spec.tenant, marker: spec.marker, followers, counters: shared };
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: job });
+      const worker = new Worker(workerBoot(spec.module ?? TETHER_FOLLOWER), { eval: true, workerData: { ...spec.job, followers, counters: shared } });
       this.workers.push(worker);
       this.reports.push(
         new Promise<FollowerReport>((resolve, reject) => {

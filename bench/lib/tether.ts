@@ -12,8 +12,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(ROOT, 'dist/cli/main.js');
 
 export interface TetherOptions {
-  /** `sqlite` (default) or `etcd`: then an etcd of its own is started for the registry to store in. */
+  /** `sqlite` (default) or `etcd`: then an etcd of its own is started for the registry to store in, unless `etcdUrl` names one. */
   store?: string | undefined;
+  /** With `store: 'etcd'`: the etcd to share (two servers over one etcd). */
+  etcdUrl?: string;
   /** Extra node flags for the registry process, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
   /** Extra `tether registry` flags, e.g. `--limits service=500`. */
@@ -34,7 +36,7 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
   const port = await freePort();
   let store: string[];
   if (opts.store === undefined || opts.store === 'sqlite') store = ['--data', `${dir}/data`];
-  else if (opts.store === 'etcd') store = ['--store', 'etcd', '--etcd-endpoints', (await startEtcd(cleanup)).url];
+  else if (opts.store === 'etcd') store = ['--store', 'etcd', '--etcd-endpoints', opts.etcdUrl ?? (await startEtcd(cleanup)).url];
   else throw new TetherError('bench.usage', `--store must be sqlite or etcd, got ${opts.store}`);
   return startServer(cleanup, {
     name: `tether registry (${opts.store ?? 'sqlite'})`,

@@ -1,0 +1,244 @@
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'undici';
+import { TetherError } from '../src/lib/errors.js';
+import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
+import type { Server } from './lib/child.js';
+import type { EtcdWatcherJob } from './lib/etcd-watcher-worker.js';
+import { b64, startEtcd } from './lib/etcd.js';
+import { expectJson } from './lib/http.js';
+import { Followers } from './lib/propagation-followers.js';
+import { fmt, printResult, printTable, ratio, round } from './lib/report.js';
+import { summarize, type Summary } from './lib/stats.js';
+import { startTether } from './lib/tether.js';
+
+/**
+ * Fan-out at fleet scale: N followers wait for the next change, one write is
+ * made, and we time from just before the write to each follower's reply
+ * parsed (p50/p99/max over followers x rounds), and weigh what the waiting
+ * costs the server (RSS with all N waiting minus RSS before, per follower).
+ *
+ * - tether, embedded: one `tether registry` on SQLite; each follower holds
+ *   `GET /events?marker=M&wait=30` on its own connection, as an agent's
+ *   EventsFollower does, and polls again at once after each wake.
+ * - tether, two servers over one etcd: half the followers on each server,
+ *   the write through the first; the second learns of it from its etcd watch.
+ * - etcd: N watch streams on the key through etcd's v3 JSON gateway, each on
+ *   its own connection (a minimal etcd-based agent), the write a put.
+ *
+ * Followers are simulated by worker threads of this process (what a real
+ * agent puts on the server is exactly its long-poll). Options: --followers N
+ * (10000), --rounds N measured wakes per system after one warm-up (5).
+ */
+
+const TENANT = 'followers';
+const KEY = 'followers-key';
+const WORKERS = 4;
+/** Followers connect over this long, as a fleet does, rather than in one burst of connects. */
+const RAMP_MS = 5_000;
+const ARM_TIMEOUT_MS = 120_000;
+const WAKE_TIMEOUT_MS = 60_000;
+/** After all followers are armed, before RSS is read and the next write made: the last polls reach the server. */
+const SETTLE_MS = 1_000;
+const TARGETS = { p99Ms: 500, bytesPerFollower: 10 * 1024 };
+/** The tether servers must hold N connections from one address. */
+const CONNECTION_FLAGS: readonly string[] = [];
+
+interface Measured {
+  wake: Summary;
+  /** Server RSS growth with all followers waiting, per follower, bytes (summed over servers). */
+  bytesPerFollower: number;
+  /** Requests that failed while the followers connected (retried). */
+  armingErrors: number;
+}
+
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** Resident set size of a process, bytes (Linux). */
+function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kb === undefined) throw new TetherError('bench.badReply', `no VmRSS for pid ${pid}`);
+  return Number(kb) * 1024;
+}
+
+/** The newest event id of the tenant (the followers' first marker). */
+async function lastEventId(server: Server): Promise<string> {
+  const admin = new Client(server.url);
+  try {
+    let marker: string | undefined;
+    for (let page = (await expectJson(admin, 'GET', `/v1.0/${TENANT}/events?limit=1000`, undefined, 200)) as { values: { id: string }[] }; ; ) {
+      marker = page.values[page.values.length - 1]?.id ?? marker;
+      if (page.values.length < 1000) break;
+      page = (await expectJson(admin, 'GET', `/v1.0/${TENANT}/events?limit=1000&marker=${marker}`, undefined, 200)) as { values: { id: string }[] };
+    }
+    if (marker === undefined) throw new TetherError('bench.badReply', 'no events to start from');
+    return marker;
+  } finally {
+    await admin.destroy();
+  }
+}
+
+interface Target {
+  name: string;
+  servers: Server[];
+  /** Starts the followers (split over `servers`) from the current position. */
+  follow(n: number): Promise<Followers<object>[]>;
+  put(value: string): Promise<unknown>;
+  /** True when every follower polls again after a wake (tether); etcd's streams stay open. */
+  rearms: boolean;
+}
+
+async function tetherTarget(ctx: BenchContext, servers: Server[]): Promise<Target> {
+  const writer = new Client(servers[0]!.url);
+  ctx.cleanup.add({ name: 'followers writer', close: () => writer.destroy(), kill: () => void writer.destroy() });
+  const path = `/v1.0/${TENANT}/configuration/${KEY}`;
+  const put = (value: string): Promise<unknown> => expectJson(writer, 'PUT', path, { value }, 204);
+  await put('initial');
+  return {
+    name: servers.length === 1 ? 'tether, embedded' : `tether, ${servers.length} servers over one etcd`,
+    servers,
+    put,
+    rearms: true,
+    async follow(n) {
+      const marker = await lastEventId(servers[0]!);
+      return servers.map((s, i) => {
+        const count = Math.floor(n / servers.length) + (i < n % servers.length ? 1 : 0);
+        return new Followers(ctx.cleanup, { count, workers: Math.ceil(WORKERS / servers.length), job: { origin: s.url, tenant: TENANT, marker, rampMs: RAMP_MS } });
+      });
+    },
+  };
+}
+
+async function etcdTarget(ctx: BenchContext, etcd: Server): Promise<Target> {
+  const writer = new Client(etcd.url);
+  ctx.cleanup.add({ name: 'etcd writer', close: () => writer.destroy(), kill: () => void writer.destroy() });
+  const put = (value: string): Promise<unknown> => expectJson(writer, 'POST', '/v3/kv/put', { key: b64(KEY), value: b64(value) }, 200);
+  return {
+    name: 'etcd',
+    servers: [etcd],
+    put,
+    rearms: false,
+    async follow(n) {
+      const first = (await put('initial')) as { header: { revision: string } };
+      const job: Omit<EtcdWatcherJob, 'followers' | 'counters'> = { origin: etcd.url, key: KEY, revision: String(Number(first.header.revision) + 1), rampMs: RAMP_MS };
+      return [new Followers(ctx.cleanup, { count: n, workers: WORKERS, module: new URL('./lib/etcd-watcher-worker.ts', import.meta.url), job })];
+    },
+  };
+}
+
+const total = (fs: Followers<object>[], which: 'armed' | 'woken'): number => fs.reduce((sum, f) => sum + f[which], 0);
+
+/**
+ * Waits until counter `which` of all followers reaches `n`. Fails when more
+ * than `allowedErrors` requests failed: connects refused or timed out while a
+ * fleet arms are retried as an agent would (100 ms later) and only counted.
+ */
+async function waitTotal(ctx: BenchContext, fs: Followers<object>[], which: 'armed' | 'woken', n: number, timeoutMs: number, allowedErrors = 0): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (total(fs, which) < n) {
+    const errors = errorCount(fs);
+    if (errors > allowedErrors) {
+      const first = (await Promise.all(fs.map((f) => f.stop()))).find((r) => r.firstError !== null)?.firstError;
+      throw new TetherError('bench.badReply', `${errors - allowedErrors} follower requests failed; first: ${first ?? '?'}`);
+    }
+    if (performance.now() > deadline) throw new TetherError('bench.timeout', `${total(fs, which)} ${which} after ${timeoutMs} ms, want ${n}`);
+    await sleep(5, undefined, { signal: ctx.signal });
+  }
+}
+
+const errorCount = (fs: Followers<object>[]): number => fs.reduce((sum, f) => sum + f.errors, 0);
+
+async function measure(ctx: BenchContext, target: Target, n: number, rounds: number): Promise<Measured> {
+  try {
+    return await measureOnce(ctx, target, n, rounds);
+  } catch (err) {
+    throw err instanceof TetherError ? new TetherError(err.code, `${target.name}: ${err.message}`, { cause: err }) : err;
+  }
+}
+
+async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds: number): Promise<Measured> {
+  const rssBefore = target.servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
+  const followers = await target.follow(n);
+  let stopped = false;
+  try {
+    await waitTotal(ctx, followers, 'armed', n, ARM_TIMEOUT_MS, Number.POSITIVE_INFINITY);
+    await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
+    const armingErrors = errorCount(followers);
+    const rssWaiting = target.servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
+    const putAt = new Map<string, number>();
+    for (let i = 0; i <= rounds; i++) {
+      const value = `wake-${i}`;
+      const t0 = epochNow();
+      await target.put(value);
+      if (i > 0) putAt.set(value, t0);
+      await waitTotal(ctx, followers, 'woken', n * (i + 1), WAKE_TIMEOUT_MS, armingErrors);
+      if (target.rearms) await waitTotal(ctx, followers, 'armed', n * (i + 2) + armingErrors, WAKE_TIMEOUT_MS, armingErrors);
+      await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
+    }
+    stopped = true;
+    const results = await Promise.all(followers.map((f) => f.stop()));
+    const samples: number[] = [];
+    for (const [value, t0] of putAt) {
+      const times = results.flatMap((r) => r.wakes.get(value) ?? []);
+      if (times.length !== n) throw new TetherError('bench.badReply', `value ${value}: ${times.length} wakes, want ${n}`);
+      for (const at of times) samples.push(at - t0);
+    }
+    return { wake: summarize(samples), bytesPerFollower: (rssWaiting - rssBefore) / n, armingErrors };
+  } finally {
+    if (!stopped) await Promise.allSettled(followers.map((f) => f.stop()));
+  }
+}
+
+export const followers: Bench = async (ctx) => {
+  const n = Math.round(numberOption((ctx.options as Record<string, string | undefined>).followers, 'followers', 10_000));
+  const rounds = Math.round(numberOption(ctx.options.rounds, 'rounds', 5));
+  const nodeArgs = registryNodeArgs(ctx.options);
+  const args = [...CONNECTION_FLAGS];
+
+  const embedded = await startTether(ctx.cleanup, { nodeArgs, args });
+  const te = await measure(ctx, await tetherTarget(ctx, [embedded]), n, rounds);
+  await embedded.stop();
+
+  const shared = await startEtcd(ctx.cleanup);
+  const onShared = { nodeArgs, args, store: 'etcd', etcdUrl: shared.url };
+  const pair = [await startTether(ctx.cleanup, onShared), await startTether(ctx.cleanup, onShared)];
+  const t2 = await measure(ctx, await tetherTarget(ctx, pair), n, rounds);
+  await Promise.all(pair.map((s) => s.stop()));
+  await shared.stop();
+
+  const etcd = await startEtcd(ctx.cleanup);
+  const e = await measure(ctx, await etcdTarget(ctx, etcd), n, rounds);
+  await etcd.stop();
+
+  const row = (name: string, m: Measured): string[] => [name, fmt(m.wake.p50), fmt(m.wake.p99), fmt(m.wake.max), fmt(m.bytesPerFollower / 1024, 1), String(m.armingErrors)];
+  const vs = (name: string, m: Measured): string[] => [
+    name,
+    fmt(ratio(m.wake.p50, e.wake.p50)),
+    fmt(ratio(m.wake.p99, e.wake.p99)),
+    fmt(ratio(m.wake.max, e.wake.max)),
+    fmt(ratio(m.bytesPerFollower, e.bytesPerFollower)),
+  ];
+  printTable(
+    `followers: one write -> ${n} waiting followers' replies parsed, ${rounds} rounds after 1 warm-up; memory = server RSS growth with all waiting / ${n}`,
+    ['system', 'p50 ms', 'p99 ms', 'max ms', 'KB per follower', 'retried connects'],
+    [row('tether, embedded (SQLite)', te), row('tether, 2 servers over one etcd', t2), row('etcd, watch streams', e), vs('embedded/etcd', te), vs('2 servers/etcd', t2)],
+  );
+  const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+  process.stdout.write(
+    `targets: p99 <= ${TARGETS.p99Ms} ms: embedded ${met(te.wake.p99 <= TARGETS.p99Ms)}, 2 servers ${met(t2.wake.p99 <= TARGETS.p99Ms)}; ` +
+      `<= ${TARGETS.bytesPerFollower / 1024} KB per follower: embedded ${met(te.bytesPerFollower <= TARGETS.bytesPerFollower)}, 2 servers ${met(t2.bytesPerFollower <= TARGETS.bytesPerFollower)}\n`,
+  );
+  printResult('followers', {
+    followers: n,
+    rounds,
+    embedded_p50_ms: round(te.wake.p50, 1),
+    embedded_p99_ms: round(te.wake.p99, 1),
+    embedded_kb_per_follower: round(te.bytesPerFollower / 1024, 2),
+    etcd2_p50_ms: round(t2.wake.p50, 1),
+    etcd2_p99_ms: round(t2.wake.p99, 1),
+    etcd2_kb_per_follower: round(t2.bytesPerFollower / 1024, 2),
+    etcd_p50_ms: round(e.wake.p50, 1),
+    etcd_p99_ms: round(e.wake.p99, 1),
+    etcd_kb_per_follower: round(e.bytesPerFollower / 1024, 2),
+  });
+};
