@@ -73,13 +73,13 @@ export function checkFile(file: string, text: string, env: NodeJS.ProcessEnv): {
   const expanded = plainValue(source.root, env, (p) => locate(source, p));
   // Keep validating past unset variables, without repeating an issue at the same path.
   const envPaths = new Set(expanded.issues.map((i) => i.path));
-  let parsed = manifestSchema.safeParse(expanded.value ?? {});
-  if (!parsed.success && coerceInterpolated(expanded.value, parsed.error.issues, source)) parsed = manifestSchema.safeParse(expanded.value);
+  let parsed = parseManifest(expanded.value ?? {});
+  if (!parsed.success && coerceInterpolated(expanded.value, parsed.error.issues, source)) parsed = parseManifest(expanded.value);
   if (parsed.success) return normalized(parsed.data, file, where, expanded.issues, envPaths);
   const structural = parsed.error.issues.flatMap((i) => zodIssue(source, i)).filter((i) => !envPaths.has(i.path));
   // The rules still run over what has no schema error, so one run reports both kinds.
-  const pruned = pruneInvalid(expanded.value, parsed.error.issues, (v) => manifestSchema.safeParse(v));
-  const rest = pruned === null ? null : manifestSchema.safeParse(pruned.value);
+  const pruned = pruneInvalid(expanded.value, parsed.error.issues, parseManifest);
+  const rest = pruned === null ? null : parseManifest(pruned.value);
   if (pruned === null || !rest?.success) return { part: null, issues: [...expanded.issues, ...structural] };
   const at = (path: PropertyKey[], message: string) => where(pruned.original(path), message);
   // A rule issue at a dropped field, or above it (`check: needs exactly one of http...` once `http` is dropped), repeats a schema issue.
@@ -116,12 +116,26 @@ function describe(issue: z.core.$ZodIssue): string {
     return 'has the wrong type';
   }
   if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  if ((issue.code === 'too_small' || issue.code === 'too_big') && issue.origin === 'number') {
-    const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
-    const word = issue.code === 'too_small' ? (issue.inclusive ? 'at least' : 'more than') : issue.inclusive ? 'at most' : 'less than';
-    return `must be ${word} ${String(bound)}`;
-  }
   return issue.message;
+}
+
+/**
+ * The manifest schema's parse, with range messages in the validator's words
+ * (`must be at least 1`, `must be at most 55 characters`). A message written
+ * in the schema (`needs at least the program`) takes precedence over these.
+ */
+function parseManifest(value: unknown): ReturnType<typeof manifestSchema.safeParse> {
+  return manifestSchema.safeParse(value, { error: (iss) => (iss.code === 'too_small' || iss.code === 'too_big' ? bounds(iss) : undefined) });
+}
+
+function bounds(issue: { code: 'too_small' | 'too_big'; origin?: string; minimum?: unknown; maximum?: unknown; inclusive?: boolean }): string | undefined {
+  const small = issue.code === 'too_small';
+  const bound = String(small ? issue.minimum : issue.maximum);
+  const word = small ? (issue.inclusive === false ? 'more than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
+  if (issue.origin === 'string') return `must be ${word} ${bound} characters`;
+  if (issue.origin === 'array' || issue.origin === 'set') return `must have ${word} ${bound} item${bound === '1' ? '' : 's'}`;
+  if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') return `must be ${word} ${bound}`;
+  return undefined;
 }
 
 function article(expected: string): string {
