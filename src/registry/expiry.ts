@@ -1,3 +1,5 @@
+import { systemClock } from '../lib/clock.js';
+import { processStallClock, type StallClock } from '../lib/stall-clock.js';
 import type { Compare, Op } from '../store/store.js';
 import {
   appendEvents,
@@ -17,6 +19,11 @@ import type { DeadlineKind } from './deadlines.js';
 import { keys } from './keys.js';
 import { timeUuid } from './time-uuid.js';
 
+/** What one pass counts: deadlines that only a stall kept alive. */
+interface Tally {
+  saved: number;
+}
+
 /**
  * The expiry pass of spec 6.8: removes every service (and session) of a
  * tenant whose deadline is before a cutoff, writing exactly one
@@ -25,11 +32,37 @@ import { timeUuid } from './time-uuid.js';
  * while one runs wait for it, so 149 parallel reads see the same result and
  * no duplicate events. Across registry servers, the compares on the removed
  * records make the event write happen once.
+ *
+ * Deadlines are judged against the time this server could hear heartbeats:
+ * a stall of the process (SIGSTOP, a frozen VM) extends every deadline set
+ * before it by its length, as a restart gives a full timeout of grace. A
+ * client that really stopped still expires once the server has run for its
+ * timeout. Each server judges by its own stalls: over one etcd, the servers
+ * that did not stall expire what they did not hear, as they should.
  */
 export class Expirer {
   private readonly running = new Map<string, Promise<void>>();
+  /**
+   * Stalls of this process, on the real clock only: a test's fake clock has
+   * no stalls, and real event-loop hiccups must not shift its deadlines.
+   */
+  private readonly stalls: StallClock | undefined;
 
-  constructor(private readonly ctx: Ctx) {}
+  constructor(private readonly ctx: Ctx) {
+    this.stalls = ctx.clock === systemClock ? processStallClock() : undefined;
+  }
+
+  /**
+   * The deadline judged against the time this server could hear heartbeats:
+   * `deadline` plus every stall since the deadline was set (its last heartbeat,
+   * or its creation: `timeoutSec` before it).
+   */
+  private judged(deadline: number, timeoutSec: number, cutoff: number, tally: Tally): number {
+    if (this.stalls === undefined || deadline >= cutoff) return deadline;
+    const extended = deadline + this.stalls.creditSince(deadline - timeoutSec * 1000);
+    if (extended >= cutoff) tally.saved++;
+    return extended;
+  }
 
   /** Resolves once nothing of `tenant` with a deadline before `cutoff` (default: now) is left. */
   async run(tenant: string, cutoff?: number): Promise<void> {
@@ -50,10 +83,11 @@ export class Expirer {
 
   private async pass(tenant: string, cutoff: number): Promise<void> {
     const due = this.ctx.deadlines.popDue(tenant, cutoff);
+    const tally: Tally = { saved: 0 };
     for (let i = 0; i < due.length; i++) {
       const d = due[i] as { kind: DeadlineKind; id: string; deadline: number };
       try {
-        const alive = d.kind === 'svc' ? await this.expireService(tenant, d.id, cutoff) : await this.expireSession(tenant, d.id, cutoff);
+        const alive = d.kind === 'svc' ? await this.expireService(tenant, d.id, cutoff, tally) : await this.expireSession(tenant, d.id, cutoff, tally);
         if (alive !== null) this.ctx.deadlines.set(tenant, d.kind, d.id, alive);
       } catch (err) {
         // Put back what this pass did not finish, so the next one retries it.
@@ -61,10 +95,12 @@ export class Expirer {
         throw err;
       }
     }
+    // Once per pass, not once per service: a stall saves the whole fleet at once.
+    if (tally.saved > 0) this.ctx.log.warn({ tenant, extended: tally.saved, stalls: this.stalls?.recent().slice(-3) }, 'server stalled: deadlines extended by the stall');
   }
 
   /** Returns null when the service is gone (expired now or before), else its deadline. */
-  private async expireService(tenant: string, id: string, cutoff: number): Promise<number | null> {
+  private async expireService(tenant: string, id: string, cutoff: number, tally: Tally): Promise<number | null> {
     const { ctx } = this;
     const svcKey = keys.service(tenant, id);
     const beatKey = keys.beat(tenant, id);
@@ -76,7 +112,8 @@ export class Expirer {
       const beatEntry = await ctx.store.get(beatKey);
       const beat = decode<BeatRecord>(beatEntry);
       const deadline = beat ? beat.deadline : gracefulDeadline(ctx, rec.created_at, rec.heartbeat_timeout);
-      if (deadline >= cutoff) return { result: deadline };
+      const judged = this.judged(deadline, rec.heartbeat_timeout, cutoff, tally);
+      if (judged >= cutoff) return { result: judged };
       lease = beatEntry?.lease ?? 0;
       const token = beat?.token ?? timeUuid(deadline);
       const ev = await appendEvents(ctx, tenant, [{ type: 'service.timeout', payload: servicePayload(rec), id: token, timestamp: deadline }]);
@@ -90,7 +127,7 @@ export class Expirer {
   }
 
   /** A session's expiry removes it and every service bound to it, one service.timeout event each. */
-  private async expireSession(tenant: string, id: string, cutoff: number): Promise<number | null> {
+  private async expireSession(tenant: string, id: string, cutoff: number, tally: Tally): Promise<number | null> {
     const { ctx } = this;
     const sesKey = keys.session(tenant, id);
     const beatKey = keys.sessionBeat(tenant, id);
@@ -102,7 +139,8 @@ export class Expirer {
       const beatEntry = await ctx.store.get(beatKey);
       const beat = decode<BeatRecord>(beatEntry);
       const deadline = beat ? beat.deadline : gracefulDeadline(ctx, ses.created_at, ses.heartbeat_timeout);
-      if (deadline >= cutoff) return { result: deadline };
+      const judged = this.judged(deadline, ses.heartbeat_timeout, cutoff, tally);
+      if (judged >= cutoff) return { result: judged };
       lease = beatEntry?.lease ?? 0;
       const bound = await boundServices(ctx, tenant, id);
       const events: NewEvent[] = bound.map(({ rec }, i) => ({

@@ -1,4 +1,5 @@
 import { TetherError } from '../lib/errors.js';
+import { processStallClock } from '../lib/stall-clock.js';
 
 /**
  * The SQLite store's leases: in memory only (heartbeats never touch the
@@ -12,8 +13,12 @@ const LEASE_SPAN = 2 ** 32;
 const MAX_LEASE_EPOCH = Math.floor(Number.MAX_SAFE_INTEGER / LEASE_SPAN) - 1;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Monotonic milliseconds: lease deadlines must not move with the wall clock. */
-const monotonicNow = (): number => performance.now();
+/**
+ * Monotonic milliseconds that stand still while the process is stalled
+ * (SIGSTOP, a frozen VM): lease deadlines must not move with the wall clock,
+ * and a stall must not expire what nobody could keep alive during it.
+ */
+const monotonicNow = (): number => processStallClock().runningNow();
 
 export interface Lease {
   id: number;
