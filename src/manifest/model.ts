@@ -82,8 +82,8 @@ export type SourceSpec =
   | { kind: 'key'; key: string }
   /** Every value under a namespace (keys relative to it). */
   | { kind: 'namespace'; namespace: string }
-  /** Services, optionally by tag and id prefix, sorted by id. */
-  | { kind: 'services'; tag: string | null; idPrefix: string | null };
+  /** Services, optionally by tag and id prefix, sorted by id; `floor` keeps the last good list when the list shrinks below it. */
+  | { kind: 'services'; tag: string | null; idPrefix: string | null; floor: { min: number | null; percent: number | null; windowMs: number } | null };
 
 export type FileFormat = 'raw' | 'json' | 'yaml' | 'env' | 'template';
 

@@ -74,7 +74,9 @@ function actionRef(
 function source(s: ParsedSource): SourceSpec {
   if ('key' in s) return { kind: 'key', key: s.key };
   if ('namespace' in s) return { kind: 'namespace', namespace: `/${s.namespace.replace(/^\/+|\/+$/g, '')}` };
-  return { kind: 'services', tag: s.services.tag ?? null, idPrefix: s.services.id_prefix ?? null };
+  const f = s.services.floor;
+  const floor = f === undefined ? null : { min: f.min ?? null, percent: f.percent ?? null, windowMs: f.window === undefined ? 60_000 : parseDuration(f.window) };
+  return { kind: 'services', tag: s.services.tag ?? null, idPrefix: s.services.id_prefix ?? null, floor };
 }
 
 function isSingleSource(from: ParsedFile['from']): from is ParsedSource {
@@ -100,6 +102,9 @@ function file(f: ParsedFile, path: PropertyKey[], baseDir: string, where: Where,
   }
   if (sources.length === 0) issues.push(where([...path, 'from'], 'needs at least one source'));
   sources.forEach((s) => {
+    if (s.source.kind === 'services' && s.source.floor && s.source.floor.min === null && s.source.floor.percent === null) {
+      issues.push(where(s.name === null ? [...path, 'from', 'services', 'floor'] : [...path, 'from', s.name, 'services', 'floor'], 'needs min, percent or both'));
+    }
     // The registry's own rule: a key it would refuse can never be read.
     const at = s.name === null ? [...path, 'from', 'key'] : [...path, 'from', s.name, 'key'];
     if (s.source.kind === 'key') {

@@ -158,6 +158,14 @@ export const sourceSchema = z
         .strictObject({
           tag: z.string().min(1).optional().describe('Only services with this tag.'),
           id_prefix: z.string().min(1).optional().describe('Only services whose id starts with this.'),
+          floor: z
+            .strictObject({
+              min: z.number().int().min(1).optional().describe('Fewer services than this: keep the last good list.'),
+              percent: z.number().min(1).max(100).optional().describe('Fewer than this percentage of the largest good list of the window: keep the last good list.'),
+              window: duration('How long a good list counts as the reference of percent (default 1m)').optional(),
+            })
+            .optional()
+            .describe('Keep the last good list when the list drops below min and/or percent of the last good list (a wiped registry, a mass timeout); released when a list meets the floor again.'),
         })
         .describe('Registered services, sorted by id.'),
     }),

@@ -2,12 +2,17 @@ import type { SourceSpec } from '../manifest/model.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import type { RegistryEvent, Service, ServicePayload } from '../registry/types.js';
+import { Floor, type FloorStatus, type FloorTransition } from './floor.js';
 import type { RenderData, ServiceView } from './render.js';
 import { SecretKeys } from './secret-keys.js';
 
 /** A stable id for a source, so files that share one share its data. */
 export function sourceId(s: SourceSpec): string {
-  return s.kind === 'key' ? `key:${s.key}` : s.kind === 'namespace' ? `ns:${s.namespace}` : `svc:${s.tag ?? ''}:${s.idPrefix ?? ''}`;
+  if (s.kind === 'key') return `key:${s.key}`;
+  if (s.kind === 'namespace') return `ns:${s.namespace}`;
+  // Different floors are different sources: each keeps its own last good list.
+  const floor = s.floor ? `:floor=${s.floor.min ?? ''}/${s.floor.percent ?? ''}/${s.floor.windowMs}` : '';
+  return `svc:${s.tag ?? ''}:${s.idPrefix ?? ''}${floor}`;
 }
 
 type Held =
@@ -26,15 +31,29 @@ const view = (s: Service | ServicePayload): ServiceView => ({ id: s.id, tags: [.
 export class SourceData {
   private readonly held = new Map<string, Held>();
   private readonly secrets = new SecretKeys();
+  /** Floors of services sources, by source id; apart from `held`, which a full sync replaces. */
+  private readonly floors = new Map<string, Floor>();
 
-  constructor(specs: Iterable<SourceSpec>) {
+  /** `onFloor` hears when a source's list goes below its floor (held) and back (released). */
+  constructor(
+    specs: Iterable<SourceSpec>,
+    private readonly onFloor: (id: string, transition: Exclude<FloorTransition, null>, status: FloorStatus) => void = () => {},
+  ) {
     for (const spec of specs) {
       const id = sourceId(spec);
       if (this.held.has(id)) continue;
       if (spec.kind === 'key') this.held.set(id, { spec, value: null });
       else if (spec.kind === 'namespace') this.held.set(id, { spec, values: new Map() });
-      else this.held.set(id, { spec, services: new Map() });
+      else {
+        this.held.set(id, { spec, services: new Map() });
+        if (spec.floor) this.floors.set(id, new Floor(spec.floor));
+      }
     }
+  }
+
+  /** The floor of a services source, for status (`name`: the source's name in its file), or null without one. */
+  floorStatus(spec: SourceSpec, name: string): FloorStatus | null {
+    return this.floors.get(sourceId(spec))?.status(name) ?? null;
   }
 
   /** Reads every source from the registry (all pages). Rejects on the first failure; nothing is replaced then. */
@@ -74,13 +93,24 @@ export class SourceData {
     return changed;
   }
 
-  /** The data of a source for rendering, or null when it is missing (no key, or an empty namespace). */
+  /**
+   * The data of a source for rendering, or null when it is missing (no key,
+   * an empty namespace, or a services list below its floor before any good
+   * list). A services source with a floor gives its last good list while
+   * the current one is below the floor (see Floor).
+   */
   data(spec: SourceSpec): RenderData | null {
-    const h = this.held.get(sourceId(spec));
+    const id = sourceId(spec);
+    const h = this.held.get(id);
     if (!h) return null;
     if ('value' in h) return h.value === null ? null : { kind: 'key', value: h.value };
     if ('values' in h) return h.values.size === 0 ? null : { kind: 'namespace', namespace: h.spec.namespace, values: Object.fromEntries(h.values) };
-    return { kind: 'services', services: [...h.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+    const services = [...h.services.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const floor = this.floors.get(id);
+    if (!floor) return { kind: 'services', services };
+    const r = floor.pass(services);
+    if (r.transition !== null) this.onFloor(id, r.transition, floor.status(id));
+    return r.list === null ? null : { kind: 'services', services: r.list };
   }
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { TetherError } from '../lib/errors.js';
 import type { FileSpec } from '../manifest/model.js';
 import type { SourceData } from './data.js';
+import type { FloorStatus } from './floor.js';
 import { renderFormat, type RenderData } from './render.js';
 import { describeContext, type Templates } from './template.js';
 import { writeAtomically, type WriteResult } from './write.js';
@@ -19,6 +20,8 @@ export interface FileStatus {
   lastError: { message: string; at: number } | null;
   /** Since when the registry could not be read (the file may be out of date; `ok` is false meanwhile), or null. */
   stale: { since: number; reason: string } | null;
+  /** The floors of its services sources: `held` while any keeps its last good list; null without floors. */
+  floor: { state: 'ok' | 'held'; sources: FloorStatus[] } | null;
 }
 
 export type RenderOutcome = { kind: 'written' | 'unchanged' | 'deleted' | 'kept-missing' } | { kind: 'error'; message: string };
@@ -45,6 +48,8 @@ export async function renderFile(
     for (const s of spec.sources) {
       const d = data.data(s.source);
       if (d === null) {
+        // A services list below its floor with no good list yet (see Floor): the file stays as it is, whatever on_missing says.
+        if (s.source.kind === 'services') return { outcome: { kind: 'kept-missing' }, content: null, write: null };
         const what = s.source.kind === 'key' ? `key ${s.source.key}` : s.source.kind === 'namespace' ? `namespace ${s.source.namespace}` : 'services';
         if (spec.onMissing === 'error') throw new TetherError('render.missing', `${what} does not exist`);
         if (spec.onMissing === 'delete') {

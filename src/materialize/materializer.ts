@@ -8,6 +8,7 @@ import type { RegistryEvent } from '../registry/types.js';
 import { ActionRunner } from './actions.js';
 import type { QueuePoster } from '../workers/queue-action.js';
 import { SourceData, sourceId } from './data.js';
+import type { FloorStatus } from './floor.js';
 import { renderFile, type FileStatus } from './file-renderer.js';
 import { HookDispatcher } from './hooks.js';
 import { Quiescence } from './quiescence.js';
@@ -71,16 +72,20 @@ export class Materializer {
   private flushingActions = false;
 
   constructor(private readonly opts: MaterializerOptions) {
-    this.data = new SourceData(opts.files.flatMap((f) => f.sources.map((s) => s.source)));
+    this.data = new SourceData(
+      opts.files.flatMap((f) => f.sources.map((s) => s.source)),
+      (id, transition, st) => this.floorChanged(id, transition, st),
+    );
     this.marker = new MarkerFile(opts.stateDir);
     this.files = opts.files.map((spec) => {
       const m: Managed = {
         spec,
         sources: new Set(spec.sources.map((s) => sourceId(s.source))),
         quiet: new Quiescence({ minMs: spec.waitMinMs, maxMs: spec.waitMaxMs, onFire: () => this.queueRender(m) }),
-        status: { path: spec.path, origin: spec.origin, ok: null, lastRender: null, lastChange: null, lastError: null, stale: null },
+        status: { path: spec.path, origin: spec.origin, ok: null, lastRender: null, lastChange: null, lastError: null, stale: null, floor: null },
         rendering: Promise.resolve(),
       };
+      if (spec.sources.some((s) => s.source.kind === 'services' && s.source.floor !== null)) opts.metrics.fileFloorHeld.set({ file: spec.path }, 0);
       return m;
     });
   }
@@ -273,12 +278,29 @@ export class Materializer {
 
   status(): FileStatus[] {
     // A file rendered from data the registry could not confirm is stale, not ok.
-    return this.files.map((m) => ({ ...m.status, ...(this.stale && m.status.ok ? { ok: false } : {}), stale: this.stale && { ...this.stale } }));
+    return this.files.map((m) => ({ ...m.status, ...(this.stale && m.status.ok ? { ok: false } : {}), stale: this.stale && { ...this.stale }, floor: this.floorOf(m) }));
+  }
+
+  private floorOf(m: Managed): FileStatus['floor'] {
+    const sources = m.spec.sources.flatMap((s) => this.data.floorStatus(s.source, s.name ?? 'services') ?? []);
+    if (sources.length === 0) return null;
+    return { state: sources.some((f) => f.state === 'held') ? 'held' : 'ok', sources };
+  }
+
+  /** A services source went below its floor or back: one log line per transition, and each file's gauge. */
+  private floorChanged(id: string, transition: 'held' | 'released', st: FloorStatus): void {
+    const users = this.files.filter((m) => m.sources.has(id));
+    const files = users.map((m) => m.spec.path);
+    const counts = { count: st.count, kept: st.kept, reference: st.reference, min: st.min, percent: st.percent };
+    if (transition === 'held') this.opts.log.warn({ files, ...counts }, 'service list below its floor; keeping the last good list');
+    else this.opts.log.info({ files, ...counts }, 'service list meets its floor again; rendering it');
+    for (const m of users) this.opts.metrics.fileFloorHeld.set({ file: m.spec.path }, this.floorOf(m)?.state === 'held' ? 1 : 0);
   }
 
   /** Stops the feed and timers; waits for renders and running actions. Idempotent. */
   async close(): Promise<void> {
     this.stop.abort();
+    for (const m of this.files) this.opts.metrics.fileFloorHeld.remove({ file: m.spec.path });
     for (const m of this.files) m.quiet.cancel();
     await this.follower?.stop();
     await Promise.allSettled(this.loops);
