@@ -35,7 +35,8 @@ prefix=$(node -p 'path.dirname(path.dirname(process.execPath))')
 # ---- 1. Debian packages ----
 # etcd-server/etcd-client: the etcd suites; redis-server and python3-zaqarclient:
 # the queues comparisons and the python client's test; systemd: systemd-analyze
-# (test/deploy/systemd.test.ts); python3, make, g++: node-gyp; git: the clean copies.
+# (test/deploy/systemd.test.ts); python3, make, g++: node-gyp; git: the clean copies;
+# zsh and fish: the completion scripts' tests (test/cli/completion.test.ts).
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
@@ -46,6 +47,8 @@ dpkg -s python3-zaqarclient >/dev/null 2>&1 || need+=(python3-zaqarclient)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
 command -v git >/dev/null || need+=(git)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   step "apt-get install ${need[*]}"
   sudo=""

@@ -33,7 +33,18 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   render: async () => (await import('./commands/render.js')).renderCommand,
   exec: async () => (await import('./commands/exec.js')).execCommand,
   maint: async () => (await import('./commands/maint.js')).maintCommand,
+  completion: async () => (await import('./commands/completion.js')).completionCommand(loadAll),
 };
+
+/** Every command of the table, loaded (for `tether completion`); one that cannot be loaded is left out. */
+async function loadAll(): Promise<Array<[string, Command]>> {
+  const names = Object.keys(commands);
+  const loaded = await Promise.allSettled(names.map((n) => load(n) as Promise<Command>));
+  return names.flatMap((n, i) => {
+    const r = loaded[i];
+    return r?.status === 'fulfilled' ? [[n, r.value] as [string, Command]] : [];
+  });
+}
 
 function load(name: string | undefined): Promise<Command> | undefined {
   return name !== undefined && Object.hasOwn(commands, name) ? (commands[name] as () => Promise<Command>)() : undefined;

@@ -31,6 +31,7 @@ export const agentCommand: Command = {
   name: 'agent',
   summary: 'run the agent: probes, registration, heartbeats, local API',
   help,
+  options,
   async run(argv) {
     const { values, positionals: pos } = parse('agent', argv, options);
     if (values.help) return (out(help), 0);

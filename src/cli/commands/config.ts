@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { clientOptions, out, outJson, parse, positionals, runSub, withClient, type Command } from '../command.js';
+import { clientOptions, groupCommand, out, outJson, parse, positionals, withClient, type Command } from '../command.js';
 import { formatTable } from '../table.js';
 
 const help = `Usage: tether config <list|get|set|rm> [options]
@@ -56,9 +56,9 @@ async function rm(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const configCommand: Command = {
-  name: 'config',
-  summary: 'list, read, set and remove configuration values',
-  help,
-  run: (argv) => runSub('config', argv, { list, get, set, rm }, help),
-};
+export const configCommand: Command = groupCommand('config', 'list, read, set and remove configuration values', help, {
+  list: { options: clientOptions, run: list },
+  get: { options: clientOptions, run: get },
+  set: { options: clientOptions, run: set },
+  rm: { options: clientOptions, run: rm },
+});

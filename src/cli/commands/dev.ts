@@ -48,6 +48,7 @@ export const devCommand: Command = {
   name: 'dev',
   summary: 'run a registry and the agent in one process',
   help,
+  options,
   async run(argv) {
     const { values, positionals: pos } = parse('dev', argv, options);
     if (values.help) return (out(help), 0);

@@ -29,6 +29,7 @@ export const eventsCommand: Command = {
   name: 'events',
   summary: 'list or follow events',
   help,
+  options,
   async run(argv) {
     const { values, positionals: pos } = parse('events', argv, options);
     if (values.help) return (out(help), 0);

@@ -40,6 +40,7 @@ export const execCommand: Command = {
   name: 'exec',
   summary: 'run an application as the agent\'s child: files and env from the registry, restart on change',
   help,
+  options,
   async run(argv) {
     // Everything after the first `--` is the child's, options included.
     const dash = argv.indexOf('--');

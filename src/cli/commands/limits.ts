@@ -15,6 +15,7 @@ export const limitsCommand: Command = {
   name: 'limits',
   summary: "show the tenant's resource and rate limits",
   help,
+  options: clientOptions,
   async run(argv) {
     const { values, positionals: pos } = parse('limits', argv, clientOptions);
     if (values.help) return (out(help), 0);

@@ -104,5 +104,6 @@ export const maintCommand: Command = {
   name: 'maint',
   summary: "maintenance mode: take the agent's services (or one) out of discovery",
   help,
+  subs: { enable: options, disable: options, status: options },
   run: (argv) => runSub('maint', argv, { enable: change(true), disable: change(false), status }, help),
 };

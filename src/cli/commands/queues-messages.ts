@@ -168,3 +168,13 @@ export function messagesTable(list: Message[]): string {
   });
   return list.length === 0 ? '' : formatTable(header, rows);
 }
+
+/** The option tables of these sub-commands (for `tether completion`: the tables they parse with). */
+export const messageSubOptions = {
+  post: postOptions,
+  messages: listOptions,
+  get: queuesClientOptions,
+  claim: claimOptions,
+  renew: renewOptions,
+  release: queuesClientOptions,
+} as const;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { QueueListItem, QueueStats } from '../../queues/types.js';
 import { out, outJson, parse, positionals, runSub, UsageError, type Command } from '../command.js';
 import { formatTable } from '../table.js';
-import { claim, deleteMessages, deleteOptions, get, messages, post, release, renew } from './queues-messages.js';
+import { claim, deleteMessages, deleteOptions, get, messageSubOptions, messages, post, release, renew } from './queues-messages.js';
 import { queuesHelp } from './queues-help.js';
 import { jsonArg, queuesClientOptions, withQueues } from './queues-target.js';
 
@@ -96,6 +96,7 @@ export const queuesCommand: Command = {
   name: 'queues',
   summary: 'Cloud Queues: queues, messages and claims',
   help: queuesHelp,
+  subs: { list: listOptions, create: queuesClientOptions, delete: deleteOptions, stats: queuesClientOptions, metadata: queuesClientOptions, ...messageSubOptions },
   run: (argv) =>
     runSub('queues', argv, { list, create, delete: remove, stats, metadata, post, messages, get, claim, renew, release }, queuesHelp),
 };

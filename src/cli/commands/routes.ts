@@ -1,7 +1,7 @@
 import { HttpEventRoutes } from '../../routes/http-routes.js';
 import type { EventRouteStatus } from '../../routes/types.js';
 import { clientTlsFrom, type ClientTlsValues } from '../tls-flags.js';
-import { clientOptions, DEFAULT_URL, out, outJson, parse, positionals, runSub, type Command } from '../command.js';
+import { clientOptions, DEFAULT_URL, out, outJson, parse, positionals, groupCommand, type Command } from '../command.js';
 import { formatTable } from '../table.js';
 
 const help = `Usage: tether routes <list|get|set|delete> [options]
@@ -101,9 +101,9 @@ async function remove(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const routesCommand: Command = {
-  name: 'routes',
-  summary: 'deliver registry events into queues (list, get, set, delete event routes)',
-  help,
-  run: (argv) => runSub('routes', argv, { list, get, set, delete: remove }, help),
-};
+export const routesCommand: Command = groupCommand('routes', 'deliver registry events into queues (list, get, set, delete event routes)', help, {
+  list: { options: clientOptions, run: list },
+  get: { options: clientOptions, run: get },
+  set: { options: setOptions, run: set },
+  delete: { options: clientOptions, run: remove },
+});
