@@ -5,9 +5,10 @@ import { RegistryService } from '../../src/registry/service.js';
 import { createRegistryServer, type AuthTable, type RegistryServer } from '../../src/server/index.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
+import { etcdStores } from '../helpers/registries.js';
 import { raw, type RawOptions, type RawReply } from './helpers.js';
 
-/** The registry's server with the queues API, over a real QueueService on in-memory SQLite, on 127.0.0.1:0. */
+/** The registry's server with the queues API, over a real QueueService on in-memory SQLite (or etcd), on 127.0.0.1:0. */
 export interface QueuesTestServer {
   port: number;
   url: string;
@@ -19,9 +20,17 @@ export interface QueuesTestServer {
 }
 
 export async function startQueuesServer(
-  opts: { auth?: AuthTable; limits?: Partial<QueueLimits>; /** What the queue service sees of the store (fault or timing injection). */ wrapStore?: (s: Store) => Store } = {},
+  opts: {
+    auth?: AuthTable;
+    limits?: Partial<QueueLimits>;
+    /** What the queue service sees of the store (fault or timing injection). */
+    wrapStore?: (s: Store) => Store;
+    /** Store in this etcd (under a prefix of its own, removed at close) instead of in-memory SQLite. */
+    etcdEndpoints?: string[];
+  } = {},
 ): Promise<QueuesTestServer> {
-  const store = openSqliteStore({ path: ':memory:' });
+  const opened = opts.etcdEndpoints === undefined ? undefined : await etcdStores(() => opts.etcdEndpoints as string[])();
+  const store = opened?.store ?? openSqliteStore({ path: ':memory:' });
   const registry = await RegistryService.open(store, { reaperIntervalMs: 0 });
   const queueStore = opts.wrapStore === undefined ? store : opts.wrapStore(store);
   const queues = await createQueueService(queueStore, opts.limits === undefined ? {} : { limits: opts.limits });
@@ -41,7 +50,7 @@ export async function startQueuesServer(
       await server.close();
       await queues.close();
       await registry.close();
-      await store.close();
+      await (opened ?? store).close();
     },
   };
 }
