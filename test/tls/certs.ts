@@ -22,6 +22,12 @@ export interface TestPki {
   /** A server certificate for the name "registry.internal" only (no IP): needs a server name on the client. */
   namedCert: string;
   namedKey: string;
+  /**
+   * etcd's certificate for 127.0.0.1: server and client usage both, as etcd's
+   * own gRPC gateway presents it to the member when --client-cert-auth is on.
+   */
+  etcdCert: string;
+  etcdKey: string;
   /** Client certificate (CN "tether-client") and its key. */
   clientCert: string;
   clientKey: string;
@@ -43,7 +49,7 @@ async function makeCa(cwd: string, name: string): Promise<void> {
 }
 
 /** A leaf signed by CA `ca`, with subjectAltName `san` and extendedKeyUsage `usage`. */
-async function makeLeaf(cwd: string, ca: string, name: string, cn: string, san: string, usage: 'serverAuth' | 'clientAuth'): Promise<void> {
+async function makeLeaf(cwd: string, ca: string, name: string, cn: string, san: string, usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth'): Promise<void> {
   await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${cn}`,
     '-keyout', `${name}.key`, '-out', `${name}.csr`], cwd);
   const ext = join(cwd, `${name}.ext`);
@@ -61,6 +67,7 @@ export async function makeTestPki(): Promise<TestPki> {
   await makeLeaf(cwd, 'ca', 'server', 'tether-test-server', local, 'serverAuth');
   await makeLeaf(cwd, 'ca', 'renewed', 'tether-renewed', local, 'serverAuth');
   await makeLeaf(cwd, 'ca', 'named', 'registry.internal', 'DNS:registry.internal', 'serverAuth');
+  await makeLeaf(cwd, 'ca', 'etcd', 'etcd-member', local, 'serverAuth,clientAuth');
   await makeLeaf(cwd, 'ca', 'client', 'tether-client', '', 'clientAuth');
   await makeLeaf(cwd, 'other-ca', 'stranger', 'stranger', '', 'clientAuth');
   const f = (name: string): string => join(cwd, name);
@@ -74,6 +81,8 @@ export async function makeTestPki(): Promise<TestPki> {
     renewedKey: f('renewed.key'),
     namedCert: f('named.pem'),
     namedKey: f('named.key'),
+    etcdCert: f('etcd.pem'),
+    etcdKey: f('etcd.key'),
     clientCert: f('client.pem'),
     clientKey: f('client.key'),
     strangerCert: f('stranger.pem'),
