@@ -1,7 +1,7 @@
 import { createServer, ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as TlsServer } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { ServerMetrics } from '../observability/server-metrics.js';
@@ -11,6 +11,9 @@ import type { AuthTable } from './auth.js';
 import { ApiRequest, type ApiResponse } from './exchange.js';
 import { onRequest } from './pipeline.js';
 import type { ServerState } from './state.js';
+import type { AccessLog } from './access-log.js';
+import { CONNECTIONS_CHECK_MS, defaultConnectionLimits, guardConnections, onClientError, type ConnectionLimits } from './connections.js';
+import { transactionId } from './http-io.js';
 import type { ServerTlsOptions } from './tls.js';
 import type { Queues } from '../queues/queues.js';
 import type { RouteStore } from '../routes/route-store.js';
@@ -55,6 +58,10 @@ export interface RegistryServerOptions {
   queues?: Queues & { readonly limits?: Readonly<QueueLimits> };
   /** Serves `/v1.0/{tenant}/event-routes` (extension, issue 16); the caller runs the RouteDeliverer. */
   routes?: RouteStore;
+  /** Connection caps and slow-client timeouts (connections.ts); each field defaults to defaultConnectionLimits()'s. */
+  connections?: Partial<ConnectionLimits>;
+  /** Writes one line per exchange (`--access-log`); the caller closes it after the server. */
+  accessLog?: AccessLog;
   /** Serves HTTPS with this material (see tls.ts: files, client certificates, reload with setSecureContext on `server`). */
   tls?: ServerTlsOptions;
 }
@@ -79,6 +86,7 @@ export interface RegistryServer {
 const KEEP_ALIVE_MS = 65_000;
 
 export function createRegistryServer(registry: Registry, opts: RegistryServerOptions = {}): RegistryServer {
+  const limits: ConnectionLimits = { ...defaultConnectionLimits(), ...opts.connections };
   const state: ServerState = {
     registry,
     queues: opts.queues === undefined ? undefined : { service: opts.queues, limits: opts.queues.limits ?? DEFAULT_QUEUE_LIMITS, polls: new Set() },
@@ -95,11 +103,14 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
     metrics: opts.metrics ?? new ServerMetrics(),
     readiness: opts.readiness,
     readyCheck: null,
+    bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs,
+    accessLog: opts.accessLog,
   };
   // Queue long-polls sit in state.polls too (close() aborts them all) and are counted apart.
   state.metrics.countLongPolls('registry', () => state.polls.size - (state.queues?.polls.size ?? 0));
   if (state.queues !== undefined) state.metrics.countLongPolls('queues', () => state.queues?.polls.size ?? 0);
-  const serverOpts = { IncomingMessage: ApiRequest, noDelay: true };
+  // Host is checked by the pipeline (a fault body, not Node's bare 400); timeouts are checked every second.
+  const serverOpts = { IncomingMessage: ApiRequest, noDelay: true, requireHostHeader: false, connectionsCheckingInterval: CONNECTIONS_CHECK_MS };
   const handler = (req: ApiRequest, res: ApiResponse): void => onRequest(state, req, res, false);
   const server =
     opts.tls === undefined
@@ -107,8 +118,14 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
       : createHttpsServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>({ ...serverOpts, ...opts.tls }, handler);
   server.on('checkContinue', (req: ApiRequest, res: ApiResponse) => onRequest(state, req, res, true));
   server.keepAliveTimeout = KEEP_ALIVE_MS;
-  // Must exceed keepAliveTimeout, or an idle socket may be cut while a request head arrives.
-  server.headersTimeout = KEEP_ALIVE_MS + 1_000;
+  // Node times a request head from its first byte, so an idle keep-alive socket is not cut by headersTimeout.
+  const txnId = (): string => transactionId(undefined, state);
+  guardConnections(server, limits, state.logger, txnId);
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    const id = txnId();
+    const status = onClientError(err, socket, id);
+    if (status !== 0) state.accessLog?.refused(status, id, socket.remoteAddress);
+  });
 
   let closed: Promise<void> | null = null;
   return {

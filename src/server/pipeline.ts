@@ -17,6 +17,7 @@ import type { ServerState } from './state.js';
 import { onQueuesRequest } from './queues/pipeline.js';
 import { isQueuesTarget } from './queues/router.js';
 import { hasCode } from '../lib/errors.js';
+import { faultForClientError, rawFaultBody, rawFaultBytes } from './raw-fault.js';
 
 /**
  * One exchange, from the request head to the reply. The checks run in this
@@ -56,14 +57,21 @@ const V = 118;
 
 /** The 'request' listener (and 'checkContinue', with `expectContinue`). */
 export function onRequest(state: ServerState, req: ApiRequest, res: ApiResponse, expectContinue: boolean): void {
+  if (refuseHostless(state, req, res)) return;
+  if (state.bodyIdleTimeoutMs > 0) watchBodyIdle(req, state.bodyIdleTimeoutMs);
   // `/v1` and `/v1/...` are the Cloud Queues API (its own checks, limits and faults); `/v1.0/...` stays here.
   const queues = state.queues;
-  if (queues !== undefined && isQueuesTarget(req.url ?? '')) return onQueuesRequest(state, queues, req, res, expectContinue);
+  if (queues !== undefined && isQueuesTarget(req.url ?? '')) {
+    onQueuesRequest(state, queues, req, res, expectContinue);
+    if (state.accessLog !== undefined) res.once('close', logAccess);
+    return;
+  }
   req.api = state;
   req.response = res;
   req.startedAt = performance.now();
   state.inflight++;
   res.on('close', onResponseClose);
+  if (state.accessLog !== undefined) res.once('close', logAccess);
   // Every API path starts with /v (`/v1.0/`, `/v1/`): one char code keeps the others off the hot path.
   if (req.url?.charCodeAt(1) !== V && serveOps(state, req, res)) return;
   req.txnId = transactionId(req.headers['x-rp-request-id'], state);
@@ -131,7 +139,8 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
 function observe(state: ServerState, req: ApiRequest, res: ApiResponse): void {
   const status = res.headersSent ? res.statusCode : 499;
   const name = req.routeName;
-  const route = req.routeTemplate ?? lateTemplate(req);
+  // Kept on the request: the access log (after this) writes the same template.
+  const route = (req.routeTemplate ??= lateTemplate(req));
   const seconds = (performance.now() - req.startedAt) / 1000;
   state.metrics.observeRequest(route, req.method ?? '', status, seconds);
   if (name === 'services.heartbeat' || name === 'sessions.heartbeat') {
@@ -167,6 +176,8 @@ function resolve(req: ApiRequest): RouteMatch {
     const q = publicQuery(req.rawQuery);
     throw faults.noRoute(q === '' ? req.rawPath : `${req.rawPath}?${q}`);
   }
+  // Tenants become key prefixes and directory-like names: `.` and `..` would alias others.
+  if (route.tenant === '.' || route.tenant === '..') throw faults.invalidParam('tenantId', "The tenant ids '.' and '..' are reserved.");
   checkContentType(req.headers['content-type']);
   const auth = req.api.auth;
   if (auth !== undefined) {
@@ -199,4 +210,58 @@ function replyError(req: ApiRequest, res: ApiResponse, route: RouteMatch | null,
     req.api.logger.warn({ err: (err as Error).message, route: route?.name }, 'store unavailable: answering 503');
   }
   sendFault(req, res, fault);
+}
+
+/**
+ * HTTP/1.1 requires Host (RFC 9112 3.2). Node's own check answers a bare 400,
+ * so the server turns it off (`requireHostHeader: false`) and answers here
+ * with a fault body and X-Response-Id, closing the connection like the
+ * parser's other refusals. True when it answered.
+ */
+function refuseHostless(state: ServerState, req: ApiRequest, res: ApiResponse): boolean {
+  if (req.headers.host !== undefined || req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) return false;
+  const txn = transactionId(req.headers['x-rp-request-id'], state);
+  const fault = { ...faultForClientError(undefined), details: 'An HTTP/1.1 request must carry a Host header.' };
+  const body = rawFaultBody(fault, txn);
+  res.writeHead(fault.status, ['Content-Type', 'application/json; charset=UTF-8', 'Content-Length', String(Buffer.byteLength(body)), 'X-Response-Id', txn, 'Connection', 'close']);
+  res.end(body);
+  state.accessLog?.refused(fault.status, txn, req.socket.remoteAddress);
+  return true;
+}
+
+/**
+ * Drops a client that goes silent while sending a body (a trickle of a byte
+ * every few seconds stays under Node's requestTimeout for long). The socket
+ * timeout runs only until the body has arrived, so it never cuts a long-poll,
+ * which waits after that.
+ */
+function watchBodyIdle(req: ApiRequest, ms: number): void {
+  const length = req.headers['content-length'];
+  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return;
+  req.socket.setTimeout(ms);
+  req.once('timeout', onBodyIdle);
+  req.once('end', onBodyDone);
+}
+
+function onBodyDone(this: ApiRequest): void {
+  this.socket.setTimeout(0);
+  this.off('timeout', onBodyIdle);
+}
+
+/** The body stalled: a 408 fault if nothing was answered yet, then the connection closes. */
+function onBodyIdle(this: ApiRequest): void {
+  const res = this.response;
+  const state = this.api;
+  const fault = faultForClientError('ERR_HTTP_REQUEST_TIMEOUT');
+  if (res !== undefined && !res.headersSent && state !== undefined) {
+    const txn = this.txnId !== '' ? this.txnId : transactionId(undefined, state);
+    this.socket.end(rawFaultBytes(fault, txn), () => this.socket.destroy());
+  } else {
+    this.socket.destroy();
+  }
+}
+
+/** The access-log line of an exchange, once its response is done (or abandoned). */
+function logAccess(this: ApiResponse): void {
+  this.req.api.accessLog?.request(this.req, this);
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/server-metrics.js';
 import type { Registry } from '../registry/registry.js';
+import type { AccessLog } from './access-log.js';
 import type { AuthTable } from './auth.js';
 import type { QueueApi } from './queues/context.js';
 import type { RouteStore } from '../routes/route-store.js';
@@ -35,4 +36,8 @@ export interface ServerState {
   readonly readiness: (() => Promise<void>) | undefined;
   /** The /readyz store check in flight, shared by concurrent probes. */
   readyCheck: Promise<string | null> | null;
+  /** Longest silence while a request body arrives (0: none); the connection then gets a 408 fault and closes. */
+  readonly bodyIdleTimeoutMs: number;
+  /** One JSON line per exchange, when configured (`--access-log`). */
+  readonly accessLog: AccessLog | undefined;
 }

@@ -24,6 +24,8 @@ import { reloadableAuthFile } from '../auth-reload.js';
 import { reloadableServerTls } from '../../server/tls.js';
 import { ETCD_SECURITY_HELP, etcdSecurityOptions, parseEtcdSecurity, parseServerTlsFlags, SERVER_TLS_HELP, serverTlsOptions, type EtcdSecurity } from '../tls-flags.js';
 import { LOG_HELP, logOptions, logSettings } from '../log-flags.js';
+import { CONNECTION_HELP, connectionOptions, parseConnectionFlags } from '../connection-flags.js';
+import { openAccessLog, type AccessLog } from '../../server/access-log.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
 
 const help = `Usage: tether registry --data DIR [options]
@@ -61,6 +63,7 @@ Options:
                               so load balancers stop sending requests first (default 0)
 ${SERVER_TLS_HELP}
 ${ETCD_SECURITY_HELP}
+${CONNECTION_HELP}
 ${LOG_HELP}
 
 Extension: /v1.0/{tenant}/event-routes/{id} delivers the tenant's registry events (or a
@@ -90,6 +93,7 @@ const options = {
   'max-db-bytes': { type: 'string' },
   ...serverTlsOptions,
   ...etcdSecurityOptions,
+  ...connectionOptions,
   ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -209,6 +213,7 @@ export const registryCommand: Command = {
     const { host, port } = parseListen(values.listen ?? '127.0.0.1:8470');
     const eventRetentionMs = positiveDuration('event-retention', values['event-retention']);
     const shutdownDelayMs = positiveDuration('shutdown-delay', values['shutdown-delay'], true) ?? 0;
+    const connections = parseConnectionFlags(values);
     const logger = await openLogger(logSettings('registry', values));
     const log = logger.child({ component: 'cli' });
     // SIGHUP re-reads --auth-file (token rotation); without one there is nothing to reload.
@@ -231,6 +236,7 @@ export const registryCommand: Command = {
     let queues: QueueService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;
     let deliverer: RouteDeliverer | undefined;
+    let accessLog: AccessLog | undefined;
     try {
       const limits = parseLimits(values.limits);
       registry = await RegistryService.open(store, {
@@ -243,6 +249,7 @@ export const registryCommand: Command = {
       queues = await createQueueService(store, { logger, ...(queueLimits !== undefined ? { limits: queueLimits } : {}) });
       // Event routes (issue 16): every server runs every stored route; the store's compares keep delivery exactly-once.
       deliverer = await RouteDeliverer.start(store, registry, queues, { logger, metricsRegistry: metrics.registry });
+      accessLog = connections.accessLog === undefined ? undefined : openAccessLog(connections.accessLog);
       server = createRegistryServer(registry, {
         logger,
         metrics,
@@ -250,6 +257,8 @@ export const registryCommand: Command = {
         routes: new RouteStore(store, queues, queues.limits.maxMessageTtl),
         readiness: async () => void (await store.revision()),
         shutdownDelayMs,
+        connections: connections.limits,
+        ...(accessLog !== undefined ? { accessLog } : {}),
         ...(auth !== undefined ? { auth } : {}),
         ...(tls !== undefined ? { tls: tls.options } : {}),
       });
@@ -262,6 +271,7 @@ export const registryCommand: Command = {
       log.info({ signal: sig, shutdownDelayMs }, 'shutting down');
     } finally {
       await server?.close();
+      await accessLog?.close();
       await deliverer?.close();
       await queues?.close();
       await registry?.close();

@@ -49,8 +49,10 @@ function qualityOf(params: readonly string[]): number {
 export function projectOf(headers: IncomingHttpHeaders, pathProject: string | undefined): Project {
   const header = headers['x-project-id'];
   if (header === '') checkProject('', DEFAULT_QUEUE_LIMITS, false);
-  if (pathProject !== undefined) return pathProject;
-  return typeof header === 'string' ? header : null;
+  const project = pathProject ?? (typeof header === 'string' ? header : null);
+  // Projects become key prefixes and directory-like names: `.` and `..` would alias others (issue 19 item 5).
+  if (project === '.' || project === '..') throw queueFault('invalidQueue', "The project ids '.' and '..' are reserved.");
+  return project;
 }
 
 /** Step 4 on routes with `{queue_name}`: the domain's checks of the project's length and the name, else invalidQueue. */

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from '../observability/logger.js';
+import { faultForClientError, writeRawFault, type RawFault } from './raw-fault.js';
+
+/**
+ * Connection caps and slow-client timeouts (issue 19 item 3). Idle or slow
+ * sockets must not starve real clients: the server refuses connections
+ * beyond a total cap (below the descriptor limit, so accept() never fails
+ * with EMFILE) and beyond a per-address cap (Consul's
+ * `http_max_conns_per_client`, 200), and drops a client whose request head
+ * or body does not arrive in time. Long-polls are not cut: every timeout
+ * here ends when the request has been read, and a long-poll waits after that.
+ */
+
+export interface ConnectionLimits {
+  /** Open connections in total; beyond it a new one is closed at once. */
+  maxConnections: number;
+  /** Open connections per client address; beyond it a new one gets a 429 fault and is closed. */
+  maxPerClient: number;
+  /** From the first byte of a request to the end of its head (Node's headersTimeout; also a fresh idle connection). */
+  headersTimeoutMs: number;
+  /** From the first byte of a request to the end of its body (Node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** Longest silence while a request body is being received. */
+  bodyIdleTimeoutMs: number;
+}
+
+/** Descriptors kept for everything but client connections: the database, etcd, logs, the listening socket. */
+const FD_HEADROOM = 128;
+
+/** Node checks header and request deadlines on this period (its default, 30 s, would let a 10 s timeout run 40 s). */
+export const CONNECTIONS_CHECK_MS = 1000;
+
+/**
+ * The soft limit of open files (`ulimit -n`) from /proc/self/limits, or
+ * undefined where that cannot be read (not Linux).
+ */
+export function openFilesLimit(limitsText?: string): number | undefined {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  if (m === null || m[1] === 'unlimited') return undefined;
+  return Number(m[1]);
+}
+
+/** The default total cap: the descriptor limit less headroom (at least 16), or 4096 when the limit is unknown. */
+export function defaultMaxConnections(fdLimit = openFilesLimit()): number {
+  return fdLimit === undefined ? 4096 : Math.max(16, fdLimit - FD_HEADROOM);
+}
+
+export function defaultConnectionLimits(): ConnectionLimits {
+  return { maxConnections: defaultMaxConnections(), maxPerClient: 200, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, bodyIdleTimeoutMs: 10_000 };
+}
+
+const OVER_CLIENT_CAP: RawFault = {
+  status: 429,
+  type: 'rateLimitReached',
+  message: 'Too many connections',
+  details: 'This client address has too many open connections to the server; reuse or close some.',
+};
+
+/** How often a refusal is logged at most (an attack must not become a log flood). */
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
+/**
+ * Applies `limits` to `server`: Node's own total cap and timeouts, plus a
+ * per-address count. `txnId` makes the id of a refusal's fault. The
+ * timeouts' check period is a constructor option of the server
+ * (CONNECTIONS_CHECK_MS): the caller passes it there.
+ */
+export function guardConnections(server: Server, limits: ConnectionLimits, log: Logger, txnId: () => string): void {
+  server.maxConnections = limits.maxConnections;
+  // Node wants the head's deadline within the whole request's.
+  server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
+  server.requestTimeout = limits.requestTimeoutMs;
+  const perClient = new Map<string, number>();
+  const refused = { total: 0, perClient: 0, loggedAt: 0 };
+  const noteRefusal = (kind: 'total' | 'perClient'): void => {
+    refused[kind]++;
+    const now = Date.now();
+    if (now - refused.loggedAt < REFUSAL_LOG_EVERY_MS) return;
+    refused.loggedAt = now;
+    log.warn({ refusedTotalCap: refused.total, refusedPerClientCap: refused.perClient, limits: { maxConnections: limits.maxConnections, maxPerClient: limits.maxPerClient } }, 'connections refused over the caps');
+  };
+  // Node closes connections beyond maxConnections itself, before any of our code runs.
+  server.on('drop', () => noteRefusal('total'));
+  server.on('connection', (socket: Socket) => {
+    const addr = socket.remoteAddress ?? '';
+    const open = (perClient.get(addr) ?? 0) + 1;
+    if (open > limits.maxPerClient) {
+      noteRefusal('perClient');
+      writeRawFault(socket, OVER_CLIENT_CAP, txnId());
+      return;
+    }
+    perClient.set(addr, open);
+    socket.once('close', () => {
+      const n = (perClient.get(addr) ?? 1) - 1;
+      if (n <= 0) perClient.delete(addr);
+      else perClient.set(addr, n);
+    });
+  });
+}
+
+/**
+ * The 'clientError' listener: a request Node's parser refused, or one whose
+ * head or body came too slowly, gets a fault (registry body, X-Response-Id)
+ * instead of Node's bare status line. A peer that reset the connection gets
+ * nothing. (A reply of ours is written whole, head and body at once, so no
+ * fault can land in the middle of one; Node's own handler writes its 400 in
+ * the same cases.) Returns the status written, 0 when the socket was only closed.
+ */
+export function onClientError(err: Error & { code?: string }, socket: Socket, txnId: string): number {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return 0;
+  }
+  const fault = faultForClientError(err.code);
+  writeRawFault(socket, fault, txnId);
+  return fault.status;
+}
