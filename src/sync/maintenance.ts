@@ -94,9 +94,21 @@ export class Maintenance {
    * Enables (or disables) maintenance of `service`, or agent-wide for null.
    * Enabling again keeps `since` and takes the new reason. Resolves once the
    * change is on disk, then applies it; rejects with `maint.persist_failed`
-   * (nothing changed) when it cannot be written. Returns whether anything changed.
+   * (nothing changed) when it cannot be written. Changes run one at a time,
+   * each from the state the previous one left, so concurrent calls lose
+   * nothing. Resolves with whether anything changed.
    */
-  async set(service: string | null, enable: boolean, reason: string | null, now = Date.now()): Promise<boolean> {
+  set(service: string | null, enable: boolean, reason: string | null, now = Date.now()): Promise<boolean> {
+    const run = this.writing.then(() => this.apply(service, enable, reason, now));
+    // The chain goes on after a failure; this caller still sees it.
+    this.writing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async apply(service: string | null, enable: boolean, reason: string | null, now: number): Promise<boolean> {
     const next = this.snapshot();
     const cur = service === null ? next.agent : (next.services[service] ?? null);
     if (!enable && cur === null) return false;
@@ -105,18 +117,13 @@ export class Maintenance {
     if (service === null) next.agent = entry;
     else if (entry) next.services[service] = entry;
     else delete next.services[service];
-    await this.persist(next);
+    try {
+      await writeDurably(this.dir, this.path, `${JSON.stringify(next, null, 2)}\n`);
+    } catch (err) {
+      throw new TetherError('maint.persist_failed', `cannot save maintenance state to ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
     this.adopt(next);
     return true;
-  }
-
-  private persist(s: MaintenanceSnapshot): Promise<void> {
-    const run = this.writing.then(() => writeDurably(this.dir, this.path, `${JSON.stringify(s, null, 2)}\n`));
-    // The chain goes on after a failure; this caller still sees it.
-    this.writing = run.catch(() => undefined);
-    return run.catch((err: unknown) => {
-      throw new TetherError('maint.persist_failed', `cannot save maintenance state to ${this.path}: ${(err as Error).message}`, { cause: err });
-    });
   }
 }
 

@@ -124,7 +124,7 @@ describe('tether maint: one service', () => {
     expect((await maint(api, 'disable', '--service', 'beta')).stdout).toBe('service beta: maintenance disabled (already so)\n');
   }, 60_000);
 
-  it('refuses an unknown service and a bad request, changing nothing', async () => {
+  it('refuses an unknown service, a bad request and a change it cannot save, changing nothing', async () => {
     const t = `maint-bad-${Date.now()}`;
     const dir = await caseDir();
     const config = join(dir, 'tether.yaml');
@@ -137,6 +137,14 @@ describe('tether maint: one service', () => {
     expect((await fetch(`${api}/v1/maint?enable=maybe`, { method: 'PUT' })).status).toBe(400);
     expect((await fetch(`${api}/v1/maint`, { method: 'POST' })).status).toBe(405);
     expect(await (await fetch(`${api}/v1/maint`)).json()).toEqual({ agent: null, services: {} });
+    expect(await ids(t)).toEqual(['alpha']);
+    // It cannot be saved (a directory where the file goes): refused, nothing changes.
+    await mkdir(join(dir, 'state', 'maintenance.json'), { recursive: true });
+    const unsaved = await maint(api, 'enable', '--service', 'alpha');
+    expect(unsaved.code).toBe(1);
+    expect(unsaved.stderr).toMatch(/the agent refused \(500\): cannot save maintenance state/);
+    expect(await (await fetch(`${api}/v1/maint`)).json()).toEqual({ agent: null, services: {} });
+    await new Promise((r) => setTimeout(r, 300));
     expect(await ids(t)).toEqual(['alpha']);
     // No agent there: exit 3, as for an unreachable registry.
     const gone = spawnTether(['maint', 'status', '--agent', 'http://127.0.0.1:1']);
