@@ -59,8 +59,9 @@ function dlopen(file: string): ReaperAddon | null {
 /**
  * Reaps, from now until stop(), every zombie whose parent is this process
  * and that tether did not spawn: once at start (orphans that died before),
- * then after each SIGCHLD (an orphan's death signals its new parent; signals
- * that arrive together make one call, and one scan finds every zombie).
+ * then after each SIGCHLD (an orphan's death signals its new parent; the
+ * kernel merges SIGCHLDs that arrive while one is pending, and one scan finds
+ * every zombie there is).
  */
 export function startOrphanReaper(addon: ReaperAddon, onError: (err: unknown) => void = () => {}): OrphanReaper {
   let reaped = 0;

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { TetherError } from './errors.js';
 import { spawnListed } from './process-spawn.js';
 
@@ -72,7 +73,7 @@ class Started implements ProcessHandle {
 
   constructor(
     readonly pid: number,
-    child: { once(event: 'exit', fn: (code: number | null, signal: NodeJS.Signals | null) => void): unknown },
+    child: ChildProcess,
     leftovers: 'kill' | 'leave',
   ) {
     this.exited = new Promise((resolve) =>
