@@ -10,6 +10,7 @@ import type { Queues } from '../queues/queues.js';
 import type { QueuePoster } from './queue-action.js';
 import type { WorkerStatus } from './worker.js';
 import type { Workers } from './workers.js';
+import { failoverQueues } from './failover-queues.js';
 
 /** A queues client and the project the workers use; the caller closes `queues`. */
 export interface WorkerQueues {
@@ -25,8 +26,12 @@ export interface WorkerQueues {
  */
 export class AgentWorkers {
   private workers: Workers | null = null;
-  private owned: HttpQueues | null = null;
-  private target: WorkerQueues | null = null;
+  private owned: Queues | null = null;
+  /** The queues client, opened once (concurrent first uses share one open). */
+  private opening: Promise<WorkerQueues> | null = null;
+  /** Applies run one at a time, in call order: two reloads never build two Workers, nor start a stale manifest's. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
   private readonly clientId = randomUUID();
 
   constructor(
@@ -42,18 +47,25 @@ export class AgentWorkers {
   poster(m: () => Manifest): QueuePoster {
     return {
       post: async (queue, body, ttl, signal) => {
-        const target = this.given ?? this.target ?? (this.target = await this.open(m()));
+        const target = await this.target(m());
         const [id] = await target.queues.postMessages(target.project, queue, this.clientId, [{ ttl, body }], signal);
         return id ?? '';
       },
     };
   }
 
-  async apply(m: Manifest): Promise<{ started: string[]; stopped: string[]; kept: string[] }> {
+  apply(m: Manifest): Promise<{ started: string[]; stopped: string[]; kept: string[] }> {
+    const run = this.chain.then(() => this.applyNow(m));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(m: Manifest): Promise<{ started: string[]; stopped: string[]; kept: string[] }> {
+    if (this.closed) return { started: [], stopped: [], kept: [] };
     if (this.workers === null) {
       if (m.workers.length === 0) return { started: [], stopped: [], kept: [] };
       const { Workers } = await import('./workers.js');
-      const target = this.given ?? this.target ?? (this.target = await this.open(m));
+      const target = await this.target(m);
       this.workers = new Workers({
         ...target,
         log: this.log,
@@ -77,20 +89,36 @@ export class AgentWorkers {
     return this.workers?.status() ?? [];
   }
 
-  /** Stops every worker (running actions are aborted, their messages released), then the client. */
+  /** Waits for a running apply, stops every worker (running actions are aborted, their messages released), then the client. */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
     await this.workers?.close();
+    await this.opening?.catch(() => undefined);
     await this.owned?.close();
   }
 
+  private target(m: Manifest): Promise<WorkerQueues> {
+    if (this.given) return Promise.resolve(this.given);
+    // A failed open (token file missing, say) is tried again at the next use.
+    this.opening ??= this.open(m).catch((err: unknown) => {
+      this.opening = null;
+      throw err;
+    });
+    return this.opening;
+  }
+
+  /** Every upstream server, as the agent's registry client has them (token, TLS, timeout), failed over in order. */
   private async open(m: Manifest): Promise<WorkerQueues> {
     const up = m.upstream;
     const first = up?.endpoints[0];
     if (!up || !first) throw new TetherError('agent.no_upstream', 'workers need upstream.url: the queues are on the registry server');
     const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
-    // The first server of the list: queue calls are retried by consume() on failure, not failed over.
     const tls = up.tls ? await upstreamTls(up.tls) : undefined;
-    this.owned = new HttpQueues({ url: first.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, tls });
+    const clients = up.endpoints.map((e) => new HttpQueues({ url: e.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, tls }));
+    this.owned = failoverQueues(clients, (from, to, err) =>
+      this.log.warn({ from: up.endpoints[from]?.url, to: up.endpoints[to]?.url, err: err instanceof Error ? err.message : String(err) }, 'queues server failed; using the next one'),
+    );
     return { queues: this.owned, project: first.tenant };
   }
 }
