@@ -88,13 +88,13 @@ export class Floor {
     return { list: this.good, transition: held ? 'held' : null };
   }
 
-  status(source: string): FloorStatus {
+  status(source: string, now = Date.now()): FloorStatus {
     return {
       source,
       state: this.heldSince === null ? 'ok' : 'held',
       count: this.count,
       kept: this.good?.length ?? null,
-      reference: this.reference(),
+      reference: this.reference(now),
       min: this.spec.min,
       percent: this.spec.percent,
       since: this.heldSince,
