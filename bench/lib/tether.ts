@@ -41,7 +41,8 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
   return startServer(cleanup, {
     name: `tether registry (${opts.store ?? 'sqlite'})`,
     command: process.execPath,
-    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, ...store, ...(opts.args ?? [])],
+    // Every simulated client connects from 127.0.0.1: the per-address cap (200 by default) is for real fleets.
+    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, ...store, '--max-connections-per-client', '1000000', ...(opts.args ?? [])],
     dir,
     url: `http://127.0.0.1:${port}`,
     ready: async (url) => {
