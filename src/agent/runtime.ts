@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { CheckSpec, ServiceSpec } from '../manifest/model.js';
+import { checksOf, type CheckSpec, type ServiceSpec } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';
-import { createProbe, type Probe } from '../probes/probe.js';
-import { CheckRunner } from '../probes/scheduler.js';
+import { CheckGroup } from '../probes/check-group.js';
 import type { TtlBoard } from '../probes/ttl.js';
 import type { LocalService } from '../sync/local-state.js';
 import type { Syncer } from '../sync/syncer.js';
@@ -11,12 +10,13 @@ import type { ServiceStatus } from './status.js';
 
 interface Running {
   local: LocalService;
-  runner: CheckRunner | null;
+  /** The service's checks (null without any). */
+  runner: CheckGroup | null;
 }
 
 /**
  * The services of the running manifest: one LocalService (owned by the
- * syncer) and one CheckRunner each. Applies manifest diffs so that an
+ * syncer) and one CheckGroup each (one CheckRunner per check). Applies manifest diffs so that an
  * untouched service keeps its probe state and its registration.
  */
 export class ServiceRuntime {
@@ -41,6 +41,7 @@ export class ServiceRuntime {
       this.syncer.services.remove(id);
       this.running.delete(id);
       this.ttl.delete(id);
+      this.metrics.forgetProbes(id, checkNames(r.local.spec));
       this.metrics.forgetService(id);
       removed++;
     }
@@ -65,53 +66,53 @@ export class ServiceRuntime {
     this.running.set(spec.id, r);
     this.metrics.serviceHealthy.set({ service: spec.id }, local.health === 'healthy' ? 1 : 0);
     this.metrics.serviceRegistered.set({ service: spec.id }, 0);
-    if (spec.check) this.startRunner(r, spec.check);
+    this.startRunner(r, checksOf(spec));
   }
 
   private change(r: Running, spec: ServiceSpec): void {
-    const sameCheck = JSON.stringify(r.local.spec.check) === JSON.stringify(spec.check);
+    const sameCheck = JSON.stringify(checksOf(r.local.spec)) === JSON.stringify(checksOf(spec));
+    const before = checkNames(r.local.spec);
     this.syncer.services.update(spec, !sameCheck);
     if (sameCheck) return;
     this.stopRunner(r);
-    // No check, no probe figures: its series would otherwise keep the old check's last values.
-    if (!spec.check) this.metrics.forgetProbes(spec.id);
-    else this.startRunner(r, spec.check);
+    // The old checks' series would otherwise keep their last values (or stay for checks that are gone).
+    this.metrics.forgetProbes(spec.id, before);
+    this.startRunner(r, checksOf(spec));
   }
 
-  private startRunner(r: Running, check: CheckSpec): void {
+  private startRunner(r: Running, checks: readonly CheckSpec[]): void {
+    if (checks.length === 0) return;
     const id = r.local.spec.id;
-    let probe: Probe;
-    try {
-      probe = createProbe(check.probe, { timeoutMs: check.timeoutMs, ttl: this.ttl, serviceId: id });
-    } catch (err) {
-      // Validation should have caught it; never let one service take the agent down.
-      this.syncer.services.setHealth(id, 'unhealthy');
-      this.syncer.services.recordError(id, err instanceof Error ? err.message : String(err));
-      this.log.error({ service: id, err }, 'cannot build the probe; the service stays unhealthy');
-      return;
-    }
-    const runner = new CheckRunner({
+    const group = new CheckGroup({
       serviceId: id,
-      check,
-      probe,
-      onResult: (res) => {
-        this.syncer.services.recordProbe(id, { ok: res.ok, output: res.output, at: Date.now(), durationMs: res.durationMs });
+      checks,
+      ttl: this.ttl,
+      onResult: (c, res, spec) => {
+        this.syncer.services.recordProbe(id, { ok: res.ok, output: checks.length > 1 ? `${c.name}: ${res.output}` : res.output, at: Date.now(), durationMs: res.durationMs });
         this.metrics.probeResults.inc({ service: id, result: res.ok ? 'pass' : 'fail' });
-        this.metrics.probeDuration.observe({ kind: check.probe.kind }, res.durationMs / 1000);
+        this.metrics.probeDuration.observe({ kind: spec.probe.kind }, res.durationMs / 1000);
         this.metrics.probeLastDuration.set({ service: id }, res.durationMs / 1000);
         // Steady state, every few seconds per service: skip building the record unless it is logged.
-        if (this.log.isLevelEnabled('debug')) this.log.debug({ service: id, ok: res.ok, output: res.output }, 'probe');
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ service: id, check: c.name, ok: res.ok, output: res.output }, 'probe');
       },
-      onTransition: (from, to, res) => {
+      onCheckHealth: (c, from) => {
+        this.metrics.checkHealthy.set({ service: id, check: c.name }, c.health === 'healthy' ? 1 : 0);
+        if (checks.length > 1) this.log.info({ service: id, check: c.name, from, to: c.health, output: c.last?.output ?? c.error }, `check ${c.name} is ${c.health}`);
+      },
+      onHealth: (from, to, cause) => {
+        if (cause.error !== null) {
+          this.syncer.services.recordError(id, cause.error);
+          this.log.error({ service: id, check: cause.name, err: cause.error }, 'cannot build the probe; the service stays unhealthy');
+        }
         this.syncer.services.setHealth(id, to);
         this.metrics.serviceHealthy.set({ service: id }, to === 'healthy' ? 1 : 0);
-        this.log.info({ service: id, from, to, output: res.output }, `service is ${to}`);
+        this.log.info({ service: id, from, to, check: cause.name, output: cause.last?.output ?? cause.error }, `service is ${to}`);
         this.syncer.trigger();
       },
       onError: (err) => this.log.error({ service: id, err }, 'check callback failed'),
     });
-    r.runner = runner;
-    runner.start();
+    r.runner = group;
+    group.start();
   }
 
   private stopRunner(r: Running): void {
@@ -119,16 +120,13 @@ export class ServiceRuntime {
     r.runner = null;
   }
 
-  /** Runs the service's probe now (a TTL report arrived). False when it has no ttl check. */
+  /** Runs the service's ttl check now (a TTL report arrived). False when it has no ttl check. */
   ttlReported(service: string): boolean {
-    const r = this.running.get(service);
-    if (!r || r.local.spec.check?.probe.kind !== 'ttl') return false;
-    r.runner?.runNow();
-    return true;
+    return this.running.get(service)?.runner?.runTtlNow() ?? false;
   }
 
   hasTtlCheck(service: string): boolean {
-    return this.running.get(service)?.local.spec.check?.probe.kind === 'ttl';
+    return this.running.get(service)?.runner?.hasTtl ?? false;
   }
 
   /** Stops every probe (shutdown). */
@@ -139,12 +137,13 @@ export class ServiceRuntime {
 
   /** Every service's status but its maintenance (the agent adds that). */
   status(): Array<Omit<ServiceStatus, 'maintenance'>> {
-    return [...this.running.values()].map(({ local }) => ({
+    return [...this.running.values()].map(({ local, runner }) => ({
       id: local.spec.id,
       origin: local.spec.origin,
       health: local.health,
       registered: local.registered !== null,
-      check: describeCheck(local.spec.check),
+      check: checksOf(local.spec).map(describeCheck).join('; ') || null,
+      checks: runner?.states() ?? [],
       lastProbe: local.lastProbe,
       lastHeartbeat: local.lastHeartbeat,
       lastError: local.lastError,
@@ -153,9 +152,17 @@ export class ServiceRuntime {
   }
 }
 
-function describeCheck(c: CheckSpec | null): string | null {
-  if (!c) return null;
+function describeCheck(c: CheckSpec): string {
   const p = c.probe;
-  const what = p.kind === 'http' ? p.url : p.kind === 'tcp' ? `${p.host}:${p.port}` : p.kind === 'exec' ? p.argv.join(' ') : `${p.ttlMs}ms`;
+  let what: string;
+  if (p.kind === 'http') what = p.url;
+  else if (p.kind === 'tcp') what = `${p.host}:${p.port}`;
+  else if (p.kind === 'exec') what = p.argv.join(' ');
+  else if (p.kind === 'grpc') what = `${p.host}:${p.port}${p.service === '' ? '' : ` service ${p.service}`}${p.tls ? ' tls' : ''}`;
+  else what = `${p.ttlMs}ms`;
   return `${p.kind} ${what} every ${c.intervalMs}ms`;
+}
+
+function checkNames(spec: ServiceSpec): string[] {
+  return checksOf(spec).map((c) => c.name ?? c.probe.kind);
 }

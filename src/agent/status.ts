@@ -1,4 +1,5 @@
 import type { ManifestIssue } from '../manifest/issues.js';
+import type { CheckState } from '../probes/check-group.js';
 import type { FileStatus } from '../materialize/file-renderer.js';
 import type { ExecStatus } from '../exec/supervisor.js';
 import type { MaintenanceEntry, MaintenanceSnapshot } from '../sync/maintenance.js';
@@ -12,6 +13,8 @@ export interface ServiceStatus {
   registered: boolean;
   /** A one-line summary of the check, e.g. `http http://127.0.0.1:8080/healthz every 5s`, or null. */
   check: string | null;
+  /** Each check (several with `checks:`): name, kind, health, last result, why it cannot run. */
+  checks: CheckState[];
   lastProbe: { ok: boolean; output: string; at: number; durationMs: number } | null;
   lastHeartbeat: number | null;
   lastError: { message: string; at: number } | null;

@@ -40,9 +40,13 @@ export type ProbeSpec =
     }
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'exec'; argv: string[] }
-  | { kind: 'ttl'; ttlMs: number };
+  | { kind: 'ttl'; ttlMs: number }
+  /** grpc.health.v1.Health/Check; `service` '' asks about the whole server. */
+  | { kind: 'grpc'; host: string; port: number; service: string; tls: boolean; tlsSkipVerify: boolean };
 
 export interface CheckSpec {
+  /** Unique within its service: status and metrics name each check by it (the normalizer sets it; default: the kind). */
+  name?: string;
   probe: ProbeSpec;
   intervalMs: number;
   timeoutMs: number;
@@ -59,8 +63,10 @@ export interface ServiceSpec {
   onUnhealthy: 'deregister' | 'keep';
   /** With onUnhealthy keep: deregister once critical this long (re-registered when it passes again); null: kept while critical. */
   deregisterCriticalAfterMs: number | null;
-  /** Null: registered for as long as the agent runs. */
+  /** Null: registered for as long as the agent runs. With several checks, the first of `checks`. */
   check: CheckSpec | null;
+  /** Every check (`checks:` in the manifest, or the one `check:`); all must pass. See checksOf. */
+  checks?: CheckSpec[];
   /** Where it was declared (file:line), for status and errors. */
   origin: string;
 }
@@ -199,3 +205,8 @@ export const DEFAULTS = {
   execActionTimeoutMs: 30_000,
   httpActionTimeoutMs: 10_000,
 } as const;
+
+/** A service's checks: `checks` when set, else its one `check` (specs built before `checks` existed have only that). */
+export function checksOf(spec: Pick<ServiceSpec, 'check' | 'checks'>): readonly CheckSpec[] {
+  return spec.checks ?? (spec.check ? [spec.check] : []);
+}

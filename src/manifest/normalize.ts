@@ -1,10 +1,10 @@
 import { parseDuration } from '../lib/duration.js';
-import { commandAt } from './command-path.js';
 import type { ManifestIssue } from './issues.js';
+import { hostPort, serviceChecks } from './normalize-checks.js';
 import { normalizeExec } from './normalize-exec.js';
 import { normalizeOutputs, type OutputsPart } from './normalize-files.js';
-import { DEFAULTS, type AgentSettings, type CheckSpec, type Endpoint, type ExecSpec, type ProbeSpec, type ServiceSpec, type Upstream } from './model.js';
-import type { ParsedCheck, ParsedManifest, ParsedService } from './schema.js';
+import { DEFAULTS, type AgentSettings, type Endpoint, type ExecSpec, type ServiceSpec, type Upstream } from './model.js';
+import type { ParsedManifest, ParsedService } from './schema.js';
 
 type Where = (path: PropertyKey[], message: string) => ManifestIssue;
 
@@ -46,11 +46,6 @@ function seconds(v: string | number, path: PropertyKey[], where: Where, issues: 
     issues.push(where(path, `must be a whole number of seconds from ${min} to ${max}`));
   }
   return Math.round(ms / 1000);
-}
-
-function hostPort(v: string): { host: string; port: number } {
-  const i = v.lastIndexOf(':');
-  return { host: v.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(v.slice(i + 1)) };
 }
 
 function endpoint(url: string, path: PropertyKey[], where: Where, issues: ManifestIssue[]): Endpoint {
@@ -108,7 +103,7 @@ export function service(s: ParsedService, path: PropertyKey[], where: Where, iss
       s.heartbeat_timeout === undefined ? DEFAULTS.heartbeatTimeoutSec : seconds(s.heartbeat_timeout, [...path, 'heartbeat_timeout'], where, issues, 3, 120),
     onUnhealthy: s.on_unhealthy,
     deregisterCriticalAfterMs: criticalAfter(s, path, where, issues),
-    check: s.check ? check(s.check, [...path, 'check'], where, issues, baseDir) : null,
+    ...serviceChecks(s, path, where, issues, baseDir),
     origin: `${origin.file}:${origin.line}`,
   };
 }
@@ -120,49 +115,6 @@ function criticalAfter(s: ParsedService, path: PropertyKey[], where: Where, issu
   const ms = parseDuration(s.deregister_critical_after);
   if (s.on_unhealthy !== 'keep') issues.push(where(at, 'applies only with on_unhealthy: keep (a service that deregisters when unhealthy leaves at once)'));
   if (ms < 1000) issues.push(where(at, 'must be at least 1s'));
-  if (s.check === undefined) issues.push(where(at, 'needs a check (a service without one is never critical)'));
+  if (s.check === undefined && s.checks === undefined) issues.push(where(at, 'needs a check (a service without one is never critical)'));
   return ms;
-}
-
-function check(c: ParsedCheck, path: PropertyKey[], where: Where, issues: ManifestIssue[], baseDir?: string): CheckSpec {
-  const kinds = (['http', 'tcp', 'exec', 'ttl'] as const).filter((k) => c[k] !== undefined);
-  if (kinds.length !== 1) issues.push(where(path, `needs exactly one of http, tcp, exec, ttl (found ${kinds.length === 0 ? 'none' : kinds.join(', ')})`));
-  const spec: CheckSpec = {
-    probe: probe(c, baseDir),
-    intervalMs: c.interval === undefined ? DEFAULTS.intervalMs : parseDuration(c.interval),
-    timeoutMs: c.timeout === undefined ? DEFAULTS.timeoutMs : parseDuration(c.timeout),
-    initialDelayMs: c.initial_delay === undefined ? 0 : parseDuration(c.initial_delay),
-    rise: c.rise ?? DEFAULTS.rise,
-    fall: c.fall ?? DEFAULTS.fall,
-  };
-  if (spec.intervalMs < 100) issues.push(where([...path, 'interval'], 'must be at least 100ms'));
-  if (spec.timeoutMs < 10) issues.push(where([...path, 'timeout'], 'must be at least 10ms'));
-  return spec;
-}
-
-function statusRanges(v: string | number): Array<[number, number]> {
-  return String(v)
-    .split(',')
-    .map((part) => {
-      const [lo, hi] = part.trim().split('-').map(Number) as [number, number | undefined];
-      return [lo, hi ?? lo];
-    });
-}
-
-function probe(c: ParsedCheck, baseDir?: string): ProbeSpec {
-  if (c.http !== undefined) {
-    const h = typeof c.http === 'string' ? { url: c.http, method: 'GET', headers: {}, expect_status: '200-299', tls_skip_verify: false } : c.http;
-    return {
-      kind: 'http',
-      url: h.url,
-      method: h.method,
-      headers: h.headers,
-      expectStatus: statusRanges(h.expect_status),
-      bodyContains: 'body_contains' in h && h.body_contains !== undefined ? h.body_contains : null,
-      tlsSkipVerify: h.tls_skip_verify,
-    };
-  }
-  if (c.tcp !== undefined) return { kind: 'tcp', ...hostPort(c.tcp) };
-  if (c.exec !== undefined) return { kind: 'exec', argv: baseDir === undefined ? c.exec : commandAt(c.exec, baseDir) };
-  return { kind: 'ttl', ttlMs: c.ttl === undefined ? 0 : parseDuration(c.ttl) };
 }

@@ -40,8 +40,20 @@ const httpCheck = z.union([
   }),
 ]);
 
+const grpcCheck = z.union([
+  z.string().regex(/^.+:\d{1,5}$/, 'must be host:port').describe('host:port of a gRPC server: grpc.health.v1.Health/Check of the whole server, in plaintext.'),
+  z.strictObject({
+    address: z.string().regex(/^.+:\d{1,5}$/, 'must be host:port').describe('host:port of the gRPC server.'),
+    service: z.string().default('').describe('The service name sent in HealthCheckRequest (default "": the whole server).'),
+    tls: z.boolean().default(false).describe('Connect with TLS (default false: plaintext, as Kubernetes\' grpc probe).'),
+    tls_skip_verify: z.boolean().default(false).describe('With tls: accept any certificate (self-signed servers).'),
+  }),
+]);
+
 export const checkSchema = z
   .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1..64 characters of a-z, A-Z, 0-9, _, - and .').optional().describe('Name in status and metrics (default: the kind, e.g. http; unique within the service).'),
+    grpc: grpcCheck.optional().describe('gRPC health probe (grpc.health.v1.Health/Check): host:port, or an object with address, service, tls, tls_skip_verify; SERVING is healthy.'),
     http: httpCheck.optional().describe('HTTP probe: a URL, or an object with url, method, headers, expect_status, body_contains.'),
     tcp: z.string().regex(/^.+:\d{1,5}$/, 'must be host:port').optional().describe('TCP probe: host:port accepts a connection.'),
     exec: z.array(z.string().min(1, 'must not be empty')).min(1, 'needs at least the program').optional().describe('Command probe: argv array run without a shell; exit 0 is healthy; the whole process group is killed at the timeout.'),
@@ -52,7 +64,7 @@ export const checkSchema = z
     rise: z.number().int().min(1).max(100).optional().describe('Consecutive successes before healthy (default 1).'),
     fall: z.number().int().min(1).max(100).optional().describe('Consecutive failures before unhealthy (default 3).'),
   })
-  .describe('Health check: exactly one of http, tcp, exec, ttl.');
+  .describe('Health check: exactly one of http, tcp, exec, ttl, grpc.');
 
 export const serviceSchema = z
   .strictObject({
@@ -71,6 +83,7 @@ export const serviceSchema = z
       'With on_unhealthy: keep, deregister the service once it has been critical (unhealthy) this long, at least 1s; it is registered again when it passes again. Like Consul\'s DeregisterCriticalServiceAfter',
     ).optional(),
     check: checkSchema.optional(),
+    checks: z.array(checkSchema).min(1).optional().describe('Several health checks (instead of check): the service is healthy only while every one passes.'),
   })
   .describe('A local service to probe and register.');
 

@@ -18,6 +18,8 @@ export class AgentMetrics {
   readonly probeDuration: Histogram<'kind'>;
   readonly probeLastDuration: Gauge<'service'>;
   readonly serviceHealthy: Gauge<'service'>;
+  /** Per check of a service (a service with `checks:` has several); set on transitions only. */
+  readonly checkHealthy: Gauge<'service' | 'check'>;
   readonly serviceRegistered: Gauge<'service'>;
   readonly registrations: Counter<'op' | 'result'>;
   readonly heartbeats: Counter<'result'>;
@@ -64,6 +66,12 @@ export class AgentMetrics {
       registers,
     });
     this.serviceHealthy = new Gauge({ name: 'tether_service_healthy', help: '1 when the service is healthy.', labelNames: ['service'], registers });
+    this.checkHealthy = new Gauge({
+      name: 'tether_check_healthy',
+      help: '1 when the check passes (rise/fall applied); the service is healthy while all of its checks are.',
+      labelNames: ['service', 'check'],
+      registers,
+    });
     this.serviceRegistered = new Gauge({ name: 'tether_service_registered', help: '1 when the service is registered.', labelNames: ['service'], registers });
     this.registrations = new Counter({
       name: 'tether_registrations_total',
@@ -123,8 +131,9 @@ export class AgentMetrics {
     this.forgetProbes(service);
   }
 
-  /** Forgets a service's probe series (its check was removed, or the service). */
-  forgetProbes(service: string): void {
+  /** Forgets a service's probe series (its checks were removed or changed, or the service), with those of the named checks. */
+  forgetProbes(service: string, checks: readonly string[] = []): void {
+    for (const check of checks) this.checkHealthy.remove({ service, check });
     this.probeLastDuration.remove({ service });
     for (const result of ['pass', 'fail']) this.probeResults.remove({ service, result });
   }

@@ -1,6 +1,7 @@
 import { TetherError } from '../lib/errors.js';
 import type { ProbeSpec } from '../manifest/model.js';
 import { createExecProbe } from './exec.js';
+import { createGrpcProbe } from './grpc.js';
 import { createHttpProbe } from './http.js';
 import { createTcpProbe } from './tcp.js';
 import { createTtlProbe, type TtlBoard } from './ttl.js';
@@ -66,6 +67,8 @@ export function createProbe(spec: ProbeSpec, opts: CreateProbeOptions): Probe {
       return createTcpProbe(spec, opts.timeoutMs);
     case 'exec':
       return createExecProbe(spec, opts.timeoutMs);
+    case 'grpc':
+      return createGrpcProbe(spec, opts.timeoutMs);
     case 'ttl':
       if (opts.ttl === undefined) {
         throw new TetherError('probe.invalid', `service ${opts.serviceId}: a ttl probe needs a TtlBoard`);

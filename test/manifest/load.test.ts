@@ -94,7 +94,7 @@ services:
     expect(lines).toEqual([
       `${path}:4:15: upstream.token_file: give token or token_file, not both`,
       `${path}:7:24: services[0].heartbeat_timeout: must be a whole number of seconds from 3 to 120`,
-      `${path}:8:12: services[0].check: needs exactly one of http, tcp, exec, ttl (found tcp, exec)`,
+      `${path}:8:12: services[0].check: needs exactly one of http, tcp, exec, ttl, grpc (found tcp, exec)`,
     ]);
   });
 
