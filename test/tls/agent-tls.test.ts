@@ -1,0 +1,146 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '../../src/client/client.js';
+import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
+import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { makeTestPki, type TestPki } from './certs.js';
+
+/**
+ * The agent as a real process: its upstream over HTTPS with the manifest's
+ * CA, client certificate and server name (registry with --tls-client-ca),
+ * refused with a wrong CA; and its local API's token beyond loopback.
+ */
+
+const TENANT = 'agent-tls';
+const TOKEN = 'agent-api-token-3b9e1f';
+
+let pki: TestPki;
+let tmp: TempDir;
+let registry: RegistryProc;
+const agents: Proc[] = [];
+
+beforeAll(async () => {
+  pki = await makeTestPki();
+  tmp = await createTempDir('agent-tls');
+  // A certificate for registry.internal only: the agent reaches it by IP, so it needs server_name.
+  registry = await startRegistry(join(tmp.path, 'registry'), 0, ['--tls-cert', pki.namedCert, '--tls-key', pki.namedKey, '--tls-client-ca', pki.caFile]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop('SIGKILL')));
+  await registry?.stop();
+  await tmp?.remove();
+  await pki?.remove();
+});
+
+/** The ids registered in the tenant, read over mTLS by the client library. */
+async function registeredIds(): Promise<string[]> {
+  const c = new Client({
+    url: `${registry.url}/v1.0/${TENANT}`,
+    timeoutMs: 5000,
+    tls: { ca: await readFile(pki.caFile), cert: await readFile(pki.clientCert), key: await readFile(pki.clientKey), servername: 'registry.internal' },
+  });
+  try {
+    return (await c.services.listAll()).map((s) => s.id);
+  } finally {
+    await c.close();
+  }
+}
+
+/** A manifest with one service `name`; with `ttl`, it has a ttl check (registered once a pass is reported). */
+async function manifest(name: string, tls: string, listen = '127.0.0.1:0', ttl = false): Promise<string> {
+  const path = join(tmp.path, `${name}.yaml`);
+  await writeFile(
+    path,
+    `upstream:\n  url: ${registry.url}/v1.0/${TENANT}\n${tls}agent:\n  listen: ${listen}\n  state_dir: ${tmp.path}/state-${name}\n` +
+      `services:\n  - id: ${name}\n${ttl ? '    check: { ttl: 60s }\n' : ''}`,
+  );
+  return path;
+}
+
+function startAgent(path: string, env: Record<string, string> = {}): Proc {
+  const agent = spawnTether(['agent', '--config', path], env);
+  agents.push(agent);
+  return agent;
+}
+
+const goodTls = (): string =>
+  `  tls:\n    ca_file: ${pki.caFile}\n    cert_file: ${pki.clientCert}\n    key_file: ${pki.clientKey}\n    server_name: registry.internal\n`;
+
+describe('agent upstream over HTTPS', () => {
+  it('registers through a registry that requires client certificates, with upstream.tls', async () => {
+    const agent = startAgent(await manifest('good', goodTls()));
+    await agent.waitForLog((r) => r.msg === 'agent started', 20_000);
+    await expect.poll(registeredIds, { timeout: 20_000, interval: 200 }).toContain('good');
+  });
+
+  it('never registers with a CA that did not sign the registry, and says why', async () => {
+    const tls = `  tls:\n    ca_file: ${pki.otherCaFile}\n    cert_file: ${pki.clientCert}\n    key_file: ${pki.clientKey}\n    server_name: registry.internal\n`;
+    const agent = startAgent(await manifest('wrong-ca', tls));
+    await agent.waitForLog((r) => /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/.test(JSON.stringify(r)), 20_000);
+    const noCert = startAgent(await manifest('no-cert', `  tls:\n    ca_file: ${pki.caFile}\n    server_name: registry.internal\n`));
+    // TLS 1.3: the server's refusal arrives as an alert after the client's handshake (or as a reset).
+    await noCert.waitForLog((r) => /CERTIFICATE_REQUIRED|ECONNRESET|socket hang up/.test(String(r.err)), 20_000);
+    const ids = await registeredIds();
+    expect(ids).not.toContain('wrong-ca');
+    expect(ids).not.toContain('no-cert');
+    // No key material in the agents' logs.
+    expect([...agent.log, ...noCert.log].join('\n')).not.toMatch(/PRIVATE KEY|BEGIN/);
+  });
+});
+
+describe('local API token beyond loopback', () => {
+  it('refuses to start on a non-loopback address without TETHER_AGENT_TOKEN', async () => {
+    const agent = startAgent(await manifest('open', goodTls(), '0.0.0.0:0'));
+    const { code } = await agent.exited;
+    expect(code).toBe(1);
+    expect(agent.log.join('\n')).toMatch(/not a loopback address: set TETHER_AGENT_TOKEN/);
+  });
+
+  it('on 0.0.0.0 with a token: health, readiness and metrics are open; reload, TTL reports, maintenance and status need the token', async () => {
+    const agent = startAgent(await manifest('guarded', goodTls(), '0.0.0.0:0', true), { TETHER_AGENT_TOKEN: TOKEN });
+    const started = await agent.waitForLog((r) => r.msg === 'agent started', 20_000);
+    const port = new URL(started.api as string).port;
+    const base = `http://127.0.0.1:${port}`;
+    const call = async (method: string, path: string, headers: Record<string, string> = {}): Promise<number> =>
+      (await fetch(`${base}${path}`, { method, headers, signal: AbortSignal.timeout(10_000) })).status;
+    expect(await call('GET', '/healthz')).toBe(200);
+    expect([200, 503]).toContain(await call('GET', '/readyz'));
+    expect(await call('GET', '/metrics')).toBe(200);
+    const writes: Array<[string, string]> = [
+      ['POST', '/v1/reload'],
+      ['POST', '/v1/checks/guarded/pass'],
+      ['PUT', '/v1/checks/guarded/fail'],
+      ['PUT', '/v1/maint?enable=true'],
+      ['PUT', '/v1/maint/guarded?enable=true'],
+      ['GET', '/v1/status'],
+      ['GET', '/v1/maint'],
+      ['POST', '/v1/anything-added-later'],
+    ];
+    for (const [method, path] of writes) {
+      expect(await call(method, path), `${method} ${path} without a token`).toBe(401);
+      expect(await call(method, path, { authorization: 'Bearer wrong-token' }), `${method} ${path} with a wrong token`).toBe(401);
+      expect(await call(method, path, { 'x-tether-token': `${TOKEN}x` })).toBe(401);
+    }
+    expect(await call('POST', '/v1/checks/guarded/pass', { authorization: `Bearer ${TOKEN}` })).toBe(200);
+    expect(await call('POST', '/v1/reload', { 'x-tether-token': TOKEN })).toBe(200);
+    expect(await call('GET', '/v1/status', { authorization: `bearer ${TOKEN}` })).toBe(200);
+    // A token in the URL is not accepted (it would land in access logs).
+    expect(await call('POST', `/v1/reload?token=${TOKEN}`)).toBe(401);
+    // tether maint sends TETHER_AGENT_TOKEN as a bearer token.
+    const maint = spawnTether(['maint', 'status', '--agent', base, '--json'], { TETHER_AGENT_TOKEN: TOKEN });
+    expect((await maint.exited).code).toBe(0);
+    const denied = spawnTether(['maint', 'enable', '--agent', base]);
+    expect((await denied.exited).code).not.toBe(0);
+    expect(agent.log.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('on loopback without a token, the write endpoints stay open as before', async () => {
+    const agent = startAgent(await manifest('loopback', goodTls(), '127.0.0.1:0', true));
+    const api = (await agent.waitForLog((r) => r.msg === 'agent started', 20_000)).api as string;
+    const res = await fetch(`${api}/v1/checks/loopback/pass`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
+    expect(res.status).toBe(200);
+    await expect.poll(registeredIds, { timeout: 20_000, interval: 200 }).toContain('loopback');
+  });
+});
