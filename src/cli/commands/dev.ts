@@ -9,6 +9,8 @@ import { openLogger, type Logger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
 import { createQueueService } from '../../queues/service.js';
 import { isFault } from '../../registry/faults.js';
+import { RouteDeliverer } from '../../routes/deliverer.js';
+import { RouteStore } from '../../routes/route-store.js';
 import { createRegistryServer } from '../../server/index.js';
 import { openSqliteStore } from '../../store/sqlite.js';
 import { out, parse, positionals, UsageError, type Command } from '../command.js';
@@ -21,7 +23,8 @@ const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] 
 
 Runs an embedded registry (SQLite) and the agent in one process: the agent
 talks to the registry in-process, and the registry also listens on HTTP so
-the CLI and other clients can use it (Cloud Queues v1 too, under /v1).
+the CLI and other clients can use it (Cloud Queues v1 too, under /v1, and
+event routes: \`tether routes\`). The manifest's workers use its queues.
 
   --listen HOST:PORT  registry address (default: the host:port of the manifest's
                       upstream.url, else 127.0.0.1:8470)
@@ -71,14 +74,18 @@ export const devCommand: Command = {
     const store = await openSqliteStore({ path: join(data, 'registry.db') });
     const registry = await RegistryService.open(store, { logger });
     const queues = await createQueueService(store, { logger });
-    const server = createRegistryServer(registry, { logger, queues, readiness: async () => void (await store.revision()) });
+    // Event routes run here too, so a manifest's workers get registry events as they would from `tether registry`.
+    const deliverer = await RouteDeliverer.start(store, registry, queues, { logger });
+    const routes = new RouteStore(store, queues, queues.limits.maxMessageTtl);
+    const server = createRegistryServer(registry, { logger, queues, routes, readiness: async () => void (await store.revision()) });
     try {
       const { url } = await server.listen(listen.port, listen.host);
       const base = `${url}/v1.0/${tenant}`;
       log.info({ url: base, data }, 'embedded registry listening');
       await seed(registry, tenant, seeds, log);
       try {
-        agent = await Agent.start({ configPath: values.config, logger, upstream: { registry, tenant, url: base } });
+        // Workers and queue actions use the embedded queues in-process (the tenant's project), like the registry.
+        agent = await Agent.start({ configPath: values.config, logger, upstream: { registry, tenant, url: base }, queues: { queues, project: tenant } });
       } catch (err) {
         return reportStartFailure(err);
       }
@@ -90,6 +97,7 @@ export const devCommand: Command = {
       await agent?.close();
       await closeHttpProbeAgents();
       await server.close();
+      await deliverer.close();
       await queues.close();
       await registry.close();
       await store.close();
