@@ -15,7 +15,8 @@ import type { Materializer } from '../materialize/materializer.js';
 import type { Registry } from '../registry/registry.js';
 import { Syncer } from '../sync/syncer.js';
 import { Maintenance } from '../sync/maintenance.js';
-import type { MaintenanceReply, MaintenanceRequest } from '../observability/local-api.js';
+import { MaintenanceControl } from './maintenance-control.js';
+import type { MaintenanceRequest } from '../observability/local-api.js';
 import { packageVersion } from '../version.js';
 import { ServiceRuntime } from './runtime.js';
 import type { AgentStatus } from './status.js';
@@ -60,6 +61,8 @@ export class Agent {
   private rejected: ManifestIssue[] = [];
   private readonly startedAt = Date.now();
   private workers: AgentWorkers;
+  /** `tether maint` (the local API's /v1/maint). */
+  private readonly maint: MaintenanceControl;
   private api: LocalApi | null = null;
   private materializer: Materializer | null = null;
   private stopWatching: (() => Promise<void>) | null = null;
@@ -80,6 +83,13 @@ export class Agent {
     this.manifest = manifest;
     this.sessionTimeout = sessionTimeoutOf(manifest);
     this.workers = new AgentWorkers(opts.logger.child({ component: 'workers' }), metrics, opts.queues);
+    this.maint = new MaintenanceControl({
+      maintenance,
+      metrics,
+      log: opts.logger.child({ component: 'agent' }),
+      serviceIds: () => this.serviceSpecs().map((s) => s.id),
+      resync: () => this.syncer.trigger(),
+    });
   }
 
   /**
@@ -118,7 +128,7 @@ export class Agent {
     syncer.start();
     if (manifest.services.length > 0) syncer.openSession();
     runtime.apply(manifest.services);
-    agent.maintenanceMetrics();
+    agent.maint.refreshMetrics();
     await agent.startMaterializer();
     await agent.workers.apply(manifest);
     if (opts.watch !== false) agent.stopWatching = watchPaths(() => [opts.configPath, ...templatePaths(agent.manifest)], () => void agent.reload(), log);
@@ -213,7 +223,7 @@ export class Agent {
     this.loadedAt = Date.now();
     this.rejected = [];
     const diff = this.runtime.apply(this.serviceSpecs());
-    this.maintenanceMetrics();
+    this.maint.refreshMetrics();
     // Files: a changed list restarts the materializer (files stay as they are meanwhile);
     // otherwise a template may have changed, so every file renders again (unchanged bytes are not written).
     if (outputsChanged) {
@@ -246,37 +256,6 @@ export class Agent {
 
   private serviceSpecs(): ServiceSpec[] {
     return this.pinned.size === 0 ? this.manifest.services : [...this.manifest.services, ...this.pinned.values()];
-  }
-
-  /**
-   * `tether maint`: takes a service (or, with service null, every service)
-   * out of discovery or brings it back. Persisted before it takes effect
-   * (see Maintenance); an unknown service id is refused.
-   */
-  async setMaintenance(req: MaintenanceRequest): Promise<MaintenanceReply> {
-    const log = this.opts.logger.child({ component: 'agent' });
-    if (req.service !== null && req.enable && !this.serviceSpecs().some((s) => s.id === req.service)) {
-      return { status: 404, body: { error: `no service "${req.service}" in the manifest` } };
-    }
-    try {
-      const changed = await this.maintenance.set(req.service, req.enable, req.reason);
-      if (changed) {
-        const what = req.service === null ? { scope: 'agent' } : { service: req.service };
-        log.warn({ ...what, reason: req.reason }, req.enable ? 'maintenance enabled; out of discovery' : 'maintenance disabled; back in discovery');
-        this.maintenanceMetrics();
-        this.syncer.trigger();
-      }
-      return { status: 200, body: { changed, ...this.maintenance.snapshot() } };
-    } catch (err) {
-      log.error({ err }, 'maintenance change not saved; nothing changed');
-      return { status: 500, body: { error: err instanceof Error ? err.message : String(err) } };
-    }
-  }
-
-  private maintenanceMetrics(): void {
-    const m = this.metrics;
-    m.agentMaintenance.set(this.maintenance.snapshot().agent === null ? 0 : 1);
-    for (const s of this.serviceSpecs()) m.serviceMaintenance.set({ service: s.id }, this.maintenance.isOn(s.id) ? 1 : 0);
   }
 
   /** The registry this agent talks to (`tether exec` reads the child's environment from it). */
@@ -315,7 +294,7 @@ export class Agent {
       status: () => this.status(),
       ready: () => ({ ready: this.ready(), reason: this.ready() ? null : 'first sync with the registry not done yet' }),
       reload: () => this.reload(),
-      maintenance: (req: MaintenanceRequest) => this.setMaintenance(req),
+      maintenance: (req: MaintenanceRequest) => this.maint.change(req),
       maintenanceState: () => this.maintenance.snapshot(),
       ttlReport: (service: string, status: 'pass' | 'fail', note: string | null) => {
         if (!this.runtime.hasTtlCheck(service)) return false;
