@@ -57,15 +57,19 @@ function manifest(tenant: string, dir: string, names: string[]): string {
   );
 }
 
-async function start(config: string): Promise<{ proc: Proc; api: string }> {
-  const proc = spawnTether(['agent', '--config', config]);
+async function start(config: string, env: Record<string, string> = {}): Promise<{ proc: Proc; api: string }> {
+  const proc = spawnTether(['agent', '--config', config], env);
   procs.push(proc);
   const rec = await proc.waitForLog((r) => r.msg === 'agent started');
   return { proc, api: rec.api as string };
 }
 
 async function maint(api: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = spawnTether(['maint', ...args, '--agent', api]);
+  return maintWith({}, api, ...args);
+}
+
+async function maintWith(env: Record<string, string>, api: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnTether(['maint', ...args, '--agent', api], env);
   const { code } = await p.exited;
   return { code, stdout: p.stdout(), stderr: p.log.join('\n') };
 }
@@ -149,6 +153,26 @@ describe('tether maint: one service', () => {
     // No agent there: exit 3, as for an unreachable registry.
     const gone = spawnTether(['maint', 'status', '--agent', 'http://127.0.0.1:1']);
     expect((await gone.exited).code).toBe(3);
+  }, 30_000);
+});
+
+describe('tether maint: with the local API token', () => {
+  it('is refused without the token and works with it (flag or TETHER_AGENT_TOKEN)', async () => {
+    const t = `maint-token-${Date.now()}`;
+    const dir = await caseDir();
+    const config = join(dir, 'tether.yaml');
+    await writeFile(config, manifest(t, dir, ['alpha']));
+    const { api } = await start(config, { TETHER_AGENT_TOKEN: 's3cret-token' });
+    await expect.poll(() => ids(t), { timeout: 8000 }).toEqual(['alpha']);
+    const refused = await maint(api, 'enable', '--service', 'alpha');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/the agent refused \(401\)/);
+    expect(refused.stderr).not.toContain('s3cret-token');
+    expect(await ids(t)).toEqual(['alpha']);
+    expect((await maint(api, 'enable', '--service', 'alpha', '--token', 's3cret-token')).code).toBe(0);
+    await expect.poll(() => ids(t), { timeout: 5000 }).toEqual([]);
+    expect((await maintWith({ TETHER_AGENT_TOKEN: 's3cret-token' }, api, 'disable', '--service', 'alpha')).code).toBe(0);
+    await expect.poll(() => ids(t), { timeout: 5000 }).toEqual(['alpha']);
   }, 30_000);
 });
 
