@@ -33,6 +33,7 @@ const commands: Readonly<Record<string, () => Promise<Command>>> = {
   render: async () => (await import('./commands/render.js')).renderCommand,
   exec: async () => (await import('./commands/exec.js')).execCommand,
   maint: async () => (await import('./commands/maint.js')).maintCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
   completion: async () => (await import('./commands/completion.js')).completionCommand(loadAll),
 };
 
