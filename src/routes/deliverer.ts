@@ -115,5 +115,11 @@ export class RouteDeliverer {
     if (runner === undefined) return;
     this.runners.delete(key);
     void runner.stop();
+    // A deleted route's series go with it (they would otherwise be scraped forever).
+    const at = parseRouteKey(key);
+    if (at !== null) {
+      this.shared.delivered.remove({ route: `${at.tenant}/${at.id}` });
+      this.shared.failed.remove({ route: `${at.tenant}/${at.id}` });
+    }
   }
 }
