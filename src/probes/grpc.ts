@@ -10,7 +10,8 @@ let grpcJs: Promise<GrpcJs> | undefined;
 
 /** grpc-js is loaded at the first gRPC probe run: an agent without one (and the client library) never pays for it. */
 function loadGrpcJs(): Promise<GrpcJs> {
-  grpcJs ??= import('@grpc/grpc-js');
+  // A CommonJS package: Node's loader and the CLI bundle agree only on `default` (module.exports); the bundle has no named exports.
+  grpcJs ??= import('@grpc/grpc-js').then((m) => (m as GrpcJs & { default?: GrpcJs }).default ?? m);
   return grpcJs;
 }
 
