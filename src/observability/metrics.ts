@@ -32,6 +32,7 @@ export class AgentMetrics {
   readonly actionRuns: Counter<'result'>;
   readonly workerMessages: Counter<'worker' | 'result'>;
   readonly workerInFlight: Gauge<'worker'>;
+  readonly workerLastError: Gauge<'worker'>;
   readonly serviceMaintenance: Gauge<'service'>;
   readonly agentMaintenance: Gauge;
   readonly criticalDeregistrations: Counter;
@@ -104,6 +105,12 @@ export class AgentMetrics {
       registers,
     });
     this.workerInFlight = new Gauge({ name: 'tether_worker_in_flight', help: "Messages whose action is running, per worker.", labelNames: ['worker'], registers });
+    this.workerLastError = new Gauge({
+      name: 'tether_worker_last_error_timestamp_seconds',
+      help: "Unix time of the worker's last error (a failed run, a refused dead letter, a failed queue call); absent until one.",
+      labelNames: ['worker'],
+      registers,
+    });
     this.serviceMaintenance = new Gauge({
       name: 'tether_service_maintenance',
       help: '1 while the service is out of discovery for maintenance (its own or the agent\'s).',

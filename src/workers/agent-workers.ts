@@ -71,6 +71,7 @@ export class AgentWorkers {
         log: this.log,
         onCount: (worker, counter) => this.metrics.workerMessages.inc({ worker, result: counter }),
         onInFlight: (worker, n) => this.metrics.workerInFlight.set({ worker }, n),
+        onError: (worker) => this.metrics.workerLastError.set({ worker }, Date.now() / 1000),
         poster: this.poster(() => m),
       });
     }
@@ -82,6 +83,7 @@ export class AgentWorkers {
 
   private forget(worker: string): void {
     this.metrics.workerInFlight.remove({ worker });
+    this.metrics.workerLastError.remove({ worker });
     for (const result of ['claimed', 'succeeded', 'failed', 'dead_lettered', 'skipped']) this.metrics.workerMessages.remove({ worker, result });
   }
 

@@ -35,6 +35,8 @@ export interface WorkerDeps {
   /** Every count change, for /metrics. */
   onCount?: ((worker: string, counter: WorkerCounter) => void) | undefined;
   onInFlight?: ((worker: string, inFlight: number) => void) | undefined;
+  /** Every time last_error is set (alerting without polling /v1/status). */
+  onError?: ((worker: string) => void) | undefined;
   /** Where a queue action posts (a worker may feed another queue). */
   poster?: QueuePoster | undefined;
 }
@@ -119,8 +121,13 @@ export class Worker {
 
   private upstreamError(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    this.stats.last_error = message;
+    this.setLastError(message);
     this.deps.log.warn({ worker: this.spec.name, err: message, permanent: isPermanent(err) }, 'worker queue call failed');
+  }
+
+  private setLastError(text: string): void {
+    this.stats.last_error = text;
+    this.deps.onError?.(this.spec.name);
   }
 
   private count(counter: WorkerCounter): void {
@@ -152,7 +159,7 @@ export class Worker {
         return;
       }
       this.count('failed');
-      this.stats.last_error = `message ${id}: ${result.output}`;
+      this.setLastError(`message ${id}: ${result.output}`);
       this.deps.log.warn({ worker: spec.name, message: id, attempt: input.attempt, output: result.output }, 'worker action failed');
       await this.afterFailure(message, env.body, id, env.attempts + 1, result.output, signal);
     } finally {
@@ -187,7 +194,7 @@ export class Worker {
     const posted = queue !== null && (await this.postHeld(queue, forms, message.ttl, signal));
     this.count('dead_lettered');
     if (queue !== null && !posted) {
-      this.stats.last_error = `message ${id}: dead letter refused by queue ${queue}; dropped`;
+      this.setLastError(`message ${id}: dead letter refused by queue ${queue}; dropped`);
       this.deps.log.error({ worker: this.spec.name, message: id, attempts, dead_letter: queue }, 'dead letter refused: message dropped');
       return;
     }

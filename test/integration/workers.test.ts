@@ -38,10 +38,15 @@ afterAll(async () => {
 });
 
 /** Starts an agent whose one worker appends `<start|done> <ms> <json>` lines to `out` (one write per line). */
-async function startAgent(queue: string, out: string, opts: { concurrency: number; sleepSec?: number; ttl?: string }): Promise<{ proc: Proc; api: string; manifest: string }> {
+async function startAgent(
+  queue: string,
+  out: string,
+  opts: { concurrency: number; sleepSec?: number; ttl?: string; fail?: boolean; extra?: string },
+): Promise<{ proc: Proc; api: string; manifest: string }> {
   const n = ++seq;
-  const script =
-    opts.sleepSec === undefined
+  const script = opts.fail
+    ? `line=$(cat); printf 'done %s\\n' "$line" >> '${out}'; echo boom; exit 2`
+    : opts.sleepSec === undefined
       ? `line=$(cat); printf 'done %s\\n' "$line" >> '${out}'`
       : `line=$(cat); printf 'start %s %s\\n' "$(date +%s%3N)" "$line" >> '${out}'; sleep ${opts.sleepSec}; printf 'done %s %s\\n' "$(date +%s%3N)" "$line" >> '${out}'`;
   const manifest = join(tmp.path, `agent-${n}.yaml`);
@@ -57,7 +62,7 @@ workers:
     queue: ${queue}
     concurrency: ${opts.concurrency}
     ttl: ${opts.ttl ?? '60s'}
-    action:
+${opts.extra ?? ''}    action:
       exec: [sh, -c, ${JSON.stringify(script)}]
       timeout: 2m
 `,
@@ -167,5 +172,25 @@ describe('workers: three agents on one queue', () => {
     await expect.poll(async () => (await outLines(out)).filter((l) => l.kind === 'done').length, { timeout: 60_000, interval: 250 }).toBe(1);
     expect((await outLines(out)).filter((l) => l.kind === 'start')).toHaveLength(1);
     await expect.poll(async () => (await queues.getStats(TENANT, 'renew')).total, { timeout: 30_000 }).toBe(0);
+  }, 120_000);
+
+  it('failed runs and the dead letter show in /metrics (counts and the last error\'s time), as in /v1/status', async () => {
+    const out = join(tmp.path, 'fail.out');
+    const agent = await startAgent('fail', out, { concurrency: 1, fail: true, extra: '    attempts: 2\n    retry_delay: 100ms\n    dead_letter: fail-dead\n' });
+    const before = Date.now() / 1000;
+    await post('fail', 1);
+    await expect.poll(async () => (await outLines(out)).length, { timeout: 30_000 }).toBe(2);
+    const series = (text: string, result: string) => Number(new RegExp(`tether_worker_messages_total\\{worker="jobs",result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? -1);
+    await expect.poll(async () => series(await (await fetch(`${agent.api}/metrics`)).text(), 'dead_lettered'), { timeout: 30_000 }).toBe(1);
+    const text = await (await fetch(`${agent.api}/metrics`)).text();
+    expect(series(text, 'failed')).toBe(2);
+    expect(series(text, 'claimed')).toBe(2);
+    const at = Number(/tether_worker_last_error_timestamp_seconds\{worker="jobs"\} ([\d.e+]+)/.exec(text)?.[1] ?? 0);
+    expect(at).toBeGreaterThanOrEqual(before - 1);
+    expect(at).toBeLessThanOrEqual(Date.now() / 1000 + 1);
+    const status = ((await (await fetch(`${agent.api}/v1/status`)).json()) as { workers: Array<Record<string, unknown>> }).workers[0];
+    expect(status).toMatchObject({ failed: 2, dead_lettered: 1 });
+    expect(String(status?.last_error)).toMatch(/exit status 2/);
+    expect((await queues.getStats(TENANT, 'fail-dead')).total).toBe(1);
   }, 120_000);
 });
