@@ -144,3 +144,26 @@ describe('local API token beyond loopback', () => {
     await expect.poll(registeredIds, { timeout: 20_000, interval: 200 }).toContain('loopback');
   });
 });
+
+describe('tether dev with --tls-cert', () => {
+  it("serves its embedded registry over HTTPS to the CLI, while its agent registers in-process", async () => {
+    const path = join(tmp.path, 'dev.yaml');
+    await writeFile(path, `upstream:\n  url: http://127.0.0.1:8470/v1.0/dev-tls\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${tmp.path}/state-dev\nservices:\n  - id: dev-svc\n`);
+    const dev = spawnTether(['dev', '--config', path, '--listen', '127.0.0.1:0', '--log-format', 'json', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey]);
+    agents.push(dev);
+    const url = (await dev.waitForLog((r) => r.msg === 'embedded registry listening', 20_000)).url as string;
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/v1\.0\/dev-tls$/);
+    await expect
+      .poll(
+        async () => {
+          const cli = spawnTether(['services', 'list', '--json', '--url', url], { TETHER_CACERT: pki.caFile });
+          const { code } = await cli.exited;
+          return code === 0 ? (JSON.parse(cli.stdout()) as Array<{ id: string }>).map((s) => s.id) : [];
+        },
+        { timeout: 20_000, interval: 300 },
+      )
+      .toContain('dev-svc');
+    const refused = spawnTether(['services', 'list', '--url', url]);
+    expect((await refused.exited).code).toBe(3);
+  });
+});

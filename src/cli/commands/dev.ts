@@ -18,6 +18,9 @@ import { devHints, parseSeed } from '../dev-hints.js';
 import { logOptions, logSettings } from '../log-flags.js';
 import { reportStartFailure } from './agent.js';
 import { parseListen } from './registry.js';
+import { reloadableServerTls, type ReloadableTls } from '../../server/tls.js';
+import { parseServerTlsFlags, SERVER_TLS_HELP, serverTlsOptions } from '../tls-flags.js';
+import { Server as TlsServer } from 'node:tls';
 
 const help = `Usage: tether dev --config PATH [--listen HOST:PORT] [--data DIR] [--seed KEY=VALUE]... [--log-level LEVEL] [--log-format json|pretty]
 
@@ -34,6 +37,8 @@ event routes: \`tether routes\`). The manifest's workers use its queues.
   --log-level LEVEL   trace, debug, info, warn, error (default info, env TETHER_LOG_LEVEL)
   --log-format F      pretty (default here, even when stderr is not a terminal) or
                       json (env TETHER_LOG_FORMAT)
+${SERVER_TLS_HELP}
+                              (SIGHUP here also re-reads the manifest)
 
 The tenant is the manifest's (upstream.url .../v1.0/TENANT), else "default".
 `;
@@ -43,6 +48,7 @@ const options = {
   listen: { type: 'string' },
   data: { type: 'string' },
   seed: { type: 'string', multiple: true },
+  ...serverTlsOptions,
   ...logOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -62,12 +68,19 @@ export const devCommand: Command = {
     const logger = await openLogger(logSettings('dev', values, true));
     const log = logger.child({ component: 'dev' });
     let agent: Agent | undefined;
+    let server: ReturnType<typeof createRegistryServer> | undefined;
     // Listening from the start: a Ctrl-C during start-up must not kill the process before it deregisters.
-    const signal = firstSignal(() => void agent?.reload());
+    let tls: ReloadableTls | undefined;
+    const signal = firstSignal(() => {
+      void agent?.reload();
+      if (tls !== undefined && server?.server instanceof TlsServer) void tls.reload(server.server);
+    });
+    const tlsFiles = parseServerTlsFlags(values, 'dev');
     const { manifest } = await loadManifest(values.config);
     const endpoint = manifest?.upstream?.endpoints[0];
     const listen = parseListen(values.listen ?? (endpoint ? new URL(endpoint.base).host : '127.0.0.1:8470'));
     const tenant = endpoint?.tenant ?? 'default';
+    tls = tlsFiles !== undefined ? await reloadableServerTls(tlsFiles, log) : undefined;
     const data = values.data ?? (await mkdtemp(join(tmpdir(), 'tether-dev-')));
     await mkdir(data, { recursive: true });
 
@@ -77,7 +90,13 @@ export const devCommand: Command = {
     // Event routes run here too, so a manifest's workers get registry events as they would from `tether registry`.
     const deliverer = await RouteDeliverer.start(store, registry, queues, { logger });
     const routes = new RouteStore(store, queues, queues.limits.maxMessageTtl);
-    const server = createRegistryServer(registry, { logger, queues, routes, readiness: async () => void (await store.revision()) });
+    server = createRegistryServer(registry, {
+      logger,
+      queues,
+      routes,
+      readiness: async () => void (await store.revision()),
+      ...(tls !== undefined ? { tls: tls.options } : {}),
+    });
     try {
       const { url } = await server.listen(listen.port, listen.host);
       const base = `${url}/v1.0/${tenant}`;
