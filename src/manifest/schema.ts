@@ -239,7 +239,7 @@ export const workerSchema = z
         match: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).optional().describe('Only messages whose body has these top-level fields with these values.'),
       })
       .optional()
-      .describe('Messages that do not match are deleted without running the action (counted as skipped).'),
+      .describe('Messages that do not match are DELETED without running the action (counted as skipped): every worker on one queue must use the same filter; split work with separate event routes and queues.'),
     action: actionRef.describe('Run once per message: exec gets the message as JSON on stdin, http as the body.'),
     attempts: z.number().int().min(1).max(100).default(5).describe('Failed runs before the message goes to dead_letter (or is dropped without it; default 5).'),
     dead_letter: queueName.optional().describe('Queue that gets a message after its last failed attempt, with its attempts and last error.'),
