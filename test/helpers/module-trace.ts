@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createTempDir } from './tmp.js';
+import { createTempDir, type TempDir } from './tmp.js';
 
 const run = promisify(execFile);
 
@@ -21,6 +21,15 @@ export async function resolve(specifier, context, next) {
 const REGISTER = `import { register } from 'node:module';
 register('./hooks.mjs', import.meta.url);
 `;
+
+/**
+ * Writes the tracing hooks into `dir`; returns the file to pass to
+ * `node --import` (with TETHER_TRACE_FILE in the environment) to trace any process.
+ */
+export async function writeTraceHooks(dir: TempDir): Promise<string> {
+  await dir.write('hooks.mjs', HOOKS);
+  return dir.write('register.mjs', REGISTER);
+}
 
 /**
  * Imports `specifier` in a fresh `node` (this process's binary) from `cwd`,
