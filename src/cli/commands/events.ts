@@ -15,6 +15,8 @@ Options:
   --follow, -f   wait for new events
   --url BASE     tenant URL (env TETHER_URL, default http://127.0.0.1:8470/v1.0/default)
   --token TOKEN  X-Auth-Token (env TETHER_TOKEN)
+  --cacert FILE, --cert FILE, --key FILE, --server-name NAME
+                 TLS to an https:// server (env TETHER_CACERT, TETHER_CERT, TETHER_KEY, TETHER_SERVER_NAME)
   --json         print JSON (with --follow: one JSON line per event)
 `;
 

@@ -8,6 +8,8 @@ Shows the tenant's resource and rate limits.
 Options:
   --url BASE     tenant URL (env TETHER_URL, default http://127.0.0.1:8470/v1.0/default)
   --token TOKEN  X-Auth-Token (env TETHER_TOKEN)
+  --cacert FILE, --cert FILE, --key FILE, --server-name NAME
+                 TLS to an https:// server (env TETHER_CACERT, TETHER_CERT, TETHER_KEY, TETHER_SERVER_NAME)
   --json         print JSON instead of tables
 `;
 

@@ -29,6 +29,8 @@ Options:
   --project ID      the project (X-Project-Id), instead of the URL's tenant
   --global          the project-less (global) namespace
   --token TOKEN     X-Auth-Token (env TETHER_TOKEN)
+  --cacert FILE, --cert FILE, --key FILE, --server-name NAME
+                    TLS to an https:// server (env TETHER_CACERT, TETHER_CERT, TETHER_KEY, TETHER_SERVER_NAME)
   --client-id UUID  Client-ID (default: a new one per call, so --echo only matters with it)
   --json            print JSON instead of a table
 `;

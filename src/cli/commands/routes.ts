@@ -25,6 +25,8 @@ id, each once, in feed order, starting after the last event when first set.
 Options:
   --url BASE     tenant URL (env TETHER_URL, default ${DEFAULT_URL})
   --token TOKEN  X-Auth-Token (env TETHER_TOKEN)
+  --cacert FILE, --cert FILE, --key FILE, --server-name NAME
+                 TLS to an https:// server (env TETHER_CACERT, TETHER_CERT, TETHER_KEY, TETHER_SERVER_NAME)
   --json         print JSON instead of a table
 `;
 
