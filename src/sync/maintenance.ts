@@ -53,7 +53,9 @@ export class Maintenance {
     try {
       text = await readFile(m.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return m;
+      // No such file, or state_dir is not a directory: there is no saved maintenance.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return m;
       return m.failSafe(`cannot read ${m.path}: ${(err as Error).message}`, onProblem);
     }
     try {

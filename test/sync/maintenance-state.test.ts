@@ -21,6 +21,10 @@ describe('Maintenance', () => {
     const d = dir();
     const m = await Maintenance.load(d);
     expect(m.snapshot()).toEqual({ agent: null, services: {} });
+    // state_dir a regular file: no maintenance can be saved there, so none is on.
+    const notDir = join(tmp.path, `file-${seq}`);
+    await writeFile(notDir, 'x');
+    expect((await Maintenance.load(notDir)).snapshot()).toEqual({ agent: null, services: {} });
     expect(await m.set('web', true, 'disk swap', 1000)).toBe(true);
     expect(JSON.parse(await readFile(join(d, 'maintenance.json'), 'utf8'))).toEqual({ agent: null, services: { web: { reason: 'disk swap', since: 1000 } } });
     expect(m.isOn('web')).toBe(true);
