@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import { faultForClientError, writeRawFault, type RawFault } from './raw-fault.js';
 
@@ -52,12 +53,12 @@ export function openFilesLimit(limitsText?: string): number | undefined {
 }
 
 /** The default total cap: the descriptor limit less headroom (at least 16), or 4096 when the limit is unknown. */
-export function defaultMaxConnections(fdLimit = openFilesLimit()): number {
+export function defaultMaxConnections(fdLimit: number | undefined): number {
   return fdLimit === undefined ? 4096 : Math.max(16, fdLimit - FD_HEADROOM);
 }
 
 export function defaultConnectionLimits(): ConnectionLimits {
-  return { maxConnections: defaultMaxConnections(), maxPerClient: 200, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, bodyIdleTimeoutMs: 10_000 };
+  return { maxConnections: defaultMaxConnections(openFilesLimit()), maxPerClient: 200, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, bodyIdleTimeoutMs: 10_000 };
 }
 
 const OVER_CLIENT_CAP: RawFault = {
@@ -81,6 +82,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   // Node wants the head's deadline within the whole request's.
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   server.requestTimeout = limits.requestTimeoutMs;
+  const tls = server instanceof TlsServer;
   const perClient = new Map<string, number>();
   const refused = { total: 0, perClient: 0, loggedAt: 0 };
   const noteRefusal = (kind: 'total' | 'perClient'): void => {
@@ -97,7 +99,9 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
     const open = (perClient.get(addr) ?? 0) + 1;
     if (open > limits.maxPerClient) {
       noteRefusal('perClient');
-      writeRawFault(socket, OVER_CLIENT_CAP, txnId());
+      // Before a TLS handshake, plain HTTP bytes would be noise to the client: only close.
+      if (tls) socket.destroy();
+      else writeRawFault(socket, OVER_CLIENT_CAP, txnId());
       return;
     }
     perClient.set(addr, open);
