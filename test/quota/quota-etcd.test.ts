@@ -47,6 +47,27 @@ describe('quotas over etcd, two registry servers sharing one prefix', () => {
     expect(await metric(c, 'tether_tenant_storage_bytes{tenant="alpha"}')).toBe(await metric(a, 'tether_tenant_storage_bytes{tenant="alpha"}'));
   });
 
+  it('--max-db-bytes over etcd: 507 once dbSizeInUse passes it, reads and deletes still served', async () => {
+    const probe = await server(uniquePrefix(), []);
+    const before = await metric(probe, 'tether_db_bytes');
+    expect(before).toBeGreaterThan(0);
+    const url = await server(uniquePrefix(), ['--max-db-bytes', String(before! + 512 * 1024)]);
+    expect((await reg(url, 'PUT', '/alpha/configuration/kept', { value: 'still here' })).status).toBe(204);
+    expect((await que(url, 'alpha', 'PUT', '/queues/fill')).status).toBe(201);
+    let full: Awaited<ReturnType<typeof que>> | undefined;
+    for (let i = 0; i < 400 && full === undefined; i++) {
+      const res = await que(url, 'alpha', 'POST', '/queues/fill/messages', Array.from({ length: 4 }, () => ({ ttl: 3600, body: 'z'.repeat(16_000) })));
+      if (res.status === 507) full = res;
+      else expect(res.status).toBe(201);
+    }
+    expect(full?.json()).toMatchObject({ title: 'Insufficient storage' });
+    expect((full?.json() as { description: string }).description).toMatch(/quota \d+ bytes/);
+    expect((await reg(url, 'PUT', '/alpha/configuration/new', { value: 'x' })).status).toBe(507);
+    expect((await reg(url, 'GET', '/alpha/configuration/kept')).json()).toMatchObject({ value: 'still here' });
+    expect((await reg(url, 'DELETE', '/alpha/configuration/kept')).status).toBe(204);
+    expect((await que(url, 'alpha', 'DELETE', '/queues/fill')).status).toBe(204);
+  }, 120_000);
+
   it('etcd\'s own NOSPACE alarm (--quota-backend-bytes) answers 507 on both APIs while reads still work', async () => {
     const dir = await createTempDir('etcd-nospace');
     const client = `http://127.0.0.1:${await freePort()}`;

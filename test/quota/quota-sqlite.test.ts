@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startRegistry, type RegistryProc } from '../helpers/procs.js';
+import { spawnTether, startRegistry, type RegistryProc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { metric, postMessage, que, reg } from './wire.js';
 
@@ -20,6 +20,16 @@ async function start(extra: string[], dir?: TempDir): Promise<{ url: string; dir
   procs.push(proc);
   return { url: proc.url, dir: d, proc };
 }
+
+describe('quota flags', () => {
+  it('refuses bad values with a usage error (exit 2) before opening anything', async () => {
+    for (const [flag, value] of [['--max-tenants', '0'], ['--tenant-quota-bytes', '10XB'], ['--max-db-bytes', '0']] as const) {
+      const proc = spawnTether(['registry', '--listen', '127.0.0.1:0', '--data', '/nonexistent/never-created', flag, value]);
+      expect((await proc.exited).code).toBe(2);
+      expect(proc.log.join('\n')).toContain(flag);
+    }
+  });
+});
 
 describe('tenant cap (--max-tenants), real registry process on SQLite', () => {
   it('refuses a third tenant on both APIs with a fault body, keeps serving the first two, and counts them in /metrics', async () => {
