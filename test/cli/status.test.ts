@@ -74,6 +74,18 @@ describe('tether status', () => {
     expect(await exited).toBe(0);
   });
 
+  it('tether dev refuses an invalid manifest with its issues, before it listens or seeds', async () => {
+    const port = await freePort();
+    const config = join(dir, 'bad.yaml');
+    await writeFile(config, `upstream:\n  url: http://127.0.0.1:${port}/v1.0/bad\nfiles:\n  - path: ${dir}/x\n    from: { key: /st/x }\n`);
+    const r = await tether(main, ['dev', '--config', config, '--seed', '/st/x=1', '--log-format', 'json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `${config}:5:18: files[0].from.key: the registry refuses this key (Invalid value for 'configurationId' query string parameter)\n` +
+        'error: the manifest is invalid; nothing was started\n',
+    );
+  });
+
   it('exits 3 when no agent answers', async () => {
     const port = await freePort();
     const r = await tether(main, ['status', '--agent', `http://127.0.0.1:${port}`]);

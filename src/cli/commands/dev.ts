@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { firstSignal } from '../../lifecycle/signals.js';
 import { closeHttpProbeAgents } from '../../probes/http.js';
+import { formatIssue } from '../../manifest/issues.js';
 import { loadManifest } from '../../manifest/load.js';
 import { openLogger, type Logger } from '../../observability/logger.js';
 import { RegistryService } from '../../registry/service.js';
@@ -76,7 +77,13 @@ export const devCommand: Command = {
       if (tls !== undefined && server?.server instanceof TlsServer) void tls.reload(server.server);
     });
     const tlsFiles = parseServerTlsFlags(values, 'dev');
-    const { manifest } = await loadManifest(values.config);
+    const { manifest, issues } = await loadManifest(values.config);
+    // Refused before anything starts: with no manifest there is no registry address or tenant to
+    // fall back on honestly, and a seed against a default tenant would fail with a confusing fault.
+    if (!manifest) {
+      process.stderr.write(`${issues.map(formatIssue).join('\n')}\nerror: the manifest is invalid; nothing was started\n`);
+      return 1;
+    }
     const endpoint = manifest?.upstream?.endpoints[0];
     const listen = parseListen(values.listen ?? (endpoint ? new URL(endpoint.base).host : '127.0.0.1:8470'));
     const tenant = endpoint?.tenant ?? 'default';
