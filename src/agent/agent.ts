@@ -73,7 +73,7 @@ export class Agent {
   private constructor(
     private readonly opts: AgentOptions,
     manifest: Manifest,
-    private readonly upstream: { registry: Registry; tenant: string; url: string; close?: () => Promise<void> },
+    private readonly upstream: { registry: Registry; tenant: string; url: string; close?: () => Promise<void>; reloadTls?: () => Promise<void> },
     private readonly syncer: Syncer,
     private readonly runtime: ServiceRuntime,
     private readonly ttl: TtlBoard,
@@ -179,6 +179,8 @@ export class Agent {
    * /v1/status and a metric); a valid one is applied as a diff. Never rejects.
    */
   async reload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
+    // Renewed upstream TLS files (cert-manager, certbot) are picked up by a reload; a bad set keeps the previous one.
+    await this.upstream.reloadTls?.().catch((err: unknown) => this.opts.logger.error({ err }, 'upstream TLS files rejected; the previous ones stay'));
     try {
       return await this.applyReload();
     } catch (err) {
@@ -348,7 +350,7 @@ async function loadOrThrow(loading: Promise<LoadResult>): Promise<Manifest> {
 export async function httpUpstream(
   m: Manifest,
   log?: Logger,
-): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void> }> {
+): Promise<{ registry: Registry; tenant: string; url: string; close: () => Promise<void>; reloadTls: () => Promise<void> }> {
   const up = m.upstream;
   const first = up?.endpoints[0];
   if (!up || !first) throw new TetherError('agent.no_upstream', 'the manifest has no upstream.url (or use `tether dev` for an embedded registry)');
@@ -374,6 +376,11 @@ export async function httpUpstream(
     close: async () => {
       await registry.close();
       await Promise.all(dispatchers.map((d) => d.close()));
+    },
+    reloadTls: async () => {
+      if (!up.tls) return;
+      const tls = await upstreamTls(up.tls);
+      for (const d of dispatchers) d.updateTls(tls);
     },
   };
 }

@@ -111,7 +111,11 @@ export const POOL_BODY_TIMEOUT = 'TETHER_BODY_TIMEOUT';
  * Node's documentation advises (`request.reusedSocket`).
  */
 export class HttpPool implements HttpDispatcher {
-  private readonly agent: http.Agent;
+  private agent: http.Agent;
+  /** Agents replaced by updateTls: their connections finish and idle out; close()/destroy() end them too. */
+  private readonly retired: http.Agent[] = [];
+  private readonly opts: HttpPoolOptions;
+  private readonly secure: boolean;
   private readonly request1: typeof http.request;
   private readonly host: string;
   private readonly port: number;
@@ -124,6 +128,8 @@ export class HttpPool implements HttpDispatcher {
   constructor(origin: string, opts: HttpPoolOptions = {}) {
     const url = new URL(origin);
     const secure = url.protocol === 'https:';
+    this.secure = secure;
+    this.opts = opts;
     this.host = connectHost(url);
     this.port = Number(url.port || (secure ? 443 : 80));
     this.agent = keepAliveAgent(secure, opts);
@@ -159,14 +165,31 @@ export class HttpPool implements HttpDispatcher {
    */
   close(): Promise<void> {
     this.closed = true;
-    this.closing ??= (this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve))).then(() => this.agent.destroy());
+    this.closing ??= (this.inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.idle = resolve))).then(() => this.destroyAgents());
     return this.closing;
+  }
+
+  /**
+   * New connections use this TLS material from now on (a renewed client
+   * certificate, a new CA bundle), for an https origin; a no-op for http.
+   * Requests in flight finish on their connections, which then idle out
+   * (idleTimeoutMs, or the server's keep-alive timeout).
+   */
+  updateTls(tls: TlsOptions): void {
+    if (!this.secure || this.closed) return;
+    this.retired.push(this.agent);
+    this.agent = keepAliveAgent(true, { ...this.opts, ...tls });
+  }
+
+  private destroyAgents(): void {
+    this.agent.destroy();
+    for (const a of this.retired.splice(0)) a.destroy();
   }
 
   /** Closes every connection now: requests in flight fail, a pending `close()` resolves. */
   async destroy(): Promise<void> {
     this.closed = true;
-    this.agent.destroy();
+    this.destroyAgents();
     this.idle?.();
   }
 

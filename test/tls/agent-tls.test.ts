@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
@@ -87,6 +87,29 @@ describe('agent upstream over HTTPS', () => {
     expect(ids).not.toContain('no-cert');
     // No key material in the agents' logs.
     expect([...agent.log, ...noCert.log].join('\n')).not.toMatch(/PRIVATE KEY|BEGIN/);
+  });
+});
+
+describe('agent client certificate renewal', () => {
+  it('a reload (SIGHUP) picks up renewed upstream.tls files: refused before, registered after, no restart', async () => {
+    const certFile = join(tmp.path, 'renew.pem');
+    const keyFile = join(tmp.path, 'renew.key');
+    // An expired or foreign certificate to begin with: one of the other CA.
+    await copyFile(pki.strangerCert, certFile);
+    await copyFile(pki.strangerKey, keyFile);
+    const tls = `  tls:\n    ca_file: ${pki.caFile}\n    cert_file: ${certFile}\n    key_file: ${keyFile}\n    server_name: registry.internal\n`;
+    const agent = startAgent(await manifest('renewed', tls));
+    await agent.waitForLog((r) => r.msg === 'agent started', 20_000);
+    await agent.waitForLog((r) => r.component === 'sync' && typeof r.err === 'string', 20_000);
+    expect(await registeredIds()).not.toContain('renewed');
+    // A renewal that is half written (a key of another certificate) is refused and logged; then the real one.
+    await copyFile(pki.clientCert, certFile);
+    agent.child.kill('SIGHUP');
+    await agent.waitForLog((r) => r.msg === 'upstream TLS files rejected; the previous ones stay', 10_000);
+    await copyFile(pki.clientKey, keyFile);
+    agent.child.kill('SIGHUP');
+    await expect.poll(registeredIds, { timeout: 30_000, interval: 300 }).toContain('renewed');
+    expect(agent.log.join('\n')).not.toMatch(/PRIVATE KEY|BEGIN/);
   });
 });
 
