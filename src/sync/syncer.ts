@@ -61,6 +61,8 @@ export class Syncer {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Wakes a pass at the next deregister_critical_after deadline. */
   private criticalTimer: NodeJS.Timeout | undefined;
+  /** The time the last pass decided as of: deadlines after it are still to be applied. */
+  private lastPassAt = 0;
   private loops: Promise<void>[] = [];
   /** True after the first pass in which every action succeeded. */
   synced = false;
@@ -161,14 +163,19 @@ export class Syncer {
     return { now: Date.now(), inMaintenance: this.opts.inMaintenance ?? (() => false) };
   }
 
-  /** A pass at the next deregister_critical_after deadline (a timer, not a poll: nothing else would wake us). */
+  /**
+   * A pass at the next deregister_critical_after deadline (a timer, not a
+   * poll: nothing else would wake us). Deadlines are taken from after the
+   * time the last pass decided as of, not from now: a timer that fired a
+   * moment early, or a deadline that fell while the pass ran, still gets
+   * its pass (at once, then).
+   */
   private armCriticalTimer(): void {
     clearTimeout(this.criticalTimer);
     if (this.stop.signal.aborted) return;
-    const now = Date.now();
-    const next = nextCriticalDeadline(this.services.values(), now);
+    const next = nextCriticalDeadline(this.services.values(), this.lastPassAt);
     if (next === null) return;
-    this.criticalTimer = setTimeout(() => this.trigger(), next - now);
+    this.criticalTimer = setTimeout(() => this.trigger(), Math.max(0, next - Date.now()));
     this.criticalTimer.unref();
   }
 
@@ -179,7 +186,9 @@ export class Syncer {
    * in a few round trips' time, not one after another).
    */
   private async pass(): Promise<boolean> {
-    const actions = reconcile(this.services.values(), this.opts.mode, this.circumstances());
+    const at = this.circumstances();
+    this.lastPassAt = at.now;
+    const actions = reconcile(this.services.values(), this.opts.mode, at);
     let ok = true;
     const run = async (action: Action): Promise<void> => {
       if (this.stop.signal.aborted) {
