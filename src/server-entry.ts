@@ -15,3 +15,5 @@ export type { Store } from './store/store.js';
 export { createRegistryServer, createAuthTable, loadAuthFile } from './server/index.js';
 export type { AuthTable, RegistryServer, RegistryServerOptions, TokenGrant } from './server/index.js';
 export { createLogger, silentLogger } from './observability/logger.js';
+export { loadServerTls, reloadableServerTls } from './server/tls.js';
+export type { ReloadableTls, ServerTlsFiles, ServerTlsOptions } from './server/tls.js';
