@@ -21,10 +21,12 @@ let server: RegistryProc;
 let port: number;
 let seq = 0;
 const CLIENT = randomUUID();
+// A storage quota far above what the runs store: every write is checked, none refused, and the bytes are counted.
+const QUOTA = ['--tenant-quota-bytes', '1GiB'];
 
 beforeAll(async () => {
   tmp = await createTempDir('fuzz-queues');
-  server = await startRegistry(join(tmp.path, 'data'));
+  server = await startRegistry(join(tmp.path, 'data'), 0, QUOTA);
   port = server.port;
 });
 afterAll(async () => {
@@ -332,7 +334,7 @@ describe('queues routes under model-based fuzzing (real server process)', () => 
     const followed = await metric(server.url, 'tether_tenant_storage_bytes_sum');
     expect(followed).toBeGreaterThan(0);
     await server.stop();
-    server = await startRegistry(join(tmp.path, 'data'));
+    server = await startRegistry(join(tmp.path, 'data'), 0, QUOTA);
     expect(await metric(server.url, 'tether_tenant_storage_bytes_sum')).toBe(followed);
     for (const kind of ['queue.create', 'queue.delete', 'metadata.put', 'messages.post', 'messages.byIds', 'messages.bulkDelete', 'message.delete', 'claim.create', 'claim.get', 'claim.renew', 'claim.release']) {
       expect(accepted.get(kind) ?? 0, kind).toBeGreaterThan(0);

@@ -59,6 +59,8 @@ describe('quotas over etcd, two registry servers sharing one prefix', () => {
       const res = await que(url, 'alpha', 'POST', '/queues/fill/messages', Array.from({ length: 4 }, () => ({ ttl: 3600, body: 'z'.repeat(16_000) })));
       if (res.status === 507) full = res;
       else expect(res.status).toBe(201);
+      // The size is read every second: a pause lets the reading catch up with the writes.
+      if (full === undefined) await new Promise((r) => setTimeout(r, 50));
     }
     expect(full?.json()).toMatchObject({ title: 'Insufficient storage' });
     expect((full?.json() as { description: string }).description).toMatch(/quota \d+ bytes/);
@@ -94,6 +96,8 @@ describe('quotas over etcd, two registry servers sharing one prefix', () => {
       const res = await que(url, 'alpha', 'POST', '/queues/fill/messages', Array.from({ length: 4 }, () => ({ ttl: 3600, body: 'z'.repeat(16_000) })));
       if (res.status === 507) full = res;
       else expect(res.status).toBe(201);
+      // The size is read every second: a pause lets the reading catch up with the writes.
+      if (full === undefined) await new Promise((r) => setTimeout(r, 50));
     }
     expect(full?.json()).toMatchObject({ title: 'Insufficient storage' });
     expect((full?.json() as { description: string }).description).toMatch(/NOSPACE/);

@@ -43,20 +43,22 @@ export function registerQuotaMetrics(register: PromRegistry, view: QuotaView): v
   });
   new Gauge({
     name: 'tether_tenant_storage_bytes',
-    help: `Bytes of configuration values, queue messages and queue metadata of the ${TOP_TENANTS} largest tenants ("" = queues without a project).`,
+    help: `Bytes of configuration values, queue messages and queue metadata of the ${TOP_TENANTS} largest tenants ("" = queues without a project); counted only with --tenant-quota-bytes.`,
     labelNames: ['tenant'],
     registers,
     collect() {
       this.reset();
+      if (!ledger.counting) return;
       const top = [...ledger.allUsage()].sort((a, b) => b[1] - a[1]).slice(0, TOP_TENANTS);
       for (const [ns, bytes] of top) this.set({ tenant: tenantOfNs(ns) }, bytes);
     },
   });
   new Gauge({
     name: 'tether_tenant_storage_bytes_sum',
-    help: 'Bytes of configuration values, queue messages and queue metadata of every tenant together.',
+    help: 'Bytes of configuration values, queue messages and queue metadata of every tenant together; counted only with --tenant-quota-bytes.',
     registers,
     collect() {
+      if (!ledger.counting) return;
       let sum = 0;
       for (const [, bytes] of ledger.allUsage()) sum += bytes;
       this.set(sum);

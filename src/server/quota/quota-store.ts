@@ -53,7 +53,7 @@ export class QuotaStore implements Store {
     private readonly inner: Store,
     readonly opts: QuotaOptions,
   ) {
-    this.ledger = new UsageLedger(inner, opts.logger ?? silentLogger());
+    this.ledger = new UsageLedger(inner, opts.logger ?? silentLogger(), opts.tenantQuotaBytes !== undefined);
   }
 
   static async open(inner: Store, opts: QuotaOptions): Promise<QuotaStore> {

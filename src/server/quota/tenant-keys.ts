@@ -19,18 +19,32 @@ export interface KeyOwner {
 
 export const GLOBAL_NS = 'g';
 
+// Every registry write (heartbeats included) passes here; a tenant's namespace is computed once.
+const nsOfTenant = new Map<string, string>();
+const MAX_CACHED = 100_000;
+
+function nsOf(tenant: string): string {
+  let ns = nsOfTenant.get(tenant);
+  if (ns === undefined) {
+    ns = namespaceOf(tenant);
+    if (nsOfTenant.size >= MAX_CACHED) nsOfTenant.clear();
+    nsOfTenant.set(tenant, ns);
+  }
+  return ns;
+}
+
 export function ownerOf(key: string): KeyOwner | null {
   const kind = key.slice(0, 2);
-  if (kind === 'a/') return { ns: namespaceOf(key.slice(2)), counted: false };
+  if (kind === 'a/') return { ns: nsOf(key.slice(2)), counted: false };
   if (kind === 't/') {
     const slash = key.indexOf('/', 2);
     if (slash < 0) return null;
-    return { ns: namespaceOf(key.slice(2, slash)), counted: key.startsWith('c/', slash + 1) };
+    return { ns: nsOf(key.slice(2, slash)), counted: key.startsWith('c/', slash + 1) };
   }
   if (kind === 'r/') {
     // r/d/{tenant}/{id}, r/c/{tenant}/{id}: event routes
     const slash = key.indexOf('/', 4);
-    return slash < 0 ? null : { ns: namespaceOf(key.slice(4, slash)), counted: false };
+    return slash < 0 ? null : { ns: nsOf(key.slice(4, slash)), counted: false };
   }
   if (key.startsWith('q/n/')) {
     const slash = key.indexOf('/', 4);
