@@ -216,10 +216,11 @@ export const registryCommand: Command = {
     const connections = parseConnectionFlags(values);
     const logger = await openLogger(logSettings('registry', values));
     const log = logger.child({ component: 'cli' });
-    // SIGHUP re-reads --auth-file (token rotation); without one there is nothing to reload.
-    let reloadAuth = (): void => log.info('SIGHUP: no --auth-file, nothing to reload');
+    // SIGHUP re-reads --auth-file (token rotation) and the --tls-* files (certificate renewal).
+    let reloadAuth = (): void => {};
     let reloadTls = (): void => {};
-    const signal = firstSignal(() => (reloadAuth(), reloadTls()));
+    const nothing = (): void => log.info('SIGHUP: no --auth-file or --tls-cert, nothing to reload');
+    const signal = firstSignal(() => (values['auth-file'] === undefined && tlsFiles === undefined ? nothing() : (reloadAuth(), reloadTls())));
 
     // Opened in order, closed in reverse; a failure half-way closes what is open.
     const authFile = values['auth-file'] !== undefined ? await reloadableAuthFile(values['auth-file'], log) : undefined;
