@@ -1,5 +1,5 @@
 import { isAbsolute, relative } from 'node:path';
-import type { Manifest } from '../manifest/model.js';
+import { checksOf, type Manifest } from '../manifest/model.js';
 import { DEFAULT_URL, UsageError } from './command.js';
 
 /**
@@ -23,7 +23,7 @@ export function devHints(manifest: Manifest, base: string, api: string, cwd: str
       break;
     }
   }
-  const ttl = manifest.services.find((s) => s.check?.probe.kind === 'ttl');
+  const ttl = manifest.services.find((s) => checksOf(s).some((c) => c.probe.kind === 'ttl'));
   if (ttl) hints.push(`curl -X POST ${api}/v1/checks/${ttl.id}/pass   # report ${ttl.id}'s TTL check`);
   hints.push(`curl ${api}/v1/status   # the agent's view: health, registrations, files`);
   return hints;
