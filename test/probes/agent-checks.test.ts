@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRegistry } from '../../src/client/http-registry.js';
@@ -105,5 +105,13 @@ describe('several checks per service, one of them gRPC', () => {
     grpc.set('app.Api', 'SERVING');
     await expect.poll(registered, { timeout: 10_000 }).toEqual(['api-1', 'plain-1']);
     expect((await service('api-1'))?.checks.map((c) => c.health)).toEqual(['healthy', 'healthy']);
+
+    // A reload that drops ghost-1's failing check: it is registered, and the dropped check's series is gone.
+    const text = await readFile(config, 'utf8');
+    await writeFile(config, text.replace(`\n      - grpc: { address: "127.0.0.1:${grpc.port}", service: app.Missing }\n        ${fast}`, ''));
+    await expect.poll(registered, { timeout: 10_000 }).toEqual(['api-1', 'ghost-1', 'plain-1']);
+    expect((await service('ghost-1'))?.checks.map((c) => [c.name, c.health])).toEqual([['grpc', 'healthy']]);
+    expect(await metricLine(api, 'tether_check_healthy{service="ghost-1",check="grpc-2"}')).toBeUndefined();
+    expect(await metricLine(api, 'tether_check_healthy{service="ghost-1",check="grpc"}')).toMatch(/ 1$/);
   });
 });
