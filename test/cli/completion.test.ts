@@ -87,7 +87,7 @@ describe('tether completion zsh', () => {
         '-f',
         '-c',
         `autoload -U compinit; compinit -u -D; source '${scripts.zsh}'; print -r -- "comps=$_comps[tether]";
-         compadd() { [[ $1 == -- ]] && shift; print -rl -- "$@"; }; _files() { print -r -- '<files>'; };
+         compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -rl -- "$@"; }; _files() { print -r -- '<files>'; };
          words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _tether`,
       ]);
     const top = (await probe(['tether', ''])).split('\n');
@@ -95,6 +95,16 @@ describe('tether completion zsh', () => {
     expect(top.filter((w) => w !== '' && !w.startsWith('-') && !w.startsWith('comps=')).sort()).toEqual((await helpCommands()).sort());
     expect((await probe(['tether', 'sessions', ''])).split('\n').slice(1, -1)).toEqual(['list', 'create', 'get', 'heartbeat', 'delete', '--help']);
     expect(await probe(['tether', 'render', '--config', ''])).toBe('comps=_tether\n<files>\n');
+    // The commands' display strings carry their summaries (compadd -d), quotes and all.
+    const shown = await sh('zsh', [
+      '-f',
+      '-c',
+      `autoload -U compinit; compinit -u -D; source '${scripts.zsh}';
+       compadd() { local -a d; while [[ $1 != -- ]]; do [[ $1 == -d ]] && { d=("\${(@P)2}"); shift; }; shift; done; print -rl -- "\${d[@]}"; };
+       words=(tether ''); CURRENT=2; _tether`,
+    ]);
+    expect(shown).toContain("limits  -- show the tenant's resource and rate limits\n");
+    expect(shown).toContain('completion  -- print a shell completion script (bash, zsh, fish)\n');
   });
 });
 
