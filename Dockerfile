@@ -61,7 +61,8 @@ COPY --from=build /app/native/build/Release/tether_reaper.node ./native/build/Re
 # `tether` on PATH, for the ENTRYPOINT and for `docker exec ... tether services list`.
 RUN chmod 755 dist/cli/main.js && ln -s /app/dist/cli/main.js /usr/local/bin/tether
 USER 10001:10001
-# 8470: `tether registry`; 8471: the agent's local API (listen on 0.0.0.0:8471 to reach it from outside).
+# 8470: `tether registry`; 8471: the agent's local API (listen on 0.0.0.0:8471 to reach it from outside,
+# with TETHER_AGENT_TOKEN set: the agent refuses a non-loopback address without it).
 EXPOSE 8470 8471
 # Liveness: the agent's /healthz by default; for the registry, set
 # TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/healthz (its port, its /healthz).
