@@ -1,4 +1,7 @@
-import { TetherError, hasCode } from '../lib/errors.js';
+import { TetherError } from '../lib/errors.js';
+import { EtcdLogin, withAuthorization, type EtcdAuth } from './etcd-auth.js';
+
+export type { EtcdAuth } from './etcd-auth.js';
 import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse, type TlsOptions } from '../lib/http-pool.js';
 
 /**
@@ -20,11 +23,8 @@ import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse, type TlsOp
  * `store.failed` for anything else. Messages never carry request bodies
  * (so never the password).
  *
- * With `auth`, the gateway logs in (POST /v3/auth/authenticate) before its
- * first request and sends the token in `Authorization`; when etcd answers
- * "invalid auth token" (a simple token expires after --auth-token-ttl idle,
- * 5 min by default, and every member restart forgets them), it logs in again
- * and sends the request once more: etcd checked the token before applying it.
+ * With `auth`, every request carries a token in `Authorization` (see
+ * etcd-auth.ts: login on first use, again when etcd says it expired).
  */
 export interface GatewayOptions {
   endpoints: readonly string[];
@@ -34,11 +34,6 @@ export interface GatewayOptions {
   tls?: TlsOptions | undefined;
   /** etcd's user and password (etcd auth enabled). */
   auth?: EtcdAuth | undefined;
-}
-
-export interface EtcdAuth {
-  user: string;
-  password: string;
 }
 
 /** gRPC status codes etcd answers with. */
@@ -81,11 +76,11 @@ export function etcdPrefixEnd(prefix: string): string {
 export class EtcdGateway {
   private readonly pools: HttpPool[];
   private current = 0;
-  /** The login in use (or under way), shared by every request; null: log in at the next one. */
-  private token: Promise<string> | null = null;
+  private readonly login: EtcdLogin | undefined;
 
   constructor(private readonly opts: GatewayOptions) {
     if (opts.endpoints.length === 0) throw new TetherError('store.invalid', 'no etcd endpoints given');
+    this.login = opts.auth && new EtcdLogin(opts.auth, (body) => this.callOnce('/v3/auth/authenticate', body, true, JSON_HEADERS));
     this.pools = opts.endpoints.map((e) => {
       let url: URL;
       try {
@@ -117,37 +112,8 @@ export class EtcdGateway {
     return this.withToken(JSON_HEADERS, (headers) => this.callOnce<T>(path, body, read, headers));
   }
 
-  /** Runs `fn` with `base` plus the token; once more with a new login when etcd says the token expired. */
-  private async withToken<T>(base: Record<string, string>, fn: (headers: Record<string, string>) => Promise<T>): Promise<T> {
-    if (this.opts.auth === undefined) return fn(base);
-    const token = this.login();
-    try {
-      return await fn(await authHeaders(base, token));
-    } catch (err) {
-      if (!hasCode(err, 'store.auth_expired')) throw err;
-      this.forget(token);
-      return fn(await authHeaders(base, this.login()));
-    }
-  }
-
-  /** The current token, logging in first when there is none; rejects with `store.auth_failed` or `store.unavailable`. */
-  private login(): Promise<string> {
-    const auth = this.opts.auth as EtcdAuth;
-    this.token ??= this.callOnce<{ token?: string }>('/v3/auth/authenticate', { name: auth.user, password: auth.password }, true, JSON_HEADERS).then(
-      (r) => {
-        if (typeof r.token !== 'string' || r.token === '') throw new TetherError('store.failed', 'etcd: authenticate returned no token (is auth enabled?)');
-        return r.token;
-      },
-    );
-    const mine = this.token;
-    // A failed login is not kept: the next request tries again.
-    mine.catch(() => this.forget(mine));
-    return mine;
-  }
-
-  /** Drops `token` unless a newer login replaced it meanwhile. */
-  private forget(token: Promise<string>): void {
-    if (this.token === token) this.token = null;
+  private withToken<T>(base: Record<string, string>, fn: (headers: Record<string, string>) => Promise<T>): Promise<T> {
+    return this.login === undefined ? fn(base) : this.login.withToken(base, fn);
   }
 
   private async callOnce<T>(path: string, body: unknown, read: boolean, headers: Record<string, string>): Promise<T> {
@@ -208,13 +174,13 @@ export class EtcdGateway {
     signal: AbortSignal,
     onOpen: (endpoint: number) => void = () => {},
   ): Promise<void> {
-    const token = this.opts.auth === undefined ? undefined : this.login();
+    const token = this.login?.current();
     try {
-      await this.streamOnce(path, body, onMessage, signal, onOpen, token === undefined ? LEADER_HEADERS : await authHeaders(LEADER_HEADERS, token));
+      await this.streamOnce(path, body, onMessage, signal, onOpen, token === undefined ? LEADER_HEADERS : await withAuthorization(LEADER_HEADERS, token));
     } finally {
-      // A stream reopens after a break; by then its token may have expired (etcd cancels such a watch
-      // with "permission denied", not "invalid auth token"): the next one logs in afresh.
-      if (token !== undefined && !signal.aborted) this.forget(token);
+      // A stream reopens after a break, maybe hours later: its token may have expired by then,
+      // and a refused watch does not always say why, so the next one logs in afresh.
+      if (token !== undefined && !signal.aborted) this.login?.forget(token);
     }
   }
 
@@ -297,10 +263,6 @@ export class EtcdGateway {
   async close(): Promise<void> {
     await Promise.all(this.pools.map((p) => p.destroy()));
   }
-}
-
-async function authHeaders(base: Record<string, string>, token: Promise<string>): Promise<Record<string, string>> {
-  return { ...base, authorization: await token };
 }
 
 function errCode(err: unknown): string {
