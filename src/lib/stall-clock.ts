@@ -91,6 +91,13 @@ export class StallClock {
     return performance.now() - this.stalledTotal;
   }
 
+  /** True when a stall ended less than `ms` ago (noticing one that ends right now). */
+  stalledWithin(ms: number): boolean {
+    this.observe();
+    const last = this.stalls[this.stalls.length - 1];
+    return last !== undefined && Date.now() - last.endedAt < ms;
+  }
+
   /** The stalls remembered, oldest first (for logs and tests). */
   recent(): readonly Stall[] {
     return this.stalls;

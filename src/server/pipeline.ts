@@ -17,6 +17,7 @@ import type { ServerState } from './state.js';
 import { onQueuesRequest } from './queues/pipeline.js';
 import { isQueuesTarget } from './queues/router.js';
 import { hasCode } from '../lib/errors.js';
+import { processStallClock } from '../lib/stall-clock.js';
 import { faultForClientError, rawFaultBody, rawFaultBytes } from './raw-fault.js';
 
 /**
@@ -103,7 +104,21 @@ function onData(this: ApiRequest, chunk: Buffer): void {
 }
 
 function onEnd(this: ApiRequest): void {
-  if (!this.rejected) void dispatch(this, this.response);
+  if (this.rejected) return;
+  // Requests that queued up while the server was stalled may come from clients that gave up
+  // since (a heartbeat timed out and is being retried with the same token): run them one
+  // turn later, once the peer's close has been read, and drop those whose client left.
+  // Running such a heartbeat would consume the token its retry carries (404: session lost).
+  if (processStallClock().stalledWithin(AFTER_STALL_MS)) setImmediate(dispatchIfPresent, this);
+  else void dispatch(this, this.response);
+}
+
+/** How long after a stall requests are checked for a departed client before they run. */
+const AFTER_STALL_MS = 5_000;
+
+function dispatchIfPresent(req: ApiRequest): void {
+  if (req.destroyed || req.response.destroyed) return;
+  void dispatch(req, req.response);
 }
 
 /** Counts the exchange out (and into the metrics); aborts a running events call whose client went away. */
