@@ -77,7 +77,8 @@ async function outLines(file: string): Promise<Array<{ kind: string; at: number;
   const text = await readFile(file, 'utf8').catch(() => '');
   return text
     .split('\n')
-    .filter((l) => l !== '')
+    // An action spawned just as its agent was SIGKILLed gets no stdin: it logs no message (and never ran one).
+    .filter((l) => l !== '' && !/^(start|done) \d+ ?$/.test(l))
     .map((l) => {
       const m = /^(start|done) (?:(\d+) )?(\{.*\})$/.exec(l);
       if (!m) throw new Error(`bad line: ${l}`);
@@ -193,4 +194,42 @@ describe('workers: three agents on one queue', () => {
     expect(String(status?.last_error)).toMatch(/exit status 2/);
     expect((await queues.getStats(TENANT, 'fail-dead')).total).toBe(1);
   }, 120_000);
+
+  it('one of three agents SIGKILLed in the middle of a run: every message done, its in-flight ones redone only after their claims expired', async () => {
+    const outs = [0, 1, 2].map((i) => join(tmp.path, `mid-${i}.out`));
+    const agents = await Promise.all(outs.map((out) => startAgent('mid', out, { concurrency: 4, sleepSec: 2, ttl: '15s' })));
+    const ids = await post('mid', 60);
+    // Mid-run: the first agent past its first runs with at least 3 running, and work left for the others.
+    const running = (ls: Array<{ kind: string }>) => ls.filter((l) => l.kind === 'start').length - ls.filter((l) => l.kind === 'done').length;
+    await expect
+      .poll(async () => {
+        const ls = await outLines(outs[0] as string);
+        return ls.some((l) => l.kind === 'done') && running(ls) >= 3;
+      }, { timeout: 60_000, interval: 50 })
+      .toBe(true);
+    agents[0]?.proc.child.kill('SIGKILL');
+    await agents[0]?.proc.exited;
+    const killedAt = Date.now();
+    const all = async () => (await Promise.all(outs.map((o) => outLines(o)))).flat();
+    await expect.poll(async () => new Set((await all()).filter((l) => l.kind === 'done').map((l) => l.msg.id)).size, { timeout: 120_000, interval: 250 }).toBe(60);
+    const lines = await all();
+    expect([...new Set(lines.map((l) => l.msg.id))].sort()).toEqual([...ids].sort());
+    const killed = await outLines(outs[0] as string);
+    const inFlight = killed.filter((l) => l.kind === 'start' && !killed.some((d) => d.kind === 'done' && d.msg.id === l.msg.id));
+    expect(inFlight.length).toBeGreaterThan(0);
+    for (const id of ids) {
+      const starts = lines.filter((l) => l.kind === 'start' && l.msg.id === id).sort((a, b) => a.at - b.at);
+      const first = inFlight.find((l) => l.msg.id === id);
+      if (first === undefined) {
+        // Not caught by the kill: run once.
+        expect(starts).toHaveLength(1);
+        continue;
+      }
+      // Caught by the kill: run again once, by another agent, only when its 15 s claim had expired (1 s for the claim's reply and the start-up).
+      expect(starts).toHaveLength(2);
+      expect((starts[1]?.at ?? 0) - first.at).toBeGreaterThanOrEqual(14_000);
+    }
+    console.log(`workers: SIGKILL mid-run, ${inFlight.length} in-flight messages redone; all 60 done ${Date.now() - killedAt} ms after the kill`);
+    await expect.poll(async () => (await queues.getStats(TENANT, 'mid')).total, { timeout: 30_000 }).toBe(0);
+  }, 240_000);
 });
