@@ -51,6 +51,26 @@ export class SourceData {
     }
   }
 
+  /** True when some services source has a floor. */
+  get hasFloors(): boolean {
+    return this.floors.size > 0;
+  }
+
+  /** Seeds the floors with the last good sizes a previous run saved (see FloorStore). */
+  seedFloors(sizes: Record<string, number>): void {
+    for (const [id, floor] of this.floors) {
+      const n = sizes[id];
+      if (n !== undefined) floor.seed(n);
+    }
+  }
+
+  /** The floors' last good sizes, by source id, for FloorStore. */
+  floorSizes(): Record<string, number> {
+    const sizes: Record<string, number> = {};
+    for (const [id, floor] of this.floors) if (floor.lastGoodCount !== null) sizes[id] = floor.lastGoodCount;
+    return sizes;
+  }
+
   /** The floor of a services source, for status (`name`: the source's name in its file), or null without one. */
   floorStatus(spec: SourceSpec, name: string): FloorStatus | null {
     return this.floors.get(sourceId(spec))?.status(name) ?? null;

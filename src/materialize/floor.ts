@@ -40,12 +40,16 @@ export type FloorTransition = 'held' | 'released' | null;
  * reaches the agent as a stream of events: against the last good list alone,
  * 10 -> 8 -> 6 -> 4 would each pass a 70 % floor. A good list is rendered;
  * otherwise the last good list is rendered as it was (held), until a good
- * list arrives. Before any good list (the agent just started) `percent` has
- * nothing to compare with and only `min` applies; held then, the file on
- * disk stays as it is.
+ * list arrives. The size of the last good list is saved in state_dir (see
+ * FloorStore) and seeds the floor at the next start: a restarted agent then
+ * measures `percent` against it, and while held the file on disk (that last
+ * good list, rendered by the previous run) stays as it is. Without a saved
+ * size only `min` applies until the first good list.
  */
 export class Floor {
   private good: ServiceView[] | null = null;
+  /** The last good list's size: the list's, or the one saved by the previous run (seed). */
+  private goodCount: number | null = null;
   /** Sizes of recent good lists, oldest first (the reference's window). */
   private recent: Array<{ at: number; count: number }> = [];
   private heldSince: number | null = null;
@@ -53,11 +57,21 @@ export class Floor {
 
   constructor(readonly spec: FloorSpec) {}
 
+  /** The last good list's size saved by the previous run, before any list of this one. */
+  seed(count: number): void {
+    if (this.good === null) this.goodCount = count;
+  }
+
+  /** The last good list's size (what FloorStore saves), or null before any. */
+  get lastGoodCount(): number | null {
+    return this.goodCount;
+  }
+
   /** The largest good list of the window (the last one always counts), or null before any. */
   reference(now = Date.now()): number | null {
-    if (this.good === null) return null;
+    if (this.goodCount === null) return null;
     this.recent = this.recent.filter((r) => now - r.at <= this.spec.windowMs);
-    return Math.max(this.good.length, ...this.recent.map((r) => r.count));
+    return Math.max(this.goodCount, ...this.recent.map((r) => r.count));
   }
 
   /** Whether `n` services meet the floor. */
@@ -78,6 +92,7 @@ export class Floor {
     this.count = list.length;
     if (this.meets(list.length, now)) {
       this.good = list;
+      this.goodCount = list.length;
       this.recent.push({ at: now, count: list.length });
       const released = this.heldSince !== null;
       this.heldSince = null;
@@ -93,7 +108,7 @@ export class Floor {
       source,
       state: this.heldSince === null ? 'ok' : 'held',
       count: this.count,
-      kept: this.good?.length ?? null,
+      kept: this.goodCount,
       reference: this.reference(now),
       min: this.spec.min,
       percent: this.spec.percent,

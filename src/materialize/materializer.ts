@@ -9,6 +9,7 @@ import { ActionRunner } from './actions.js';
 import type { QueuePoster } from '../workers/queue-action.js';
 import { SourceData, sourceId } from './data.js';
 import type { FloorStatus } from './floor.js';
+import { FloorStore } from './floor-store.js';
 import { renderFile, type FileStatus } from './file-renderer.js';
 import { HookDispatcher } from './hooks.js';
 import { Quiescence } from './quiescence.js';
@@ -56,6 +57,9 @@ export class Materializer {
   private readonly runners = new Map<ActionSpec, ActionRunner>();
   private readonly templates = new Templates();
   private readonly marker: MarkerFile;
+  private readonly floorStore: FloorStore;
+  /** The floor sizes last handed to floorStore (JSON), so unchanged sizes are not written again. */
+  private savedFloors = '{}';
   private readonly stop = new AbortController();
   private follower: EventsFollower | null = null;
   private hooks: HookDispatcher | null = null;
@@ -77,6 +81,7 @@ export class Materializer {
       (id, transition, st) => this.floorChanged(id, transition, st),
     );
     this.marker = new MarkerFile(opts.stateDir);
+    this.floorStore = new FloorStore(opts.stateDir);
     this.files = opts.files.map((spec) => {
       const m: Managed = {
         spec,
@@ -109,6 +114,11 @@ export class Materializer {
     for (const m of this.files) {
       const removed = await removeStaleTemps(m.spec.path);
       if (removed.length > 0) this.opts.log.info({ file: m.spec.path, removed }, 'removed temp files of an earlier run');
+    }
+    if (this.data.hasFloors) {
+      const sizes = await this.floorStore.read();
+      this.data.seedFloors(sizes);
+      this.savedFloors = JSON.stringify(sizes);
     }
     const saved = await this.marker.read();
     this.hadMarker = saved !== null;
@@ -199,6 +209,7 @@ export class Materializer {
   private async renderNow(m: Managed): Promise<void> {
     const { log, metrics } = this.opts;
     const { outcome } = await renderFile(m.spec, this.data, this.templates, log.child({ file: m.spec.path }));
+    this.saveFloors();
     const now = Date.now();
     m.status.lastRender = now;
     if (outcome.kind === 'error') {
@@ -285,6 +296,16 @@ export class Materializer {
     const sources = m.spec.sources.flatMap((s) => this.data.floorStatus(s.source, s.name ?? 'services') ?? []);
     if (sources.length === 0) return null;
     return { state: sources.some((f) => f.state === 'held') ? 'held' : 'ok', sources };
+  }
+
+  /** Saves the floors' last good sizes when they changed (a render may have taken a new good list). */
+  private saveFloors(): void {
+    if (!this.data.hasFloors) return;
+    const sizes = this.data.floorSizes();
+    const text = JSON.stringify(sizes);
+    if (text === this.savedFloors) return;
+    this.savedFloors = text;
+    this.floorStore.save(sizes).catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'cannot save the floors\' last good sizes'));
   }
 
   /** A services source went below its floor or back: one log line per transition, and each file's gauge. */

@@ -36,6 +36,16 @@ describe('Floor', () => {
     expect(f.pass(list(1), 5000)).toEqual({ list: list(3), transition: 'held' });
   });
 
+  it("a seed (the previous run's last good size) is the reference until a good list; held, there is no list to render", () => {
+    const f = new Floor({ min: null, percent: 50, windowMs: 60_000 });
+    f.seed(10);
+    expect(f.pass(list(4), 0)).toEqual({ list: null, transition: 'held' });
+    expect(f.status('services', 0)).toMatchObject({ kept: 10, reference: 10, count: 4 });
+    expect(f.pass(list(5), 1)).toEqual({ list: list(5), transition: 'released' });
+    f.seed(100); // too late: this run has its own good list
+    expect(f.lastGoodCount).toBe(5);
+  });
+
   it('both: either one holds', () => {
     const f = new Floor({ min: 3, percent: 50, windowMs: 60_000 });
     f.pass(list(4), 0);

@@ -146,6 +146,29 @@ describe('service-list floors', () => {
     await expect.poll(() => listed(file), { timeout: 5000 }).toEqual(['web-1', 'web-2']);
   }, 30_000);
 
+  it('a restart measures percent against the size its previous run saved: a list wiped meanwhile leaves the file as it was', async () => {
+    const t = `floor-restart-${Date.now()}`;
+    for (const id of ['web-1', 'web-2', 'web-3', 'web-4']) await add(t, id, 'web');
+    const dir = join(tmp.path, t);
+    await mkdir(dir, { recursive: true });
+    const first = await start(t, dir, '{ percent: 50 }');
+    await expect.poll(() => listed(first.file), { timeout: 8000 }).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
+    await expect.poll(async () => JSON.parse(await readFile(join(dir, 'state', 'floors.json'), 'utf8').catch(() => '{}')), { timeout: 5000 }).toMatchObject({
+      sizes: { 'svc:web::floor=/50/60000': 4 },
+    });
+    expect((await first.proc.stop('SIGTERM')).code).toBe(0);
+    const before = await readFile(first.file, 'utf8');
+
+    for (const id of ['web-2', 'web-3', 'web-4']) await client.deleteService(t, id);
+    const { api, file } = await start(t, dir, '{ percent: 50 }');
+    await expect.poll(async () => (await fileStatus(api))?.floor?.sources[0], { timeout: 8000 }).toMatchObject({ state: 'held', count: 1, kept: 4, reference: 4 });
+    expect(await readFile(file, 'utf8')).toBe(before);
+    await add(t, 'web-5', 'web');
+    await add(t, 'web-6', 'web');
+    await expect.poll(() => listed(file), { timeout: 5000 }).toEqual(['web-1', 'web-5', 'web-6']);
+    expect((await fileStatus(api))?.floor?.state).toBe('ok');
+  }, 40_000);
+
   it('validate reports a floor without min or percent, and out-of-range values, at file:line:column', async () => {
     const dir = join(tmp.path, 'validate');
     await mkdir(dir, { recursive: true });
