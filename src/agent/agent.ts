@@ -180,7 +180,9 @@ export class Agent {
    */
   async reload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
     // Renewed upstream TLS files (cert-manager, certbot) are picked up by a reload; a bad set keeps the previous one.
-    await this.upstream.reloadTls?.().catch((err: unknown) => this.opts.logger.error({ err }, 'upstream TLS files rejected; the previous ones stay'));
+    await Promise.all([this.upstream.reloadTls?.(), this.workers.reloadTls()]).catch((err: unknown) =>
+      this.opts.logger.error({ err }, 'upstream TLS files rejected; the previous ones stay'),
+    );
     try {
       return await this.applyReload();
     } catch (err) {

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HttpQueues } from '../client/queues.js';
+import { HttpPool } from '../lib/http-pool.js';
 import { upstreamTls } from '../agent/upstream-tls.js';
 import { TetherError } from '../lib/errors.js';
-import type { Manifest } from '../manifest/model.js';
+import type { Manifest, Upstream } from '../manifest/model.js';
 import type { AgentMetrics } from '../observability/metrics.js';
 import type { Queues } from '../queues/queues.js';
 import type { QueuePoster } from './queue-action.js';
@@ -27,6 +28,9 @@ export interface WorkerQueues {
 export class AgentWorkers {
   private workers: Workers | null = null;
   private owned: Queues | null = null;
+  /** The https pools of `owned` and the files they came from: a reload renews their TLS material. */
+  private pools: HttpPool[] = [];
+  private tlsFiles: Upstream['tls'] = null;
   /** The queues client, opened once (concurrent first uses share one open). */
   private opening: Promise<WorkerQueues> | null = null;
   /** Applies run one at a time, in call order: two reloads never build two Workers, nor start a stale manifest's. */
@@ -98,6 +102,18 @@ export class AgentWorkers {
     await this.workers?.close();
     await this.opening?.catch(() => undefined);
     await this.owned?.close();
+    await Promise.all(this.pools.map((p) => p.close()));
+  }
+
+  /**
+   * New connections of the queues client use the upstream.tls files as they
+   * are now (a renewed client certificate); nothing to do before the client
+   * opened or without TLS. Rejects with `agent.tls_invalid`, keeping the previous material.
+   */
+  async reloadTls(): Promise<void> {
+    if (this.tlsFiles === null || this.pools.length === 0) return;
+    const tls = await upstreamTls(this.tlsFiles);
+    for (const p of this.pools) p.updateTls(tls);
   }
 
   private target(m: Manifest): Promise<WorkerQueues> {
@@ -117,7 +133,13 @@ export class AgentWorkers {
     if (!up || !first) throw new TetherError('agent.no_upstream', 'workers need upstream.url: the queues are on the registry server');
     const token = up.tokenFile ? (await readFile(up.tokenFile, 'utf8')).trim() : (up.token ?? undefined);
     const tls = up.tls ? await upstreamTls(up.tls) : undefined;
-    const clients = up.endpoints.map((e) => new HttpQueues({ url: e.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, tls }));
+    this.tlsFiles = up.tls;
+    const clients = up.endpoints.map((e) => {
+      // Our own pool (the client then leaves it open), so that reloadTls can renew its material.
+      const dispatcher = tls ? new HttpPool(new URL(e.base).origin, tls) : undefined;
+      if (dispatcher) this.pools.push(dispatcher);
+      return new HttpQueues({ url: e.base, ...(token ? { token } : {}), timeoutMs: up.timeoutMs, dispatcher });
+    });
     this.owned = failoverQueues(clients, (from, to, err) =>
       this.log.warn({ from: up.endpoints[from]?.url, to: up.endpoints[to]?.url, err: err instanceof Error ? err.message : String(err) }, 'queues server failed; using the next one'),
     );

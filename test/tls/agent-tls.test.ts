@@ -2,6 +2,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
+import { HttpQueues } from '../../src/client/queues.js';
 import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 import { makeTestPki, type TestPki } from './certs.js';
@@ -87,6 +88,32 @@ describe('agent upstream over HTTPS', () => {
     expect(ids).not.toContain('no-cert');
     // No key material in the agents' logs.
     expect([...agent.log, ...noCert.log].join('\n')).not.toMatch(/PRIVATE KEY|BEGIN/);
+  });
+});
+
+describe('agent workers over HTTPS', () => {
+  it('a worker claims and runs a message from the queues of a registry requiring client certificates', async () => {
+    const out = join(tmp.path, 'worker-out.json');
+    const path = join(tmp.path, 'worker.yaml');
+    await writeFile(
+      path,
+      `upstream:\n  url: ${registry.url}/v1.0/${TENANT}\n${goodTls()}agent:\n  listen: 127.0.0.1:0\n  state_dir: ${tmp.path}/state-worker\n` +
+        `workers:\n  - name: w\n    queue: tls-jobs\n    ttl: 60s\n    action:\n      exec: [sh, -c, 'cat > ${out}']\n`,
+    );
+    const agent = startAgent(path);
+    await agent.waitForLog((r) => r.msg === 'agent started', 20_000);
+    const queues = new HttpQueues({
+      url: registry.url,
+      timeoutMs: 5000,
+      tls: { ca: await readFile(pki.caFile), cert: await readFile(pki.clientCert), key: await readFile(pki.clientKey), servername: 'registry.internal' },
+    });
+    try {
+      await queues.createQueue(TENANT, 'tls-jobs');
+      await queues.postMessages(TENANT, 'tls-jobs', queues.clientId, [{ ttl: 300, body: { job: 'over-mtls' } }]);
+      await expect.poll(() => readFile(out, 'utf8').catch(() => ''), { timeout: 30_000, interval: 200 }).toContain('over-mtls');
+    } finally {
+      await queues.close();
+    }
   });
 });
 
