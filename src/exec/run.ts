@@ -126,8 +126,12 @@ function childHooks(spec: ExecSpec, argv: readonly string[], agent: Agent, metri
 /** The shutdown order: deregister everything (agent.close), wait the drain delay, then pass the signal to the child. */
 async function stopInOrder(agent: Agent, supervisor: Supervisor, spec: ExecSpec, sig: NodeJS.Signals, log: Logger): Promise<number> {
   log.info({ signal: sig, drainMs: spec.drainMs }, 'shutting down: deregistering, then stopping the child');
+  supervisor.beginShutdown();
   await agent.close();
-  if (spec.drainMs > 0) await sleep(spec.drainMs);
+  // A child that exits during the drain has nothing left to drain.
+  const ac = new AbortController();
+  if (spec.drainMs > 0) await Promise.race([sleep(spec.drainMs, ac.signal), supervisor.done.catch(() => undefined)]);
+  ac.abort();
   return supervisor.shutdown(sig);
 }
 

@@ -102,15 +102,31 @@ export class Supervisor {
    * its group after the kill timeout; resolves with `done`'s exit code.
    */
   async shutdown(signal: NodeJS.Signals = this.spec.stopSignal): Promise<number> {
-    if (!this.stop.signal.aborted) {
-      this.stop.abort();
-      this.quiet.cancel();
-      this.st.state = 'stopping';
+    if (this.st.state !== 'exited') {
+      this.beginShutdown();
       const child = this.child;
       if (child?.running) await child.stop(signal, this.spec.killTimeoutMs);
-      else this.finish(this.st.lastExit ? exitCodeOf({ code: this.st.lastExit.code, signal: this.st.lastExit.signal as NodeJS.Signals | null }) : 0);
     }
     return this.done;
+  }
+
+  /**
+   * The shutdown has begun (deregistration, then the drain, come before the
+   * stop): from now on neither a change nor a crash starts the child again,
+   * as its service would come back and a new copy start while tether stops;
+   * its next exit ends `done` with its status. Idempotent.
+   */
+  beginShutdown(): void {
+    if (this.stop.signal.aborted) return;
+    this.stop.abort();
+    this.quiet.cancel();
+    this.st.state = 'stopping';
+    if (!this.child?.running) this.finish(this.lastExitCode());
+  }
+
+  private lastExitCode(): number {
+    const last = this.st.lastExit;
+    return last ? exitCodeOf({ code: last.code, signal: last.signal as NodeJS.Signals | null }) : 0;
   }
 
   private queue(fn: () => Promise<void>): void {
@@ -191,7 +207,7 @@ export class Supervisor {
     this.hooks.onCrash?.(this.st.consecutiveCrashes, delay);
     this.queue(async () => {
       await sleep(delay, this.stop.signal);
-      if (this.stop.signal.aborted) return this.finish(this.st.lastExit ? exitCodeOf({ code: this.st.lastExit.code, signal: this.st.lastExit.signal as NodeJS.Signals | null }) : 0);
+      if (this.stop.signal.aborted) return this.finish(this.lastExitCode());
       this.st.restarts.crash++;
       await this.spawn();
     });
