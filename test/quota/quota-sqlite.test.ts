@@ -52,6 +52,8 @@ describe('tenant cap (--max-tenants), real registry process on SQLite', () => {
     expect(await metric(url, 'tether_tenants')).toBe(2);
     expect(await metric(url, 'tether_quota_limit{quota="tenants"}')).toBe(2);
     expect(await metric(url, 'tether_quota_refusals_total{quota="tenants"}')).toBe(2);
+    // A refusal is the quota's answer, not a failing store.
+    expect((await metric(url, 'tether_store_errors_total{op="txn"}')) ?? 0).toBe(0);
   });
 });
 

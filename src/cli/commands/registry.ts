@@ -229,10 +229,11 @@ export const registryCommand: Command = {
     const tls = tlsFiles !== undefined ? await reloadableServerTls(tlsFiles, log) : undefined;
     const metrics = new ServerMetrics(undefined, { processMetrics: true, version: packageVersion() });
     const quotaFlags = parseQuotaFlags(values);
-    // Quotas wrap the engine itself (it reports its size); the metrics time what the domains ask.
-    const quota = await openQuotaStore(await openStore(choice, logger, etcdSecurity), quotaFlags, logger);
+    const engine = await openStore(choice, logger, etcdSecurity);
+    // Quotas sit over the timed store: a refusal is an answer, not a store error; the engine reports its size.
+    const quota = await openQuotaStore(instrumentStore(engine, metrics), quotaFlags, logger, engine);
     registerQuotaMetrics(metrics.registry, quota);
-    const store = instrumentStore(quota, metrics);
+    const store = quota;
     let registry: RegistryService | undefined;
     let queues: QueueService | undefined;
     let server: ReturnType<typeof createRegistryServer> | undefined;

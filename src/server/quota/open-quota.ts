@@ -19,12 +19,13 @@ function sized(store: Store): Sized | undefined {
 }
 
 /**
- * Wraps `store` (the engine itself, so the database size can be read) in the
- * quotas of `flags`. Always wraps: the usage metrics are useful without any
- * quota set, and etcd's NOSPACE alarm maps to its clear fault either way.
+ * Wraps `store` in the quotas of `flags`; `engine` (the store under any
+ * wrapper, default `store`) reports the database size. Always wraps: the
+ * tenant count is useful without any quota set, and etcd's NOSPACE alarm maps
+ * to its clear fault either way.
  */
-export async function openQuotaStore(store: Store, flags: QuotaFlags, logger?: Logger): Promise<QuotaStore> {
-  const engine = sized(store);
+export async function openQuotaStore(store: Store, flags: QuotaFlags, logger?: Logger, sizeOf: Store = store): Promise<QuotaStore> {
+  const engine = sized(sizeOf);
   if (flags.maxDbBytes !== undefined && engine === undefined) {
     throw new TetherError('quota.config', '--max-db-bytes needs a store that reports its size (sqlite or etcd)');
   }
