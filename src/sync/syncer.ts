@@ -7,7 +7,8 @@ import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
 import { TetherError } from '../lib/errors.js';
 import { LocalState, type LocalService } from './local-state.js';
-import { criticalDeadline, desiredRegistration, fingerprint, nextCriticalDeadline, reconcile, type Action, type Circumstances, type HeartbeatMode, type Registration } from './reconcile.js';
+import { CriticalAlarm } from './critical-alarm.js';
+import { criticalDeadline, desiredRegistration, fingerprint, reconcile, type Action, type Circumstances, type HeartbeatMode, type Registration } from './reconcile.js';
 import { SessionKeeper } from './session.js';
 
 /** Registry calls in flight at once during a pass. */
@@ -60,9 +61,7 @@ export class Syncer {
   private again = false;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Wakes a pass at the next deregister_critical_after deadline. */
-  private criticalTimer: NodeJS.Timeout | undefined;
-  /** The time the last pass decided as of: deadlines after it are still to be applied. */
-  private lastPassAt = 0;
+  private readonly criticalAlarm = new CriticalAlarm(() => this.trigger());
   private loops: Promise<void>[] = [];
   /** True after the first pass in which every action succeeded. */
   synced = false;
@@ -144,7 +143,7 @@ export class Syncer {
     do {
       this.again = false;
       const ok = await this.pass();
-      this.armCriticalTimer();
+      if (!this.stop.signal.aborted) this.criticalAlarm.arm(this.services.values());
       this.opts.onPass?.(ok);
       if (ok) {
         this.backoff.reset();
@@ -164,22 +163,6 @@ export class Syncer {
   }
 
   /**
-   * A pass at the next deregister_critical_after deadline (a timer, not a
-   * poll: nothing else would wake us). Deadlines are taken from after the
-   * time the last pass decided as of, not from now: a timer that fired a
-   * moment early, or a deadline that fell while the pass ran, still gets
-   * its pass (at once, then).
-   */
-  private armCriticalTimer(): void {
-    clearTimeout(this.criticalTimer);
-    if (this.stop.signal.aborted) return;
-    const next = nextCriticalDeadline(this.services.values(), this.lastPassAt);
-    if (next === null) return;
-    this.criticalTimer = setTimeout(() => this.trigger(), Math.max(0, next - Date.now()));
-    this.criticalTimer.unref();
-  }
-
-  /**
    * One reconcile pass; returns true when every action succeeded. Removals
    * go first (an id they free may be registered next), then the writes, each
    * group with up to PASS_CONCURRENCY calls in flight (500 services register
@@ -187,7 +170,7 @@ export class Syncer {
    */
   private async pass(): Promise<boolean> {
     const at = this.circumstances();
-    this.lastPassAt = at.now;
+    this.criticalAlarm.passing(at.now);
     const actions = reconcile(this.services.values(), this.opts.mode, at);
     let ok = true;
     const run = async (action: Action): Promise<void> => {
@@ -382,7 +365,7 @@ export class Syncer {
   async close(timeoutMs: number): Promise<void> {
     this.stop.abort();
     clearTimeout(this.retryTimer);
-    clearTimeout(this.criticalTimer);
+    this.criticalAlarm.stop();
     const bounded = AbortSignal.timeout(timeoutMs);
     // unref: the bound must not itself keep the process alive once everything else has stopped.
     await Promise.race([this.idle(), sleep(timeoutMs, bounded, true)]);
