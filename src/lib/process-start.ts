@@ -45,13 +45,22 @@ export interface ProcessHandle {
 
 /**
  * Starts argv with stdio inherited and resolves once it runs. Rejects with
- * TetherError `process.invalid` (empty argv), `process.not_found` (ENOENT),
+ * TetherError `process.invalid` (empty argv, a NUL byte in argv or env), `process.not_found` (ENOENT),
  * `process.not_executable` (EACCES, ENOEXEC, EISDIR) or `process.spawn_failed`.
  */
 export function startProcess(opts: StartOptions): Promise<ProcessHandle> {
   const [file, ...args] = opts.argv;
   if (file === undefined || file === '') return Promise.reject(new TetherError('process.invalid', 'the command is empty'));
-  const child = spawnListed(file, args, { detached: true, cwd: opts.cwd, env: opts.env ?? process.env, stdio: 'inherit' });
+  const env = opts.env ?? process.env;
+  const nul = nulByteIn(opts.argv, env);
+  if (nul !== null) return Promise.reject(new TetherError('process.invalid', `cannot start ${file}: ${nul} holds a NUL byte`));
+  let child: ChildProcess;
+  try {
+    child = spawnListed(file, args, { detached: true, cwd: opts.cwd, env, stdio: 'inherit' });
+  } catch (err) {
+    // spawn() throws for arguments it refuses; its message quotes the value, which may be a secret.
+    return Promise.reject(new TetherError('process.spawn_failed', `cannot start ${file}: ${(err as NodeJS.ErrnoException).code ?? 'invalid arguments'}`));
+  }
   return new Promise((resolve, reject) => {
     child.once('spawn', () => resolve(new Started(child.pid as number, child, opts.leftovers ?? 'kill')));
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -59,6 +68,21 @@ export function startProcess(opts: StartOptions): Promise<ProcessHandle> {
       reject(startError(file, err));
     });
   });
+}
+
+/**
+ * What execve cannot take (a NUL ends a C string; spawn() would throw with
+ * the value in its message): named, never quoted, as an environment value may
+ * be a secret from the registry.
+ */
+function nulByteIn(argv: readonly string[], env: NodeJS.ProcessEnv): string | null {
+  const i = argv.findIndex((a) => a.includes('\0'));
+  if (i !== -1) return `argument ${i}`;
+  for (const [name, value] of Object.entries(env)) {
+    if (name.includes('\0')) return 'the name of an environment variable';
+    if (value?.includes('\0')) return `the environment variable ${name}`;
+  }
+  return null;
 }
 
 function startError(file: string, err: NodeJS.ErrnoException): TetherError {

@@ -100,6 +100,17 @@ describe('tether exec: bad input', () => {
     expect(proc.log.filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: the command exited at once \(exit status 4, \d+ ms after it started\)$/)]);
   });
 
+  it('a variable whose value holds a NUL byte: one message naming it (not the value), exit 125, the child never starts', async () => {
+    const t = 'exec-nul';
+    await h.client.setConfig(t, '/secrets/dbpass', { value: 's3cret\0tail' });
+    const { config } = await h.manifest(t, 'exec:\n  env:\n    - { key: /secrets/dbpass, name: DB_PASSWORD }\n');
+    const proc = h.exec(config, [...APP, 'serve']);
+    expect((await proc.exited).code).toBe(125);
+    expect(proc.stdout()).not.toContain('START');
+    expect(proc.log.filter((l) => l.startsWith('error:'))).toEqual([expect.stringContaining('the environment variable DB_PASSWORD holds a NUL byte')]);
+    expect(proc.log.join('\n')).not.toContain('s3cret');
+  });
+
   it('an unrenderable file: one message naming it, exit 125, the child never starts', async () => {
     const { dir, config } = await h.manifest('exec-bad', 'files:\n  - path: gone.conf\n    from: { key: /missing/such/key }\n    on_missing: error\n');
     const proc = h.exec(config, [...APP, 'serve']);

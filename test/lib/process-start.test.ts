@@ -79,5 +79,10 @@ describe('startProcess', () => {
     expect(hasCode(notExec, 'process.not_executable')).toBe(true);
     expect(String(notExec)).toContain('EACCES');
     expect(hasCode(await caught(startProcess({ argv: [] })), 'process.invalid')).toBe(true);
+    // A NUL byte cannot reach execve: a stable code naming the variable, never its value (it may be a secret).
+    const nul = await caught(startProcess({ argv: ['/bin/true'], env: { PATH: '/bin', DB_PASSWORD: 's3cret\0tail' } }));
+    expect(hasCode(nul, 'process.invalid')).toBe(true);
+    expect(String(nul)).toContain('the environment variable DB_PASSWORD holds a NUL byte');
+    expect(String(nul)).not.toContain('s3cret');
   });
 });
