@@ -87,7 +87,7 @@ describe('files', () => {
     await expect.poll(() => read(join(dir, 'out/upstreams.conf')), { timeout: 2000 }).toBe('upstream api {\n  server 10.1.0.2:8080;\n}\n');
   });
 
-  it('a burst of 100 changes in 50 ms gives one write and one reload', async () => {
+  it('a burst of 100 concurrent changes gives one write and one reload', async () => {
     const t = `burst-${Date.now()}`;
     await client.setConfig(t, '/app/settings/level', { value: 'v-start' });
     const counter = join(tmp.path, `reloads-${t}`);
@@ -99,7 +99,7 @@ files:
   - path: out/level
     from: { key: /app/settings/level }
     on_change: count
-    wait: { min: 300ms, max: 2s }
+    wait: { min: 1s, max: 10s }
 `,
     );
     await expect.poll(() => read(join(dir, 'out/level')), { timeout: 5000 }).toBe('v-start');
@@ -107,7 +107,8 @@ files:
     const rendersBefore = await metric(api, 'tether_file_renders_total{result="written"}');
     const started = performance.now();
     await Promise.all(Array.from({ length: 100 }, (_, i) => client.setConfig(t, '/app/settings/level', { value: `v-${i}` })));
-    expect(performance.now() - started).toBeLessThan(1000);
+    // The premise: the whole burst lands well inside `wait.max` (a loaded machine takes seconds, not 50 ms).
+    expect(performance.now() - started).toBeLessThan(5000);
     const last = (await client.getConfig(t, '/app/settings/level')).value;
     await expect.poll(() => read(join(dir, 'out/level')), { timeout: 5000 }).toBe(last);
     await expect.poll(() => read(counter), { timeout: 5000 }).toBe('reload\nreload\n');
