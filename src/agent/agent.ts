@@ -8,7 +8,7 @@ import { loadManifest, type LoadResult } from '../manifest/load.js';
 import { HttpPool } from '../lib/http-pool.js';
 import type { Manifest, ServiceSpec, Upstream } from '../manifest/model.js';
 import { startLocalApi, type LocalApi } from '../observability/local-api.js';
-import { AGENT_TOKEN_ENV } from '../observability/local-api-auth.js';
+import { resolveApiToken } from '../observability/local-api-auth.js';
 import { AgentMetrics } from '../observability/metrics.js';
 import { TtlBoard } from '../probes/ttl.js';
 import type { Materializer } from '../materialize/materializer.js';
@@ -123,7 +123,7 @@ export class Agent {
     const agent = new Agent(opts, manifest, upstream, syncer, runtime, ttl, metrics, maintenance);
     agentRef = agent;
     const listen = opts.listen ?? manifest.agent.listen;
-    const apiToken = (opts.env ?? process.env)[AGENT_TOKEN_ENV];
+    const apiToken = await resolveApiToken(opts.env ?? process.env, manifest.agent.apiTokenFile);
     agent.api = await startLocalApi(listen.host, listen.port, agent.handlers(), opts.logger.child({ component: 'local-api' }), { token: apiToken });
     syncer.start();
     if (manifest.services.length > 0) syncer.openSession();

@@ -183,6 +183,7 @@ function merge(parts: FilePart[], issues: ManifestIssue[]): Omit<Manifest, 'sour
       sessionTimeoutSec: null,
       logLevel: 'info',
       resyncIntervalMs: DEFAULTS.resyncIntervalMs,
+      apiTokenFile: null,
     },
     services,
     ...mergeOutputs(parts, issues),

@@ -25,6 +25,8 @@ export interface AgentSettings {
   logLevel: string;
   /** Full resync of file data with the registry. */
   resyncIntervalMs: number;
+  /** Where the local API token is (TETHER_AGENT_TOKEN overrides it); null: none from the manifest. */
+  apiTokenFile: string | null;
 }
 
 export type ProbeSpec =

@@ -85,6 +85,7 @@ function agent(a: NonNullable<ParsedManifest['agent']>, where: Where, issues: Ma
     sessionTimeoutSec: a.session_timeout === undefined ? null : seconds(a.session_timeout, ['agent', 'session_timeout'], where, issues, 3, 120),
     logLevel: a.log_level ?? 'info',
     resyncIntervalMs: a.resync_interval === undefined ? DEFAULTS.resyncIntervalMs : parseDuration(a.resync_interval),
+    apiTokenFile: a.api_token_file ?? null,
   };
 }
 

@@ -118,6 +118,11 @@ export const agentSchema = z
     session_timeout: duration('Session heartbeat timeout, 3..120 s (default: the smallest heartbeat_timeout)').optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().describe('Log level (default info).'),
     resync_interval: duration('Full comparison with the registry for files (default 5m)').optional(),
+    api_token_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('File holding the local API token (trailing whitespace ignored); TETHER_AGENT_TOKEN overrides it. Required beyond loopback.'),
   })
   .describe('Settings of the agent itself.');
 

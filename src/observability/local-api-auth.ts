@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { TetherError } from '../lib/errors.js';
@@ -16,8 +17,28 @@ import { TetherError } from '../lib/errors.js';
  * and their checks. A configured token is required on loopback as well.
  */
 
-/** Where the token comes from: `TETHER_AGENT_TOKEN` (what `tether maint --token` also reads). */
+/** Where the token comes from: `TETHER_AGENT_TOKEN` (what `tether maint --token` also reads), else `agent.api_token_file`. */
 export const AGENT_TOKEN_ENV = 'TETHER_AGENT_TOKEN';
+
+/**
+ * The local API token: `TETHER_AGENT_TOKEN` when set and not empty, else the
+ * contents of `file` (trailing whitespace dropped), else undefined. Rejects
+ * with `agent.api_token_unreadable` naming the file (never its contents).
+ */
+export async function resolveApiToken(env: NodeJS.ProcessEnv, file: string | null): Promise<string | undefined> {
+  const fromEnv = env[AGENT_TOKEN_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (file === null) return undefined;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new TetherError('agent.api_token_unreadable', `agent.api_token_file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const token = text.trimEnd();
+  if (token === '') throw new TetherError('agent.api_token_unreadable', `agent.api_token_file ${file} is empty`);
+  return token;
+}
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
@@ -35,7 +56,7 @@ export function checkListenToken(host: string, token: string | undefined): void 
   if (!isLoopback(host) && (token === undefined || token === '')) {
     throw new TetherError(
       'agent.api_token_required',
-      `agent.listen ${host} is not a loopback address: set ${AGENT_TOKEN_ENV} so that only holders of the token can reload, report checks or set maintenance`,
+      `agent.listen ${host} is not a loopback address: set ${AGENT_TOKEN_ENV} (or agent.api_token_file) so that only holders of the token can reload, report checks or set maintenance`,
     );
   }
 }

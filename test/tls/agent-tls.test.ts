@@ -186,6 +186,21 @@ describe('local API token beyond loopback', () => {
     expect(agent.log.join('\n')).not.toContain(TOKEN);
   });
 
+  it('takes the token from agent.api_token_file when TETHER_AGENT_TOKEN is not set', async () => {
+    const tokenFile = join(tmp.path, 'api-token');
+    await writeFile(tokenFile, 'file-token-77c2\n', { mode: 0o600 });
+    const path = await manifest('from-file', goodTls(), '0.0.0.0:0', true);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.replace('agent:\n', `agent:\n  api_token_file: ${tokenFile}\n`));
+    const agent = startAgent(path);
+    const port = new URL((await agent.waitForLog((r) => r.msg === 'agent started', 20_000)).api as string).port;
+    const reload = (headers: Record<string, string>): Promise<number> =>
+      fetch(`http://127.0.0.1:${port}/v1/reload`, { method: 'POST', headers, signal: AbortSignal.timeout(10_000) }).then((r) => r.status);
+    expect(await reload({})).toBe(401);
+    expect(await reload({ authorization: 'Bearer file-token-77c2' })).toBe(200);
+    expect(agent.log.join('\n')).not.toContain('file-token-77c2');
+  });
+
   it('on loopback without a token, the write endpoints stay open as before', async () => {
     const agent = startAgent(await manifest('loopback', goodTls(), '127.0.0.1:0', true));
     const api = (await agent.waitForLog((r) => r.msg === 'agent started', 20_000)).api as string;

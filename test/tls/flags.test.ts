@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hoistGlobalOptions } from '../../src/cli/args.js';
 import { clientTlsFrom, parseEtcdSecurity, parseServerTlsFlags } from '../../src/cli/tls-flags.js';
-import { checkListenToken, isLoopback } from '../../src/observability/local-api-auth.js';
+import { checkListenToken, isLoopback, resolveApiToken } from '../../src/observability/local-api-auth.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 /** The pure parts: which addresses count as loopback, and how TLS flags and env combine. */
@@ -34,6 +34,18 @@ describe('loopback', () => {
     expect(() => checkListenToken('0.0.0.0', '')).toThrow(expect.objectContaining({ code: 'agent.api_token_required' }));
     expect(() => checkListenToken('0.0.0.0', 't')).not.toThrow();
     expect(() => checkListenToken('127.0.0.1', undefined)).not.toThrow();
+  });
+});
+
+describe('local API token source', () => {
+  it('TETHER_AGENT_TOKEN wins; else the file, trailing whitespace dropped; an empty or missing file is an error naming it', async () => {
+    const file = await dir.write('token', 'from-file \n');
+    expect(await resolveApiToken({ TETHER_AGENT_TOKEN: 'from-env' }, file)).toBe('from-env');
+    expect(await resolveApiToken({ TETHER_AGENT_TOKEN: '' }, file)).toBe('from-file');
+    expect(await resolveApiToken({}, null)).toBeUndefined();
+    const empty = await dir.write('empty', '\n');
+    await expect(resolveApiToken({}, empty)).rejects.toMatchObject({ code: 'agent.api_token_unreadable', message: expect.stringContaining('is empty') });
+    await expect(resolveApiToken({}, join(dir.path, 'none'))).rejects.toMatchObject({ message: expect.stringContaining('cannot be read (ENOENT)') });
   });
 });
 
