@@ -12,7 +12,13 @@ with upstream.url and heartbeats them, and serves the local API
 
 PATH is a manifest file or a conf.d directory of *.yaml files. Changes to it
 are applied live (also on SIGHUP or POST /v1/reload); an invalid change is
-rejected and the running configuration stays.
+rejected and the running configuration stays. A reload also re-reads the
+upstream.tls files (a renewed client certificate).
+
+Environment: TETHER_AGENT_TOKEN is the local API's token (else the file
+agent.api_token_file): required when agent.listen is not a loopback address;
+when set, every endpoint but /healthz, /readyz and /metrics needs it, as
+'Authorization: Bearer TOKEN' or 'X-Tether-Token: TOKEN'.
 
 Options:
 ${LOG_HELP}
