@@ -155,6 +155,7 @@ export class Agent {
       metrics: this.metrics,
       onFileChange: this.opts.onFileChange,
       queues: this.workers.poster(() => this.manifest),
+      onUpstream: { failed: (op, err) => this.syncer.upstreamFailed(op, err), ok: () => this.syncer.upstreamOk() },
     });
     this.materializer.start();
   }

@@ -33,6 +33,12 @@ export interface MaterializerOptions {
   onFileChange?: ((path: string) => void) | undefined;
   /** Where queue actions post (the agent's queues client). */
   queues?: QueuePoster | undefined;
+  /**
+   * Told of each failed registry call (the events feed, a full sync) and of
+   * each full sync that succeeded: the agent's `upstream.lastError` follows
+   * file-side calls too, so an agent with files only still shows an outage.
+   */
+  onUpstream?: { failed: (op: string, err: unknown) => void; ok: () => void } | undefined;
 }
 
 interface Managed {
@@ -134,6 +140,7 @@ export class Materializer {
       onReset: () => this.syncUntilDone(signal),
       onError: (err) => {
         this.opts.metrics.upstreamErrors.inc({ op: 'events' });
+        this.opts.onUpstream?.failed('events', err);
         this.markStale(err, signal);
         this.opts.log.debug({ err: String(err) }, 'events follower error; retrying');
       },
@@ -154,6 +161,7 @@ export class Materializer {
         return;
       } catch (err) {
         this.opts.metrics.upstreamErrors.inc({ op: 'sync' });
+        this.opts.onUpstream?.failed('sync', err);
         this.stale ??= { since: Date.now(), reason: String(err) };
         this.opts.log.warn({ err: String(err) }, 'full sync failed; files stay as they are; retrying');
         await sleep(backoff.next(), signal);
@@ -167,6 +175,7 @@ export class Materializer {
     await Promise.all(this.files.map((m) => this.queueRender(m)));
     this.synced = true;
     this.stale = null;
+    this.opts.onUpstream?.ok();
   }
 
   /**

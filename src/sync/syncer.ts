@@ -99,7 +99,8 @@ export class Syncer {
     this.opts.log.warn({ op, err: message }, 'registry unreachable or failing; retrying (repeats at most every 30 s)');
   }
 
-  private upstreamOk(): void {
+  /** A registry call succeeded: the outage (if any) is over. */
+  upstreamOk(): void {
     if (this.upstreamError === null) return;
     this.upstreamError = null;
     this.lastUpstreamWarn = 0;
