@@ -79,7 +79,7 @@ export async function runExec(opts: ExecOptions): Promise<number> {
   try {
     await prepare(agent, envWatch, spec.renderTimeoutMs, stopped);
     if (stopRequested !== null) return exitCodeOf({ code: null, signal: stopRequested });
-    supervisor = new Supervisor(argv, spec, { env: () => envWatch.envForStart(), ...childHooks(spec, argv, agent, new ExecMetrics(agent.metrics.registry), log) });
+    supervisor = new Supervisor(argv, spec, { env: () => envWatch.envForStart(), ...childHooks(spec, argv, agent, new ExecMetrics(agent.metrics.registry, () => supervisor?.status() ?? null), log) });
     await supervisor.start();
     envWatch.start();
     await Promise.race([supervisor.done.catch(() => undefined), stopped]);

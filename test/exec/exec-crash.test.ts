@@ -40,6 +40,21 @@ describe('tether exec: crash policy', () => {
     expect(log[1]?.delayMs).toBeGreaterThan(log[0]?.delayMs as number);
   });
 
+  it('a crash loop that recovers clears in the metrics as in /v1/status', async () => {
+    const { dir, config } = await h.manifest('crash-recover', 'exec:\n  restart: on-failure\n  min_uptime: 100ms\n  restart_delay: 100ms\n  restart_max_delay: 1s\n');
+    // Fails twice (a crash loop), then serves.
+    const script = 'n=$(cat "$1" 2>/dev/null || echo 0); echo $((n+1)) > "$1"; if [ "$n" -lt 2 ]; then sleep 0.3; exit 3; fi; shift; exec "$@" serve';
+    const proc = h.exec(config, ['/bin/sh', '-c', script, 'sh', `${dir}/runs`, ...APP]);
+    const api = (await proc.waitForLog((r) => r.msg === 'agent started')).api as string;
+    await expect.poll(() => proc.stdout(), POLL).toContain('READY');
+    expect((await status(api)).exec?.starts).toBe(3);
+    // Running longer than restart_max_delay is a recovery.
+    await expect.poll(async () => (await status(api)).exec?.crashLoop, POLL).toBe(false);
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    expect(metrics).toMatch(/^tether_exec_crash_loop 0$/m);
+    expect(metrics).toMatch(/^tether_exec_consecutive_crashes 0$/m);
+  });
+
   it('on-failure does not restart a child that exits 0: tether exits 0', async () => {
     const { config } = await h.manifest('crash-ok', `exec:\n  restart: on-failure\n${FAST}`);
     const proc = h.exec(config, [...APP, 'exit', '0', '300']);
