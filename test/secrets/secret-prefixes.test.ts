@@ -94,7 +94,7 @@ describe('secret prefixes with a real agent', () => {
     await writeFile(
       config,
       `upstream:\n  url: ${registry.url}/v1.0/${t}\n  timeout: 1s\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
-        `files:\n  - path: out/password\n    from: { key: /prod/vault/password }\n  - path: out/db.json\n    from: { namespace: /prod/vault }\n    mode: "0640"\n  - path: out/level\n    from: { key: /prod/app/level }\n` +
+        `files:\n  - path: out/password\n    from: { key: /prod/vault/password }\n  - path: out/db.json\n    from: { namespace: /prod/vault }\n    mode: "0640"\n  - path: out/vault.env\n    from: { namespace: /prod/vault }\n    format: env\n  - path: out/level\n    from: { key: /prod/app/level }\n` +
         `hooks:\n  - on: [configuration_value.update]\n    action: { exec: [/bin/sh, -c, "cat >> ${hookLog}; echo >> ${hookLog}"] }\n`,
     );
     const agent = spawnTether(['agent', '--config', config]);
@@ -104,6 +104,9 @@ describe('secret prefixes with a real agent', () => {
     await expect.poll(() => read(out('password')), { timeout: 10_000 }).toBe(SECRET);
     expect((await stat(out('password'))).mode & 0o777).toBe(0o600);
     expect((await stat(out('db.json'))).mode & 0o777).toBe(0o640);
+    // A namespace holding a secret key, without a mode in the manifest: 0600.
+    await expect.poll(() => read(out('vault.env')), { timeout: 10_000 }).toContain(SECRET);
+    expect((await stat(out('vault.env'))).mode & 0o777).toBe(0o600);
     expect((await stat(out('level'))).mode & 0o777).not.toBe(0o600);
 
     // A change arrives as a value-less event: the agent GETs the key and renders it.
