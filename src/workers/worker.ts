@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import { consume } from '../client/queue-consumer.js';
 import { isPermanent } from '../client/queues-retry.js';
 import { Backoff, sleep } from '../lib/backoff.js';
+import { hasCode } from '../lib/errors.js';
 import type { WorkerSpec } from '../manifest/model.js';
 import { runAction } from '../materialize/actions.js';
+import { isQueueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
 import type { Message, Project } from '../queues/types.js';
 import type { QueuePoster } from './queue-action.js';
@@ -203,9 +205,10 @@ export class Worker {
 
   /**
    * Posts the first of `forms` the server accepts. A failure retrying can fix
-   * (unreachable, 503, timeout) is retried with backoff while the claim is
-   * held (`signal` aborts when it is stopped or lost: then this rejects); a
-   * refusal (4xx: too large, say) moves on to the next form. False when every
+   * (unreachable, 503, timeout, a refused token, a deleted queue: created
+   * again) is retried with backoff while the claim is held (`signal` aborts
+   * when it is stopped or lost: then this rejects); a refusal of the request
+   * (a 4xx queues fault: too large, say) moves on to the next form. False when every
    * form was refused. A post the server applied but whose reply was lost is
    * posted again: a retry may then run twice (at least once).
    */
@@ -220,7 +223,13 @@ export class Worker {
         } catch (err) {
           signal.throwIfAborted();
           this.upstreamError(err);
-          if (isPermanent(err)) break;
+          // Only the server refusing this body moves on to a smaller form. A refused token (401) is not about the
+          // body: dropping the message for it would lose it; held and retried, the claim's lease bounds the wait.
+          if (isQueueFault(err) && isPermanent(err)) break;
+          if (hasCode(err, 'client.closed')) throw err;
+          // The queue was deleted under us (a dead-letter queue, say): a post would 404 for as long as the claim
+          // is renewed, holding the slot for good. Created again, as at the worker's start.
+          if (isQueueFault(err, 'notFound')) await queues.createQueue(project, queue, signal).catch((e: unknown) => this.upstreamError(e));
         }
         await sleep(backoff.next(), signal);
         signal.throwIfAborted();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ActionSpec, WorkerSpec } from '../../src/manifest/model.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { TetherError } from '../../src/lib/errors.js';
 import { queueFault } from '../../src/queues/faults.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { QueueService } from '../../src/queues/service.js';
@@ -148,5 +149,44 @@ describe('Worker: retries and dead letters that do not fit (review 16 M2)', () =
     // Claimed twice: the original (kept, renewed, then deleted) and the one retry; never a release and redelivery.
     expect(w.status().claimed).toBe(2);
     expect(await dead()).toEqual([expect.objectContaining({ id, attempts: 2 })]);
+  }, 60_000);
+
+  it('R16: a dead-letter queue deleted while the worker runs is created again: the letter lands, the slot does not hang on 404s', async () => {
+    const file = join(tmp.path, 'runs');
+    const w = start(spec(failing(file), { attempts: 1 }));
+    await expect.poll(async () => (await queues.listQueues(P)).queues.map((q) => q.name).sort(), { timeout: 10_000 }).toEqual(['dead', 'jobs']);
+    await queues.deleteQueue(P, 'dead');
+    const id = await post({ small: true });
+    await expect.poll(() => w.status().dead_lettered, { timeout: 30_000 }).toBe(1);
+    expect(await dead()).toEqual([expect.objectContaining({ id, attempts: 1, body: { small: true } })]);
+    await expect.poll(async () => (await queues.getStats(P, 'jobs')).total, { timeout: 10_000 }).toBe(0);
+    expect(w.status()).toMatchObject({ in_flight: 0, claimed: 1 });
+  }, 60_000);
+
+  it('R16: a dead letter refused with 401 (a token mismatch for a moment) is held and posted again, not dropped', async () => {
+    const file = join(tmp.path, 'runs');
+    let refused = 0;
+    const flaky = new Proxy(queues, {
+      get(target, prop, receiver) {
+        if (prop === 'postMessages') {
+          return async (...args: Parameters<Queues['postMessages']>) => {
+            if (args[1] === 'dead' && refused < 2) {
+              refused += 1;
+              throw new TetherError('client.unauthorized', 'the server refused the token (401)');
+            }
+            return target.postMessages(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const w = start(spec(failing(file), { attempts: 1 }), flaky);
+    const id = await post({ small: true });
+    await expect.poll(() => w.status().dead_lettered, { timeout: 30_000 }).toBe(1);
+    expect(refused).toBe(2);
+    // The full letter (first form), not a stub, and not dropped.
+    expect(await dead()).toEqual([expect.objectContaining({ id, attempts: 1, body: { small: true } })]);
+    expect(await runs(file)).toHaveLength(1);
   }, 60_000);
 });
