@@ -8,7 +8,7 @@ const help = `Usage: tether status [--agent URL] [--token TOKEN] [--json]
 
 The agent's view, from its local API (/v1/status): readiness, the registry
 connection, each service (health, registration, check, last error) and each
-rendered file (ok, stale, failing). Exits 0 when the agent answered.
+rendered file (ok, stale, held by its floor, failing). Exits 0 when the agent answered.
 
 Options:
   --agent URL     the agent's local API (env TETHER_AGENT, default ${DEFAULT_AGENT})
@@ -60,6 +60,8 @@ export function formatStatus(s: AgentStatus): string {
 
 function fileState(f: FileStatus): string {
   if (f.stale) return 'stale';
+  // A services list below its floor: the file shows the last good list (see Service-list floors).
+  if (f.floor?.state === 'held') return 'held (floor)';
   if (f.ok === null) return 'pending';
   return f.ok ? 'ok' : 'error';
 }
