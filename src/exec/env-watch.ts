@@ -25,6 +25,7 @@ export class EnvWatch {
   private readonly data: SourceData;
   private follower: EventsFollower | null = null;
   private started = '';
+  private readonly ac = new AbortController();
 
   constructor(private readonly opts: EnvWatchOptions) {
     this.data = new SourceData(opts.sources.map(envSourceSpec));
@@ -42,8 +43,11 @@ export class EnvWatch {
       registry: this.opts.registry,
       tenant: this.opts.tenant,
       waitSec: 30,
-      onEvents: (events) => {
-        if (this.data.apply(events).size > 0 && this.key(this.env()) !== this.started) this.opts.onChange();
+      onEvents: async (events) => {
+        const changed = this.data.apply(events);
+        // A secret key's event carries no value (registry/secret-prefixes.ts): read it. A failure throws, and the follower delivers the batch again.
+        for (const id of await this.data.fetchSecrets(this.opts.registry, this.opts.tenant, this.ac.signal)) changed.add(id);
+        if (changed.size > 0 && this.key(this.env()) !== this.started) this.opts.onChange();
       },
       onReset: () => this.sync().then(() => (this.key(this.env()) !== this.started ? this.opts.onChange() : undefined)),
       onError: (err) => this.opts.onError?.(err),
@@ -67,6 +71,7 @@ export class EnvWatch {
   }
 
   async stop(): Promise<void> {
+    this.ac.abort();
     await this.follower?.stop();
   }
 }

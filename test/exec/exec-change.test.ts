@@ -64,6 +64,16 @@ describe('tether exec: on change', () => {
     expect(starts(proc.stdout())[1]?.env).toEqual({ APP_COLOR: 'green' });
   });
 
+  it('restarts the child when a secret variable changes (its event carries no value: it is read from the registry)', async () => {
+    const t = 'chg-secret';
+    await h.client.setConfig(t, '/_tether/secret_prefixes', { value: '["/secrets/"]' });
+    const { proc } = await running(t, '  env:\n    - { key: /secrets/dbpass, name: DB_PASSWORD }\n', [['/conf/main', 'v1'], ['/conf/other', 'o1'], ['/secrets/dbpass', 'old-pass']]);
+    expect(starts(proc.stdout())[0]?.env).toEqual({ DB_PASSWORD: 'old-pass' });
+    await h.client.setConfig(t, '/secrets/dbpass', { value: 'new-pass' });
+    await expect.poll(() => starts(proc.stdout()).length, POLL).toBe(2);
+    expect(starts(proc.stdout())[1]?.env).toEqual({ DB_PASSWORD: 'new-pass' });
+  });
+
   it('a restart sends the stop signal, then SIGKILL after the kill timeout to a child that ignores it', async () => {
     const t = 'chg-kill';
     const { proc } = await running(t, '  stop_signal: SIGUSR1\n  kill_timeout: 500ms\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']]);
