@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { Backoff, sleep } from '../lib/backoff.js';
 import { TetherError } from '../lib/errors.js';
 import { isQueueFault } from '../queues/faults.js';
@@ -63,6 +64,8 @@ export function leaseMarginMs(ttlSec: number): number {
 export async function workClaim(w: ClaimWork, claim: Claim, claimedAt: number): Promise<ClaimCounts> {
   // Aborts the handlers on a stop or when the claim is lost; the listener goes in `finally`.
   const claimAc = new AbortController();
+  // Each running handler (an action) listens on it: up to one claim's messages at once, more than Node's default 10.
+  setMaxListeners(Math.max(getMaxListeners(claimAc.signal), claim.messages.length + 10), claimAc.signal);
   const lost = new AbortController();
   lost.signal.addEventListener('abort', () => claimAc.abort(lost.signal.reason), { once: true });
   const onStop = (): void => claimAc.abort(w.signal.reason);

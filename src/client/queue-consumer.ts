@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { Backoff, sleep } from '../lib/backoff.js';
 import type { Queues } from '../queues/queues.js';
 import type { Claim, Project } from '../queues/types.js';
@@ -93,6 +94,8 @@ export async function consume(
   const backoff = new Backoff({ initialMs: 100, maxMs: 5000, jitter: 0.5, random: opts.random });
   const result: ConsumeResult = { handled: 0, failed: 0 };
   const slots = new Slots(opts.pipeline === true ? settings.concurrency : 0);
+  // The pipeline keeps up to `concurrency` claims open, each listening on `signal` for a stop: no leak, just many.
+  if (slots.enabled) setMaxListeners(Math.max(getMaxListeners(signal), settings.concurrency + 10), signal);
   settings.onSettled = () => slots.free();
   const working = new Set<Promise<void>>();
   while (!signal.aborted) {

@@ -147,10 +147,17 @@ describe('Worker pipeline (S2)', () => {
   const started = async () => (await readFile(join(tmp.path, 'runs'), 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length;
 
   it('concurrency 25 (above the 20 messages of one claim) runs 25 actions at once', async () => {
+    // 20 actions on one claim's signal, 25 claims on the worker's: no "possible EventTarget memory leak" on stderr (R16).
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    stops.push(async () => void process.off('warning', onWarning));
     const w = start(gated(true), 25);
     await post('jobs', Array.from({ length: 25 }, (_, i) => ({ n: i })));
     await expect.poll(started, { timeout: 30_000 }).toBe(25);
     expect(w.status().in_flight).toBe(25);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.filter((n) => n === 'MaxListenersExceededWarning')).toEqual([]);
     await writeFile(join(tmp.path, 'go'), '');
     await expect.poll(() => w.status().succeeded, { timeout: 30_000 }).toBe(25);
     await expect.poll(async () => (await queues.getStats(P, 'jobs')).total, { timeout: 10_000 }).toBe(0);
