@@ -120,6 +120,15 @@ export function sendJson(req: ApiRequest, res: ApiResponse, status: number, valu
   res.end(body);
 }
 
+/** A 200-style JSON reply from bytes serialized once and sent to many (a page shared by a wake). */
+export function sendJsonBytes(req: ApiRequest, res: ApiResponse, status: number, body: Buffer): void {
+  if (!writable(res)) return;
+  const headers = ['Content-Type', JSON_TYPE, 'Content-Length', String(body.length), 'X-Response-Id', req.txnId];
+  if (req.api.closing) headers.push('Connection', 'close');
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
 /** A 204 reply (no body, no Content-Type), with Location when given. */
 export function sendNoContent(req: ApiRequest, res: ApiResponse, location?: string): void {
   if (!writable(res)) return;

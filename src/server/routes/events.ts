@@ -1,7 +1,7 @@
 import { faults } from '../../registry/faults.js';
 import type { Handler } from '../exchange.js';
 import { firstParam, paramValues } from '../query.js';
-import { pageParams, sendPage } from './page.js';
+import { pageParams, sendSharedPage } from './page.js';
 
 /**
  * `GET /events` (spec 9.3) with the `wait` long-poll extension. Each call gets
@@ -24,7 +24,7 @@ const list: Handler = async (req, res, route) => {
   else if (res.destroyed) ctl.abort(new Error('client disconnected'));
   try {
     const page = await req.api.registry.listEvents(route.tenant, { limit, marker, type, wait }, ctl.signal);
-    sendPage(req, res, page);
+    sendSharedPage(req, res, page);
   } finally {
     polls.delete(ctl);
   }

@@ -1,0 +1,90 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { api, raw, startServer, type TestServer } from './helpers.js';
+
+/**
+ * Many followers long-polling the events feed with the same marker: one
+ * change wakes them all, they share one page read and one serialization,
+ * and every follower gets the same bytes.
+ */
+
+const FOLLOWERS = 40;
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startServer();
+});
+afterAll(async () => {
+  await s.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function waitingPolls(): Promise<number> {
+  const { text } = await s.server.metrics.scrape();
+  const m = /tether_long_polls_waiting\{api="registry"\} (\d+)/.exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
+/** True for the value of an events page envelope (what sendPage/sendSharedPage serialize). */
+function isPageEnvelope(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && 'values' in v && 'metadata' in v;
+}
+
+describe('events fan-out', () => {
+  it('one change wakes every follower; the shared page is serialized once and the bytes are identical', async () => {
+    const c = api(s.port, 'fan');
+    await c.put('/configuration/first', { value: 'a' });
+    const marker = (await c.get('/events')).json.values[0].id as string;
+
+    const polls = Array.from({ length: FOLLOWERS }, () => c.get(`/events?marker=${marker}&wait=30`));
+    await expect.poll(waitingPolls, { timeout: 20_000, interval: 50 }).toBe(FOLLOWERS);
+
+    const stringify = vi.spyOn(JSON, 'stringify');
+    await c.put('/configuration/second', { value: 'b' });
+    const replies = await Promise.all(polls);
+    const pages = stringify.mock.calls.filter(([v]) => isPageEnvelope(v)).length;
+    stringify.mockRestore();
+
+    for (const r of replies) expect(r.status).toBe(200);
+    const first = replies[0]!;
+    expect(first.json.values.map((e: { id: string }) => e.id)[0]).toBe(marker);
+    expect(first.json.values).toHaveLength(2);
+    expect(first.json.metadata.next_href).toBeNull();
+    for (const r of replies) expect(r.text).toBe(first.text);
+    expect(pages).toBe(1);
+  });
+
+  it('followers of two tenants wake only on their own tenant, and a follower that left is not answered', async () => {
+    const a = api(s.port, 'fan-a');
+    const b = api(s.port, 'fan-b');
+    await a.put('/configuration/fan-key', { value: 'a' });
+    await b.put('/configuration/fan-key', { value: 'b' });
+    const ma = (await a.get('/events')).json.values[0].id as string;
+    const mb = (await b.get('/events')).json.values[0].id as string;
+    const base = await waitingPolls();
+
+    let bDone = false;
+    const pa = a.get(`/events?marker=${ma}&wait=30`);
+    const pb = b.get(`/events?marker=${mb}&wait=3`).then((r) => {
+      bDone = true;
+      return r;
+    });
+    const left = new AbortController();
+    const gone = raw(s.port, 'GET', `/v1.0/fan-a/events?marker=${ma}&wait=30`, { signal: left.signal }).catch((err: unknown) => err);
+    await expect.poll(waitingPolls, { timeout: 20_000, interval: 50 }).toBe(base + 3);
+    left.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    // The server lets go of a follower whose client disconnected.
+    await expect.poll(waitingPolls, { timeout: 20_000, interval: 50 }).toBe(base + 2);
+
+    await a.put('/configuration/fan-key-2', { value: 'a2' });
+    const ra = await pa;
+    expect(ra.json.values.map((e: { type: string }) => e.type)).toEqual(['configuration_value.update', 'configuration_value.update']);
+    expect(bDone).toBe(false);
+    // b's follower times out with only its marker's event: a's change did not wake it.
+    const rb = await pb;
+    expect(rb.json.values.map((e: { id: string }) => e.id)).toEqual([mb]);
+    await expect.poll(waitingPolls, { timeout: 20_000, interval: 50 }).toBe(base);
+  });
+});
