@@ -1,5 +1,5 @@
-import { hasCode } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
+import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
 import { faults } from './faults.js';
 import { keys } from './keys.js';
@@ -9,8 +9,6 @@ import type { EventListOptions, EventType, Page, RegistryEvent } from './types.j
 import { parseEventType, parseLimit, parseWait } from './validate.js';
 
 const UNMARKED_WINDOW_MS = 60 * 60 * 1000;
-/** A fixed abort reason: abort() without one allocates a DOMException on every wake-up. */
-const WOKEN = Object.freeze({ woken: true });
 
 /**
  * The events feed of spec section 9, in commit order. A marker that is an
@@ -21,11 +19,14 @@ const WOKEN = Object.freeze({ woken: true });
 export class Events {
   /** Reads in flight, by what they read, with the watched revision they were issued at. */
   private readonly reading = new Map<string, { revision: number; page: Promise<Page<RegistryEvent>> }>();
+  private readonly waits: EventWaits;
 
   constructor(
     private readonly ctx: Ctx,
     private readonly expirer: Expirer,
-  ) {}
+  ) {
+    this.waits = new EventWaits(ctx.store, keys.eventPrefix);
+  }
 
   /**
    * Validation order of the original: limit, marker format, future, before
@@ -53,7 +54,7 @@ export class Events {
       const fresh =
         page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker) || page.metadata.next_marker !== null;
       if (fresh || left <= 0) return page;
-      await this.waitForChange(tenant, revision + 1, left, signal);
+      await this.waits.wait(tenant, revision + 1, left, signal);
       signal?.throwIfAborted();
     }
   }
@@ -141,28 +142,5 @@ export class Events {
     const next = found[limit];
     // The original always answered metadata.marker = null for events (spec 4).
     return toPage(values, limit, undefined, next ? (parsed.get(next.key) as RegistryEvent).id : null);
-  }
-
-  /** Resolves when an event is committed at or after `fromRevision`, after `ms`, or on abort. */
-  private async waitForChange(tenant: string, fromRevision: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return;
-    const done = new AbortController();
-    const stop = (): void => done.abort(WOKEN);
-    const timer = setTimeout(stop, ms);
-    signal?.addEventListener('abort', stop, { once: true });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        done.signal.addEventListener('abort', () => resolve(), { once: true });
-        this.ctx.store.watch(keys.eventPrefix(tenant), fromRevision, stop, done.signal).catch((err: unknown) => {
-          // History trimmed under us: re-reading is always safe.
-          if (hasCode(err, 'store.compacted')) resolve();
-          else reject(err);
-        });
-      });
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', stop);
-      done.abort(WOKEN);
-    }
   }
 }
