@@ -98,6 +98,12 @@ export class StallClock {
     return last !== undefined && Date.now() - last.endedAt < ms;
   }
 
+  /** Milliseconds stalled since the clock started. */
+  stalledMs(): number {
+    this.observe();
+    return this.stalledTotal;
+  }
+
   /** The stalls remembered, oldest first (for logs and tests). */
   recent(): readonly Stall[] {
     return this.stalls;

@@ -63,6 +63,9 @@ export class ServerMetrics implements RequestObserver {
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5],
   );
   private readonly storeErrors: Counter<'op'>;
+  private readonly refused: Counter<'cap'>;
+  /** Where the stalled seconds come from (the process's stall clock, set by the server). */
+  private readonly stallSource: { seconds: () => number } = { seconds: () => 0 };
   /**
    * Request series by route, then by status * 8 + method index: routes are
    * constant strings whose hash is cached, so no key is built per request.
@@ -102,6 +105,23 @@ export class ServerMetrics implements RequestObserver {
       },
     });
     this.storeErrors = new Counter({ name: 'tether_store_errors_total', help: 'Store operations that failed, by operation.', labelNames: ['op'], registers });
+    this.refused = new Counter({
+      name: 'tether_http_connections_refused_total',
+      help: 'Connections refused by a cap (--max-connections: total; --max-connections-per-client: per_client).',
+      labelNames: ['cap'],
+      registers,
+    });
+    const stalls = this.stallSource;
+    new Counter({
+      name: 'tether_server_stalled_seconds_total',
+      help: 'Time the process was stalled (SIGSTOP, a frozen VM, a blocked event loop); heartbeat deadlines were extended by it.',
+      registers,
+      collect() {
+        this.reset();
+        const seconds = stalls.seconds();
+        if (seconds > 0) this.inc(seconds);
+      },
+    });
     new Gauge({
       name: 'tether_build_info',
       help: 'Always 1; the labels say which Tether and which Node.js run.',
@@ -125,6 +145,16 @@ export class ServerMetrics implements RequestObserver {
       byRoute.set(key, series);
     }
     this.requests.observe(series, seconds);
+  }
+
+  /** Counts a connection refused by the total or the per-client cap. */
+  observeRefusedConnection(cap: 'total' | 'per_client'): void {
+    this.refused.inc({ cap });
+  }
+
+  /** Reports `seconds()` at each scrape as the process's stalled time. */
+  countStalls(seconds: () => number): void {
+    this.stallSource.seconds = seconds;
   }
 
   /** Counts a heartbeat of a service or a session; `ok` when it was accepted. */

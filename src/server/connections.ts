@@ -77,7 +77,7 @@ const REFUSAL_LOG_EVERY_MS = 10_000;
  * timeouts' check period is a constructor option of the server
  * (CONNECTIONS_CHECK_MS): the caller passes it there.
  */
-export function guardConnections(server: Server, limits: ConnectionLimits, log: Logger, txnId: () => string): void {
+export function guardConnections(server: Server, limits: ConnectionLimits, log: Logger, txnId: () => string, onRefused: (cap: 'total' | 'per_client') => void = () => {}): void {
   server.maxConnections = limits.maxConnections;
   // Node wants the head's deadline within the whole request's.
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
@@ -87,6 +87,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   const refused = { total: 0, perClient: 0, loggedAt: 0 };
   const noteRefusal = (kind: 'total' | 'perClient'): void => {
     refused[kind]++;
+    onRefused(kind === 'total' ? 'total' : 'per_client');
     const now = Date.now();
     if (now - refused.loggedAt < REFUSAL_LOG_EVERY_MS) return;
     refused.loggedAt = now;

@@ -14,6 +14,7 @@ import type { ServerState } from './state.js';
 import type { AccessLog } from './access-log.js';
 import { CONNECTIONS_CHECK_MS, defaultConnectionLimits, guardConnections, onClientError, type ConnectionLimits } from './connections.js';
 import { transactionId } from './http-io.js';
+import { processStallClock } from '../lib/stall-clock.js';
 import type { ServerTlsOptions } from './tls.js';
 import type { Queues } from '../queues/queues.js';
 import type { RouteStore } from '../routes/route-store.js';
@@ -120,7 +121,8 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   // Node times a request head from its first byte, so an idle keep-alive socket is not cut by headersTimeout.
   const txnId = (): string => transactionId(undefined, state);
-  guardConnections(server, limits, state.logger, txnId);
+  guardConnections(server, limits, state.logger, txnId, (cap) => state.metrics.observeRefusedConnection(cap));
+  state.metrics.countStalls(() => processStallClock().stalledMs() / 1000);
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const id = txnId();
     const status = onClientError(err, socket, id);

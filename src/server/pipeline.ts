@@ -17,8 +17,8 @@ import type { ServerState } from './state.js';
 import { onQueuesRequest } from './queues/pipeline.js';
 import { isQueuesTarget } from './queues/router.js';
 import { hasCode } from '../lib/errors.js';
-import { processStallClock } from '../lib/stall-clock.js';
 import { faultForClientError, rawFaultBody, rawFaultBytes } from './raw-fault.js';
+import { replayAfterStall } from './stall-replay.js';
 
 /**
  * One exchange, from the request head to the reply. The checks run in this
@@ -104,21 +104,7 @@ function onData(this: ApiRequest, chunk: Buffer): void {
 }
 
 function onEnd(this: ApiRequest): void {
-  if (this.rejected) return;
-  // Requests that queued up while the server was stalled may come from clients that gave up
-  // since (a heartbeat timed out and is being retried with the same token): run them one
-  // turn later, once the peer's close has been read, and drop those whose client left.
-  // Running such a heartbeat would consume the token its retry carries (404: session lost).
-  if (processStallClock().stalledWithin(AFTER_STALL_MS)) setImmediate(dispatchIfPresent, this);
-  else void dispatch(this, this.response);
-}
-
-/** How long after a stall requests are checked for a departed client before they run. */
-const AFTER_STALL_MS = 5_000;
-
-function dispatchIfPresent(req: ApiRequest): void {
-  if (req.destroyed || req.response.destroyed) return;
-  void dispatch(req, req.response);
+  if (!this.rejected) void dispatch(this, this.response);
 }
 
 /** Counts the exchange out (and into the metrics); aborts a running events call whose client went away. */
@@ -135,6 +121,8 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
   let route: RouteMatch | null = null;
   try {
     route = resolve(req);
+    // Right after a stall, a heartbeat and its retry with the same token share one reply (stall-replay.ts).
+    if (await replayAfterStall(req, res, route)) return;
     await HANDLERS[route.name](req, res, route);
   } catch (err) {
     try {

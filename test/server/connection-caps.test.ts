@@ -7,6 +7,7 @@ import { createRegistryServer, type RegistryServer } from '../../src/server/inde
 import type { ConnectionLimits } from '../../src/server/connections.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { raw } from './helpers.js';
+import { sampleValue } from './prom-text.js';
 
 /**
  * Issue 19 item 3 on a real server (in this process, small numbers): the
@@ -99,6 +100,8 @@ describe('per-client cap', () => {
     expect(statusOf(first.data())).toBe(200);
     // Its slot is free again.
     await expect.poll(async () => (await raw(srv.port, 'GET', '/v1.0/t1/limits')).status, { timeout: 5000 }).toBe(200);
+    const text = (await srv.server.metrics.scrape()).text;
+    expect(sampleValue(text, 'tether_http_connections_refused_total', { cap: 'per_client' })).toBe(1);
   });
 });
 
@@ -110,6 +113,7 @@ describe('total cap', () => {
     const ms = await over.closed;
     expect(ms).toBeLessThan(2000);
     expect(over.data()).toBe('');
+    await expect.poll(async () => sampleValue((await srv.server.metrics.scrape()).text, 'tether_http_connections_refused_total', { cap: 'total' })).toBe(1);
     const first = held[0] as Awaited<ReturnType<typeof idleSocket>>;
     first.sock.write('GET /v1.0/t1/limits HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await first.closed;

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startEtcdRegistry, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 import { startRegistry, type RegistryProc } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { sampleValue } from './prom-text.js';
 
 /**
  * Issue 19 item 4: a real `tether registry` paused 15 s with SIGSTOP does not
@@ -80,6 +81,8 @@ async function stallScenario(registry: RegistryProc, tenant: string): Promise<vo
   await expect.poll(async () => (await call('GET', `/sessions/${(live[0] as { id: string }).id}`)).status, { timeout: 10_000 }).toBe(200);
   expect((await call('GET', `/sessions/${dead.id}`)).status).toBe(200);
   await registry.waitForLog((r) => r.msg === 'server stalled: deadlines extended by the stall', 10_000);
+  const metrics = await (await fetch(`${registry.url}/metrics`)).text();
+  expect(sampleValue(metrics, 'tether_server_stalled_seconds_total')).toBeGreaterThanOrEqual(14);
 
   // ... and it expires once the server has run for its ttl (6 s; the reaper's grace is 5 s more).
   await expect.poll(async () => (await call('GET', `/sessions/${dead.id}`)).status, { timeout: 20_000, interval: 250 }).toBe(404);
