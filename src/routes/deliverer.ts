@@ -1,4 +1,5 @@
 import { Counter, type Registry as PromRegistry } from 'prom-client';
+import { Backoff, sleep } from '../lib/backoff.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { Queues } from '../queues/queues.js';
@@ -83,11 +84,30 @@ export class RouteDeliverer {
     await this.shared.store.watch(ROUTES_PREFIX, revision + 1, (evs) => this.onChanges(evs), this.stop.signal);
   }
 
+  /**
+   * The re-read after the store lost track, tried until it works: the old
+   * watch is over, so a re-read given up would leave this server deaf to
+   * routes set or changed later (until a restart).
+   */
+  private async reloadUntilDone(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000, jitter: 0.5 });
+    while (!this.stop.signal.aborted) {
+      try {
+        await this.reload();
+        return;
+      } catch (err) {
+        if (this.stop.signal.aborted) return;
+        this.shared.log.error({ err }, 'event routes reload failed; retrying');
+        await sleep(backoff.next(), this.stop.signal);
+      }
+    }
+  }
+
   private onChanges(events: WatchEvent[]): void {
     if (this.stop.signal.aborted) return;
     if (events.length === 0) {
       // The store lost track: re-read the routes (the old watch is over).
-      void this.reload().catch((err: unknown) => this.shared.log.error({ err }, 'event routes reload failed'));
+      void this.reloadUntilDone();
       return;
     }
     for (const ev of events) {
