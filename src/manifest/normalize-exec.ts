@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { parseDuration } from '../lib/duration.js';
 import type { ManifestIssue } from './issues.js';
 import type { ExecOnChange, ExecSpec } from './model.js';
+import { namespaceRefused, registryRefuses } from './normalize-files.js';
 import { service } from './normalize.js';
 import type { ParsedExec } from './schema.js';
 
@@ -51,6 +52,13 @@ export function normalizeExec(e: ParsedExec, baseDir: string, where: Where, issu
     service: e.service ? service(e.service, ['exec', 'service'], where, issues) : null,
   };
   if (spec.restartMaxDelayMs < spec.restartDelayMs) issues.push(where(['exec', 'restart_max_delay'], 'must not be less than restart_delay'));
+  // The registry's key rule, as for files' sources: a key it refuses (or a namespace no key fits) could never be read.
+  spec.env.forEach((v, i) => {
+    const refused = v.kind === 'key' ? registryRefuses(v.key) : namespaceRefused(v.namespace);
+    if (refused === null) return;
+    const message = v.kind === 'key' ? `the registry refuses this key (${refused})` : `the registry refuses every key under this namespace (${refused})`;
+    issues.push(where(['exec', 'env', i, v.kind], message));
+  });
   return spec;
 }
 

@@ -105,12 +105,11 @@ function file(f: ParsedFile, path: PropertyKey[], baseDir: string, where: Where,
     if (s.source.kind === 'services' && s.source.floor && s.source.floor.min === null && s.source.floor.percent === null) {
       issues.push(where(s.name === null ? [...path, 'from', 'services', 'floor'] : [...path, 'from', s.name, 'services', 'floor'], 'needs min, percent or both'));
     }
-    // The registry's own rule: a key it would refuse can never be read.
-    const at = s.name === null ? [...path, 'from', 'key'] : [...path, 'from', s.name, 'key'];
-    if (s.source.kind === 'key') {
-      const refused = registryRefuses(s.source.key);
-      if (refused !== null) issues.push(where(at, `the registry refuses this key (${refused})`));
-    }
+    // The registry's own rules: a key it would refuse can never be read, nor a key under a namespace no key fits.
+    // (Tags are not checked: a service may carry any 1..55 characters, and the list is filtered here, not by ?tag=.)
+    const at = (field: string[]): PropertyKey[] => (s.name === null ? [...path, 'from', ...field] : [...path, 'from', s.name, ...field]);
+    const refused = sourceRefused(s.source);
+    if (refused !== null) issues.push(where(at(refused.field), refused.message));
   });
   const waitMin = f.wait === undefined ? 0 : parseDuration(typeof f.wait === 'object' ? f.wait.min : f.wait);
   const waitMaxRaw = typeof f.wait === 'object' && f.wait.max !== undefined ? parseDuration(f.wait.max) : waitMin * 4;
@@ -153,8 +152,27 @@ export function resolveRefs(refs: PendingRef[], actions: Record<string, ActionSp
 }
 
 
+/** Why the registry can never serve this source (its key rule, for a key or the keys of a namespace), with the field at fault; null when it can. */
+function sourceRefused(s: SourceSpec): { field: string[]; message: string } | null {
+  if (s.kind === 'key') {
+    const r = registryRefuses(s.key);
+    return r === null ? null : { field: ['key'], message: `the registry refuses this key (${r})` };
+  }
+  if (s.kind === 'namespace') {
+    const r = namespaceRefused(s.namespace);
+    return r === null ? null : { field: ['namespace'], message: `the registry refuses every key under this namespace (${r})` };
+  }
+  return null;
+}
+
+/** The registry's message for keys under a namespace (normalized: `/a/b`, or `/` for all), or null when keys fit there. */
+export function namespaceRefused(namespace: string): string | null {
+  // A namespace holds no rule of its own; `abc` stands for any 3-character leaf (the shortest the key rule allows).
+  return namespace === '/' ? null : registryRefuses(`${namespace}/abc`);
+}
+
 /** The registry's message for a configuration key it would refuse, or null. */
-function registryRefuses(key: string): string | null {
+export function registryRefuses(key: string): string | null {
   try {
     checkConfigIdParam(key, false);
     return null;
