@@ -47,9 +47,13 @@ export class EnvWatch {
         const changed = this.data.apply(events);
         // A secret key's event carries no value (registry/secret-prefixes.ts): read it. A failure throws, and the follower delivers the batch again.
         for (const id of await this.data.fetchSecrets(this.opts.registry, this.opts.tenant, this.ac.signal)) changed.add(id);
-        if (changed.size > 0 && this.key(this.env()) !== this.started) this.opts.onChange();
+        if (changed.size === 0 || !this.differs()) return;
+        // Without a marker the feed starts an hour back: its first pages replay values older than the
+        // sync, and a restart for one would start the child with a stale value. The registry says what is current.
+        await this.sync(this.ac.signal);
+        if (this.differs()) this.opts.onChange();
       },
-      onReset: () => this.sync().then(() => (this.key(this.env()) !== this.started ? this.opts.onChange() : undefined)),
+      onReset: () => this.sync(this.ac.signal).then(() => (this.differs() ? this.opts.onChange() : undefined)),
       onError: (err) => this.opts.onError?.(err),
     });
     void this.follower.start();
@@ -60,6 +64,11 @@ export class EnvWatch {
     const env = this.env();
     this.started = this.key(env);
     return env;
+  }
+
+  /** The variables differ from those the running child got. */
+  private differs(): boolean {
+    return this.key(this.env()) !== this.started;
   }
 
   private env(): NodeJS.ProcessEnv {
