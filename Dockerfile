@@ -8,9 +8,11 @@
 #     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
 #   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
 #     tether-sidecar agent --config /etc/tether/tether.yaml
-#   # The application as tether's child (an image FROM this one that adds the app, e.g.
+#   # The application as tether's child: an image FROM this one that adds the app, with
 #   #   ENTRYPOINT ["tether", "exec", "--config", "/etc/tether/tether.yaml", "--"]  CMD ["web", "--port", "8080"]
-#   # with tether as PID 1: it reaps orphans itself; or keep this image's tini in front):
+#   # (tether is PID 1: it reaps orphans itself); CMD is the application's command:
+#   docker run -d --name web -v /etc/tether:/etc/tether:ro web-with-tether
+#   # Or keep this image's entrypoint (tini in front) and give exec and the command as arguments:
 #   docker run -d --name web -v /etc/tether:/etc/tether:ro web-with-tether \
 #     exec --config /etc/tether/tether.yaml -- web --port 8080
 #
