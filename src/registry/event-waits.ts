@@ -30,10 +30,17 @@ interface TenantWatch {
 export class EventWaits {
   private readonly tenants = new Map<string, TenantWatch>();
 
+  /**
+   * @param stopped aborted when the registry closes: wakes every waiter (one
+   *   listener here instead of one per poll); the caller then throws.
+   */
   constructor(
     private readonly store: Store,
     private readonly prefixOf: (tenant: string) => string,
-  ) {}
+    private readonly stopped?: AbortSignal,
+  ) {
+    stopped?.addEventListener('abort', () => this.wakeAll(), { once: true });
+  }
 
   /**
    * Resolves when an event of `tenant` is committed at or after `from`, after
@@ -41,7 +48,7 @@ export class EventWaits {
    * started after `from`, or history was compacted): re-reading is always safe.
    */
   wait(tenant: string, from: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.resolve();
+    if (signal?.aborted || this.stopped?.aborted) return Promise.resolve();
     const tw = this.tenants.get(tenant) ?? this.open(tenant, from);
     if (from < tw.start || tw.seen >= from) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -92,6 +99,10 @@ export class EventWaits {
       if (revision > tw.seen) tw.seen = revision;
     }
     for (const w of [...tw.waiters]) if (w.from <= revision) w.wake();
+  }
+
+  private wakeAll(): void {
+    for (const tw of [...this.tenants.values()]) for (const w of [...tw.waiters]) w.wake();
   }
 
   private close(tenant: string, tw: TenantWatch): void {

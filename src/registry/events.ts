@@ -24,8 +24,10 @@ export class Events {
   constructor(
     private readonly ctx: Ctx,
     private readonly expirer: Expirer,
+    /** Aborted when the registry closes: ends every long-poll with its reason. */
+    private readonly stopped?: AbortSignal,
   ) {
-    this.waits = new EventWaits(ctx.store, keys.eventPrefix);
+    this.waits = new EventWaits(ctx.store, keys.eventPrefix, stopped);
   }
 
   /**
@@ -56,6 +58,7 @@ export class Events {
       if (fresh || left <= 0) return page;
       await this.waits.wait(tenant, revision + 1, left, signal);
       signal?.throwIfAborted();
+      this.stopped?.throwIfAborted();
     }
   }
 

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { linkedSignal } from '../lib/abort.js';
 import { silentLogger } from '../observability/logger.js';
 import type { Store } from '../store/store.js';
 import { Configuration } from './configuration.js';
@@ -69,7 +68,7 @@ export class RegistryService implements Registry {
     this.expirer = new Expirer(ctx);
     this.services = new Services(ctx, this.expirer);
     this.config = new Configuration(ctx);
-    this.events = new Events(ctx, this.expirer);
+    this.events = new Events(ctx, this.expirer, this.stop.signal);
     this.sessions = new Sessions(ctx, this.expirer);
   }
 
@@ -224,13 +223,8 @@ export class RegistryService implements Registry {
 
   async listEvents(tenant: string, opts?: EventListOptions, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
     this.read(tenant);
-    // close() ends long-polls too. linkedSignal, not AbortSignal.any: the stop signal lives as long as the registry.
-    const { signal: either, dispose } = linkedSignal([signal, this.stop.signal]);
-    try {
-      return await this.events.list(tenant, opts, either);
-    } finally {
-      dispose();
-    }
+    // close() ends long-polls too: Events holds the stop signal (one listener for all polls, not a linked signal each).
+    return this.events.list(tenant, opts, signal);
   }
 
   listSessions(tenant: string, opts?: ServiceListOptions): Promise<Page<Session>> {

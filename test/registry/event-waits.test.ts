@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventWaits } from '../../src/registry/event-waits.js';
+import { RegistryService } from '../../src/registry/service.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { Store } from '../../src/store/store.js';
+
+/** Long-poll waits on a real (in-memory SQLite) store: one shared watch per tenant. */
+
+const prefixOf = (t: string): string => `w/${t}/`;
+const stores: Store[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+function store(watchHistory?: number): Store {
+  const s = openSqliteStore({ path: ':memory:', watchHistory });
+  stores.push(s);
+  return s;
+}
+
+const put = (s: Store, key: string): Promise<unknown> => s.txn([], [{ type: 'put', key, value: 'v' }]);
+
+describe('EventWaits', () => {
+  it('wakes every waiter of the tenant on one change, and only that tenant', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    const from = (await s.watchedRevision()) + 1;
+    let otherWoken = false;
+    const other = waits.wait('other', from, 2_000).then(() => (otherWoken = true));
+    const woken = Array.from({ length: 50 }, () => waits.wait('t', from, 30_000));
+    await put(s, 'w/t/1');
+    await Promise.all(woken);
+    expect(otherWoken).toBe(false);
+    await other; // by its timer
+  });
+
+  it('a change already past `from` (delivered from history) resolves at once', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    const from = (await s.watchedRevision()) + 1;
+    await put(s, 'w/t/1');
+    const started = Date.now();
+    await waits.wait('t', from, 30_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a compacted `from` resolves (the caller re-reads) instead of hanging or failing', async () => {
+    const s = store(1);
+    const waits = new EventWaits(s, prefixOf);
+    const from = (await s.watchedRevision()) + 1;
+    for (let i = 0; i < 3; i++) await put(s, `x/${i}`);
+    const started = Date.now();
+    await waits.wait('t', from, 30_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('aborting one waiter leaves the others waiting', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    const from = (await s.watchedRevision()) + 1;
+    const ctl = new AbortController();
+    let keptWoken = false;
+    const kept = waits.wait('t', from, 30_000).then(() => (keptWoken = true));
+    const left = waits.wait('t', from, 30_000, ctl.signal);
+    ctl.abort();
+    await left;
+    expect(keptWoken).toBe(false);
+    await put(s, 'w/t/1');
+    await kept;
+    expect(keptWoken).toBe(true);
+  });
+});
+
+describe('registry close', () => {
+  it('ends every waiting long-poll promptly', async () => {
+    const registry = await RegistryService.open(store(), { reaperIntervalMs: 0 });
+    await registry.setConfig('closing', 'some-key', { value: 'x' });
+    const marker = (await registry.listEvents('closing')).values[0]!.id;
+    const polls = Array.from({ length: 10 }, () => registry.listEvents('closing', { marker, wait: '30' }).then(() => 'answered', () => 'ended'));
+    const started = Date.now();
+    await registry.close();
+    expect(await Promise.all(polls)).toEqual(Array.from({ length: 10 }, () => 'ended'));
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
