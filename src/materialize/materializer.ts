@@ -155,6 +155,7 @@ export class Materializer {
   /** Full sync with exponential backoff until it succeeds (or stop). */
   private async syncUntilDone(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
+    let failures = 0;
     while (!signal.aborted) {
       try {
         await this.syncOnce();
@@ -163,7 +164,9 @@ export class Materializer {
         this.opts.metrics.upstreamErrors.inc({ op: 'sync' });
         this.opts.onUpstream?.failed('sync', err);
         this.stale ??= { since: Date.now(), reason: String(err) };
-        this.opts.log.warn({ err: String(err) }, 'full sync failed; files stay as they are; retrying');
+        // One warning per outage: the retries are at debug (the agent's upstream warning repeats every 30 s meanwhile).
+        const log = failures++ === 0 ? this.opts.log.warn.bind(this.opts.log) : this.opts.log.debug.bind(this.opts.log);
+        log({ err: String(err) }, 'full sync failed; files stay as they are; retrying');
         await sleep(backoff.next(), signal);
       }
     }

@@ -8,7 +8,8 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
 /**
  * Issue 18 item 5 for an agent with files and no services (review R18): it
  * has no heartbeat, so only the files' registry calls (events feed, full
- * sync) can show an outage in upstream.lastError and the warning line.
+ * sync) can show an outage in upstream.lastError and the warning line; the files' own
+ * `full sync failed` warning comes once per outage, not at every retry.
  */
 
 let tmp: TempDir;
@@ -31,6 +32,12 @@ afterAll(async () => {
 interface Status {
   upstream: { lastError: { message: string } | null };
   files: Array<{ ok: boolean | null; stale: { since: number } | null }>;
+}
+
+async function metric(api: string, name: string): Promise<number> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : NaN;
 }
 
 describe('status tells the truth with files only', () => {
@@ -56,6 +63,9 @@ describe('status tells the truth with files only', () => {
     await expect.poll(async () => (await status()).upstream.lastError?.message, { timeout: 15_000 }).toMatch(/unreachable|fault|error/i);
     expect((await status()).files[0]).toMatchObject({ ok: false, stale: { since: expect.any(Number) } });
     await expect.poll(() => agent?.log.filter((l) => l.includes('registry unreachable or failing')).length, { timeout: 5000 }).toBe(1);
+    // Several failed full syncs (backoff from 250 ms), one warning line of the files' own for the outage.
+    await expect.poll(() => metric(api, 'tether_upstream_errors_total{op="sync"}'), { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    expect(agent.log.filter((l) => l.includes('full sync failed') && l.includes('"level":"warn"')).length).toBe(1);
 
     registry = await startRegistry(join(tmp.path, 'registry'), port);
     await expect.poll(async () => (await status()).upstream.lastError, { timeout: 30_000 }).toBeNull();
