@@ -1,5 +1,6 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { Backoff, sleep } from '../lib/backoff.js';
+import { isQueueFault } from '../queues/faults.js';
 import type { Queues } from '../queues/queues.js';
 import type { Claim, Project } from '../queues/types.js';
 import { workClaim, type ClaimWork, type MessageHandler } from './queue-claim.js';
@@ -10,7 +11,7 @@ export type { MessageContext, MessageHandler } from './queue-claim.js';
 export interface ConsumeOptions {
   /** Stops the consumer: no new claims or handler calls; in-flight handlers settle, the rest is released. */
   signal: AbortSignal;
-  /** Messages per claim (default 10; the server's maximum is 20 by default). */
+  /** Messages per claim (default 10; the server's maximum is 20 by default; halved while a server refuses it). */
   limit?: number | undefined;
   /** Claim ttl, seconds (60..43200, default 60). */
   ttl?: number | undefined;
@@ -102,11 +103,19 @@ export async function consume(
     if (!(await slots.waitFree(signal))) break;
     const started = Date.now();
     let claim: Claim | null;
+    const asked = slots.claimLimit(claimOpts.limit);
     try {
-      claim = await queues.claimMessages(project, queue, claimBody, { ...claimOpts, limit: slots.claimLimit(claimOpts.limit) }, signal);
+      claim = await queues.claimMessages(project, queue, claimBody, { ...claimOpts, limit: asked }, signal);
       backoff.reset();
     } catch (err) {
       if (signal.aborted) break;
+      // A server that allows fewer messages per claim (`--queue-limits max_messages_per_claim`) refuses the limit:
+      // ask for half (a refused ttl or grace is refused again down to 1, and then rejects).
+      if (isQueueFault(err, 'invalidApiCall') && asked > 1) {
+        settings.report(err);
+        claimOpts.limit = Math.floor(asked / 2);
+        continue;
+      }
       if (isPermanent(err)) {
         await Promise.all(working);
         throw err;

@@ -163,6 +163,34 @@ describe('Worker pipeline (S2)', () => {
     await expect.poll(async () => (await queues.getStats(P, 'jobs')).total, { timeout: 10_000 }).toBe(0);
   }, 60_000);
 
+  it('R16: a server allowing 5 messages per claim (the worker asks for up to 20): the limit is halved, every message runs', async () => {
+    const small = openSqliteStore({ path: ':memory:' });
+    const q5 = await QueueService.open(small, { logger: silentLogger(), limits: { minClaimTtl: 1, minClaimGrace: 1, maxMessagesPerClaim: 5 } });
+    stops.push(async () => {
+      await q5.close();
+      await small.close();
+    });
+    const spec: WorkerSpec = {
+      name: 'w',
+      queue: 'jobs',
+      concurrency: 12,
+      ttlSec: 30,
+      graceSec: 30,
+      filter: { types: null, serviceTag: null, serviceIdPrefix: null, keyPrefix: null, match: null },
+      action: { name: null, action: { kind: 'exec', argv: ['true'], shell: false, timeoutMs: 10_000 } },
+      attempts: 3,
+      deadLetter: null,
+      retryDelayMs: 10,
+      origin: 'test:1',
+    };
+    const w = new Worker(spec, { queues: q5, project: P, log: silentLogger() });
+    stops.push(() => w.stop());
+    await q5.createQueue(P, 'jobs');
+    await q5.postMessages(P, 'jobs', randomUUID(), Array.from({ length: 12 }, (_, i) => ({ ttl: 300, body: { n: i } })));
+    await expect.poll(() => w.status().succeeded, { timeout: 30_000 }).toBe(12);
+    await expect.poll(async () => (await q5.getStats(P, 'jobs')).total, { timeout: 10_000 }).toBe(0);
+  }, 60_000);
+
   it('one slow message does not stop the other slots: 6 fast ones finish while it runs', async () => {
     const w = start(gated(false), 3);
     await post('jobs', ['slow']);
