@@ -9,10 +9,11 @@ import { etcdVersion } from './lib/etcd.js';
 import { machineLine } from './lib/report.js';
 import { propagation, propagationOptions } from './propagation.js';
 import { queues } from './queues.js';
+import { scale } from './scale-costs.js';
 import { staleBuildWarning } from './lib/tether.js';
 import { wakeup } from './wakeup.js';
 
-const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues, followers };
+const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues, followers, scale };
 
 const HELP = `usage: npm run bench -- [NAME...] [options]
 
@@ -47,6 +48,11 @@ followers (bench/followers.ts): one write wakes --followers N (10000) waiting fo
 queues (bench/queues.ts) runs Tether on SQLite, Redis streams (redis-server, AOF fsync always)
   and Tether on etcd (--store picks one Tether store); reads --duration S per workload (5),
   --warmup S (1), --rounds N post->claimed rounds (300).
+
+scale (bench/scale-costs.ts): server CPU per request from /proc (session heartbeat, registration,
+  list pages, configuration PUT, long-poll armed / woken), event bytes, memory and fds per waiting
+  long-poll, for docs/scale.md; one SQLite server and two servers over one etcd (--store picks one);
+  reads --services N listed (1000), --followers N long-polls held (1000).
 
 Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
 
