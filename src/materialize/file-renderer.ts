@@ -24,7 +24,8 @@ export interface FileStatus {
   floor: { state: 'ok' | 'held'; sources: FloorStatus[] } | null;
 }
 
-export type RenderOutcome = { kind: 'written' | 'unchanged' | 'deleted' | 'kept-missing' } | { kind: 'error'; message: string };
+/** `kept-floor`: a services list below its floor before any good list, so the file stays as it is (see Floor). */
+export type RenderOutcome = { kind: 'written' | 'unchanged' | 'deleted' | 'kept-missing' | 'kept-floor' } | { kind: 'error'; message: string };
 
 /** The name an unnamed source has in a template: by its kind. */
 function defaultName(kind: RenderData['kind']): string {
@@ -49,7 +50,7 @@ export async function renderFile(
       const d = data.data(s.source);
       if (d === null) {
         // A services list below its floor with no good list yet (see Floor): the file stays as it is, whatever on_missing says.
-        if (s.source.kind === 'services') return { outcome: { kind: 'kept-missing' }, content: null, write: null };
+        if (s.source.kind === 'services') return { outcome: { kind: 'kept-floor' }, content: null, write: null };
         const what = s.source.kind === 'key' ? `key ${s.source.key}` : s.source.kind === 'namespace' ? `namespace ${s.source.namespace}` : 'services';
         if (spec.onMissing === 'error') throw new TetherError('render.missing', `${what} does not exist`);
         if (spec.onMissing === 'delete') {

@@ -93,7 +93,7 @@ export class AgentMetrics {
     this.ready = new Gauge({ name: 'tether_ready', help: '1 once the first sync with the registry is done.', registers });
     this.fileRenders = new Counter({
       name: 'tether_file_renders_total',
-      help: 'File renders: written, unchanged, deleted, kept-missing, error.',
+      help: 'File renders: written, unchanged, deleted, kept-missing, kept-floor, error.',
       labelNames: ['result'],
       registers,
     });
