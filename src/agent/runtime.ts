@@ -159,7 +159,8 @@ function describeCheck(c: CheckSpec): string {
   else if (p.kind === 'tcp') what = `${p.host}:${p.port}`;
   else if (p.kind === 'exec') what = p.argv.join(' ');
   else if (p.kind === 'grpc') what = `${p.host}:${p.port}${p.service === '' ? '' : ` service ${p.service}`}${p.tls ? ' tls' : ''}`;
-  else what = `${p.ttlMs}ms`;
+  // A ttl check has no probe interval of its own: it turns unhealthy exactly ttl after the last pass.
+  else return `ttl ${p.ttlMs}ms`;
   return `${p.kind} ${what} every ${c.intervalMs}ms`;
 }
 

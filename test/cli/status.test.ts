@@ -57,7 +57,7 @@ describe('tether status', () => {
       expect(text.stdout).toContain(`registry http://127.0.0.1:${regPort}/v1.0/st  session `);
       expect(text.stdout).toMatch(/^SERVICE +HEALTH +REGISTERED +CHECK +LAST ERROR$/m);
       expect(text.stdout).toMatch(/^st-static +healthy +yes +-$/m);
-      expect(text.stdout).toMatch(/^st-ttl +unhealthy +yes +ttl 30000ms every 10000ms +no report yet$/m);
+      expect(text.stdout).toMatch(/^st-ttl +unhealthy +yes +ttl 30000ms +no report yet$/m);
       expect(text.stdout).toMatch(new RegExp(`^${dir}/greeting\\.txt +ok +\\d{4}-`, 'm'));
 
       const json = await tether(main, ['status', '--agent', agent, '--json']);
