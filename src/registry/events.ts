@@ -9,6 +9,8 @@ import type { EventListOptions, EventType, Page, RegistryEvent } from './types.j
 import { parseEventType, parseLimit, parseWait } from './validate.js';
 
 const UNMARKED_WINDOW_MS = 60 * 60 * 1000;
+/** Bound on `reading` (distinct reads kept while the revision stands still). */
+const MAX_SHARED_READS = 10_000;
 
 /**
  * The events feed of spec section 9, in commit order. A marker that is an
@@ -17,8 +19,10 @@ const UNMARKED_WINDOW_MS = 60 * 60 * 1000;
  * which is what lets followers long-poll without missing anything.
  */
 export class Events {
-  /** Reads in flight, by what they read, with the watched revision they were issued at. */
+  /** Reads in flight or (with a marker) done at `readAt`, by what they read, with the watched revision they were issued at. */
   private readonly reading = new Map<string, { revision: number; page: Promise<Page<RegistryEvent>> }>();
+  /** The newest watched revision a read was issued at: `reading` holds nothing older. */
+  private readAt = 0;
   private readonly waits: EventWaits;
 
   constructor(
@@ -109,12 +113,22 @@ export class Events {
     limit: number,
     revision: number,
   ): Promise<Page<RegistryEvent>> {
+    // Until the revision moves, a page read with a marker stays exact: a
+    // follower re-polling from the id it was just given finds it here instead
+    // of reading again (10,000 followers re-arm on one read per wake).
+    if (revision > this.readAt || this.reading.size >= MAX_SHARED_READS) {
+      this.readAt = revision;
+      this.reading.clear();
+    }
     const key = `${tenant}\0${marker ?? ''}\0${type ?? ''}\0${limit}`;
     const running = this.reading.get(key);
     if (running !== undefined && running.revision >= revision) return running.page;
-    const page = this.read(tenant, account, marker, type, limit).finally(() => {
+    const forget = (): void => {
       if (this.reading.get(key)?.page === page) this.reading.delete(key);
-    });
+    };
+    // Without a marker the page depends on the clock too (the last hour): shared while in flight only.
+    const page = this.read(tenant, account, marker, type, limit);
+    page.then(marker === null ? forget : undefined, forget);
     this.reading.set(key, { revision, page });
     return page;
   }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventWaits } from '../../src/registry/event-waits.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
@@ -81,5 +81,31 @@ describe('registry close', () => {
     await registry.close();
     expect(await Promise.all(polls)).toEqual(Array.from({ length: 10 }, () => 'ended'));
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('shared reads', () => {
+  it('followers re-polling from the same id share one read while nothing changes, and one per wake', async () => {
+    const s = store();
+    const registry = await RegistryService.open(s, { reaperIntervalMs: 0 });
+    try {
+      await registry.setConfig('sharing', 'some-key', { value: 'x' });
+      const marker = (await registry.listEvents('sharing')).values[0]!.id;
+      const range = vi.spyOn(s, 'range');
+      const polls: Promise<unknown>[] = [];
+      // One after another, each after the last has read and is waiting: no in-flight read to join.
+      for (let i = 0; i < 20; i++) {
+        polls.push(registry.listEvents('sharing', { marker, wait: '30' }));
+        for (let j = 0; j < 20; j++) await new Promise((r) => setImmediate(r));
+      }
+      expect(range).toHaveBeenCalledTimes(1);
+      await registry.setConfig('sharing', 'some-key', { value: 'y' });
+      const pages = (await Promise.all(polls)) as Array<{ values: unknown[] }>;
+      expect(range).toHaveBeenCalledTimes(2);
+      for (const p of pages) expect(p).toBe(pages[0]);
+      expect(pages[0]!.values).toHaveLength(2);
+    } finally {
+      await registry.close();
+    }
   });
 });
