@@ -216,6 +216,11 @@ async function measureStore(ctx: BenchContext, store: string, services: number, 
     if (r.status !== 200) throw new TetherError('bench.badReply', `services list: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     pageBytes = Buffer.byteLength(JSON.stringify(r.body));
   }, listLanes);
+  // What checking only an agent's own services would cost instead of listing the tenant.
+  const getOne = await costOf(t, services, async (p, i) => {
+    const r = await sendJson(p, 'GET', `/v1.0/${TENANT}/services/svc-${String(i).padStart(6, '0')}`, undefined);
+    if (r.status !== 200) throw new TetherError('bench.badReply', `service GET: HTTP ${r.status}`);
+  });
   const put = await costOf(t, CONFIG_VALUES, (p, i) => expectJson(p, 'PUT', `/v1.0/${TENANT}/configuration/app/key-${i}`, { value: `value-${i}` }, 204).then(() => {}));
   let nsBytes = 0;
   const nsList = await costOf(t, LIST_ROUNDS * 5, async (p) => {
@@ -234,6 +239,7 @@ async function measureStore(ctx: BenchContext, store: string, services: number, 
     { key: 'heartbeat', op: 'session heartbeat', cost: hb, bytes: Number.NaN },
     { key: 'register', op: 'service registration (POST)', cost: reg, bytes: Number.NaN },
     { key: 'services_page', op: `services list page (${services} services)`, cost: list, bytes: pageBytes },
+    { key: 'service_get', op: 'one service GET', cost: getOne, bytes: Number.NaN },
     { key: 'config_put', op: 'configuration PUT', cost: put, bytes: Number.NaN },
     { key: 'namespace_page', op: `namespace list page (${CONFIG_VALUES} values)`, cost: nsList, bytes: nsBytes },
     { key: 'join_event', op: 'event service.join (JSON)', cost: { serverUs: Number.NaN, etcdUs: Number.NaN }, bytes: ev.join },
