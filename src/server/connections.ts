@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Logger } from '../observability/logger.js';
@@ -68,6 +68,11 @@ const OVER_CLIENT_CAP: RawFault = {
   details: 'This client address has too many open connections to the server; reuse or close some.',
 };
 
+/** Responses in progress, per connection (pipelining may hold several). */
+const replying = new WeakMap<Socket, ServerResponse[]>();
+/** What to do with a connection once its last reply is out. */
+const afterReplies = new WeakMap<Socket, () => void>();
+
 /** How often a refusal is logged at most (an attack must not become a log flood). */
 const REFUSAL_LOG_EVERY_MS = 10_000;
 
@@ -95,6 +100,19 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   };
   // Node closes connections beyond maxConnections itself, before any of our code runs.
   server.on('drop', () => noteRefusal('total'));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const open = replying.get(socket);
+    if (open === undefined) replying.set(socket, [res]);
+    else open.push(res);
+    res.once('close', () => {
+      const left = replying.get(socket)?.filter((r) => r !== res) ?? [];
+      if (left.length > 0) return void replying.set(socket, left);
+      replying.delete(socket);
+      afterReplies.get(socket)?.();
+      afterReplies.delete(socket);
+    });
+  });
   server.on('connection', (socket: Socket) => {
     const addr = socket.remoteAddress ?? '';
     const open = (perClient.get(addr) ?? 0) + 1;
@@ -125,6 +143,18 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
 export function onClientError(err: Error & { code?: string }, socket: Socket, txnId: string): number {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
+    return 0;
+  }
+  // Bytes after a request still being answered (typically a body sent without Content-Length or
+  // Transfer-Encoding, which HTTP says is not there, so it reads as a next request): a fault now
+  // would reach the client as a second answer to one request. The reply goes out whole, and says
+  // `Connection: close` when it can still say so, so that the client does not send on this
+  // connection again; then it closes.
+  const open = replying.get(socket);
+  // A request timeout is about the request being read, which has no reply yet: it gets the fault.
+  if (open !== undefined && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
+    afterReplies.set(socket, () => socket.destroySoon());
     return 0;
   }
   const fault = faultForClientError(err.code);

@@ -87,6 +87,17 @@ describe('requests the HTTP parser refuses', () => {
   });
 });
 
+describe('bytes after a request still being answered', () => {
+  it('a body sent without Content-Length or Transfer-Encoding: one reply, saying Connection: close, then the socket closes', async () => {
+    // GET and DELETE bodies without framing are what Node's client sends for req.end(body) on those methods.
+    const text = await rawSocket(srv.port, 'DELETE /v1/ HTTP/1.1\r\nHost: x\r\nX-Project-Id: 123456\r\n\r\n"not a request"');
+    expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    const r = parse(text);
+    expect(r.status).toBe(405);
+    expect(r.headers.get('connection')).toBe('close');
+  });
+});
+
 describe("tenant ids '.' and '..'", () => {
   const req = (method: string, path: string, headers = ''): string =>
     `${method} ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n${headers}Content-Length: 0\r\n\r\n`;
