@@ -131,7 +131,7 @@ export class Agent {
     agent.maint.refreshMetrics();
     await agent.startMaterializer();
     await agent.workers.apply(manifest);
-    if (opts.watch !== false) agent.stopWatching = watchPaths(() => [opts.configPath, ...templatePaths(agent.manifest)], () => void agent.reload(), log);
+    if (opts.watch !== false) agent.stopWatching = watchPaths(() => [opts.configPath, ...templatePaths(agent.manifest)], () => void agent.reload({ watched: true }), log);
     log.info({ api: agent.api.url, registry: upstream.url, services: manifest.services.length, mode: manifest.agent.heartbeat }, 'agent started');
     return agent;
   }
@@ -178,14 +178,16 @@ export class Agent {
   /**
    * Re-reads the manifest: an invalid one changes nothing (its issues show in
    * /v1/status and a metric); a valid one is applied as a diff. Never rejects.
+   * `watched`: the file watcher saw the change, not an operator (SIGHUP,
+   * POST /v1/reload); then a manifest that removes every service is refused.
    */
-  async reload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
+  async reload(opts: { watched?: boolean } = {}): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
     // Renewed upstream TLS files (cert-manager, certbot) are picked up by a reload; a bad set keeps the previous one.
     await Promise.all([this.upstream.reloadTls?.(), this.workers.reloadTls()]).catch((err: unknown) =>
       this.opts.logger.error({ err }, 'upstream TLS files rejected; the previous ones stay'),
     );
     try {
-      return await this.applyReload();
+      return await this.applyReload(opts.watched === true);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.opts.logger.error({ err }, 'reload failed; keeping the running configuration');
@@ -194,7 +196,7 @@ export class Agent {
     }
   }
 
-  private async applyReload(): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
+  private async applyReload(watched: boolean): Promise<{ ok: boolean; issues: ManifestIssue[] }> {
     const log = this.opts.logger.child({ component: 'agent' });
     let issues: ManifestIssue[];
     let next: Manifest | null = null;
@@ -209,6 +211,13 @@ export class Agent {
     if (next && !next.upstream && this.manifest.upstream) {
       const file = next.sourceFiles[0] ?? this.opts.configPath;
       issues = [{ file, line: 1, column: 1, path: 'upstream', message: 'is required (the agent runs with one; a manifest without it is refused)' }];
+      next = null;
+    }
+    // A file cut short can still parse (cut after `agent:`, it has no services): from the watcher, a change that
+    // would deregister every service is taken as an edit gone wrong; an operator confirms it with SIGHUP or POST /v1/reload.
+    if (next && watched && next.services.length === 0 && this.manifest.services.length > 0) {
+      const file = next.sourceFiles[0] ?? this.opts.configPath;
+      issues = [{ file, line: 1, column: 1, path: 'services', message: `the change removes all ${this.manifest.services.length} services; apply it with SIGHUP or POST /v1/reload if that is meant` }];
       next = null;
     }
     if (!next) {

@@ -86,6 +86,23 @@ describe('reload: a bad edit changes nothing', () => {
     expect(await ids(t)).toEqual(['alpha', 'beta']);
   }, 40_000);
 
+  it('a file cut just before its services (it still parses) is refused from the watcher; SIGHUP applies it on purpose', async () => {
+    const t = `cut-${Date.now()}`;
+    const dir = await caseDir();
+    const config = join(dir, 'tether.yaml');
+    await writeFile(config, `${head(t, dir)}${services('alpha', 'beta')}`);
+    const { proc } = await start(config);
+    await expect.poll(() => ids(t), { timeout: 5000 }).toEqual(['alpha', 'beta']);
+
+    await writeFile(config, head(t, dir));
+    await proc.waitForLog((r) => String(r.msg).startsWith('manifest change rejected'), 8000);
+    expect(proc.log.join('\n')).toMatch(/removes all 2 services; apply it with SIGHUP/);
+    expect(await ids(t)).toEqual(['alpha', 'beta']);
+
+    proc.child.kill('SIGHUP');
+    await expect.poll(() => ids(t), { timeout: 8000 }).toEqual([]);
+  }, 30_000);
+
   it.each([300, 700])('applies a manifest written in two parts with a %i ms pause once, whole', async (pause) => {
     const t = `two-part-${pause}-${Date.now()}`;
     const dir = await caseDir();
