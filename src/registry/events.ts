@@ -19,7 +19,7 @@ const MAX_SHARED_READS = 10_000;
  * which is what lets followers long-poll without missing anything.
  */
 export class Events {
-  /** Reads in flight or (with a marker) done at `readAt`, by what they read, with the watched revision they were issued at. */
+  /** Reads in flight, and caught-up pages read with a marker at `readAt`, by what they read, with the watched revision they were issued at. */
   private readonly reading = new Map<string, { revision: number; page: Promise<Page<RegistryEvent>> }>();
   /** The newest watched revision a read was issued at: `reading` holds nothing older. */
   private readAt = 0;
@@ -126,9 +126,13 @@ export class Events {
     const forget = (): void => {
       if (this.reading.get(key)?.page === page) this.reading.delete(key);
     };
-    // Without a marker the page depends on the clock too (the last hour): shared while in flight only.
+    // Kept once read: only a caught-up page (the marker's own event at most), so
+    // the cache stays small. Without a marker the page depends on the clock
+    // too (the last hour): shared while in flight only.
     const page = this.read(tenant, account, marker, type, limit);
-    page.then(marker === null ? forget : undefined, forget);
+    page.then((p) => {
+      if (marker === null || p.values.length > 1 || p.metadata.next_marker !== null) forget();
+    }, forget);
     this.reading.set(key, { revision, page });
     return page;
   }

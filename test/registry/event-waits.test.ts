@@ -104,6 +104,10 @@ describe('shared reads', () => {
       expect(range).toHaveBeenCalledTimes(2);
       for (const p of pages) expect(p).toBe(pages[0]);
       expect(pages[0]!.values).toHaveLength(2);
+      // A page with news is not kept: the same call reads again.
+      await registry.listEvents('sharing', { marker });
+      await registry.listEvents('sharing', { marker });
+      expect(range).toHaveBeenCalledTimes(4);
     } finally {
       await registry.close();
     }
