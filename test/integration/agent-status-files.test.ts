@@ -1,9 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpRegistry } from '../../src/client/http-registry.js';
-import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
-import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { spawnTether, startRegistry, type Proc } from '../helpers/procs.js';
+import { useRegistry, metricValue } from '../helpers/agent-env.js';
 
 /**
  * Issue 18 item 5 for an agent with files and no services (review R18): it
@@ -12,21 +11,12 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
  * `full sync failed` warning comes once per outage, not at every retry.
  */
 
-let tmp: TempDir;
-let registry: RegistryProc;
-let client: HttpRegistry;
+const env = useRegistry('agent-status-files');
+const { procs } = env;
 let agent: Proc | undefined;
 
-beforeAll(async () => {
-  tmp = await createTempDir('agent-status-files');
-  registry = await startRegistry(join(tmp.path, 'registry'));
-  client = new HttpRegistry({ url: registry.url });
-});
 afterAll(async () => {
   await agent?.stop('SIGKILL');
-  await client.close();
-  await registry.stop('SIGKILL');
-  await tmp.remove();
 });
 
 interface Status {
@@ -34,22 +24,16 @@ interface Status {
   files: Array<{ ok: boolean | null; stale: { since: number } | null }>;
 }
 
-async function metric(api: string, name: string): Promise<number> {
-  const text = await (await fetch(`${api}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').pop()) : NaN;
-}
-
 describe('status tells the truth with files only', () => {
   it('a registry outage shows in upstream.lastError and one warning; recovery clears it', async () => {
     const t = `status-files-${Date.now()}`;
-    await client.setConfig(t, '/app/level', { value: 'info' });
-    const dir = join(tmp.path, 'case');
+    await env.client.setConfig(t, '/app/level', { value: 'info' });
+    const dir = join(env.tmp.path, 'case');
     await mkdir(dir, { recursive: true });
     const config = join(dir, 'tether.yaml');
     await writeFile(
       config,
-      `upstream:\n  url: ${registry.url}/v1.0/${t}\n  timeout: 1s\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
+      `upstream:\n  url: ${env.registry.url}/v1.0/${t}\n  timeout: 1s\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
         `files:\n  - path: ${dir}/level\n    from: { key: /app/level }\n`,
     );
     agent = spawnTether(['agent', '--config', config]);
@@ -58,16 +42,16 @@ describe('status tells the truth with files only', () => {
     await expect.poll(() => readFile(join(dir, 'level'), 'utf8').catch(() => null), { timeout: 5000 }).toBe('info');
     expect((await status()).upstream.lastError).toBeNull();
 
-    const port = registry.port;
-    await registry.stop();
+    const port = env.registry.port;
+    await env.registry.stop();
     await expect.poll(async () => (await status()).upstream.lastError?.message, { timeout: 15_000 }).toMatch(/unreachable|fault|error/i);
     expect((await status()).files[0]).toMatchObject({ ok: false, stale: { since: expect.any(Number) } });
     await expect.poll(() => agent?.log.filter((l) => l.includes('registry unreachable or failing')).length, { timeout: 5000 }).toBe(1);
     // Several failed full syncs (backoff from 250 ms), one warning line of the files' own for the outage.
-    await expect.poll(() => metric(api, 'tether_upstream_errors_total{op="sync"}'), { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => metricValue(api, 'tether_upstream_errors_total{op="sync"}'), { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
     expect(agent.log.filter((l) => l.includes('full sync failed') && l.includes('"level":"warn"')).length).toBe(1);
 
-    registry = await startRegistry(join(tmp.path, 'registry'), port);
+    env.registry = await startRegistry(join(env.tmp.path, 'registry'), port);
     await expect.poll(async () => (await status()).upstream.lastError, { timeout: 30_000 }).toBeNull();
     await expect.poll(async () => (await status()).files[0], { timeout: 5000 }).toMatchObject({ ok: true, stale: null });
   }, 90_000);

@@ -1,9 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpRegistry } from '../../src/client/http-registry.js';
-import { spawnTether, startRegistry, startTarget, type Proc, type RegistryProc, type Target } from '../helpers/procs.js';
-import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { spawnTether, startTarget, type Proc, type Target } from '../helpers/procs.js';
+import { useRegistry } from '../helpers/agent-env.js';
 
 /**
  * Issue 18 item 9, end to end (real registry, real agent, a real HTTP probe
@@ -12,25 +11,12 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
  * critical verdict, and registered again when it passes again.
  */
 
-let tmp: TempDir;
-let registry: RegistryProc;
-let client: HttpRegistry;
-const procs: Proc[] = [];
+const env = useRegistry('critical');
+const { procs } = env;
 const targets: Target[] = [];
 
-beforeAll(async () => {
-  tmp = await createTempDir('critical');
-  registry = await startRegistry(join(tmp.path, 'registry'));
-  client = new HttpRegistry({ url: registry.url });
-});
 afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
   await Promise.all(targets.splice(0).map((t) => t.close()));
-});
-afterAll(async () => {
-  await client.close();
-  await registry.stop();
-  await tmp.remove();
 });
 
 interface Status {
@@ -41,12 +27,12 @@ async function setup(name: string, after: string): Promise<{ t: string; target: 
   const t = `${name}-${Date.now()}`;
   const target = await startTarget(true);
   targets.push(target);
-  const dir = join(tmp.path, t);
+  const dir = join(env.tmp.path, t);
   await mkdir(dir, { recursive: true });
   const config = join(dir, 'tether.yaml');
   await writeFile(
     config,
-    `upstream:\n  url: ${registry.url}/v1.0/${t}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
+    `upstream:\n  url: ${env.registry.url}/v1.0/${t}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
       `services:\n  - id: web\n    on_unhealthy: keep\n    deregister_critical_after: ${after}\n` +
       `    check: { http: ${target.url}, interval: 100ms, timeout: 1s, fall: 1, rise: 1 }\n`,
   );
@@ -56,7 +42,7 @@ async function setup(name: string, after: string): Promise<{ t: string; target: 
   return { t, target, proc, api };
 }
 
-const web = async (t: string) => (await client.listServices(t)).values.find((s) => s.id === 'web') ?? null;
+const web = async (t: string) => (await env.client.listServices(t)).values.find((s) => s.id === 'web') ?? null;
 const statusOf = async (api: string) => ((await (await fetch(`${api}/v1/status`)).json()) as Status).services[0];
 
 describe('deregister_critical_after', () => {

@@ -1,9 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpRegistry } from '../../src/client/http-registry.js';
-import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
-import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { spawnTether, type Proc } from '../helpers/procs.js';
+import { useRegistry } from '../helpers/agent-env.js';
 
 /**
  * Issue 18 item 8, end to end (real registry, real agent, real files):
@@ -12,24 +11,9 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
  * metric and a warning, and renders the list again once it meets the floor.
  */
 
-let tmp: TempDir;
-let registry: RegistryProc;
-let client: HttpRegistry;
-const procs: Proc[] = [];
+const env = useRegistry('floors');
+const { procs } = env;
 
-beforeAll(async () => {
-  tmp = await createTempDir('floors');
-  registry = await startRegistry(join(tmp.path, 'registry'));
-  client = new HttpRegistry({ url: registry.url });
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
-});
-afterAll(async () => {
-  await client.close();
-  await registry.stop();
-  await tmp.remove();
-});
 
 interface FloorStatus {
   source: string;
@@ -45,7 +29,7 @@ interface Status {
   files: Array<{ path: string; ok: boolean | null; floor: { state: 'ok' | 'held'; sources: FloorStatus[] } | null }>;
 }
 
-const add = (t: string, id: string, tag: string, timeout = 120) => client.createService(t, { id, tags: [tag], metadata: {}, heartbeat_timeout: timeout });
+const add = (t: string, id: string, tag: string, timeout = 120) => env.client.createService(t, { id, tags: [tag], metadata: {}, heartbeat_timeout: timeout });
 const listed = async (file: string): Promise<string[] | null> => {
   try {
     return (JSON.parse(await readFile(file, 'utf8')) as Array<{ id: string }>).map((s) => s.id);
@@ -59,7 +43,7 @@ async function start(t: string, dir: string, floor: string, extra = ''): Promise
   const config = join(dir, 'tether.yaml');
   await writeFile(
     config,
-    `upstream:\n  url: ${registry.url}/v1.0/${t}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
+    `upstream:\n  url: ${env.registry.url}/v1.0/${t}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
       `files:\n  - path: ${file}\n    from: { services: { tag: web, floor: ${floor} } }\n${extra}`,
   );
   const proc = spawnTether(['agent', '--config', config]);
@@ -79,7 +63,7 @@ describe('service-list floors', () => {
   it('a wipe arriving as a stream of removals is held against the list it started from (file, status, metric, one warning), then released', async () => {
     const t = `floor-wipe-${Date.now()}`;
     for (const id of ['web-1', 'web-2', 'web-3', 'web-4']) await add(t, id, 'web');
-    const dir = join(tmp.path, t);
+    const dir = join(env.tmp.path, t);
     await mkdir(dir, { recursive: true });
     const { proc, api, file } = await start(t, dir, '{ min: 2, percent: 60 }');
     await expect.poll(() => listed(file), { timeout: 8000 }).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
@@ -90,7 +74,7 @@ describe('service-list floors', () => {
 
     // A wipe: three of four removed one after another (each its own event). 3 of 4 passes 60 %;
     // 2 (or 1) fails it against 4, the list the wipe started from, not against the 3 just before.
-    for (const id of ['web-2', 'web-3', 'web-4']) await client.deleteService(t, id);
+    for (const id of ['web-2', 'web-3', 'web-4']) await env.client.deleteService(t, id);
     await expect.poll(async () => (await fileStatus(api))?.floor?.sources[0], { timeout: 5000 }).toMatchObject({ state: 'held', count: 1, reference: 4 });
     const kept = (await fileStatus(api))?.floor?.sources[0]?.kept as number;
     expect(kept).toBeGreaterThanOrEqual(3);
@@ -116,7 +100,7 @@ describe('service-list floors', () => {
     await add(t, 'web-a', 'web');
     await add(t, 'web-b', 'web');
     for (const id of ['web-c', 'web-d', 'web-e', 'web-f']) await add(t, id, 'web', 3);
-    const dir = join(tmp.path, t);
+    const dir = join(env.tmp.path, t);
     await mkdir(dir, { recursive: true });
     const { api, file } = await start(t, dir, '{ percent: 70 }');
     await expect.poll(async () => (await listed(file))?.length, { timeout: 8000 }).toBe(6);
@@ -134,7 +118,7 @@ describe('service-list floors', () => {
   it('at start, a list below min leaves the file on disk as it is (even with on_missing: delete); status says held', async () => {
     const t = `floor-start-${Date.now()}`;
     await add(t, 'web-1', 'web');
-    const dir = join(tmp.path, t);
+    const dir = join(env.tmp.path, t);
     await mkdir(dir, { recursive: true });
     const before = '[{"id":"web-1"},{"id":"web-2"},{"id":"web-3"}]\n';
     await writeFile(join(dir, 'web.json'), before);
@@ -149,7 +133,7 @@ describe('service-list floors', () => {
   it('a restart measures percent against the size its previous run saved: a list wiped meanwhile leaves the file as it was', async () => {
     const t = `floor-restart-${Date.now()}`;
     for (const id of ['web-1', 'web-2', 'web-3', 'web-4']) await add(t, id, 'web');
-    const dir = join(tmp.path, t);
+    const dir = join(env.tmp.path, t);
     await mkdir(dir, { recursive: true });
     const first = await start(t, dir, '{ percent: 50 }');
     await expect.poll(() => listed(first.file), { timeout: 8000 }).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
@@ -159,7 +143,7 @@ describe('service-list floors', () => {
     expect((await first.proc.stop('SIGTERM')).code).toBe(0);
     const before = await readFile(first.file, 'utf8');
 
-    for (const id of ['web-2', 'web-3', 'web-4']) await client.deleteService(t, id);
+    for (const id of ['web-2', 'web-3', 'web-4']) await env.client.deleteService(t, id);
     const { api, file } = await start(t, dir, '{ percent: 50 }');
     await expect.poll(async () => (await fileStatus(api))?.floor?.sources[0], { timeout: 8000 }).toMatchObject({ state: 'held', count: 1, kept: 4, reference: 4 });
     expect(await readFile(file, 'utf8')).toBe(before);
@@ -170,7 +154,7 @@ describe('service-list floors', () => {
   }, 40_000);
 
   it('validate reports a floor without min or percent, and out-of-range values, at file:line:column', async () => {
-    const dir = join(tmp.path, 'validate');
+    const dir = join(env.tmp.path, 'validate');
     await mkdir(dir, { recursive: true });
     const config = join(dir, 'tether.yaml');
     await writeFile(

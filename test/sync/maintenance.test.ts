@@ -1,9 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpRegistry } from '../../src/client/http-registry.js';
-import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
-import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { spawnTether, type Proc } from '../helpers/procs.js';
+import { useRegistry, metricValue } from '../helpers/agent-env.js';
 
 /**
  * Issue 18 item 10, end to end (real registry, real agent processes, the
@@ -12,27 +11,12 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
  * disabled.
  */
 
-let tmp: TempDir;
-let registry: RegistryProc;
-let client: HttpRegistry;
-const procs: Proc[] = [];
+const env = useRegistry('maint');
+const { procs } = env;
 let seq = 0;
 
-beforeAll(async () => {
-  tmp = await createTempDir('maint');
-  registry = await startRegistry(join(tmp.path, 'registry'));
-  client = new HttpRegistry({ url: registry.url });
-});
-afterEach(async () => {
-  await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
-});
-afterAll(async () => {
-  await client.close();
-  await registry.stop();
-  await tmp.remove();
-});
 
-const ids = async (tenant: string) => (await client.listServices(tenant)).values.map((s) => s.id).sort();
+const ids = async (tenant: string) => (await env.client.listServices(tenant)).values.map((s) => s.id).sort();
 
 interface Entry {
   reason: string | null;
@@ -45,14 +29,14 @@ interface Status {
 }
 
 async function caseDir(): Promise<string> {
-  const dir = join(tmp.path, `case-${++seq}`);
+  const dir = join(env.tmp.path, `case-${++seq}`);
   await mkdir(dir, { recursive: true });
   return dir;
 }
 
 function manifest(tenant: string, dir: string, names: string[]): string {
   return (
-    `upstream:\n  url: ${registry.url}/v1.0/${tenant}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
+    `upstream:\n  url: ${env.registry.url}/v1.0/${tenant}\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${dir}/state\n` +
     `services:\n${names.map((n) => `  - id: ${n}\n`).join('')}`
   );
 }
@@ -76,12 +60,6 @@ async function maintWith(env: Record<string, string>, api: string, ...args: stri
 
 const status = async (api: string) => (await (await fetch(`${api}/v1/status`)).json()) as Status;
 
-async function metric(api: string, line: string): Promise<number> {
-  const text = await (await fetch(`${api}/metrics`)).text();
-  const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-  return found ? Number(found.split(' ').pop()) : NaN;
-}
-
 describe('tether maint: one service', () => {
   it('leaves discovery at once, stays out across a reload and a restart (never registered meanwhile), and comes back on disable', async () => {
     const t = `maint-one-${Date.now()}`;
@@ -99,8 +77,8 @@ describe('tether maint: one service', () => {
     expect(s.maintenance.agent).toBeNull();
     expect(s.services.find((x) => x.id === 'beta')).toMatchObject({ registered: false, maintenance: { reason: 'disk swap' } });
     expect(s.services.find((x) => x.id === 'alpha')).toMatchObject({ registered: true, maintenance: null });
-    expect(await metric(api, 'tether_service_maintenance{service="beta"}')).toBe(1);
-    expect(await metric(api, 'tether_service_maintenance{service="alpha"}')).toBe(0);
+    expect(await metricValue(api, 'tether_service_maintenance{service="beta"}')).toBe(1);
+    expect(await metricValue(api, 'tether_service_maintenance{service="alpha"}')).toBe(0);
     await proc.waitForLog((r) => r.msg === 'maintenance enabled; out of discovery' && r.service === 'beta' && r.reason === 'disk swap');
     // On disk, in the state dir.
     expect(JSON.parse(await readFile(join(dir, 'state', 'maintenance.json'), 'utf8'))).toMatchObject({ agent: null, services: { beta: { reason: 'disk swap' } } });
@@ -123,7 +101,7 @@ describe('tether maint: one service', () => {
     expect(off).toMatchObject({ code: 0, stdout: 'service beta: maintenance disabled\n' });
     await expect.poll(() => ids(t), { timeout: 5000 }).toEqual(['alpha', 'beta', 'gamma']);
     expect((await status(api)).maintenance.services).toEqual({});
-    expect(await metric(api, 'tether_service_maintenance{service="beta"}')).toBe(0);
+    expect(await metricValue(api, 'tether_service_maintenance{service="beta"}')).toBe(0);
     // Disabling again changes nothing and says so.
     expect((await maint(api, 'disable', '--service', 'beta')).stdout).toBe('service beta: maintenance disabled (already so)\n');
   }, 60_000);
@@ -189,7 +167,7 @@ describe('tether maint: the whole agent', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ changed: true, agent: { reason: 'kernel upgrade' } });
     await expect.poll(() => ids(t), { timeout: 5000 }).toEqual([]);
-    expect(await metric(api, 'tether_agent_maintenance')).toBe(1);
+    expect(await metricValue(api, 'tether_agent_maintenance')).toBe(1);
 
     await proc.stop('SIGKILL');
     ({ proc, api } = await start(config));
@@ -200,7 +178,7 @@ describe('tether maint: the whole agent', () => {
 
     expect((await maint(api, 'disable')).code).toBe(0);
     await expect.poll(() => ids(t), { timeout: 5000 }).toEqual(['alpha', 'beta']);
-    expect(await metric(api, 'tether_agent_maintenance')).toBe(0);
+    expect(await metricValue(api, 'tether_agent_maintenance')).toBe(0);
   }, 40_000);
 
   it('an unreadable state file fails safe: agent-wide maintenance saying why, until disabled', async () => {
