@@ -141,7 +141,9 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
  * the same cases.) Returns the status written, 0 when the socket was only closed.
  */
 export function onClientError(err: Error & { code?: string }, socket: Socket, txnId: string): number {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A TLS handshake that failed or timed out has no channel to carry a fault (a write there never
+  // completes, and the socket would be held for good): close it.
+  if (err.code === 'ECONNRESET' || !socket.writable || err.code?.startsWith('ERR_TLS_') === true || err.code?.startsWith('ERR_SSL_') === true) {
     socket.destroy();
     return 0;
   }

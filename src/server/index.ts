@@ -116,7 +116,8 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
   const server =
     opts.tls === undefined
       ? createServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>(serverOpts, handler)
-      : createHttpsServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>({ ...serverOpts, ...opts.tls }, handler);
+      : // A client that never completes its handshake is dropped as soon as one that never sends its head.
+        createHttpsServer<typeof ApiRequest, typeof ServerResponse<ApiRequest>>({ ...serverOpts, handshakeTimeout: limits.headersTimeoutMs, ...opts.tls }, handler);
   server.on('checkContinue', (req: ApiRequest, res: ApiResponse) => onRequest(state, req, res, true));
   server.keepAliveTimeout = KEEP_ALIVE_MS;
   // Node times a request head from its first byte, so an idle keep-alive socket is not cut by headersTimeout.

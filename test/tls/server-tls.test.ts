@@ -1,5 +1,6 @@
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createConnection } from 'node:net';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
@@ -177,6 +178,24 @@ describe('HTTPS server (--tls-cert, --tls-key)', () => {
     // No key material ever reaches the log.
     expect(plain.log.join('\n')).not.toMatch(/PRIVATE KEY|BEGIN/);
   });
+});
+
+describe('slow handshakes', () => {
+  it('a connection that never starts its TLS handshake is closed by the server at the header timeout', async () => {
+    const quick = await startRegistry(join(dir.path, 'data3'), 0, ['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--header-timeout', '1s']);
+    procs.push(quick);
+    const { port } = new URL(quick.url);
+    const started = Date.now();
+    const closedAfter = await Promise.all(
+      Array.from({ length: 5 }, () => new Promise<number>((resolve, reject) => {
+        const sock = createConnection({ host: '127.0.0.1', port: Number(port) });
+        sock.on('error', () => {});
+        sock.on('close', () => resolve(Date.now() - started));
+        setTimeout(() => reject(new Error('the server still holds a silent connection after 10 s')), 10_000).unref();
+      })),
+    );
+    for (const ms of closedAfter) expect(ms).toBeLessThan(10_000);
+  }, 30_000);
 });
 
 describe('client certificates (--tls-client-ca)', () => {
