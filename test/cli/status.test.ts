@@ -35,7 +35,7 @@ describe('tether status', () => {
         `services:\n  - id: st-static\n  - id: st-ttl\n    on_unhealthy: keep\n    check: { ttl: 30s }\n` +
         `files:\n  - path: ${dir}/greeting.txt\n    from: { key: /status/greeting }\n`,
     );
-    const dev = spawn(process.execPath, [main, 'dev', '--config', config, '--seed', '/status/greeting=hi', '--log-format', 'json'], {
+    const dev = spawn(process.execPath, [main, 'dev', '--config', config, '--seed', '/status/greeting=hi-seeded-value', '--log-format', 'json'], {
       env: { PATH: process.env.PATH ?? '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -68,6 +68,9 @@ describe('tether status', () => {
         ['st-ttl', 'unhealthy'],
       ]);
       expect(doc.files).toEqual([expect.objectContaining({ path: `${dir}/greeting.txt`, ok: true })]);
+      // The seed is logged by key: a value may be a secret, and no log line carries one.
+      expect(log).toContain('seeded a configuration value');
+      expect(log).not.toContain('hi-seeded-value');
     } finally {
       dev.kill('SIGTERM');
     }

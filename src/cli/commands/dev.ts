@@ -143,6 +143,7 @@ async function seed(registry: RegistryService, tenant: string, seeds: Array<[str
       if (!isFault(err, 'notFoundError')) throw err;
     }
     await registry.setConfig(tenant, key, { value });
-    log.info({ key, value }, 'seeded a configuration value');
+    // The key only: a seeded value may be a secret (a key under a secret prefix), and logs never carry values.
+    log.info({ key }, 'seeded a configuration value');
   }
 }
