@@ -154,7 +154,8 @@ export function onClientError(err: Error & { code?: string }, socket: Socket, tx
   // connection again; then it closes.
   const open = replying.get(socket);
   // A request timeout is about the request being read, which has no reply yet: it gets the fault.
-  if (open !== undefined && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+  // A peer that stopped sending (EOF mid-body) will not finish its request: that reply never comes.
+  if (open !== undefined && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && socket.readable && !socket.readableEnded) {
     for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
     afterReplies.set(socket, () => socket.destroySoon());
     return 0;
