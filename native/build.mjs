@@ -16,8 +16,8 @@
  * The addon uses Node-API alone, so one build loads on every Node since 20.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -40,11 +40,22 @@ function stale() {
   return ['reaper.c', 'binding.gyp'].some((f) => statSync(join(here, f)).mtimeMs > built);
 }
 
-/** node-gyp's script: npm's lifecycle variable, else the copy inside the npm that runs beside this Node. */
+/** node-gyp's script: npm's lifecycle variable, else the copy inside the npm beside this Node or on the PATH. */
 function nodeGyp() {
   const fromNpm = process.env.npm_config_node_gyp;
   if (fromNpm && existsSync(fromNpm)) return fromNpm;
   const candidates = [join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
+  // The npm on the PATH may belong to another Node than this one (a Node from the npm registry
+  // carries no npm): its package is where its `npm` command really lives (bin/npm-cli.js).
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const npm = join(dir, 'npm');
+    if (!existsSync(npm)) continue;
+    try {
+      candidates.push(join(dirname(dirname(realpathSync(npm))), 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+    } catch {
+      // a dangling link: the next PATH entry
+    }
+  }
   try {
     const root = execFileSync('npm', ['root', '-g'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     candidates.push(join(root, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
