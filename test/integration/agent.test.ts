@@ -179,16 +179,16 @@ describe('tether agent', () => {
     expect(timeouts.map((e) => (e.payload as { id: string }).id)).toEqual(['doomed']);
   });
 
-  it('applies manifest edits as a diff and rejects an invalid edit without changing anything', async () => {
+  it('applies manifest edits as a diff and rejects an invalid edit without changing anything', { timeout: 60_000 }, async () => {
     const tenant = `${TENANT}-reload`;
     const path = await writeManifest('reload.yaml', `${header(tenant)}  - id: keep-me\n  - id: drop-me\n`);
     const { api } = await startAgent(path);
-    await timeUntil(async () => (await registeredIds(tenant)).join() === 'drop-me,keep-me', 5000);
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'drop-me,keep-me', 15_000);
     const before = (await client.listEvents(tenant)).values;
     const marker = (before[before.length - 1] as RegistryEvent).id;
 
     await writeFile(path, `${header(tenant)}  - id: keep-me\n  - id: new-one\n`);
-    await timeUntil(async () => (await registeredIds(tenant)).join() === 'keep-me,new-one', 5000);
+    await timeUntil(async () => (await registeredIds(tenant)).join() === 'keep-me,new-one', 15_000);
     const after = (await client.listEvents(tenant, { marker })).values.filter((e) => e.id !== marker);
     const touched = after.map((e) => `${e.type}:${(e.payload as { id: string }).id}`).sort();
     expect(touched).toEqual(['service.join:new-one', 'service.remove:drop-me']);
@@ -197,7 +197,7 @@ describe('tether agent', () => {
     await writeFile(path, `${header(tenant)}  - id: keep-me\n    bogus: 1\n  - id: new-one\n`);
     await expect
       .poll(async () => ((await (await fetch(`${api}/v1/status`)).json()) as { manifest: { issues: Array<{ line: number; column: number; message: string }> } }).manifest.issues, {
-        timeout: 5000,
+        timeout: 15_000,
       })
       .toEqual([expect.objectContaining({ line: 8, column: 5, message: 'unknown key "bogus"' })]);
     const metrics = await (await fetch(`${api}/metrics`)).text();
