@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnTether, type Proc } from '../helpers/procs.js';
+import type { FloorStatus } from '../../src/materialize/floor.js';
 import { useRegistry } from '../helpers/agent-env.js';
 
 /**
@@ -15,16 +16,6 @@ const env = useRegistry('floors');
 const { procs } = env;
 
 
-interface FloorStatus {
-  source: string;
-  state: 'ok' | 'held';
-  count: number;
-  kept: number | null;
-  reference: number | null;
-  min: number | null;
-  percent: number | null;
-  since: number | null;
-}
 interface Status {
   files: Array<{ path: string; ok: boolean | null; floor: { state: 'ok' | 'held'; sources: FloorStatus[] } | null }>;
 }
