@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { describeExit, runProcess } from '../lib/process.js';
+import { inheritedEnv } from '../lib/child-env.js';
 import type { FileSpec } from '../manifest/model.js';
 
 /**
@@ -51,7 +52,7 @@ async function runCheckOn(argv: string[], path: string, content: string): Promis
   try {
     const staged = join(dir, basename(path));
     await writeFile(staged, content);
-    const env = { ...process.env, TETHER_STAGED_PATH: staged };
+    const env = { ...inheritedEnv(), TETHER_STAGED_PATH: staged };
     try {
       const r = await runProcess({ argv, env, timeoutMs: CHECK_TIMEOUT_MS, keep: 'tail' });
       const ok = r.code === 0 && !r.timedOut;

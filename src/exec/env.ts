@@ -1,3 +1,4 @@
+import { inheritedEnv } from '../lib/child-env.js';
 import type { ExecEnvSource, SourceSpec } from '../manifest/model.js';
 import type { SourceData } from '../materialize/data.js';
 
@@ -17,12 +18,12 @@ export function envSourceSpec(s: ExecEnvSource): SourceSpec {
 }
 
 /**
- * The child's environment: tether's own, then the configuration variables in
+ * The child's environment: tether's own minus the agent's secrets (child-env.ts), then the configuration variables in
  * manifest order (a later source wins). A missing key sets no variable. The
  * values go straight into the environment block: never through a shell.
  */
 export function buildEnv(base: NodeJS.ProcessEnv, sources: readonly ExecEnvSource[], data: SourceData): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
+  const env = inheritedEnv(base);
   for (const s of sources) {
     const d = data.data(envSourceSpec(s));
     if (d?.kind === 'key' && s.kind === 'key') env[s.name] = d.value;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { inheritedEnv } from './child-env.js';
 
 /**
  * The only call of child_process in src/ (test/lib/one-spawner.test.ts holds
@@ -10,9 +11,13 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
  */
 const spawned = new Set<number>();
 
-/** child_process.spawn, with the pid listed while the process is ours to wait for. */
+/**
+ * child_process.spawn, with the pid listed while the process is ours to wait for.
+ * Without `options.env` the child inherits tether's environment minus the
+ * agent's secrets (child-env.ts); callers that pass an env build it from inheritedEnv().
+ */
 export function spawnListed(file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
-  const child = spawn(file, args, options);
+  const child = spawn(file, args, { ...options, env: options.env ?? inheritedEnv() });
   const pid = child.pid;
   // Listed synchronously, before any SIGCHLD handler can run: JavaScript runs to completion.
   if (pid !== undefined) {

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { TetherError } from './errors.js';
 import { spawnListed } from './process-spawn.js';
+import { inheritedEnv } from './child-env.js';
 
 /**
  * The long-lived mode of the process runner (process.ts runs a command once,
@@ -51,7 +52,7 @@ export interface ProcessHandle {
 export function startProcess(opts: StartOptions): Promise<ProcessHandle> {
   const [file, ...args] = opts.argv;
   if (file === undefined || file === '') return Promise.reject(new TetherError('process.invalid', 'the command is empty'));
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? inheritedEnv();
   const nul = nulByteIn(opts.argv, env);
   if (nul !== null) return Promise.reject(new TetherError('process.invalid', `cannot start ${file}: ${nul} holds a NUL byte`));
   let child: ChildProcess;

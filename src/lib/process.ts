@@ -5,6 +5,7 @@ import { TetherError } from './errors.js';
 import { OutputCapture } from './output-capture.js';
 import { trackGroup, untrackGroup } from './process-groups.js';
 import { spawnListed } from './process-spawn.js';
+import { inheritedEnv } from './child-env.js';
 
 export { startProcess, type ProcessExit, type ProcessHandle, type StartOptions } from './process-start.js';
 
@@ -112,7 +113,7 @@ class GroupRun {
     const { opts } = this;
     const stdin = opts.stdin === undefined ? 'ignore' : 'pipe';
     // detached: the child calls setsid(), so its pid is also its process group id.
-    this.child = spawnListed(this.file, this.args, { detached: true, cwd: opts.cwd, env: opts.env ?? process.env, stdio: [stdin, 'pipe', 'pipe'] });
+    this.child = spawnListed(this.file, this.args, { detached: true, cwd: opts.cwd, env: opts.env ?? inheritedEnv(), stdio: [stdin, 'pipe', 'pipe'] });
     // Killed with the agent, whatever way it ends, while the leader runs (process-groups.ts).
     if (this.child.pid !== undefined) trackGroup(this.child.pid);
     this.capture.read(this.child.stdout as Readable);

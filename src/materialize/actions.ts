@@ -7,6 +7,7 @@ import type { ActionSpec } from '../manifest/model.js';
 import { describeError, OUTPUT_LIMIT_BYTES, runAttempt, truncateOutput, type Verdict } from '../probes/attempt.js';
 import { commandVerdict } from '../probes/exec.js';
 import { queueOnce, type QueuePoster } from '../workers/queue-action.js';
+import { inheritedEnv } from '../lib/child-env.js';
 
 /**
  * Reload actions: what runs when a file's bytes change or a hook fires.
@@ -52,7 +53,7 @@ export function runAction(spec: ActionSpec, opts: RunActionOptions = {}): Promis
     case 'signal':
       return runAttempt(caller, SIGNAL_TIMEOUT_MS, () => signalOnce(spec));
     case 'exec': {
-      const env = { ...process.env, ...opts.env };
+      const env = { ...inheritedEnv(), ...opts.env };
       return runAttempt(caller, spec.timeoutMs, (s) => execOnce(spec, opts.input, env, s));
     }
     case 'http':

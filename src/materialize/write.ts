@@ -4,6 +4,7 @@ import { chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, 
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
 import { describeExit, runProcess, type RunResult } from '../lib/process.js';
+import { inheritedEnv } from '../lib/child-env.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
@@ -298,7 +299,7 @@ async function runCheck(argv: string[], staged: string, path: string, timeoutMs:
   const what = `check ${argv[0] ?? ''} for ${path}`;
   let result: RunResult;
   try {
-    const env = { ...process.env, TETHER_STAGED_PATH: staged };
+    const env = { ...inheritedEnv(), TETHER_STAGED_PATH: staged };
     result = await runProcess({ argv, env, timeoutMs, signal, keep: 'tail', outputLimit: CHECK_OUTPUT_TAIL_BYTES });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;

@@ -36,6 +36,19 @@ describe('tether exec: start', () => {
     await expect.poll(() => proc2.stdout(), POLL).toContain(`FILE ${join(dir, 'main.conf')}=port=8080`);
   });
 
+  it('does not hand the child the local API token it inherited; one the manifest names for it is given', async () => {
+    const t = 'exec-token';
+    await h.client.setConfig(t, '/app/token', { value: 'from-config' });
+    const { config } = await h.manifest(t, 'exec:\n  min_uptime: 0\n');
+    const proc = h.exec(config, [...APP, 'exit', '0'], { TETHER_AGENT_TOKEN: 'agent-s3cret', ODD: 'inherited' });
+    expect(await proc.exited).toEqual({ code: 0, signal: null });
+    expect(starts(proc.stdout())[0]?.env).toEqual({ ODD: 'inherited' });
+    const named = await h.manifest(t, 'exec:\n  min_uptime: 0\n  env:\n    - { key: /app/token, name: TETHER_AGENT_TOKEN }\n');
+    const proc2 = h.exec(named.config, [...APP, 'exit', '0'], { TETHER_AGENT_TOKEN: 'agent-s3cret' });
+    expect(await proc2.exited).toEqual({ code: 0, signal: null });
+    expect(starts(proc2.stdout())[0]?.env).toEqual({ TETHER_AGENT_TOKEN: 'from-config' });
+  });
+
   it('exits with the child\'s status, and with 128 + the signal\'s number when a signal killed it', async () => {
     const { config } = await h.manifest('exec-codes', 'exec:\n  min_uptime: 0\n');
     expect((await h.exec(config, [...APP, 'exit', '7']).exited).code).toBe(7);
