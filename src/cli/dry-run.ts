@@ -12,6 +12,10 @@ import type { FileSpec } from '../manifest/model.js';
  * bytes (as consul-template's -dry and confd's check_cmd): what the agent
  * would write, and whether the check would let it through. Nothing next to
  * the destination is touched: the check gets a copy in a private temp dir.
+ * A file that holds secret values (a source under a secret prefix) prints its
+ * diff without its lines: a template may transform a value (base64, JSON
+ * escapes) past any search for it, and the lines on disk may hold a former
+ * secret nobody can name any more.
  */
 
 export interface CheckReport {
@@ -26,14 +30,14 @@ export interface DryRunReport {
   path: string;
   /** `new`: no file on disk yet. */
   change: 'unchanged' | 'changed' | 'new';
-  /** Unified diff (file headers and hunks), empty when unchanged. */
+  /** Unified diff (file headers and hunks), empty when unchanged; only headers and line counts when the file holds secrets. */
   diff: string;
   check: CheckReport | null;
 }
 
 const CHECK_TIMEOUT_MS = 30_000;
 
-export async function dryRunFile(spec: FileSpec, content: string): Promise<DryRunReport> {
+export async function dryRunFile(spec: FileSpec, content: string, holdsSecrets = false): Promise<DryRunReport> {
   const current = await readFile(spec.path, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
   const change = current === null ? 'new' : current === content ? 'unchanged' : 'changed';
   const diff =
@@ -43,7 +47,27 @@ export async function dryRunFile(spec: FileSpec, content: string): Promise<DryRu
           headerOptions: FILE_HEADERS_ONLY,
         });
   const check = spec.check ? await runCheckOn(spec.check, spec.path, content) : null;
-  return { path: spec.path, change, diff, check };
+  return { path: spec.path, change, diff: holdsSecrets ? hideLines(diff) : diff, check };
+}
+
+/** The patch's file and hunk headers, each hunk's lines replaced by their counts. */
+export function hideLines(patch: string): string {
+  const out: string[] = [];
+  let removed = 0;
+  let added = 0;
+  const flush = () => {
+    if (removed + added > 0) out.push(`  (${removed} lines removed, ${added} added: hidden, the file holds secret values)`);
+    removed = added = 0;
+  };
+  for (const line of patch.split('\n')) {
+    if (line.startsWith('--- ') || line.startsWith('+++ ') || line.startsWith('@@ ') || line.startsWith('=')) {
+      flush();
+      out.push(line);
+    } else if (line.startsWith('-')) removed++;
+    else if (line.startsWith('+')) added++;
+  }
+  flush();
+  return `${out.join('\n')}\n`;
 }
 
 /** Runs `argv` with TETHER_STAGED_PATH naming a temp copy of `content` (same base name, for checks that look at it). */

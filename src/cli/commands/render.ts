@@ -64,7 +64,7 @@ export const renderCommand: Command = {
       const results: FileResult[] = [];
       for (const spec of manifest.files) {
         const { outcome, content } = await renderFile(spec, data, templates, log, { dryRun });
-        const result = await fileResult(spec, outcome, content, dryRun);
+        const result = await fileResult(spec, outcome, content, dryRun, spec.sources.some((s) => data.secret(s.source)));
         results.push(result);
         if (!values.json) printResult(result);
       }
@@ -79,11 +79,11 @@ export const renderCommand: Command = {
 /** One file's result: what happened (or, dry, would happen), with the diff and check of a dry run. */
 type FileResult = { path: string; outcome: string; error?: string } & Partial<Omit<DryRunReport, 'path'>>;
 
-async function fileResult(spec: FileSpec, outcome: RenderOutcome, content: string | null, dryRun: boolean): Promise<FileResult> {
+async function fileResult(spec: FileSpec, outcome: RenderOutcome, content: string | null, dryRun: boolean, holdsSecrets: boolean): Promise<FileResult> {
   if (outcome.kind === 'error') return { path: spec.path, outcome: 'error', error: outcome.message };
   if (!dryRun) return { path: spec.path, outcome: outcome.kind };
   if (content === null) return { path: spec.path, outcome: outcome.kind === 'deleted' ? 'would-delete' : outcome.kind };
-  const report = await dryRunFile(spec, content);
+  const report = await dryRunFile(spec, content, holdsSecrets);
   return { ...report, outcome: report.change === 'unchanged' ? 'unchanged' : 'would-write' };
 }
 
