@@ -209,7 +209,12 @@ export class Materializer {
       this.hooks.deliver(fresh);
     }
     this.hadMarker = true;
-    await this.marker.save(marker).catch((err: unknown) => this.opts.log.warn({ err: String(err) }, 'cannot save the events marker'));
+    // Not awaited: the feed re-arms its long-poll now; the marker is written a moment later, after the files (state.ts).
+    this.marker.saveSoon(marker, (err) => this.markerFailed(err));
+  }
+
+  private markerFailed(err: unknown): void {
+    this.opts.log.warn({ err: String(err) }, 'cannot save the events marker');
   }
 
   /** Renders one file after any render of it in progress (one at a time per file). */
@@ -336,6 +341,7 @@ export class Materializer {
     for (const m of this.files) this.opts.metrics.fileFloorHeld.remove({ file: m.spec.path });
     for (const m of this.files) m.quiet.cancel();
     await this.follower?.stop();
+    await this.marker.flush().catch((err: unknown) => this.markerFailed(err));
     await Promise.allSettled(this.loops);
     await Promise.allSettled(this.files.map((m) => m.rendering));
     await this.hooks?.close();

@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
 import { describeExit, runProcess, type RunResult } from '../lib/process.js';
 import { inheritedEnv } from '../lib/child-env.js';
 import type { Logger } from '../observability/logger.js';
+import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
 
 /**
  * What applications feel: a destination file is never empty, partial or
  * corrupt, whatever fails. Steps (STYLE habit 9): compare bytes, stage a temp
  * file next to the destination, fsync, set mode/owner, run the check, rename,
- * fsync the directory. Where rename cannot work (a bind-mounted single file, a
+ * fsync the directory. The old bytes are not read back when the destination
+ * is still the file this process last wrote and the new bytes differ from
+ * those (write-memo.ts): a change then costs what the write itself costs. Where rename cannot work (a bind-mounted single file, a
  * Kubernetes subPath: EBUSY or EXDEV) the bytes are written in place instead,
  * which is not atomic, and a warning says so once per path.
  */
@@ -66,9 +70,10 @@ export async function writeAtomically(path: string, content: string, opts: Write
   let staged: string | null = null;
   try {
     opts.signal?.throwIfAborted();
-    const dest = await resolveDestination(path);
-    const current = await readCurrent(dest);
-    if (current !== null && current.bytes.equals(bytes)) {
+    const { dest, st } = await locate(path);
+    const digest = digestOf(bytes);
+    const current = st !== null && knownToDiffer(dest, st, digest) ? attributesOf(dest, st) : await readCurrent(dest);
+    if (current !== null && current.bytes?.equals(bytes) === true) {
       // Same bytes, but someone chmod-ed or chown-ed the file: the manifest's mode and owner still hold (as consul-template does).
       await restoreAttributes(dest, current, opts);
       return UNCHANGED;
@@ -84,7 +89,7 @@ export async function writeAtomically(path: string, content: string, opts: Write
     await fill(handle.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), ids);
     if (opts.check) await runCheck(opts.check, staged, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal);
     opts.signal?.throwIfAborted();
-    const method = await replace(staged, dest, bytes, opts, ids);
+    const method = await replace(staged, dest, bytes, opts, ids, digest);
     if (method === 'rename') staged = null; // renamed away: nothing to clean up
     return { changed: true, method };
   } catch (err) {
@@ -102,21 +107,29 @@ export async function writeAtomically(path: string, content: string, opts: Write
  * a dangling link still names where to write. A missing path is itself.
  */
 async function resolveDestination(path: string): Promise<string> {
+  return (await locate(path)).dest;
+}
+
+/** resolveDestination, with the lstat of the path it found (null when it does not exist). */
+async function locate(path: string): Promise<{ dest: string; st: Stats | null }> {
   let current = resolve(path);
   for (let hops = 0; hops < 40; hops++) {
+    let st: Stats;
     try {
-      if (!(await lstat(current)).isSymbolicLink()) return current;
+      st = await lstat(current);
     } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return current;
+      if (errnoOf(err) === 'ENOENT') return { dest: current, st: null };
       throw err;
     }
+    if (!st.isSymbolicLink()) return { dest: current, st };
     current = resolve(dirname(current), await readlink(current));
   }
   throw Object.assign(new Error(`ELOOP: too many symbolic links, ${path}`), { code: 'ELOOP' });
 }
 
 interface Current {
-  bytes: Buffer;
+  /** null when not read: known to differ from the new bytes (write-memo.ts). */
+  bytes: Buffer | null;
   mode: number;
   uid: number;
   gid: number;
@@ -130,6 +143,12 @@ async function restoreAttributes(dest: string, current: Current, opts: WriteOpti
     current.mode = (await stat(dest)).mode & 0o7777;
   }
   if (opts.mode !== undefined && opts.mode !== null && opts.mode !== current.mode) await chmod(dest, opts.mode);
+}
+
+/** The destination's mode and owner from its lstat, without its bytes. */
+function attributesOf(dest: string, st: Stats): Current {
+  if (!st.isFile()) throw Object.assign(new Error(`EINVAL: destination is not a regular file, ${dest}`), { code: 'EINVAL' });
+  return { bytes: null, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 /** The destination's bytes, mode and owner, or null when absent. Never blocks on a FIFO. */
@@ -214,8 +233,12 @@ async function fill(file: FileHandle, bytes: Buffer, mode: number, ids: Ids | nu
   }
 }
 
-/** Renames `staged` over `dest`, or writes in place where rename cannot work. */
-async function replace(staged: string, dest: string, bytes: Buffer, opts: WriteOptions, ids: Ids | null): Promise<WriteResult['method']> {
+/**
+ * Renames `staged` over `dest`, or writes in place where rename cannot work.
+ * After a rename, notes the new file's identity (write-memo.ts), read while
+ * the directory is fsynced.
+ */
+async function replace(staged: string, dest: string, bytes: Buffer, opts: WriteOptions, ids: Ids | null, digest: string): Promise<WriteResult['method']> {
   try {
     await (opts.fsOps ?? defaultFsOps).rename(staged, dest);
   } catch (err) {
@@ -225,10 +248,13 @@ async function replace(staged: string, dest: string, bytes: Buffer, opts: WriteO
       warnedInPlace.add(dest);
       opts.log?.warn({ path: dest, code }, 'cannot rename over the destination (bind mount?); writing in place, readers may see a partial file');
     }
+    forget(dest);
     await writeInPlace(dest, bytes, opts.mode ?? null, ids);
     return 'in-place';
   }
-  await syncDirectory(dirname(dest));
+  const [, after] = await Promise.all([syncDirectory(dirname(dest)), lstat(dest).catch(() => null)]);
+  if (after !== null) remember(dest, digest, after);
+  else forget(dest);
   return 'rename';
 }
 
