@@ -118,7 +118,7 @@ export class SqliteStore implements Store {
     const limit = opts.limit !== undefined && opts.limit >= 1 ? Math.floor(opts.limit) : Infinity;
     if (start >= end) return { entries: [], revision: this.rev };
     try {
-      const rows = this.stmt.range.all(start, end, limit === Infinity ? -1 : limit);
+      const rows = this.stmt.range(limit).all(start, end);
       const mem = this.volatile.entriesIn(start, end, limit);
       return { entries: mergeSorted(rows, mem, limit), revision: this.rev };
     } catch (err) {
