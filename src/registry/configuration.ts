@@ -1,7 +1,8 @@
 import { appendEvents, ensureAccount, transact, unchanged, type Ctx } from './context.js';
 import { faults } from './faults.js';
 import { keys } from './keys.js';
-import { checkSecretPrefixesValue, isSecretKey, parseSecretPrefixes, SECRET_PREFIXES_KEY } from './secret-prefixes.js';
+import { checkSecretPrefixesValue, isSecretKey, mayHaveBeenSecret, parseSecretPrefixes, SECRET_PREFIXES_KEY, unmarkedBy, withUnmarked } from './secret-prefixes.js';
+import type { Compare, Entry, Op } from '../store/store.js';
 import { scan, toPage } from './paging.js';
 import type { ConfigListOptions, ConfigValue, Page } from './types.js';
 import { checkConfigIdParam, parseConfigBody, parseIdMarker, parseLimit } from './validate.js';
@@ -54,10 +55,11 @@ export class Configuration {
     const account = await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
     await transact(this.ctx, async () => {
-      // The value, the last event id and the secret prefixes in one read (one round trip on etcd).
-      const [entry, last, marker] = await this.ctx.store.getMany([key, keys.lastEvent(tenant), keys.config(tenant, SECRET_PREFIXES_KEY)]);
+      // The value, the last event id, the secret prefixes and the unmarked ones in one read (one round trip on etcd).
+      const [entry, last, marker, unmarked] = await this.ctx.store.getMany([key, keys.lastEvent(tenant), keys.config(tenant, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(tenant)]);
       if (entry?.value === value) return { result: undefined };
       const secret = isSecretKey(parseSecretPrefixes(marker?.value), id);
+      const oldValue = mayHaveBeenSecret(unmarked, id, entry) ? null : (entry?.value ?? null);
       if (!entry) {
         const count = await this.ctx.store.count(keys.configPrefix(tenant));
         const max = account.limits.configuration_value;
@@ -71,16 +73,17 @@ export class Configuration {
             type: 'configuration_value.update',
             payload: secret
               ? { old_value: null, new_value: null, configuration_value_id: id, secret: true }
-              : { old_value: entry?.value ?? null, new_value: value, configuration_value_id: id },
+              : { old_value: oldValue, new_value: value, configuration_value_id: id },
           },
         ],
         { entry: last },
       );
+      const unmark = id === SECRET_PREFIXES_KEY ? unmarkOps(tenant, entry?.value, value, unmarked) : NO_UNMARK;
       return {
         result: undefined,
         // The marker too: a value written while its key is being marked secret must not reach the feed.
-        compares: [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...ev.compares],
-        ops: [{ type: 'put', key, value }, ...ev.ops],
+        compares: [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...unmark.compares, ...ev.compares],
+        ops: [{ type: 'put', key, value }, ...unmark.ops, ...ev.ops],
       };
     });
   }
@@ -91,17 +94,29 @@ export class Configuration {
     await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
     await transact(this.ctx, async () => {
-      const [entry, marker] = await this.ctx.store.getMany([key, keys.config(tenant, SECRET_PREFIXES_KEY)]);
+      const [entry, marker, unmarked] = await this.ctx.store.getMany([key, keys.config(tenant, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(tenant)]);
       if (!entry) throw faults.notFound('ConfigurationValue', id);
       const secret = isSecretKey(parseSecretPrefixes(marker?.value), id);
+      const oldValue = mayHaveBeenSecret(unmarked, id, entry) ? null : entry.value;
       const ev = await appendEvents(this.ctx, tenant, [
         {
           type: 'configuration_value.remove',
-          payload: secret ? { old_value: null, configuration_value_id: id, secret: true } : { old_value: entry.value, configuration_value_id: id },
+          payload: secret ? { old_value: null, configuration_value_id: id, secret: true } : { old_value: oldValue, configuration_value_id: id },
         },
       ]);
-      const compares = [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...ev.compares];
-      return { result: undefined, compares, ops: [{ type: 'delete', key }, ...ev.ops] };
+      const unmark = id === SECRET_PREFIXES_KEY ? unmarkOps(tenant, entry.value, null, unmarked) : NO_UNMARK;
+      const compares = [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...unmark.compares, ...ev.compares];
+      return { result: undefined, compares, ops: [{ type: 'delete', key }, ...unmark.ops, ...ev.ops] };
     });
   }
+}
+
+const NO_UNMARK: { compares: Compare[]; ops: Op[] } = { compares: [], ops: [] };
+
+/** The write of the unmarked prefixes when a marker change removes some (see mayHaveBeenSecret). */
+function unmarkOps(tenant: string, oldMarker: string | undefined, newMarker: string | null, unmarked: Entry | undefined): { compares: Compare[]; ops: Op[] } {
+  const next = withUnmarked(unmarked?.value, unmarkedBy(oldMarker, newMarker));
+  if (next === null) return NO_UNMARK;
+  const key = keys.unmarkedSecrets(tenant);
+  return { compares: [unchanged(key, unmarked)], ops: [{ type: 'put', key, value: next }] };
 }

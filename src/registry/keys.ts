@@ -11,6 +11,7 @@ import { uuidSortKey } from './time-uuid.js';
  *   t/{t}/m/{id}     session heartbeat state             lease-bound
  *   t/{t}/c/{id}     configuration value (raw string)    durable
  *   t/{t}/l          id of the last committed event (the commit-order CAS point)
+ *   t/{t}/u          secret prefixes ever removed from the marker (secret-prefixes.ts)
  *   t/{t}/e/{ckey}   event, keyed by its commit id's sort key: commit order
  *   t/{t}/i/{ukey}   event id -> commit key, for events whose id is not their
  *                    commit id (service.timeout: id = expired token)
@@ -30,6 +31,7 @@ export const keys = {
   configPrefix: (t: string) => `t/${t}/c/`,
   config: (t: string, id: string) => `t/${t}/c/${id}`,
   lastEvent: (t: string) => `t/${t}/l`,
+  unmarkedSecrets: (t: string) => `t/${t}/u`,
   eventPrefix: (t: string) => `t/${t}/e/`,
   event: (t: string, commitId: string) => `t/${t}/e/${uuidSortKey(commitId)}`,
   eventIdPrefix: (t: string) => `t/${t}/i/`,

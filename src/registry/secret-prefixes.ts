@@ -48,3 +48,34 @@ export function isSecretKey(prefixes: readonly string[], id: string): boolean {
   for (const p of prefixes) if (id.startsWith(p)) return true;
   return false;
 }
+
+/**
+ * Unmarking: a value written while its key was secret must not reach the feed
+ * later as an event's `old_value` once the marker no longer covers it. The
+ * tenant keeps every prefix ever removed from the marker (keys.unmarkedSecrets,
+ * a JSON array), rewritten in the same transaction as the marker, so that key's
+ * revision is the last unmarking. A value last written before it under one of
+ * those prefixes may have been secret: its `old_value` is withheld. This
+ * over-withholds (a value written while its prefix was already unmarked,
+ * before a later unmarking) and never leaks.
+ */
+export function unmarkedBy(oldMarker: string | null | undefined, newMarker: string | null): string[] {
+  const kept = new Set(parseSecretPrefixes(newMarker));
+  return parseSecretPrefixes(oldMarker).filter((p) => !kept.has(p));
+}
+
+/** The unmarked-prefixes value after `removed` leave the marker, or null when nothing new was removed. */
+export function withUnmarked(history: string | null | undefined, removed: readonly string[]): string | null {
+  if (removed.length === 0) return null;
+  return JSON.stringify([...new Set([...parseSecretPrefixes(history), ...removed])].sort());
+}
+
+/** True when `previous` (the stored value of key `id`) may have been written while `id` was secret. */
+export function mayHaveBeenSecret(
+  history: { value: string; modRevision: number } | undefined,
+  id: string,
+  previous: { modRevision: number } | undefined,
+): boolean {
+  if (!history || !previous || previous.modRevision >= history.modRevision) return false;
+  return isSecretKey(parseSecretPrefixes(history.value), id);
+}

@@ -7,7 +7,8 @@ import { reg } from '../quota/wire.js';
 
 /**
  * Where a secret value could still slip out besides the events of a secret
- * key: `render --dry-run`'s diff. A real registry process and the CLI.
+ * key: `render --dry-run`'s diff, and the `old_value` of an event after the
+ * key stopped being secret. A real registry process and the CLI.
  */
 
 const SECRET = 'hunter2-Sup3rSecret';
@@ -67,5 +68,42 @@ describe('render --dry-run', () => {
     const files = JSON.parse(changed.out) as Array<{ path: string; outcome: string; change: string; diff: string }>;
     expect(files.find((f) => f.path === secretFile)).toMatchObject({ outcome: 'would-write', change: 'changed' });
     expect(files.find((f) => f.path === secretFile)?.diff).toContain('(2 lines removed, 2 added: hidden');
+  });
+});
+
+describe('unmarking a secret prefix', () => {
+  type Ev = { type: string; payload: Record<string, unknown> };
+  const eventsOf = async (t: string, id: string): Promise<{ text: string; values: Ev[] }> => {
+    const res = await reg(registry.url, 'GET', `/${t}/events`);
+    const values = (res.json() as { values: Ev[] }).values.filter((e) => e.payload.configuration_value_id === id);
+    return { text: res.text, values };
+  };
+
+  it('the next event of a value written while it was secret does not carry it as old_value (marker narrowed or deleted)', async () => {
+    const t = `unmark-${++seq}-${Date.now()}`;
+    const id = '/prod/vault/password';
+    expect((await setValue(t, MARKER, JSON.stringify(['/prod/vault/', '/other/']))).status).toBe(204);
+    expect((await setValue(t, id, SECRET)).status).toBe(204);
+    // Narrowed: /prod/vault/ is no longer secret. The update publishes the new value, not the former secret.
+    expect((await setValue(t, MARKER, JSON.stringify(['/other/']))).status).toBe(204);
+    expect((await setValue(t, id, 'public-1')).status).toBe(204);
+    // A value written after the unmarking was public when written: its old_value is shown.
+    expect((await setValue(t, id, 'public-2')).status).toBe(204);
+    let ev = await eventsOf(t, id);
+    expect(ev.text).not.toContain(SECRET);
+    expect(ev.values.map((e) => e.payload)).toEqual([
+      { old_value: null, new_value: null, configuration_value_id: id, secret: true },
+      { old_value: null, new_value: 'public-1', configuration_value_id: id },
+      { old_value: 'public-1', new_value: 'public-2', configuration_value_id: id },
+    ]);
+
+    // Marked again, a secret written, then the marker deleted: the key's removal does not carry it either.
+    expect((await setValue(t, MARKER, JSON.stringify(['/prod/']))).status).toBe(204);
+    expect((await setValue(t, id, `${SECRET}-2`)).status).toBe(204);
+    expect((await reg(registry.url, 'DELETE', `/${t}/configuration${MARKER}`)).status).toBe(204);
+    expect((await reg(registry.url, 'DELETE', `/${t}/configuration${id}`)).status).toBe(204);
+    ev = await eventsOf(t, id);
+    expect(ev.text).not.toContain(SECRET);
+    expect(ev.values.at(-1)).toMatchObject({ type: 'configuration_value.remove', payload: { old_value: null, configuration_value_id: id } });
   });
 });
