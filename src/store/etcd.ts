@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import { TetherError, hasCode } from '../lib/errors.js';
 import { Backoff, sleep } from '../lib/backoff.js';
 import { silentLogger } from '../observability/logger.js';
+import { EtcdBatchedKv, entryOf, rev, type EtcdTxn, type Header, type Kv, type RangeReply } from './etcd-batch-kv.js';
 import { b64, EtcdGateway, etcdPrefixEnd, unb64, type EtcdAuth } from './etcd-gateway.js';
 import type { TlsOptions } from '../lib/http-pool.js';
 import { prefixEnd } from './store.js';
@@ -55,24 +56,6 @@ export interface EtcdStoreOptions {
 /** etcd's default `--max-txn-ops`. */
 export const ETCD_DEFAULT_MAX_TXN_OPS = 128;
 
-interface Header {
-  revision?: string;
-}
-interface Kv {
-  key: string;
-  value?: string;
-  mod_revision?: string;
-  lease?: string;
-}
-interface RangeReply {
-  header?: Header;
-  kvs?: Kv[];
-  count?: string;
-}
-interface TxnReply {
-  header?: Header;
-  succeeded?: boolean;
-}
 interface WatchMessage {
   result?: {
     header?: Header;
@@ -107,6 +90,8 @@ export class EtcdStore implements Store {
   readonly shared = true;
   readonly maxTxnOps: number;
   private readonly gw: EtcdGateway;
+  /** get, getMany and txn, coalesced with concurrent ones into fewer etcd requests. */
+  private readonly kv: EtcdBatchedKv;
   private readonly root: string;
   private readonly log: Logger;
   private feed!: WatchFeed;
@@ -123,6 +108,7 @@ export class EtcdStore implements Store {
     this.root = prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
     this.gw = new EtcdGateway({ endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000, tls: opts.tls, auth: opts.auth });
+    this.kv = new EtcdBatchedKv(this.gw, this.maxTxnOps);
     this.log = (opts.logger ?? silentLogger()).child({ component: 'etcd' });
   }
 
@@ -142,25 +128,15 @@ export class EtcdStore implements Store {
   }
 
   async get(key: string): Promise<Entry | undefined> {
-    this.assertOpen();
-    const r = await this.gw.call<RangeReply>('/v3/kv/range', { key: this.full(key) }, true);
-    const kv = r.kvs?.[0];
-    return kv === undefined ? undefined : this.entry(kv);
+    return (await this.getMany([key]))[0];
   }
 
-  /** One read-only txn: the keys are read at one revision, in one round trip. */
+  /** The keys read at one revision, in one round trip (shared with concurrent reads). */
   async getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
     this.assertOpen();
-    if (keys.length === 1) return [await this.get(keys[0]!)];
-    const r = await this.gw.call<{ responses?: Array<{ response_range?: RangeReply }> }>(
-      '/v3/kv/txn',
-      { success: keys.map((k) => ({ request_range: { key: this.full(k) } })) },
-      true,
-    );
-    return keys.map((_, i) => {
-      const kv = r.responses?.[i]?.response_range?.kvs?.[0];
-      return kv === undefined ? undefined : this.entry(kv);
-    });
+    if (keys.length === 0) return [];
+    const kvs = await this.kv.read(keys.map((k) => this.full(k)));
+    return kvs.map((kv) => (kv === undefined ? undefined : this.entry(kv)));
   }
 
   async range(prefix: string, opts: RangeOptions = {}): Promise<RangeResult> {
@@ -183,13 +159,18 @@ export class EtcdStore implements Store {
 
   async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
     this.assertOpen();
-    const body = {
+    const flat = flattenOps(ops);
+    // A range delete may touch any key: it goes alone, in order with the others.
+    const keys = flat.some((op) => op.type === 'deleteRange')
+      ? null
+      : [...new Set([...compares.map((c) => c.key), ...flat.map((op) => (op as { key: string }).key)])];
+    const body: EtcdTxn = {
       compare: compares.map((c) =>
         c.op === 'absent'
           ? { key: this.full(c.key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }
           : { key: this.full(c.key), target: 'MOD', result: 'EQUAL', mod_revision: String(c.revision) },
       ),
-      success: flattenOps(ops).map((op) => {
+      success: flat.map((op) => {
         if (op.type === 'put') {
           const put: Record<string, string> = { key: this.full(op.key), value: b64(op.value) };
           if (op.lease !== undefined && op.lease !== 0) put.lease = String(op.lease);
@@ -199,8 +180,7 @@ export class EtcdStore implements Store {
         return { request_delete_range: { key: this.full(op.start), range_end: this.end(op.end) } };
       }),
     };
-    const r = await this.gw.call<TxnReply>('/v3/kv/txn', body, false);
-    return { succeeded: r.succeeded === true, revision: rev(r.header) };
+    return this.kv.txn(body, keys);
   }
 
   async grantLease(ttlMs: number): Promise<number> {
@@ -265,6 +245,7 @@ export class EtcdStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.stop.abort();
+    this.kv.close();
     clearTimeout(this.compactor);
     this.feed?.close();
     await this.following.catch(() => undefined);
@@ -406,12 +387,7 @@ export class EtcdStore implements Store {
   }
 
   private entry(kv: Kv): Entry {
-    return {
-      key: unb64(kv.key).slice(this.root.length),
-      value: unb64(kv.value),
-      modRevision: Number(kv.mod_revision ?? 0),
-      lease: Number(kv.lease ?? 0),
-    };
+    return entryOf(kv, this.root);
   }
 
   private assertOpen(): void {
@@ -455,6 +431,3 @@ export function flattenOps(ops: readonly Op[]): Op[] {
   return out;
 }
 
-function rev(h: Header | undefined): number {
-  return Number(h?.revision ?? 0);
-}

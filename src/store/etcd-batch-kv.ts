@@ -1,0 +1,172 @@
+import { hasCode } from '../lib/errors.js';
+import { GroupCommit, type BatchItem } from './etcd-batch.js';
+import type { EtcdGateway } from './etcd-gateway.js';
+import type { Entry, TxnResult } from './store.js';
+
+export interface Header {
+  revision?: string;
+}
+export interface Kv {
+  key: string;
+  value?: string;
+  mod_revision?: string;
+  lease?: string;
+}
+export interface RangeReply {
+  header?: Header;
+  kvs?: Kv[];
+  count?: string;
+}
+interface TxnReply {
+  header?: Header;
+  succeeded?: boolean;
+  responses?: Array<{ response_range?: RangeReply; response_txn?: { succeeded?: boolean } }>;
+}
+
+/** A txn in etcd's JSON terms: keys already prefixed and base64. */
+export interface EtcdTxn {
+  compare: Array<{ key: string }>;
+  success: unknown[];
+}
+
+/** How many calls may be out at once, per kind; measured on `heartbeats --store etcd` (bench/README.md). */
+const WRITES_IN_FLIGHT = 1;
+const READS_IN_FLIGHT = 1;
+
+interface WriteItem extends BatchItem {
+  txn: EtcdTxn;
+  resolve(r: TxnResult): void;
+}
+
+interface ReadItem extends BatchItem {
+  /** Full (prefixed, base64) keys, read in this order. */
+  want: readonly string[];
+  resolve(kvs: Array<Kv | undefined>): void;
+}
+
+/**
+ * The etcd store's point reads and transactions, coalesced (etcd-batch.ts):
+ * - Concurrent txns on disjoint keys go as one etcd txn whose success ops are
+ *   the callers' txns, nested (etcd >= 3.3): each keeps its own compares and
+ *   gets its own `succeeded`, all at one revision. A merged request etcd
+ *   refuses (one call's lease expired, a permission) applied nothing, so each
+ *   call is then sent alone and gets its own answer; a transport failure or
+ *   timeout fails every call in it, as it would fail a call sent alone
+ *   (never resent: etcd may have applied it).
+ * - Concurrent get/getMany calls go as one read-only txn of ranges: one
+ *   consistent read at one revision.
+ * A lone call is sent exactly as before batching existed.
+ */
+export class EtcdBatchedKv {
+  private readonly writes: GroupCommit<WriteItem>;
+  private readonly reads: GroupCommit<ReadItem>;
+
+  constructor(
+    private readonly gw: EtcdGateway,
+    maxTxnOps: number,
+  ) {
+    this.writes = new GroupCommit<WriteItem>({ maxInFlight: WRITES_IN_FLIGHT, maxWeight: maxTxnOps, send: (b) => this.sendWrites(b) });
+    this.reads = new GroupCommit<ReadItem>({ maxInFlight: READS_IN_FLIGHT, maxWeight: maxTxnOps, send: (b) => this.sendReads(b) });
+  }
+
+  /** `keys`: every key the txn reads or writes, or null when it writes a range (it then goes alone). */
+  txn(txn: EtcdTxn, keys: readonly string[] | null): Promise<TxnResult> {
+    return new Promise((resolve, reject) => {
+      // Nested, a txn costs etcd one op of the outer txn plus its own largest list.
+      const weight = 1 + Math.max(txn.compare.length, txn.success.length);
+      this.writes.add({ keys, weight, txn, resolve, reject });
+    });
+  }
+
+  /** The entries of `want` (full keys), in order, at one revision. */
+  read(want: readonly string[]): Promise<Array<Kv | undefined>> {
+    return new Promise((resolve, reject) => this.reads.add({ keys: [], weight: want.length, want, resolve, reject }));
+  }
+
+  close(): void {
+    this.writes.close();
+    this.reads.close();
+  }
+
+  private async sendWrites(items: WriteItem[]): Promise<void> {
+    if (items.length === 1) return settle(items[0]!, () => this.txnAlone(items[0]!.txn));
+    let r: TxnReply;
+    try {
+      r = await this.gw.call<TxnReply>('/v3/kv/txn', { success: items.map((i) => ({ request_txn: i.txn })) }, false);
+    } catch (err) {
+      if (!refusedWhole(err)) return failAll(items, err);
+      await Promise.all(items.map((i) => settle(i, () => this.txnAlone(i.txn))));
+      return;
+    }
+    const revision = rev(r.header);
+    items.forEach((item, i) => item.resolve({ succeeded: r.responses?.[i]?.response_txn?.succeeded === true, revision }));
+  }
+
+  private async txnAlone(txn: EtcdTxn): Promise<TxnResult> {
+    const r = await this.gw.call<TxnReply>('/v3/kv/txn', txn, false);
+    return { succeeded: r.succeeded === true, revision: rev(r.header) };
+  }
+
+  private async sendReads(items: ReadItem[]): Promise<void> {
+    if (items.length === 1) return settle(items[0]!, () => this.readAlone(items[0]!.want));
+    const all = items.flatMap((i) => i.want);
+    let kvs: Array<Kv | undefined>;
+    try {
+      kvs = await this.readAlone(all);
+    } catch (err) {
+      if (!refusedWhole(err)) return failAll(items, err);
+      await Promise.all(items.map((i) => settle(i, () => this.readAlone(i.want))));
+      return;
+    }
+    let at = 0;
+    for (const item of items) {
+      item.resolve(kvs.slice(at, at + item.want.length));
+      at += item.want.length;
+    }
+  }
+
+  /** One key: a range; several: a read-only txn of ranges (one revision). */
+  private async readAlone(want: readonly string[]): Promise<Array<Kv | undefined>> {
+    if (want.length === 1) {
+      const r = await this.gw.call<RangeReply>('/v3/kv/range', { key: want[0] }, true);
+      return [r.kvs?.[0]];
+    }
+    const r = await this.gw.call<TxnReply>('/v3/kv/txn', { success: want.map((key) => ({ request_range: { key } })) }, true);
+    return want.map((_, i) => r.responses?.[i]?.response_range?.kvs?.[0]);
+  }
+}
+
+/**
+ * etcd answered and refused the request as a whole (it applied nothing): a
+ * lease one call names has expired, a permission one call lacks, a limit.
+ * Not a timeout or a lost connection: those may have been applied.
+ */
+function refusedWhole(err: unknown): boolean {
+  if (hasCode(err, 'store.lease_not_found')) return true;
+  return hasCode(err, 'store.failed') && /permission denied|too many operations|duplicate key/.test((err as Error).message);
+}
+
+async function settle<T>(item: { resolve(v: T): void; reject(err: unknown): void }, fn: () => Promise<T>): Promise<void> {
+  try {
+    item.resolve(await fn());
+  } catch (err) {
+    item.reject(err);
+  }
+}
+
+function failAll(items: readonly BatchItem[], err: unknown): void {
+  for (const item of items) item.reject(err);
+}
+
+export function rev(h: Header | undefined): number {
+  return Number(h?.revision ?? 0);
+}
+
+export function entryOf(kv: Kv, root: string): Entry {
+  return {
+    key: Buffer.from(kv.key, 'base64').toString('utf8').slice(root.length),
+    value: kv.value === undefined ? '' : Buffer.from(kv.value, 'base64').toString('utf8'),
+    modRevision: Number(kv.mod_revision ?? 0),
+    lease: Number(kv.lease ?? 0),
+  };
+}

@@ -1,0 +1,132 @@
+import { TetherError } from '../lib/errors.js';
+
+/**
+ * Group commit for the etcd store: concurrent calls are queued and sent as
+ * one etcd request, because etcd's JSON gateway costs CPU per request far
+ * more than per operation in it (bench/README.md, "Heartbeats on etcd:
+ * batching"). An idle store sends a call at once (one microtask later, so
+ * calls made in the same tick share a request); while `maxInFlight` batches
+ * are out, later calls wait and leave together when one comes back.
+ *
+ * Order: a call whose keys overlap an earlier queued or in-flight call waits
+ * until that one is answered, so two writes of one key are applied in the
+ * order they were made and no batch writes a key twice (etcd refuses that).
+ * A call with no key list (`keys: null`, e.g. a deleteRange) runs alone: after
+ * everything before it, before everything after it.
+ */
+export interface BatchItem {
+  /** Keys the call touches; null: it may touch anything, so it runs alone. */
+  readonly keys: readonly string[] | null;
+  /** Its share of etcd's `--max-txn-ops` in a merged txn. */
+  readonly weight: number;
+  reject(err: unknown): void;
+}
+
+export interface GroupCommitOptions<I extends BatchItem> {
+  /** Batches out at once. */
+  maxInFlight: number;
+  /** Most total weight in one batch (a single call heavier than this still goes, alone). */
+  maxWeight: number;
+  /** Sends one batch and settles every item of it; never rejects. */
+  send(items: I[]): Promise<void>;
+}
+
+export class GroupCommit<I extends BatchItem> {
+  private queue: I[] = [];
+  private inFlight = 0;
+  /** Keys of the batches out, with how many of them hold each. */
+  private readonly busy = new Map<string, number>();
+  /** A `keys: null` call is out: nothing else goes until it is answered. */
+  private exclusive = false;
+  private scheduled = false;
+  private closed: unknown = undefined;
+
+  constructor(private readonly opts: GroupCommitOptions<I>) {}
+
+  add(item: I): void {
+    if (this.closed !== undefined) {
+      item.reject(this.closed);
+      return;
+    }
+    this.queue.push(item);
+    if (this.scheduled || this.inFlight >= this.opts.maxInFlight) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Fails every queued call with `err` and refuses new ones; batches out still settle. */
+  close(err: unknown = new TetherError('store.closed', 'the store is closed')): void {
+    this.closed = err;
+    const queued = this.queue;
+    this.queue = [];
+    for (const item of queued) item.reject(err);
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+      const batch = this.take();
+      if (batch.length === 0) return;
+      this.launch(batch);
+    }
+  }
+
+  /** The next batch: queued calls in order, skipping (and keeping behind) any that must wait. */
+  private take(): I[] {
+    if (this.exclusive) return [];
+    const batch: I[] = [];
+    const rest: I[] = [];
+    // Keys of calls taken or kept back: a later call touching one must not overtake it.
+    const held = new Set<string>();
+    let weight = 0;
+    for (let i = 0; i < this.queue.length; i++) {
+      const item = this.queue[i]!;
+      if (item.keys === null) {
+        if (batch.length === 0 && rest.length === 0 && this.inFlight === 0) batch.push(item);
+        else rest.push(item);
+        rest.push(...this.queue.slice(i + 1));
+        break;
+      }
+      const free = item.keys.every((k) => !held.has(k) && !this.busy.has(k));
+      const fits = batch.length === 0 || weight + item.weight <= this.opts.maxWeight;
+      if (free && fits) {
+        batch.push(item);
+        weight += item.weight;
+      } else rest.push(item);
+      for (const k of item.keys) held.add(k);
+      if (weight >= this.opts.maxWeight) {
+        rest.push(...this.queue.slice(i + 1));
+        break;
+      }
+    }
+    this.queue = rest;
+    return batch;
+  }
+
+  private launch(batch: I[]): void {
+    this.inFlight++;
+    const alone = batch.length === 1 && batch[0]!.keys === null;
+    if (alone) this.exclusive = true;
+    for (const item of batch) for (const k of item.keys ?? []) this.busy.set(k, (this.busy.get(k) ?? 0) + 1);
+    void this.opts
+      .send(batch)
+      .catch((err: unknown) => {
+        // send() settles its items itself; this only guards against a bug there leaving callers hanging.
+        for (const item of batch) item.reject(err);
+      })
+      .finally(() => {
+        this.inFlight--;
+        if (alone) this.exclusive = false;
+        for (const item of batch) {
+          for (const k of item.keys ?? []) {
+            const n = this.busy.get(k)! - 1;
+            if (n === 0) this.busy.delete(k);
+            else this.busy.set(k, n);
+          }
+        }
+        this.pump();
+      });
+  }
+}
