@@ -118,6 +118,8 @@ export class Agent {
       onPass: (ok) => metrics.ready.set(ok || syncer.synced ? 1 : 0),
       inMaintenance: (id) => maintenance.isOn(id),
       onCriticalDeregister: () => metrics.criticalDeregistrations.inc(),
+      // One knob for both resyncs: the services' check (one GET per own service) and the files' full sync.
+      resyncIntervalMs: () => (agentRef?.manifest ?? manifest).agent.resyncIntervalMs,
     });
     const runtime = new ServiceRuntime(syncer, ttl, metrics, opts.logger.child({ component: 'probes' }));
     const agent = new Agent(opts, manifest, upstream, syncer, runtime, ttl, metrics, maintenance);

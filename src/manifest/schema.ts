@@ -117,7 +117,7 @@ export const agentSchema = z
       .describe('session: one heartbeat keeps every service alive; service: one heartbeat chain per service.'),
     session_timeout: duration('Session heartbeat timeout, 3..120 s (default: the smallest heartbeat_timeout)').optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).optional().describe('Log level (default info).'),
-    resync_interval: duration('Full comparison with the registry for files (default 5m)').optional(),
+    resync_interval: duration("How often the agent compares with the registry (default 5m), one knob for both: each of its own services not confirmed by a registration or its own heartbeat within it is checked (one GET each, spread over the interval; session heartbeats do not confirm services), and the files' sources are synced in full").optional(),
     api_token_file: z
       .string()
       .min(1)

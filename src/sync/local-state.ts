@@ -17,6 +17,12 @@ export interface LocalService {
   readonly removing: boolean;
   readonly lastProbe: ProbeRecord | null;
   readonly lastHeartbeat: number | null;
+  /**
+   * When the registry last showed it holds the service (a registration or
+   * update, or in service mode a heartbeat, that succeeded); null while not
+   * registered. The resync does not check a service confirmed recently.
+   */
+  readonly confirmedAt: number | null;
   readonly lastError: { readonly message: string; readonly at: number } | null;
   /** When the service last became unhealthy (its critical verdict), or null while it is not unhealthy. */
   readonly criticalSince: number | null;
@@ -64,7 +70,7 @@ export class LocalState {
   add(spec: ServiceSpec): LocalService {
     const tomb = this.entries.get(spec.id);
     if (tomb?.removing) return this.revive(tomb, spec);
-    const entry: Entry = { spec, health: initialHealth(spec), registered: null, removing: false, lastProbe: null, lastHeartbeat: null, lastError: null, criticalSince: null };
+    const entry: Entry = { spec, health: initialHealth(spec), registered: null, removing: false, lastProbe: null, lastHeartbeat: null, confirmedAt: null, lastError: null, criticalSince: null };
     this.entries.set(spec.id, entry);
     return entry;
   }
@@ -112,15 +118,20 @@ export class LocalState {
     if (e) e.lastError = message === null ? null : { message, at };
   }
 
+  /** A heartbeat of the service's own token chain succeeded: the registry holds it. */
   recordHeartbeat(id: string, at = Date.now()): void {
     const e = this.entries.get(id);
-    if (e) e.lastHeartbeat = at;
+    if (!e) return;
+    e.lastHeartbeat = at;
+    if (e.registered !== null) e.confirmedAt = at;
   }
 
-  /** What the registry now holds for the service: a registration's fingerprint, or null. */
-  setRegistered(id: string, fingerprint: string | null): void {
+  /** What the registry now holds for the service: a registration's fingerprint (confirmed at `at`), or null. */
+  setRegistered(id: string, fingerprint: string | null, at = Date.now()): void {
     const e = this.entries.get(id);
-    if (e) e.registered = fingerprint;
+    if (!e) return;
+    e.registered = fingerprint;
+    e.confirmedAt = fingerprint === null ? null : at;
   }
 
   /** Drops tombstones whose removal the registry confirmed. */

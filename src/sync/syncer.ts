@@ -1,7 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { Backoff, sleep } from '../lib/backoff.js';
-import { HeartBeater } from '../client/heartbeater.js';
 import type { AgentMetrics } from '../observability/metrics.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
@@ -9,21 +8,16 @@ import { TetherError } from '../lib/errors.js';
 import { LocalState, type LocalService } from './local-state.js';
 import { CriticalAlarm } from './critical-alarm.js';
 import { criticalDeadline, desiredRegistration, fingerprint, reconcile, type Action, type Circumstances, type HeartbeatMode, type Registration } from './reconcile.js';
+import { resyncLoop, resyncRound, type ResyncOptions } from './resync.js';
+import { ServiceKeepers } from './keepers.js';
 import { SessionKeeper } from './session.js';
+import { inParallel } from './in-parallel.js';
+import { UpstreamStatus } from './upstream-status.js';
 
 /** Registry calls in flight at once during a pass. */
 const PASS_CONCURRENCY = 16;
-/** The registry-failure warning repeats at most this often while the failures go on. */
-export const UPSTREAM_WARN_EVERY_MS = 30_000;
-
-/** Runs `fn` over `items` with at most `limit` running at once; resolves when all are done. */
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
+/** The resync's interval when none is given (the agent passes `agent.resync_interval`). */
+const DEFAULT_RESYNC_MS = 60_000;
 
 export interface SyncerOptions {
   registry: Registry;
@@ -33,8 +27,11 @@ export interface SyncerOptions {
   sessionTimeoutSec: () => number;
   log: Logger;
   metrics: AgentMetrics;
-  /** Full comparison with the registry, with jitter (default 60 s). */
-  resyncIntervalMs?: number;
+  /**
+   * How often each of our services is checked in the registry (resync.ts), with jitter; read each
+   * round (default 60 s). A service confirmed (registration, own heartbeat) within it is not checked.
+   */
+  resyncIntervalMs?: () => number;
   /** Called after each pass with whether every action succeeded. */
   onPass?: (ok: boolean) => void;
   /** True while a service (or the whole agent) is in maintenance: it is not registered (default: never). */
@@ -46,15 +43,15 @@ export interface SyncerOptions {
 /**
  * Applies `reconcile()` to the registry: performs its actions, keeps the
  * heartbeats going (one session, or one chain per service), retries failed
- * passes with exponential backoff and jitter, and runs a periodic full
- * resync that notices services the registry has forgotten. Triggers are
+ * passes with exponential backoff and jitter, and runs a periodic resync
+ * that notices services the registry has forgotten (resync.ts). Triggers are
  * coalesced: at most one pass runs, and one more follows if asked meanwhile.
  */
 export class Syncer {
   /** The local services; the agent changes them only through LocalState's methods. */
   readonly services = new LocalState();
   readonly session: SessionKeeper;
-  private readonly keepers = new Map<string, { keeper: HeartBeater; timeoutSec: number }>();
+  private readonly keepers: ServiceKeepers;
   private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
   private readonly stop = new AbortController();
   private running: Promise<void> | null = null;
@@ -65,14 +62,14 @@ export class Syncer {
   private loops: Promise<void>[] = [];
   /** True after the first pass in which every action succeeded. */
   synced = false;
-  upstreamError: { message: string; at: number } | null = null;
-  private lastUpstreamWarn = 0;
+  private readonly upstream: UpstreamStatus;
 
   constructor(private readonly opts: SyncerOptions) {
     // Every registry call in flight (PASS_CONCURRENCY in a pass) and every heartbeat chain listens
     // on this signal, each removing its listener when done: past Node's default of 10 that is not a
     // leak, and the warning Node would print at start-up would only alarm the reader of the log.
     setMaxListeners(0, this.stop.signal);
+    this.upstream = new UpstreamStatus(opts.log);
     this.session = new SessionKeeper({
       registry: opts.registry,
       tenant: opts.tenant,
@@ -82,34 +79,38 @@ export class Syncer {
       onUpstreamError: (err) => this.upstreamFailed('heartbeat', err),
       onUpstreamOk: () => this.upstreamOk(),
     });
+    this.keepers = new ServiceKeepers({
+      registry: opts.registry,
+      tenant: opts.tenant,
+      services: this.services,
+      log: opts.log,
+      metrics: opts.metrics,
+      signal: this.stop.signal,
+      recreate: (s, token, signal) => this.recreate(s, token, signal),
+      onUpstreamOk: () => this.upstreamOk(),
+      onUpstreamError: (err) => this.upstreamFailed('heartbeat', err),
+    });
   }
 
-  /**
-   * Any failed registry call (a registration, a heartbeat, a resync) shows in
-   * /v1/status as `upstream.lastError` until a call succeeds again, and in a
-   * warning at most every UPSTREAM_WARN_EVERY_MS: an outage is visible at the
-   * default log level without a line per heartbeat.
-   */
+  /** A registry call failed: see UpstreamStatus (also used by the files and the workers). */
   upstreamFailed(op: string, err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    const at = Date.now();
-    this.upstreamError = { message, at };
-    if (at - this.lastUpstreamWarn < UPSTREAM_WARN_EVERY_MS) return;
-    this.lastUpstreamWarn = at;
-    this.opts.log.warn({ op, err: message }, 'registry unreachable or failing; retrying (repeats at most every 30 s)');
+    this.upstream.failed(op, err);
   }
 
   /** A registry call succeeded: the outage (if any) is over. */
   upstreamOk(): void {
-    if (this.upstreamError === null) return;
-    this.upstreamError = null;
-    this.lastUpstreamWarn = 0;
-    this.opts.log.info('registry reachable again');
+    this.upstream.ok();
+  }
+
+  /** The last registry failure, until a call succeeds again (/v1/status `upstream.lastError`). */
+  get upstreamError(): { message: string; at: number } | null {
+    return this.upstream.lastError;
   }
 
   /** Starts the periodic resync; call trigger() for the first pass. */
   start(): void {
-    this.loops.push(this.resyncLoop(this.stop.signal));
+    const every = this.opts.resyncIntervalMs ?? (() => DEFAULT_RESYNC_MS);
+    this.loops.push(resyncLoop(this.resyncOptions(), every, this.stop.signal, () => this.trigger()));
   }
 
   /**
@@ -209,7 +210,7 @@ export class Syncer {
     const { registry, tenant, log, metrics } = this.opts;
     const signal = this.stop.signal;
     if (action.kind === 'deregister') {
-      await this.stopKeeper(action.id);
+      await this.keepers.stop(action.id);
       await registry.deleteService(tenant, action.id, signal).catch((err: unknown) => {
         if (!isFault(err, 'notFoundError')) throw err;
       });
@@ -224,7 +225,7 @@ export class Syncer {
       try {
         await registry.updateService(tenant, action.id, patch, signal);
         this.services.setRegistered(action.id, action.fingerprint);
-        if (this.opts.mode === 'service') await this.retimeKeeper(s);
+        if (this.opts.mode === 'service') await this.keepers.retime(s);
         log.info({ service: action.id }, 'registration updated');
       } catch (err) {
         if (!isFault(err, 'notFoundError')) throw err;
@@ -244,7 +245,7 @@ export class Syncer {
   private async register(s: LocalService, action: Extract<Action, { kind: 'register' }>, signal: AbortSignal): Promise<void> {
     const token = await this.createFor(s, action.registration, signal);
     this.services.setRegistered(action.id, action.fingerprint);
-    if (this.opts.mode === 'service' && token !== null) await this.startKeeper(s, token);
+    if (this.opts.mode === 'service' && token !== null) await this.keepers.start(s, token);
   }
 
   /**
@@ -266,56 +267,13 @@ export class Syncer {
     }
   }
 
-  /** (Re)starts the service's heartbeat chain from `token`, on its current heartbeat_timeout. */
-  private async startKeeper(s: LocalService, token: string): Promise<void> {
-    const { registry, tenant, metrics, log } = this.opts;
-    const id = s.spec.id;
-    await this.stopKeeper(id);
-    const timeoutSec = s.spec.heartbeatTimeoutSec;
-    const keeper = new HeartBeater({
-      registry,
-      tenant,
-      serviceId: id,
-      token,
-      timeoutSec,
-      // The registry forgot it: create it as it should be now, not as it was first registered.
-      recreate: async (signal) => {
-        const now = desiredRegistration(s, this.opts.mode, this.circumstances());
-        if (now === null) throw new TetherError('sync.not_wanted', `service ${id} is no longer to be registered`);
-        const next = await this.createFor(s, now, signal);
-        this.services.setRegistered(id, fingerprint(now));
-        return next ?? token;
-      },
-    });
-    keeper.on('beat', (_t, latencyMs) => {
-      this.services.recordHeartbeat(id);
-      this.upstreamOk();
-      metrics.heartbeats.inc({ result: 'ok' });
-      metrics.heartbeatLatency.observe(latencyMs / 1000);
-    });
-    keeper.on('error', (err) => {
-      metrics.heartbeats.inc({ result: 'error' });
-      metrics.upstreamErrors.inc({ op: 'heartbeat' });
-      log.debug({ service: id, err: String(err) }, 'heartbeat failed; retrying');
-      this.upstreamFailed('heartbeat', err);
-    });
-    keeper.on('recreated', () => log.info({ service: id }, 'registry forgot the service; registered again'));
-    keeper.start(this.stop.signal);
-    this.keepers.set(id, { keeper, timeoutSec });
-  }
-
-  /** After an update: a changed heartbeat_timeout needs a keeper on the new interval (same token chain). */
-  private async retimeKeeper(s: LocalService): Promise<void> {
-    const cur = this.keepers.get(s.spec.id);
-    if (!cur || cur.timeoutSec === s.spec.heartbeatTimeoutSec) return;
-    await cur.keeper.stop();
-    await this.startKeeper(s, cur.keeper.token);
-  }
-
-  private async stopKeeper(id: string): Promise<void> {
-    const k = this.keepers.get(id);
-    this.keepers.delete(id);
-    await k?.keeper.stop();
+  /** The registry forgot a service its chain heartbeats: create it as it should be now, not as it was first registered. */
+  private async recreate(s: LocalService, token: string, signal: AbortSignal): Promise<string> {
+    const now = desiredRegistration(s, this.opts.mode, this.circumstances());
+    if (now === null) throw new TetherError('sync.not_wanted', `service ${s.spec.id} is no longer to be registered`);
+    const next = await this.createFor(s, now, signal);
+    this.services.setRegistered(s.spec.id, fingerprint(now));
+    return next ?? token;
   }
 
   /** Everything we registered is gone (session lost): register again. */
@@ -324,39 +282,28 @@ export class Syncer {
     this.trigger();
   }
 
-  /** Compares with the registry: a service we believe registered but the registry lacks is registered again. */
-  async resync(signal: AbortSignal = this.stop.signal): Promise<void> {
-    // What we believed before listing: a registration that lands while we list is not "missing".
-    const before = new Map([...this.services.values()].map((s) => [s.spec.id, s.registered]));
-    const present = new Set<string>();
-    let marker: string | undefined;
-    do {
-      const page = await this.opts.registry.listServices(this.opts.tenant, { limit: 1000, marker }, signal);
-      for (const svc of page.values) present.add(svc.id);
-      marker = page.metadata.next_marker ?? undefined;
-    } while (marker !== undefined);
-    let changed = false;
-    for (const s of this.services.values()) {
-      if (s.registered !== null && s.registered === before.get(s.spec.id) && !present.has(s.spec.id)) {
-        this.services.setRegistered(s.spec.id, null);
-        changed = true;
-      }
-    }
-    if (changed) this.opts.log.warn('registry lacks services we registered; registering them again');
-    this.trigger();
+  /** The resync's view of this syncer: our services, checked one GET each. */
+  private resyncOptions(): ResyncOptions {
+    return {
+      registry: this.opts.registry,
+      tenant: this.opts.tenant,
+      services: this.services,
+      onMissing: (id) => {
+        this.opts.log.warn({ service: id }, 'registry lacks a service we registered; registering it again');
+        this.trigger();
+      },
+      onError: (err) => {
+        this.opts.metrics.upstreamErrors.inc({ op: 'resync' });
+        this.opts.log.debug({ err: String(err) }, 'resync check failed');
+        this.upstreamFailed('resync', err);
+      },
+    };
   }
 
-  private async resyncLoop(signal: AbortSignal): Promise<void> {
-    const every = this.opts.resyncIntervalMs ?? 60_000;
-    while (!signal.aborted) {
-      await sleep(every * (0.8 + Math.random() * 0.4), signal, true);
-      if (signal.aborted) return;
-      await this.resync(signal).catch((err: unknown) => {
-        this.opts.metrics.upstreamErrors.inc({ op: 'resync' });
-        this.opts.log.debug({ err: String(err) }, 'resync failed');
-        this.upstreamFailed('resync', err);
-      });
-    }
+  /** Checks every service we believe registered now (one GET each, none spread), then runs a pass. */
+  async resync(signal: AbortSignal = this.stop.signal): Promise<void> {
+    await resyncRound(this.resyncOptions(), { spreadMs: 0, freshMs: 0 }, signal);
+    this.trigger();
   }
 
   /**
@@ -370,10 +317,7 @@ export class Syncer {
     const bounded = AbortSignal.timeout(timeoutMs);
     // unref: the bound must not itself keep the process alive once everything else has stopped.
     await Promise.race([this.idle(), sleep(timeoutMs, bounded, true)]);
-    const removals: Promise<unknown>[] = [this.session.close(true, bounded)];
-    for (const [id, { keeper }] of this.keepers) {
-      removals.push(keeper.stop().then(() => this.opts.registry.deleteService(this.opts.tenant, id, bounded)));
-    }
+    const removals = [this.session.close(true, bounded), ...this.keepers.removeAll(bounded)];
     const results = await Promise.allSettled(removals);
     for (const r of results) {
       if (r.status === 'rejected' && !isFault(r.reason, 'notFoundError')) {
