@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { watch } from 'chokidar';
 import type { Logger } from 'pino';
 
 /**
@@ -31,16 +30,29 @@ export interface WatchOptions {
  * that changed nothing (a chmod, a neighbour file) reloads nothing. `paths`
  * is read again at each look, so templates added by a reload are followed.
  * Returns a function that stops watching.
+ *
+ * One `fs.watch` (inotify) per directory, and an event only restarts the
+ * quiet timer: the files are read once, when it ends. A directory that also
+ * holds busy neighbours (the agent's own log file, rendered files) then
+ * costs a timer per event, not a directory listing and a stat of every entry
+ * (what a chokidar watcher did on each event) nor a read of the manifest.
  */
 export function watchPaths(paths: () => string[], onChange: () => void, log: Logger, opts: WatchOptions = {}): () => Promise<void> {
   const quietMs = opts.quietMs ?? QUIET_MS;
   let applied = fingerprint(paths());
+  /** What the last poll-started look saw changed, waiting to be seen again unchanged; null otherwise. */
   let pending: string | null = null;
   let timer: NodeJS.Timeout | undefined;
-  const dirs = new Set(watchDirs(paths()));
-  const watcher = watch([...dirs], { ignoreInitial: true, depth: 0 });
+  const dirs = new DirWatchers(() => {
+    // Every event restarts the quiet period; `look` then applies what it finds.
+    pending = null;
+    clearTimeout(timer);
+    timer = setTimeout(() => look(true), quietMs);
+  }, log);
+  dirs.follow(watchDirs(paths()));
 
-  const look = (): void => {
+  /** `calm`: an event timer ended, so the directories had no event for `quietMs`. */
+  const look = (calm: boolean): void => {
     clearTimeout(timer);
     timer = undefined;
     const now = fingerprint(paths());
@@ -48,37 +60,79 @@ export function watchPaths(paths: () => string[], onChange: () => void, log: Log
       pending = null;
       return;
     }
-    if (now !== pending) {
-      // Changed since the last look: wait for a quiet period.
+    if (!calm && now !== pending) {
+      // Seen changed by a poll (no event said so): wait for it to stay so for a quiet period.
       pending = now;
-      timer = setTimeout(look, quietMs);
+      timer = setTimeout(() => look(false), quietMs);
       return;
     }
     applied = now;
     pending = null;
-    for (const d of watchDirs(paths())) {
-      if (!dirs.has(d)) (dirs.add(d), watcher.add(d));
-    }
+    dirs.follow(watchDirs(paths()));
     onChange();
   };
 
-  watcher.on('all', (event, path) => {
-    log.debug({ event, path }, 'manifest path changed');
-    // Every event restarts the quiet period; `look` then applies what it finds unchanged since.
-    pending = fingerprint(paths());
-    clearTimeout(timer);
-    timer = setTimeout(look, quietMs);
-  });
-  watcher.on('error', (err) => log.warn({ err }, 'manifest watcher error'));
   const poll = setInterval(() => {
-    if (timer === undefined) look();
+    dirs.follow(watchDirs(paths()));
+    if (timer === undefined) look(false);
   }, opts.pollMs ?? POLL_MS);
   poll.unref();
   return async () => {
     clearTimeout(timer);
     clearInterval(poll);
-    await watcher.close();
+    dirs.close();
   };
+}
+
+/** One fs.watch per directory, made again when the directory was replaced or could not be watched before. */
+class DirWatchers {
+  private readonly watching = new Map<string, { watcher: FSWatcher; ino: number }>();
+
+  constructor(
+    private readonly onEvent: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Watches each of `dirs` not watched yet (or whose directory is no longer the one watched). */
+  follow(dirs: string[]): void {
+    for (const d of dirs) {
+      const ino = inodeOf(d);
+      const w = this.watching.get(d);
+      if (w !== undefined && w.ino === ino) continue;
+      if (w !== undefined) this.drop(d);
+      if (ino === null) continue; // not there (yet): the next poll looks again
+      try {
+        const watcher = watch(d, (event, name) => {
+          this.log.debug({ event, path: name === null ? d : join(d, name.toString()) }, 'manifest path changed');
+          this.onEvent();
+        });
+        watcher.on('error', (err) => {
+          this.log.warn({ err, dir: d }, 'manifest watcher error');
+          this.drop(d);
+        });
+        this.watching.set(d, { watcher, ino });
+      } catch (err) {
+        this.log.warn({ err, dir: d }, 'cannot watch the manifest directory; comparing it every poll');
+      }
+    }
+  }
+
+  private drop(d: string): void {
+    this.watching.get(d)?.watcher.close();
+    this.watching.delete(d);
+  }
+
+  close(): void {
+    for (const d of [...this.watching.keys()]) this.drop(d);
+  }
+}
+
+function inodeOf(dir: string): number | null {
+  try {
+    return statSync(dir).ino;
+  } catch {
+    return null;
+  }
 }
 
 /** The directories whose entries decide what the paths read: each file's parent, a directory itself. */
