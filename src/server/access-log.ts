@@ -18,6 +18,12 @@ export interface AccessLog {
   request(req: ApiRequest, res: ApiResponse): void;
   /** A request Node's parser refused or a connection over a cap: no method, no route. */
   refused(status: number, id: string, remoteAddress: string | undefined): void;
+  /**
+   * Reopens the file by its path (SIGHUP), for logrotate's `create` mode: the
+   * lines buffered so far go to the renamed file, the next ones to the new one.
+   * Nothing for stderr.
+   */
+  reopen(): void;
   /** Flushes and closes the destination. Idempotent. */
   close(): Promise<void>;
 }
@@ -39,6 +45,9 @@ export function openAccessLog(target: string): AccessLog {
   return {
     request: (req, res) => write(requestLine(req, res)),
     refused: (status, id, remoteAddress) => write({ time: new Date().toISOString(), method: null, route: null, status, ms: 0, tenant: null, id, remote: remoteAddress ?? null }),
+    reopen: () => {
+      if (target !== 'stderr' && closed === null) dest.reopen();
+    },
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         // sonic-boom leaves fd 2 open on end(); a file is fsynced and closed.

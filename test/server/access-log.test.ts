@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryService } from '../../src/registry/service.js';
@@ -109,5 +109,29 @@ describe('tether registry --access-log (process)', () => {
     const line = await proc2.waitForLog((rec) => rec.route === '/v1.0/{tenant}/limits');
     expect(line).toMatchObject({ method: 'GET', status: 200, tenant: 't9' });
     await proc2.stop();
+  });
+  it('reopens the file on SIGHUP (logrotate create mode): later lines go to the new file, none is lost', async () => {
+    const tmp = await createTempDir('access-log-rotate');
+    temps.push(tmp);
+    const file = join(tmp.path, 'access.jsonl');
+    const proc = await startRegistry(join(tmp.path, 'data'), 0, ['--access-log', file]);
+    const ids: string[] = [];
+    const call = async (): Promise<void> => {
+      const r = await fetch(`${proc.url}/v1.0/rot/limits`);
+      expect(r.status).toBe(200);
+      ids.push(r.headers.get('x-response-id') as string);
+    };
+    for (let i = 0; i < 5; i++) await call();
+    await rename(file, `${file}.1`);
+    proc.child.kill('SIGHUP');
+    // The new file appears once the signal is handled.
+    await expect.poll(() => stat(file).then(() => true, () => false), { timeout: 15_000, interval: 50 }).toBe(true);
+    const before = ids.length;
+    for (let i = 0; i < 5; i++) await call();
+    await proc.stop();
+    const rotated = await readLines(`${file}.1`);
+    const fresh = await readLines(file);
+    expect([...rotated, ...fresh].map((l) => l.id).sort()).toEqual([...ids].sort());
+    expect(fresh.map((l) => l.id)).toEqual(ids.slice(before));
   });
 });

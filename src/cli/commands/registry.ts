@@ -216,11 +216,13 @@ export const registryCommand: Command = {
     const connections = parseConnectionFlags(values);
     const logger = await openLogger(logSettings('registry', values));
     const log = logger.child({ component: 'cli' });
-    // SIGHUP re-reads --auth-file (token rotation) and the --tls-* files (certificate renewal).
+    // SIGHUP re-reads --auth-file (token rotation) and the --tls-* files (certificate renewal), and reopens the --access-log file (logrotate).
     let reloadAuth = (): void => {};
     let reloadTls = (): void => {};
-    const nothing = (): void => log.info('SIGHUP: no --auth-file or --tls-cert, nothing to reload');
-    const signal = firstSignal(() => (values['auth-file'] === undefined && tlsFiles === undefined ? nothing() : (reloadAuth(), reloadTls())));
+    let reopenAccessLog = (): void => {};
+    const logFile = connections.accessLog !== undefined && connections.accessLog !== 'stderr';
+    const nothing = (): void => log.info('SIGHUP: no --auth-file, --tls-cert or --access-log file, nothing to reload');
+    const signal = firstSignal(() => (values['auth-file'] === undefined && tlsFiles === undefined && !logFile ? nothing() : (reloadAuth(), reloadTls(), reopenAccessLog())));
 
     // Opened in order, closed in reverse; a failure half-way closes what is open.
     const authFile = values['auth-file'] !== undefined ? await reloadableAuthFile(values['auth-file'], log) : undefined;
@@ -252,6 +254,7 @@ export const registryCommand: Command = {
       // Event routes (issue 16): every server runs every stored route; the store's compares keep delivery exactly-once.
       deliverer = await RouteDeliverer.start(store, registry, queues, { logger, metricsRegistry: metrics.registry });
       accessLog = connections.accessLog === undefined ? undefined : openAccessLog(connections.accessLog);
+      if (accessLog !== undefined) reopenAccessLog = accessLog.reopen;
       server = createRegistryServer(registry, {
         logger,
         metrics,
