@@ -112,8 +112,10 @@ export const POOL_BODY_TIMEOUT = 'TETHER_BODY_TIMEOUT';
  */
 export class HttpPool implements HttpDispatcher {
   private agent: http.Agent;
-  /** Agents replaced by updateTls: their connections finish and idle out; close()/destroy() end them too. */
-  private readonly retired: http.Agent[] = [];
+  /** Agents replaced by updateTls, still carrying requests: each is destroyed once its last one is done. */
+  private readonly retired = new Set<http.Agent>();
+  /** Requests in flight (until their body is done) per agent: what a retired agent waits for. */
+  private readonly users = new Map<http.Agent, number>();
   private readonly opts: HttpPoolOptions;
   private readonly secure: boolean;
   private readonly request1: typeof http.request;
@@ -172,18 +174,35 @@ export class HttpPool implements HttpDispatcher {
   /**
    * New connections use this TLS material from now on (a renewed client
    * certificate, a new CA bundle), for an https origin; a no-op for http.
-   * Requests in flight finish on their connections, which then idle out
-   * (idleTimeoutMs, or the server's keep-alive timeout).
+   * Requests in flight finish on their connections; the old agent (and its
+   * kept-alive connections) is destroyed once the last of them is done, so
+   * reloads (every SIGHUP) never pile agents and sockets up.
    */
   updateTls(tls: TlsOptions): void {
     if (!this.secure || this.closed) return;
-    this.retired.push(this.agent);
+    const old = this.agent;
     this.agent = keepAliveAgent(true, { ...this.opts, ...tls });
+    if (this.users.has(old)) this.retired.add(old);
+    else old.destroy();
+  }
+
+  private use(agent: http.Agent): () => void {
+    this.users.set(agent, (this.users.get(agent) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.users.get(agent) ?? 1) - 1;
+      if (left > 0) return void this.users.set(agent, left);
+      this.users.delete(agent);
+      if (this.retired.delete(agent)) agent.destroy();
+    };
   }
 
   private destroyAgents(): void {
     this.agent.destroy();
-    for (const a of this.retired.splice(0)) a.destroy();
+    for (const a of this.retired) a.destroy();
+    this.retired.clear();
   }
 
   /** Closes every connection now: requests in flight fail, a pending `close()` resolves. */
@@ -198,7 +217,9 @@ export class HttpPool implements HttpDispatcher {
     return new Promise<HttpResponse>((resolve, reject) => {
       const headers: Record<string, string> = { ...r.headers };
       if (r.body !== undefined && r.body !== null) headers['content-length'] = String(Buffer.byteLength(r.body));
-      const req = this.request1({ agent: this.agent, host: this.host, port: this.port, path: r.path, method: r.method, headers });
+      const agent = this.agent;
+      const unuse = this.use(agent);
+      const req = this.request1({ agent, host: this.host, port: this.port, path: r.path, method: r.method, headers });
       const onAbort = (): void => void req.destroy(r.signal?.reason instanceof Error ? r.signal.reason : new Error(String(r.signal?.reason)));
       r.signal?.addEventListener('abort', onAbort, { once: true });
       const timers = this.watchTimeouts(req, r.headersTimeoutMs);
@@ -211,12 +232,17 @@ export class HttpPool implements HttpDispatcher {
         responded = true;
         timers.clear();
         // The body belongs to the caller now; an abort still ends it (the caller's read rejects).
-        res.once('close', () => r.signal?.removeEventListener('abort', onAbort));
+        res.once('close', () => {
+          r.signal?.removeEventListener('abort', onAbort);
+          // After Node's own 'close' handling: a keep-alive socket is back in the agent's free list by now.
+          setImmediate(unuse);
+        });
         resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (responded) return; // the body stream carries it to whoever reads it
         done();
+        unuse();
         if (retry && req.reusedSocket && err.code === 'ECONNRESET' && !this.closed && r.signal?.aborted !== true) {
           this.send(r, false).then(resolve, reject);
         } else if (this.closed && !r.signal?.aborted) {

@@ -207,5 +207,39 @@ describe('HttpPool', () => {
       expect(await readText(trusted.body)).toBe('secure');
       await expect(pool(origin).request({ path: '/', method: 'GET' })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
     });
+
+    it('updateTls: an old agent is dropped with its connections once its requests are done, none piles up over reloads', async () => {
+      const open = new Set<Socket>();
+      let release: () => void = () => {};
+      const server = createHttpsServer({ key, cert, keepAliveTimeout: 60_000 }, (req, res) => {
+        if (req.url === '/slow') release = () => res.end('slow');
+        else res.end('ok');
+      });
+      server.on('secureConnection', (socket: Socket) => {
+        open.add(socket);
+        socket.once('close', () => open.delete(socket));
+      });
+      const { port } = await listen(server);
+      const p = pool(`https://127.0.0.1:${port}`, { ca: cert });
+      const get = async (path = '/') => readText((await p.request({ path, method: 'GET' })).body);
+      // Ten reloads, each after a request that leaves a kept-alive connection idle.
+      for (let i = 0; i < 10; i++) {
+        expect(await get()).toBe('ok');
+        p.updateTls({ ca: cert });
+      }
+      expect(await get()).toBe('ok');
+      await expect.poll(() => open.size, { timeout: 10_000 }).toBe(1);
+      // A request in flight across a reload finishes on its connection, which is closed after it.
+      let arrived = false;
+      server.on('request', (req: { url?: string }) => void (req.url === '/slow' && (arrived = true)));
+      const slow = p.request({ path: '/slow', method: 'GET' });
+      await expect.poll(() => arrived, { timeout: 10_000 }).toBe(true);
+      p.updateTls({ ca: cert });
+      expect(await get()).toBe('ok');
+      expect(open.size).toBe(2);
+      release();
+      expect(await readText((await slow).body)).toBe('slow');
+      await expect.poll(() => open.size, { timeout: 10_000 }).toBe(1);
+    });
   });
 });
