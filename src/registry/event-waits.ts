@@ -1,19 +1,30 @@
 import { hasCode } from '../lib/errors.js';
 import type { Store, WatchEvent } from '../store/store.js';
+import { EventHold } from './event-hold.js';
+
+export { EventHold } from './event-hold.js';
 
 /** A fixed abort reason: abort() without one allocates a DOMException each time. */
 const CLOSED = Object.freeze({ closed: true });
 
-interface Waiter {
-  /** Wakes on a change at this revision or later. */
-  from: number;
-  wake: () => void;
-  fail: (err: unknown) => void;
-}
+/**
+ * Waits time out on this grid: one interval checks them all (10,000 polls
+ * hold no timer each). A wait ends up to one tick after its deadline, as a
+ * timer may fire late.
+ */
+export const WAIT_TICK_MS = 50;
+
+/**
+ * A wake of more polls than this answers them in slices, one per turn of
+ * the event loop: the first replies are flushed while later ones are made,
+ * and no single turn builds the garbage of 10,000 replies.
+ */
+export const WAKE_SLICE = Number(process.env.TETHER_WAKE_SLICE ?? 0) || Number.MAX_SAFE_INTEGER;
 
 /** One store watch on a tenant's events, shared by every poll of that tenant waiting on this server. */
-interface TenantWatch {
-  readonly waiters: Set<Waiter>;
+export interface TenantWatch {
+  readonly tenant: string;
+  readonly waiters: Set<EventHold>;
   /** The revision the store watch was opened from: changes before it were not seen. */
   readonly start: number;
   /** Highest revision of a change this watch delivered (0: none yet). */
@@ -22,13 +33,20 @@ interface TenantWatch {
 }
 
 /**
- * Long-poll waits on the events feed. A waiting poll costs one small record,
- * a timer and one abort listener; the store watch (and its abort plumbing)
- * is per tenant, opened by the first waiter and closed when the last one
- * leaves, so 10,000 followers of a tenant hold one watch, not 10,000.
+ * Long-poll waits on the events feed. A waiting poll costs its EventHold
+ * (a small record, in two sets) and one promise; no timer, closure or
+ * abort listener of its own. The store watch is per tenant, opened by the
+ * first waiter and closed when the last one leaves, so 10,000 followers of
+ * a tenant hold one watch, not 10,000.
  */
 export class EventWaits {
   private readonly tenants = new Map<string, TenantWatch>();
+  /** Waiting holds by deadline tick (ms / WAIT_TICK_MS, rounded up). */
+  private readonly due = new Map<number, Set<EventHold>>();
+  /** The first tick not expired yet. */
+  private nextTick = 0;
+  private ticker: NodeJS.Timeout | null = null;
+  private waiting = 0;
 
   /**
    * @param stopped aborted when the registry closes: wakes every waiter (one
@@ -42,50 +60,79 @@ export class EventWaits {
     stopped?.addEventListener('abort', () => this.wakeAll(), { once: true });
   }
 
+  /** Long-polls waiting now. */
+  get size(): number {
+    return this.waiting;
+  }
+
   /**
    * Resolves when an event of `tenant` is committed at or after `from`, after
-   * `ms`, or on abort. It may also resolve early with nothing new (the watch
-   * started after `from`, or history was compacted): re-reading is always safe.
+   * `ms`, or when `by` is aborted. It may also resolve early with nothing new
+   * (the watch started after `from`, or history was compacted): re-reading is
+   * always safe. `by` is the poll's EventHold (the server's long-polls) or a
+   * signal (in-process callers; it costs a listener for the wait).
    */
-  wait(tenant: string, from: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted || this.stopped?.aborted) return Promise.resolve();
+  wait(tenant: string, from: number, ms: number, by?: EventHold | AbortSignal): Promise<void> {
+    if (by?.aborted === true || this.stopped?.aborted === true) return Promise.resolve();
     const tw = this.tenants.get(tenant) ?? this.open(tenant, from);
     if (from < tw.start || tw.seen >= from) return Promise.resolve();
+    const hold = by instanceof EventHold ? by : new EventHold();
+    if (by !== undefined && !(by instanceof EventHold)) hold.link(by);
     return new Promise<void>((resolve, reject) => {
-      const leave = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', waiter.wake);
-        tw.waiters.delete(waiter);
-        if (tw.waiters.size === 0) this.close(tenant, tw);
-      };
-      const waiter: Waiter = {
-        from,
-        wake: () => {
-          leave();
-          resolve();
-        },
-        fail: (err) => {
-          leave();
-          reject(err);
-        },
-      };
-      const timer = setTimeout(waiter.wake, ms);
-      signal?.addEventListener('abort', waiter.wake, { once: true });
-      tw.waiters.add(waiter);
+      hold.enter(this, tw, from, resolve, reject);
+      tw.waiters.add(hold);
+      this.schedule(hold, Date.now() + ms);
     });
+  }
+
+  /** Ends `hold`'s wait (resolved, or rejected with `err`); nothing when it is not waiting. */
+  release(hold: EventHold, err?: unknown): void {
+    const tw = hold.leave();
+    if (tw === null) return;
+    tw.waiters.delete(hold);
+    if (tw.waiters.size === 0) this.close(tw);
+    this.due.get(hold.tick)?.delete(hold);
+    if (--this.waiting === 0 && this.ticker !== null) {
+      clearInterval(this.ticker);
+      this.ticker = null;
+    }
+    hold.settle(err);
+  }
+
+  private schedule(hold: EventHold, deadline: number): void {
+    const tick = Math.ceil(deadline / WAIT_TICK_MS);
+    hold.tick = tick;
+    const set = this.due.get(tick);
+    if (set === undefined) this.due.set(tick, new Set([hold]));
+    else set.add(hold);
+    if (this.waiting++ === 0) {
+      this.nextTick = Math.floor(Date.now() / WAIT_TICK_MS);
+      this.ticker = setInterval(() => this.expire(), WAIT_TICK_MS);
+      // Waits never keep the process alive on their own (as their timers did not block close()).
+      this.ticker.unref();
+    }
+  }
+
+  /** Ends the waits whose tick has come (every tick since the last run: a late run catches up). */
+  private expire(): void {
+    const now = Math.floor(Date.now() / WAIT_TICK_MS);
+    for (; this.nextTick <= now; this.nextTick++) {
+      const set = this.due.get(this.nextTick);
+      if (set === undefined) continue;
+      this.due.delete(this.nextTick);
+      for (const hold of set) this.release(hold);
+    }
   }
 
   /** Opens the tenant's watch from `from` (history since `from` is delivered at once). */
   private open(tenant: string, from: number): TenantWatch {
-    const tw: TenantWatch = { waiters: new Set(), start: from, seen: 0, stop: new AbortController() };
+    const tw: TenantWatch = { tenant, waiters: new Set(), start: from, seen: 0, stop: new AbortController() };
     this.tenants.set(tenant, tw);
     this.store.watch(this.prefixOf(tenant), from, (events) => this.deliver(tw, events), tw.stop.signal).catch((err: unknown) => {
-      this.close(tenant, tw);
+      this.close(tw);
       // History trimmed under us: every waiter re-reads. Anything else (store closed) fails them.
-      for (const w of [...tw.waiters]) {
-        if (hasCode(err, 'store.compacted')) w.wake();
-        else w.fail(err);
-      }
+      const failure = hasCode(err, 'store.compacted') ? undefined : err;
+      for (const hold of tw.waiters) this.release(hold, failure);
     });
     return tw;
   }
@@ -98,15 +145,30 @@ export class EventWaits {
       for (const e of events) if (e.revision > revision) revision = e.revision;
       if (revision > tw.seen) tw.seen = revision;
     }
-    for (const w of [...tw.waiters]) if (w.from <= revision) w.wake();
+    if (tw.waiters.size <= WAKE_SLICE) {
+      for (const hold of tw.waiters) if (hold.from <= revision) this.release(hold);
+      return;
+    }
+    const woken = [...tw.waiters].filter((hold) => hold.from <= revision);
+    this.wakeSlices(tw, woken, 0);
+  }
+
+  /** Wakes `woken[at..]` a slice per turn; a hold that left or waits on another watch since is skipped. */
+  private wakeSlices(tw: TenantWatch, woken: EventHold[], at: number): void {
+    const end = Math.min(at + WAKE_SLICE, woken.length);
+    for (let i = at; i < end; i++) {
+      const hold = woken[i] as EventHold;
+      if (hold.watch === tw) this.release(hold);
+    }
+    if (end < woken.length) setImmediate(() => this.wakeSlices(tw, woken, end));
   }
 
   private wakeAll(): void {
-    for (const tw of [...this.tenants.values()]) for (const w of [...tw.waiters]) w.wake();
+    for (const tw of [...this.tenants.values()]) for (const hold of tw.waiters) this.release(hold);
   }
 
-  private close(tenant: string, tw: TenantWatch): void {
-    if (this.tenants.get(tenant) === tw) this.tenants.delete(tenant);
+  private close(tw: TenantWatch): void {
+    if (this.tenants.get(tw.tenant) === tw) this.tenants.delete(tw.tenant);
     tw.stop.abort(CLOSED);
   }
 }

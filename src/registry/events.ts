@@ -1,3 +1,4 @@
+import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
 import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
@@ -9,6 +10,8 @@ import type { EventListOptions, EventType, Page, RegistryEvent } from './types.j
 import { parseEventType, parseLimit, parseWait } from './validate.js';
 
 const UNMARKED_WINDOW_MS = 60 * 60 * 1000;
+/** What a long-poll aborted without a reason throws. */
+const ABORTED = new TetherError('registry.aborted', 'The long-poll was ended.');
 /** Bound on `reading` (distinct reads kept while the revision stands still). */
 const MAX_SHARED_READS = 10_000;
 
@@ -38,7 +41,8 @@ export class Events {
    * Validation order of the original: limit, marker format, future, before
    * creation, type. With `wait` (extension) the call is held until an event
    * other than the marker's own exists, for at most `wait` seconds, then
-   * answers as without it (possibly an empty page).
+   * answers as without it (possibly an empty page). `opts.hold` (the
+   * server's) ends the wait early when aborted, in place of `signal`.
    */
   async list(tenant: string, opts: EventListOptions = {}, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
     const limit = parseLimit(opts.limit);
@@ -60,7 +64,9 @@ export class Events {
       const fresh =
         page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker) || page.metadata.next_marker !== null;
       if (fresh || left <= 0) return page;
-      await this.waits.wait(tenant, revision + 1, left, signal);
+      // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
+      await this.waits.wait(tenant, revision + 1, left, opts.hold ?? signal);
+      if (opts.hold?.aborted === true) throw opts.hold.reason ?? ABORTED;
       signal?.throwIfAborted();
       this.stopped?.throwIfAborted();
     }

@@ -1,4 +1,5 @@
 /** Wire-level shapes of the Service Registry v1.0 API (spec sections 5-10). */
+import type { EventHold } from './event-hold.js';
 
 export type Metadata = Record<string, string>;
 
@@ -107,6 +108,8 @@ export interface EventListOptions extends ListOptions {
   type?: string | string[] | undefined;
   /** Extension: hold the request up to this many seconds (0..60) until an event at or after marker exists. */
   wait?: number | string | undefined;
+  /** In-process only (the server's long-polls): aborting it ends the wait, as a signal would, at a fraction of the cost. */
+  hold?: EventHold | undefined;
 }
 
 export interface TokenReply {

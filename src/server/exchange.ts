@@ -1,4 +1,5 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { EventHold } from '../registry/event-hold.js';
 import { parseQuery, type QueryPair } from './query.js';
 import type { RouteMatch, RouteName } from './router.js';
 import type { ServerState } from './state.js';
@@ -37,8 +38,10 @@ export class ApiRequest extends IncomingMessage {
   routeTemplate: string | null = null;
   /** The registry route, once matched (heartbeats are counted by it). */
   routeName: RouteName | null = null;
-  /** Abort controller of a `GET /events` call, aborted when the client goes away. */
+  /** Abort controller of a queues long-poll, aborted when the client goes away. */
   poll: AbortController | null = null;
+  /** The hold of a `GET /events?wait=` call (no AbortController per poll), aborted like `poll`. */
+  hold: EventHold | null = null;
   private pairs: QueryPair[] | null = null;
 
   /** The query parameters in their original order, parsed on first use. */
@@ -49,6 +52,12 @@ export class ApiRequest extends IncomingMessage {
 }
 
 export type ApiResponse = ServerResponse<ApiRequest>;
+
+/** What the pipeline and close() use of a running long-poll: an AbortController, or an events poll's EventHold. */
+export interface PollHandle {
+  abort(reason?: unknown): void;
+  readonly signal: { readonly aborted: boolean; readonly reason: unknown };
+}
 
 /** A route handler: calls the registry, then replies. Throws faults (mapped by the pipeline). */
 export type Handler = (req: ApiRequest, res: ApiResponse, route: RouteMatch) => Promise<void>;

@@ -107,10 +107,14 @@ function onEnd(this: ApiRequest): void {
   if (!this.rejected) void dispatch(this, this.response);
 }
 
+/** Why a long-poll whose client left ends (one error for all: nobody reads it). */
+const CLIENT_GONE = new Error('client disconnected');
+
 /** Counts the exchange out (and into the metrics); aborts a running events call whose client went away. */
 function onResponseClose(this: ApiResponse): void {
   const req = this.req;
-  if (req.poll !== null && !this.writableFinished) req.poll.abort(new Error('client disconnected'));
+  const poll = req.hold ?? req.poll;
+  if (poll !== null && !this.writableFinished) poll.abort(CLIENT_GONE);
   const state = req.api;
   observe(state, req, this);
   state.inflight--;
@@ -198,7 +202,7 @@ let lastStoreWarning = 0;
 function replyError(req: ApiRequest, res: ApiResponse, route: RouteMatch | null, err: unknown): void {
   // An events call aborted by close() answers with the abort reason (503);
   // one aborted because its client left has nobody to answer.
-  const poll = req.poll;
+  const poll = req.hold ?? req.poll;
   if (poll !== null && poll.signal.aborted) {
     const reason: unknown = poll.signal.reason;
     err = reason instanceof RegistryFault ? reason : faults.unavailable();

@@ -3,6 +3,7 @@ import type { ServerMetrics } from '../observability/server-metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { AccessLog } from './access-log.js';
 import type { AuthTable } from './auth.js';
+import type { PollHandle } from './exchange.js';
 import type { QueueApi } from './queues/context.js';
 import type { RouteStore } from '../routes/route-store.js';
 
@@ -26,8 +27,8 @@ export interface ServerState {
   closing: boolean;
   /** Requests whose response has not emitted 'close' yet. */
   inflight: number;
-  /** Abort controllers of running `GET /events` calls, aborted on close(). */
-  readonly polls: Set<AbortController>;
+  /** Running long-polls (events holds, queues abort controllers), aborted on close(). */
+  readonly polls: Set<PollHandle>;
   /** Called when `inflight` drops to 0 while closing. */
   onDrained: (() => void) | null;
   /** Request counts and latencies, long-polls, served at /metrics. */

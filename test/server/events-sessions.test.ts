@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registry } from '../../src/registry/registry.js';
+import type { EventHold } from '../../src/registry/event-hold.js';
+import type { EventListOptions } from '../../src/registry/types.js';
 import { api, raw, serviceBody, startServer, startServerFor, type TestServer } from './helpers.js';
 
 /** Events (spec 9.3, E*) with the wait long-poll, and the sessions extension. */
@@ -47,13 +49,14 @@ describe('events', () => {
   });
 
   it('wait: aborts the registry call when the client disconnects', async () => {
-    const seen: AbortSignal[] = [];
+    // The server's long-poll is ended through its hold (EventHold), not a signal.
+    const seen: EventHold[] = [];
     const spy = new Proxy(s.registry, {
       get(target, prop, receiver) {
         if (prop === 'listEvents') {
-          return (tenant: string, opts: unknown, signal: AbortSignal) => {
-            seen.push(signal);
-            return target.listEvents(tenant, opts as never, signal);
+          return (tenant: string, opts: EventListOptions, signal?: AbortSignal) => {
+            if (opts.hold !== undefined) seen.push(opts.hold);
+            return target.listEvents(tenant, opts, signal);
           };
         }
         const v = Reflect.get(target, prop, receiver) as unknown;
