@@ -202,7 +202,7 @@ export class Materializer {
     } catch (err) {
       this.markStale(err, this.stop.signal);
     }
-    if (changed.size > 0) for (const m of this.files) if ([...m.sources].some((s) => changed.has(s))) m.quiet.poke();
+    if (changed.size > 0) for (const m of this.files) if ([...m.sources].some((s) => changed.has(s))) this.changed(m);
     if (this.hooks) {
       // Without a saved marker the feed starts in the past: hooks see only what happened since this start.
       const fresh = this.hadMarker ? events : events.filter((e) => e.timestamp >= this.startedAt);
@@ -215,6 +215,17 @@ export class Materializer {
 
   private markerFailed(err: unknown): void {
     this.opts.log.warn({ err: String(err) }, 'cannot save the events marker');
+  }
+
+  /**
+   * A file's data changed. Without a quiescence (`wait`) it renders now, in
+   * this turn: its write's first file-system call is queued before the feed
+   * builds its next long-poll, not after a turn of the event loop. A page's
+   * events are all applied before, so a page still makes one render.
+   */
+  private changed(m: Managed): void {
+    if (m.spec.waitMaxMs === 0) void this.queueRender(m);
+    else m.quiet.poke();
   }
 
   /** Renders one file after any render of it in progress (one at a time per file). */
