@@ -3,7 +3,7 @@ import { hasCode } from '../../lib/errors.js';
 import { silentLogger } from '../../observability/logger.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from '../../store/store.js';
 import { quotaErrors } from './quota-error.js';
-import { entryBytes, GLOBAL_NS, ownerOf } from './tenant-keys.js';
+import { entryBytes, GLOBAL_NS, ownerOf, tenantAnchor } from './tenant-keys.js';
 import { UsageLedger } from './usage.js';
 
 export interface QuotaOptions {
@@ -140,7 +140,8 @@ export class QuotaStore implements Store {
     for (const op of ops) {
       if (op.type !== 'put') continue;
       const owner = ownerOf(op.key);
-      if (owner === null || owner.ns === GLOBAL_NS || this.ledger.hasTenant(owner.ns) || this.admitting.has(owner.ns)) continue;
+      // Only a key that makes the tenant count (not the account record a read creates) is refused at the cap.
+      if (owner === null || owner.ns === GLOBAL_NS || !tenantAnchor(op.key) || this.ledger.hasTenant(owner.ns) || this.admitting.has(owner.ns)) continue;
       if (this.ledger.tenantCount() + this.admitting.size >= maxTenants) {
         for (const ns of admitted) this.admitting.delete(ns);
         throw this.refuse(quotaErrors.tenants(maxTenants));

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { Store, WatchEvent } from '../../store/store.js';
-import { entryBytes, GLOBAL_NS, ownerOf } from './tenant-keys.js';
+import { entryBytes, GLOBAL_NS, ownerOf, tenantAnchor } from './tenant-keys.js';
 
 // Config values are read per tenant (under `t/{t}/c/`), not the whole `t/` range full of events.
 const SCANNED = ['a/', 'q/n/', 'q/d/', 'r/d/'];
+/** Last-event keys read per getMany at start. */
+const ANCHOR_BATCH = 100;
 
 /**
  * What every tenant stores, derived from the store itself: one scan at start,
@@ -14,10 +16,9 @@ const SCANNED = ['a/', 'q/n/', 'q/d/', 'r/d/'];
 export class UsageLedger {
   private readonly sizes = new Map<string, number>();
   private readonly bytes = new Map<string, number>();
-  private readonly tenants = new Set<string>();
-
-  /** The last tenant added: a run of one tenant's writes skips the set. */
-  private lastNs = '';
+  /** The tenant-anchor keys present (tenantAnchor), and how many each namespace has: a tenant counts while it has one. */
+  private readonly anchors = new Set<string>();
+  private readonly tenants = new Map<string, number>();
 
   /**
    * `countBytes` false keeps only the tenant count: counting bytes costs about
@@ -38,8 +39,8 @@ export class UsageLedger {
   private async scan(): Promise<number> {
     this.sizes.clear();
     this.bytes.clear();
+    this.anchors.clear();
     this.tenants.clear();
-    this.lastNs = '';
     let first = -1;
     for (const prefix of SCANNED) {
       const { entries, revision } = await this.store.range(prefix);
@@ -47,6 +48,11 @@ export class UsageLedger {
       for (const e of entries) this.put(e.key, e.value);
     }
     const { entries: accounts } = await this.store.range('a/');
+    // The registry's anchors, one key per account (read after `first`: the watch replays what changed since, and puts are idempotent).
+    for (let i = 0; i < accounts.length; i += ANCHOR_BATCH) {
+      const lasts = accounts.slice(i, i + ANCHOR_BATCH).map((a) => `t/${a.key.slice(2)}/l`);
+      for (const e of await this.store.getMany(lasts)) if (e !== undefined) this.put(e.key, e.value);
+    }
     if (!this.countBytes) return first;
     for (const a of accounts) {
       for (const e of (await this.store.range(`t/${a.key.slice(2)}/c/`)).entries) this.put(e.key, e.value);
@@ -69,9 +75,9 @@ export class UsageLedger {
   private put(key: string, value: string): void {
     const owner = ownerOf(key);
     if (owner === null) return;
-    if (owner.ns !== this.lastNs) {
-      this.lastNs = owner.ns;
-      if (owner.ns !== GLOBAL_NS) this.tenants.add(owner.ns);
+    if (owner.ns !== GLOBAL_NS && !this.anchors.has(key) && tenantAnchor(key)) {
+      this.anchors.add(key);
+      this.tenants.set(owner.ns, (this.tenants.get(owner.ns) ?? 0) + 1);
     }
     if (!owner.counted || !this.countBytes) return;
     const size = entryBytes(key, value);
@@ -80,6 +86,12 @@ export class UsageLedger {
   }
 
   private drop(key: string): void {
+    if (this.anchors.delete(key)) {
+      const ns = ownerOf(key)?.ns ?? '';
+      const left = (this.tenants.get(ns) ?? 1) - 1;
+      if (left > 0) this.tenants.set(ns, left);
+      else this.tenants.delete(ns);
+    }
     const size = this.sizes.get(key);
     if (size === undefined) return;
     this.sizes.delete(key);
@@ -87,6 +99,7 @@ export class UsageLedger {
     if (owner !== null) this.bytes.set(owner.ns, (this.bytes.get(owner.ns) ?? 0) - size);
   }
 
+  /** True while `ns` holds data: a registry write, an event route or a queue (tenantAnchor). */
   hasTenant(ns: string): boolean {
     return this.tenants.has(ns);
   }

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRegistry, type RegistryProc } from '../helpers/procs.js';
+import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { metric, que, reg } from './wire.js';
+
+/**
+ * What counts toward --max-tenants: a tenant that stored something (a
+ * registry write, an event route, a queue), not one that was only read, and
+ * no longer a queues-only project whose last queue is gone. Real registry
+ * processes on SQLite.
+ */
+
+let procs: RegistryProc[] = [];
+let dirs: TempDir[] = [];
+afterEach(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  await Promise.all(dirs.map((d) => d.remove()));
+  procs = [];
+  dirs = [];
+});
+
+async function start(dir: TempDir): Promise<string> {
+  const proc = await startRegistry(dir.path, 0, ['--max-tenants', '2']);
+  procs.push(proc);
+  return proc.url;
+}
+
+const POLL = { timeout: 10_000, interval: 50 };
+
+describe('--max-tenants counts tenants with data', () => {
+  it('anonymous reads of unknown tenants do not fill the cap; a deleted queues-only project stops counting, across a restart too', async () => {
+    const dir = await createTempDir('quota-tenants');
+    dirs.push(dir);
+    let url = await start(dir);
+    for (let i = 0; i < 5; i++) {
+      expect((await reg(url, 'GET', `/reader-${i}/services`)).status).toBe(200);
+      expect((await reg(url, 'GET', `/reader-${i}/configuration`)).status).toBe(200);
+      expect((await que(url, `qreader-${i}`, 'GET', '/queues')).status).toBeLessThan(300);
+      expect((await que(url, `qreader-${i}`, 'GET', '/queues/nope/stats')).status).toBe(404);
+    }
+    expect(await metric(url, 'tether_tenants')).toBe(0);
+
+    // Two tenants that write: both admitted; a third is refused.
+    expect((await reg(url, 'PUT', '/alpha/configuration/key1', { value: 'v' })).status).toBe(204);
+    expect((await que(url, 'beta', 'PUT', '/queues/jobs')).status).toBe(201);
+    expect((await que(url, 'beta', 'PUT', '/queues/more')).status).toBe(201);
+    await expect.poll(() => metric(url, 'tether_tenants'), POLL).toBe(2);
+    expect((await reg(url, 'PUT', '/gamma/configuration/key1', { value: 'v' })).status).toBe(400);
+    // A reader of the full server still reads.
+    expect((await reg(url, 'GET', '/reader-9/services')).status).toBe(200);
+
+    // beta's queues go: one left still counts, none does not.
+    expect((await que(url, 'beta', 'DELETE', '/queues/jobs')).status).toBe(204);
+    expect((await reg(url, 'PUT', '/gamma/configuration/key1', { value: 'v' })).status).toBe(400);
+    expect((await que(url, 'beta', 'DELETE', '/queues/more')).status).toBe(204);
+    await expect.poll(() => metric(url, 'tether_tenants'), POLL).toBe(1);
+    expect((await reg(url, 'PUT', '/gamma/configuration/key1', { value: 'v' })).status).toBe(204);
+    await expect.poll(() => metric(url, 'tether_tenants'), POLL).toBe(2);
+
+    // Restarted over the same data: the same count, read back from the store.
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    url = await start(dir);
+    expect(await metric(url, 'tether_tenants')).toBe(2);
+    expect((await que(url, 'beta', 'PUT', '/queues/jobs')).status).toBe(400);
+  });
+});
