@@ -4,7 +4,8 @@ import { registerBody, serviceFlags, updatePatch, wantsMetadata } from '../servi
 /**
  * The write side of `tether services`: register, update, heartbeat. The
  * bodies come from service-body.ts; each handler is one registry call (update
- * reads the service first when it merges metadata).
+ * reads the service first when it merges metadata: the API's PUT replaces the
+ * metadata whole, so that merge is a read-modify-write, and says so in --help).
  */
 
 export const servicesWriteHelp = `  tether services register --id ID [--name N] [--host H] [--port P] [--version V]
@@ -13,7 +14,10 @@ export const servicesWriteHelp = `  tether services register --id ID [--name N] 
   tether services update ID [--tag T]... [--clear-tags] [--meta K=V]... [--name N]
         [--host H] [--port P] [--version V] [--heartbeat-timeout D] [--file F]
                                      change a service (metadata is merged; --meta K= removes K;
-                                     --tag replaces every tag)
+                                     --tag replaces every tag). Only the fields given are sent;
+                                     metadata flags read the service once, then write its whole
+                                     metadata (the API replaces it whole): concurrent updates of
+                                     one service's metadata race, the last write wins
   tether services heartbeat ID TOKEN heartbeat once with TOKEN; prints the next token
 
   --name, --host, --port and --version are metadata keys of the same names.
