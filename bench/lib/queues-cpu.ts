@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -68,6 +69,23 @@ async function startRegistry(cleanup: Cleanup, main: string): Promise<Server> {
   });
 }
 
+/**
+ * `QCPU_PERF=PREFIX`: `perf record` (CPU-time samples, call graphs) of the
+ * server over each measured window, into PREFIX.<workload>; run the servers
+ * with `QCPU_NODE_ARGS=--perf-basic-prof` so JIT frames get names.
+ */
+function startPerf(pid: number, workload: string): (() => Promise<void>) | undefined {
+  const prefix = process.env.QCPU_PERF;
+  if (prefix === undefined) return undefined;
+  const out = `${prefix}.${workload.replace(/ /g, '')}`;
+  const child = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '2000', '-g', '-p', String(pid), '-o', out], { stdio: 'ignore' });
+  return () =>
+    new Promise<void>((done) => {
+      child.once('exit', () => done());
+      child.kill('SIGINT');
+    });
+}
+
 /** Runs lanes until `units` are done; resolves with the units done (a step may overshoot). */
 async function runUnits(t: QueueTarget, w: Workload, units: number): Promise<number> {
   let done = 0;
@@ -95,9 +113,11 @@ async function measureBuild(main: string, units: number): Promise<number[]> {
     const out: number[] = [];
     for (const w of WORKLOADS) {
       await runUnits(t, w, Math.max(200, units / 5));
+      const perf = startPerf(server.pid, w.name);
       const c0 = server.cpuSeconds();
       const done = await runUnits(t, w, units);
       out.push(((server.cpuSeconds() - c0) * 1e6) / done);
+      await perf?.();
     }
     await t.close();
     return out;

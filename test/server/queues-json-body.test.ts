@@ -43,6 +43,10 @@ describe('queues JSON bodies', () => {
     expect(faultOf('[{"ttl": 60, "body": {"ttl": 1.5, "grace": 2.0}}]', 'messages')).toBeUndefined();
     expect(faultOf('{"body": {"ttl": 1.5}, "ttl": 300, "grace": 60}', 'claim')).toBeUndefined();
     expect(faultOf('{"ttl": 300.0}', 'any')).toBeUndefined();
+    // The guard that skips the walk looks for `: 3.` / `: 3e`, with any spacing; digits before a dot elsewhere do not trigger it.
+    expect(faultOf('[{"ttl":\n\t-3.0e2, "body": "db-01.example.net"}]', 'messages')).toBe('invalidBody');
+    expect(faultOf('[{"ttl":3e2}]', 'messages')).toBe('invalidBody');
+    expect(parse('[{"ttl": 300, "body": {"host": "db-01.example.net", "v": "1.2e3"}}]', 'messages')).toEqual([{ ttl: 300, body: { host: 'db-01.example.net', v: '1.2e3' } }]);
   });
 
   it('keys and strings with escapes, brackets and commas do not confuse the scan', () => {

@@ -34,9 +34,11 @@ export function parseJsonBody(parts: readonly Buffer[] | null, length: number, s
   if (text.length > 2 * MAX_JSON_DEPTH && nestsDeeper(text, MAX_JSON_DEPTH)) {
     throw queueFault('invalidBody', `JSON documents may not nest deeper than ${MAX_JSON_DEPTH} levels.`);
   }
-  // Cheap guards: no 19-digit run means no int64 overflow; no digit followed by . e E means no float literal.
+  // Cheap guards: no 19-digit run means no int64 overflow; a typed field's float literal follows a
+  // colon (`"ttl": 3.0`), so without `: 3.` or `: 3e` there is none (a bare `\d[.eE]` matched
+  // every host name and version string in a body, and made the walk run on most posts).
   const big = /\d{19}/.test(text);
-  const floats = shape !== 'any' && /\d[.eE]/.test(text);
+  const floats = shape !== 'any' && /:\s*-?\d+[.eE]/.test(text);
   if (big || floats) checkNumbers(text, shape);
   return value;
 }

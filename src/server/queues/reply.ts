@@ -84,13 +84,21 @@ export function queueHref(prefix: string, queue: string): string {
   return `${prefix}/queues/${queue}`;
 }
 
+/** Characters encodeURIComponent leaves as they are. */
+const UNRESERVED = /^[\w.~-]*$/;
+
+/** encodeURIComponent, skipped for what it would not change: our ids are hex, and a post's reply holds one per message. */
+export function encodeId(id: string): string {
+  return UNRESERVED.test(id) ? id : encodeURIComponent(id);
+}
+
 export function messageHref(prefix: string, queue: string, id: string, claimId?: string): string {
-  const href = `${prefix}/queues/${queue}/messages/${encodeURIComponent(id)}`;
-  return claimId === undefined ? href : `${href}?claim_id=${encodeURIComponent(claimId)}`;
+  const href = `${prefix}/queues/${queue}/messages/${encodeId(id)}`;
+  return claimId === undefined ? href : `${href}?claim_id=${encodeId(claimId)}`;
 }
 
 export function claimHref(prefix: string, queue: string, id: string): string {
-  return `${prefix}/queues/${queue}/claims/${encodeURIComponent(id)}`;
+  return `${prefix}/queues/${queue}/claims/${encodeId(id)}`;
 }
 
 /** The wire form of a message: exactly href, ttl, age, body (spec 5); claim-style href when `claimId` is given. */

@@ -1,7 +1,7 @@
 import { queueFault } from '../../../queues/faults.js';
 import type { QueueExchange, QueueHandler } from '../context.js';
 import { boolParam, intParam, LINK_PARAMS, listParam, nextLink, param, waitParam } from '../params.js';
-import { messageHref, messageView, sendEmpty, sendJson } from '../reply.js';
+import { encodeId, messageHref, messageView, sendEmpty, sendJson } from '../reply.js';
 
 /** Message resources (spec 5): post, list, get by ids, bulk delete, get one, delete one. */
 
@@ -10,7 +10,7 @@ const post: QueueHandler = async (x) => {
   const { prefix, queue } = x.route;
   const ids = await x.api.service.postMessages(x.project, queue, x.clientId, x.body);
   const resources = ids.map((id) => messageHref(prefix, queue, id));
-  const location = `${x.path}?ids=${ids.map(encodeURIComponent).join(',')}`;
+  const location = `${x.path}?ids=${ids.map(encodeId).join(',')}`;
   sendJson(x.res, 201, { resources, partial: false }, ['Location', location]);
 };
 
