@@ -100,19 +100,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   };
   // Node closes connections beyond maxConnections itself, before any of our code runs.
   server.on('drop', () => noteRefusal('total'));
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket;
-    const open = replying.get(socket);
-    if (open === undefined) replying.set(socket, [res]);
-    else open.push(res);
-    res.once('close', () => {
-      const left = replying.get(socket)?.filter((r) => r !== res) ?? [];
-      if (left.length > 0) return void replying.set(socket, left);
-      replying.delete(socket);
-      afterReplies.get(socket)?.();
-      afterReplies.delete(socket);
-    });
-  });
+  server.on('request', trackReply);
   server.on('connection', (socket: Socket) => {
     const addr = socket.remoteAddress ?? '';
     const open = (perClient.get(addr) ?? 0) + 1;
@@ -130,6 +118,27 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
       else perClient.set(addr, n);
     });
   });
+}
+
+/** Notes a response in progress on its connection until it closes. */
+function trackReply(req: IncomingMessage, res: ServerResponse): void {
+  const open = replying.get(req.socket);
+  if (open === undefined) replying.set(req.socket, [res]);
+  else open.push(res);
+  // A module-level listener, not a closure or a once() wrapper per request: a waiting long-poll holds it.
+  res.on('close', onReplyClosed);
+}
+
+/** A response closed ('close' comes once): forgotten; after its connection's last one, what waited for it runs. */
+function onReplyClosed(this: ServerResponse): void {
+  const socket = this.req.socket;
+  const open = replying.get(socket);
+  const at = open === undefined ? -1 : open.indexOf(this);
+  if (at !== -1) open?.splice(at, 1);
+  if (open !== undefined && open.length > 0) return;
+  replying.delete(socket);
+  afterReplies.get(socket)?.();
+  afterReplies.delete(socket);
 }
 
 /**
@@ -163,4 +172,46 @@ export function onClientError(err: Error & { code?: string }, socket: Socket, tx
   const fault = faultForClientError(err.code);
   writeRawFault(socket, fault, txnId);
   return fault.status;
+}
+
+/** Why a TLS handshake failed, as the handshake-failure counter's `reason` label. */
+export type HandshakeFailure = 'timeout' | 'no_client_cert' | 'client_cert_rejected' | 'server_cert_rejected' | 'protocol' | 'other';
+
+/**
+ * The reason of a 'clientError' that is a failed TLS handshake (https
+ * forwards 'tlsClientError' there), or null for any other client error.
+ * OpenSSL's codes say it: the client sent no certificate, or one our CA
+ * does not sign; the client refused ours (its alert); or it spoke something
+ * else than TLS (plain HTTP to the https port).
+ */
+export function handshakeFailure(err: Error & { code?: string }): HandshakeFailure | null {
+  const code = err.code ?? '';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  if (!code.startsWith('ERR_SSL_')) return null;
+  if (code.includes('PEER_DID_NOT_RETURN_A_CERTIFICATE')) return 'no_client_cert';
+  if (code.includes('CERTIFICATE_VERIFY_FAILED')) return 'client_cert_rejected';
+  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|DECRYPT_ERROR)/.test(code)) return 'server_cert_rejected';
+  if (/HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNSUPPORTED_PROTOCOL|VERSION_TOO_LOW|NO_SHARED_CIPHER|PACKET_LENGTH_TOO_LONG|RECORD_LENGTH_MISMATCH/.test(code)) return 'protocol';
+  return 'other';
+}
+
+/**
+ * Counts failed handshakes by reason and logs them at most every 10 s (a
+ * scan must not become a log flood): a wrong CA or a missing client
+ * certificate shows on the server's side. OpenSSL's messages name no secret.
+ */
+export function handshakeWatcher(log: Logger, count: (reason: HandshakeFailure) => void): (err: Error & { code?: string }, socket: Socket) => void {
+  const since: Partial<Record<HandshakeFailure, number>> = {};
+  let loggedAt = 0;
+  return (err, socket) => {
+    const reason = handshakeFailure(err);
+    if (reason === null) return;
+    count(reason);
+    since[reason] = (since[reason] ?? 0) + 1;
+    const now = Date.now();
+    if (now - loggedAt < REFUSAL_LOG_EVERY_MS) return;
+    loggedAt = now;
+    log.warn({ failures: { ...since }, lastCode: err.code ?? null, lastError: err.message, remote: socket.remoteAddress ?? null }, 'TLS handshakes failed');
+    for (const k of Object.keys(since) as HandshakeFailure[]) delete since[k];
+  };
 }
