@@ -1,7 +1,7 @@
 import { sleep } from '../lib/backoff.js';
-import { inParallel } from './in-parallel.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
+import { inParallel } from './in-parallel.js';
 import type { LocalService, LocalState } from './local-state.js';
 
 /** GETs in flight at once during a round: the check is background work and must stay gentle on the registry. */
@@ -39,7 +39,8 @@ async function checkOne(opts: ResyncOptions, s: LocalService, signal: AbortSigna
       return false;
     }
   }
-  if (s.registered !== registered || s.confirmedAt !== confirmedAt || s.removing) return false;
+  // The entry itself too: one pruned and added again while we asked is another registration.
+  if (opts.services.get(s.spec.id) !== s || s.registered !== registered || s.confirmedAt !== confirmedAt || s.removing) return false;
   opts.services.setRegistered(s.spec.id, null);
   opts.onMissing(s.spec.id);
   return true;
