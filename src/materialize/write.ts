@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readdir, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
-import { describeExit, runProcess, type RunResult } from '../lib/process.js';
-import { inheritedEnv } from '../lib/child-env.js';
 import type { Logger } from '../observability/logger.js';
+import { runCheck } from './write-check.js';
+import { resolveIds, type Ids } from './write-ids.js';
 import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
 
 /**
@@ -47,7 +47,6 @@ export interface WriteOptions {
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
-const CHECK_OUTPUT_TAIL_BYTES = 2048;
 const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchanged' });
 const defaultFsOps: FsOps = { rename };
 /** Paths already warned about: an in-place write is said once, not on every change. */
@@ -67,7 +66,8 @@ const warnedInPlace = new Set<string>();
  */
 export async function writeAtomically(path: string, content: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const bytes = Buffer.from(content, 'utf8');
-  let staged: string | null = null;
+  let staged: Staged | null = null;
+  let dir: Promise<FileHandle | null> | null = null;
   try {
     opts.signal?.throwIfAborted();
     const { dest, st } = await locate(path);
@@ -80,24 +80,31 @@ export async function writeAtomically(path: string, content: string, opts: Write
     }
     const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
     // Parent directories are created only when missing: no mkdir on every write (hot path).
-    const handle = await createStaged(dest).catch(async (err: unknown) => {
+    staged = await createStaged(dest).catch(async (err: unknown) => {
       if (errnoOf(err) !== 'ENOENT') throw err;
       await mkdir(dirname(dest), { recursive: true });
       return createStaged(dest);
     });
-    staged = handle.path;
-    await fill(handle.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), ids);
-    if (opts.check) await runCheck(opts.check, staged, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal);
+    // Opened while the file fills, so that after the rename its fsync is the one call left.
+    dir = open(dirname(dest), constants.O_RDONLY).catch(() => null);
+    await fill(staged.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), ids);
+    if (opts.check) {
+      // Closed first: a check may execute the staged file (ETXTBSY while it is open for writing).
+      await closeStaged(staged);
+      await runCheck(opts.check, staged.path, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal);
+    }
     opts.signal?.throwIfAborted();
-    const method = await replace(staged, dest, bytes, opts, ids, digest);
-    if (method === 'rename') staged = null; // renamed away: nothing to clean up
+    const method = await replace(staged, dest, bytes, opts, ids, digest, dir);
+    if (method === 'rename') staged.renamed = true; // renamed away: nothing to clean up
     return { changed: true, method };
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     throw writeFailed(path, err);
   } finally {
+    if (staged !== null) await closeStaged(staged);
     // The cleanup of a staged file that was not renamed (failure, check, in-place).
-    if (staged !== null) await unlink(staged).catch(() => undefined);
+    if (staged !== null && !staged.renamed) await unlink(staged.path).catch(() => undefined);
+    if (dir !== null) await (await dir)?.close().catch(() => undefined);
   }
 }
 
@@ -203,44 +210,66 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   return removed;
 }
 
+/** The temp file, open until it is renamed (or fails). */
+interface Staged {
+  path: string;
+  file: FileHandle;
+  /** Set once close was called: every close goes through closeStaged, once. */
+  closed: Promise<void> | null;
+  renamed: boolean;
+}
+
+/** Closes the staged file once. Its bytes were fsynced before anything depends on it, so a failing close changes nothing. */
+function closeStaged(s: Staged): Promise<void> {
+  s.closed ??= s.file.close().catch(() => undefined);
+  return s.closed;
+}
+
 /** `.name.tether-XXXXXX` next to `dest`, created exclusively with mode 0600 (no reader sees it half-written). */
-async function createStaged(dest: string): Promise<{ path: string; file: FileHandle }> {
+async function createStaged(dest: string): Promise<Staged> {
   const prefix = `.${basename(dest).slice(0, 200)}.tether-`;
   for (let attempt = 0; ; attempt++) {
     const path = join(dirname(dest), prefix + randomBytes(6).toString('base64url').slice(0, 6));
     try {
-      return { path, file: await open(path, 'wx', 0o600) };
+      return { path, file: await open(path, 'wx', 0o600), closed: null, renamed: false };
     } catch (err) {
       if (errnoOf(err) !== 'EEXIST' || attempt >= 5) throw err;
     }
   }
 }
 
-interface Ids {
-  uid: number;
-  gid: number;
-}
-
-/** Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs, closes. */
+/**
+ * Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs;
+ * the caller closes. Without an owner, the write and the chmod go together.
+ */
 async function fill(file: FileHandle, bytes: Buffer, mode: number, ids: Ids | null): Promise<void> {
-  try {
+  if (ids === null) {
+    await Promise.all([file.writeFile(bytes), file.chmod(mode)]);
+  } else {
     await file.writeFile(bytes);
-    if (ids !== null) await file.chown(ids.uid, ids.gid);
+    await file.chown(ids.uid, ids.gid);
     await file.chmod(mode);
-    await file.sync();
-  } finally {
-    await file.close();
   }
+  await file.sync();
 }
 
 /**
- * Renames `staged` over `dest`, or writes in place where rename cannot work.
- * After a rename, notes the new file's identity (write-memo.ts), read while
- * the directory is fsynced.
+ * Renames the staged file (fsynced) over `dest` while it is closed, or writes
+ * in place where rename cannot work. After a rename, fsyncs the directory
+ * (`dir`, opened earlier) and notes the new file's identity (write-memo.ts)
+ * meanwhile.
  */
-async function replace(staged: string, dest: string, bytes: Buffer, opts: WriteOptions, ids: Ids | null, digest: string): Promise<WriteResult['method']> {
+async function replace(
+  staged: Staged,
+  dest: string,
+  bytes: Buffer,
+  opts: WriteOptions,
+  ids: Ids | null,
+  digest: string,
+  dir: Promise<FileHandle | null>,
+): Promise<WriteResult['method']> {
   try {
-    await (opts.fsOps ?? defaultFsOps).rename(staged, dest);
+    await Promise.all([(opts.fsOps ?? defaultFsOps).rename(staged.path, dest), closeStaged(staged)]);
   } catch (err) {
     const code = errnoOf(err);
     if (code !== 'EXDEV' && code !== 'EBUSY') throw err;
@@ -252,7 +281,7 @@ async function replace(staged: string, dest: string, bytes: Buffer, opts: WriteO
     await writeInPlace(dest, bytes, opts.mode ?? null, ids);
     return 'in-place';
   }
-  const [, after] = await Promise.all([syncDirectory(dirname(dest)), lstat(dest).catch(() => null)]);
+  const [, after] = await Promise.all([syncDirectory(dirname(dest), await dir), lstat(dest).catch(() => null)]);
   if (after !== null) remember(dest, digest, after);
   else forget(dest);
   return 'rename';
@@ -279,62 +308,22 @@ async function writeInPlace(dest: string, bytes: Buffer, mode: number | null, id
   }
 }
 
-/** Makes the rename durable. File systems that cannot fsync a directory say EINVAL; that is not a failure. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY);
+/**
+ * Makes the rename durable, through `opened` (a handle on `dir`; the caller
+ * closes it) or, when it could not be opened, a handle opened now (which
+ * reports why). File systems that cannot fsync a directory say EINVAL; that
+ * is not a failure.
+ */
+async function syncDirectory(dir: string, opened: FileHandle | null): Promise<void> {
+  const handle = opened ?? (await open(dir, constants.O_RDONLY));
   try {
     await handle.sync();
   } catch (err) {
     const code = errnoOf(err);
     if (code !== 'EINVAL' && code !== 'ENOTSUP') throw err;
   } finally {
-    await handle.close();
+    if (opened === null) await handle.close();
   }
-}
-
-/** Null when neither is given (no chown); -1 leaves that half as it is. Names are read from the system databases. */
-async function resolveIds(owner: string | number | null, group: string | number | null): Promise<Ids | null> {
-  if (owner === null && group === null) return null;
-  return {
-    uid: owner === null ? -1 : await lookupId(owner, '/etc/passwd', 'user'),
-    gid: group === null ? -1 : await lookupId(group, '/etc/group', 'group'),
-  };
-}
-
-async function lookupId(value: string | number, db: string, what: string): Promise<number> {
-  const id = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : null;
-  if (id !== null) {
-    if (Number.isSafeInteger(id) && id >= 0) return id;
-    throw new TetherError('write.failed', `invalid ${what} id ${value}`);
-  }
-  // Lines are `name:x:id:...` in both /etc/passwd and /etc/group.
-  for (const line of (await readFile(db, 'utf8')).split('\n')) {
-    const [name, , field] = line.split(':');
-    if (name === value && field !== undefined && /^\d+$/.test(field)) return Number(field);
-  }
-  throw new TetherError('write.failed', `unknown ${what} "${value}" (not in ${db})`);
-}
-
-/**
- * Runs the check argv (no shell) with the process runner, with
- * TETHER_STAGED_PATH in its environment. Resolves on exit status 0; throws
- * `write.check_failed` otherwise (also on timeout, when its group is stopped).
- * On abort, stops the group and rejects with `signal.reason`.
- */
-async function runCheck(argv: string[], staged: string, path: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const what = `check ${argv[0] ?? ''} for ${path}`;
-  let result: RunResult;
-  try {
-    const env = { ...inheritedEnv(), TETHER_STAGED_PATH: staged };
-    result = await runProcess({ argv, env, timeoutMs, signal, keep: 'tail', outputLimit: CHECK_OUTPUT_TAIL_BYTES });
-  } catch (err) {
-    if (signal?.aborted) throw signal.reason;
-    throw new TetherError('write.check_failed', `${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  if (result.code === 0 && !result.timedOut) return;
-  const why = result.timedOut ? `timed out after ${timeoutMs}ms (process group killed)` : describeExit(result);
-  const out = result.output.trimEnd();
-  throw new TetherError('write.check_failed', `${what} failed: ${why}${out === '' ? '' : `: ${out}`}; the file was not changed`);
 }
 
 function errnoOf(err: unknown): string | undefined {
