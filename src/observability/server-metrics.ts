@@ -64,6 +64,7 @@ export class ServerMetrics implements RequestObserver {
   );
   private readonly storeErrors: Counter<'op'>;
   private readonly refused: Counter<'cap'>;
+  private readonly handshakes: Counter<'reason'>;
   /** Where the stalled seconds come from (the process's stall clock, set by the server). */
   private readonly stallSource: { seconds: () => number } = { seconds: () => 0 };
   /**
@@ -111,6 +112,12 @@ export class ServerMetrics implements RequestObserver {
       labelNames: ['cap'],
       registers,
     });
+    this.handshakes = new Counter({
+      name: 'tether_tls_handshake_failures_total',
+      help: 'TLS handshakes that failed, by reason (timeout, reset, no_client_cert, client_cert_rejected, server_cert_rejected, protocol, other).',
+      labelNames: ['reason'],
+      registers,
+    });
     const stalls = this.stallSource;
     new Counter({
       name: 'tether_server_stalled_seconds_total',
@@ -150,6 +157,11 @@ export class ServerMetrics implements RequestObserver {
   /** Counts a connection refused by the total or the per-client cap. */
   observeRefusedConnection(cap: 'total' | 'per_client'): void {
     this.refused.inc({ cap });
+  }
+
+  /** Counts a TLS handshake that failed, by reason (connections.ts handshakeFailure). */
+  observeHandshakeFailure(reason: string): void {
+    this.handshakes.inc({ reason });
   }
 
   /** Reports `seconds()` at each scrape as the process's stalled time. */

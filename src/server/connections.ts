@@ -173,3 +173,46 @@ export function onClientError(err: Error & { code?: string }, socket: Socket, tx
   writeRawFault(socket, fault, txnId);
   return fault.status;
 }
+
+/** Why a TLS handshake failed, as the handshake-failure counter's `reason` label. */
+export type HandshakeFailure = 'timeout' | 'reset' | 'no_client_cert' | 'client_cert_rejected' | 'server_cert_rejected' | 'protocol' | 'other';
+
+/**
+ * The reason of a 'tlsClientError' (an error before the handshake was done).
+ * `reset`: the peer closed the connection mid-handshake, which is how a Node
+ * or Go client that does not trust our certificate leaves, and how a TLS 1.3
+ * client whose certificate we refused ends up. OpenSSL's codes name the rest.
+ */
+export function handshakeFailure(err: Error & { code?: string }): HandshakeFailure {
+  const code = err.code ?? '';
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  if (code.includes('PEER_DID_NOT_RETURN_A_CERTIFICATE')) return 'no_client_cert';
+  if (code.includes('CERTIFICATE_VERIFY_FAILED')) return 'client_cert_rejected';
+  if (/ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED|DECRYPT_ERROR)/.test(code)) return 'server_cert_rejected';
+  if (/HTTP_REQUEST|HTTPS_PROXY_REQUEST|WRONG_VERSION_NUMBER|UNSUPPORTED_PROTOCOL|VERSION_TOO_LOW|NO_SHARED_CIPHER|PACKET_LENGTH_TOO_LONG|RECORD_LENGTH_MISMATCH/.test(code)) return 'protocol';
+  return 'other';
+}
+
+/**
+ * On a TLS server: counts failed handshakes by reason and logs them at most
+ * every 10 s (a scan must not become a log flood), so that a wrong CA or a
+ * missing client certificate shows on the server's side. OpenSSL's messages
+ * name no secret. A listener of its own: https still forwards the error to
+ * 'clientError', which closes the socket.
+ */
+export function watchHandshakes(server: Server, log: Logger, count: (reason: HandshakeFailure) => void): void {
+  if (!(server instanceof TlsServer)) return;
+  const since: Partial<Record<HandshakeFailure, number>> = {};
+  let loggedAt = 0;
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => {
+    const reason = handshakeFailure(err);
+    count(reason);
+    since[reason] = (since[reason] ?? 0) + 1;
+    const now = Date.now();
+    if (now - loggedAt < REFUSAL_LOG_EVERY_MS) return;
+    loggedAt = now;
+    log.warn({ failures: { ...since }, lastCode: err.code ?? null, lastError: err.message, remote: socket.remoteAddress ?? null }, 'TLS handshakes failed');
+    for (const k of Object.keys(since) as HandshakeFailure[]) delete since[k];
+  });
+}

@@ -12,7 +12,7 @@ import { ApiRequest, type ApiResponse } from './exchange.js';
 import { onRequest } from './pipeline.js';
 import type { ServerState } from './state.js';
 import type { AccessLog } from './access-log.js';
-import { CONNECTIONS_CHECK_MS, defaultConnectionLimits, guardConnections, onClientError, type ConnectionLimits } from './connections.js';
+import { CONNECTIONS_CHECK_MS, defaultConnectionLimits, guardConnections, onClientError, watchHandshakes, type ConnectionLimits } from './connections.js';
 import { transactionId } from './http-io.js';
 import { processStallClock } from '../lib/stall-clock.js';
 import type { ServerTlsOptions } from './tls.js';
@@ -124,6 +124,7 @@ export function createRegistryServer(registry: Registry, opts: RegistryServerOpt
   const txnId = (): string => transactionId(undefined, state);
   guardConnections(server, limits, state.logger, txnId, (cap) => state.metrics.observeRefusedConnection(cap));
   state.metrics.countStalls(() => processStallClock().stalledMs() / 1000);
+  watchHandshakes(server, state.logger, (reason) => state.metrics.observeHandshakeFailure(reason));
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const id = txnId();
     const status = onClientError(err, socket, id);
