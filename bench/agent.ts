@@ -8,11 +8,13 @@ import { procStatusMb, watchProcesses, type ProcessWindow } from './lib/agent-pr
 import { serviceId, startSeededTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';
 import {
   agentCounters,
+  deployedAgentNodeArgs,
   followJoins,
   registrationProblems,
   registryServiceCount,
   spawnAgent,
   takeMarker,
+  type AgentHeap,
   type AgentProcess,
 } from './lib/agent-tether.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
@@ -43,8 +45,10 @@ import { summarize } from './lib/stats.js';
  *   the keys) alive, and the etcd server. etcd does no health probing: it is
  *   the lower bound of "keep N registrations alive".
  *
- * Env TETHER_BENCH_AGENT_NODE_ARGS adds node flags to the agent, e.g.
- * "--cpu-prof --cpu-prof-dir=/tmp/agentprof" (written when it exits).
+ * The agent runs with the node flags of its deployment files (the
+ * NODE_OPTIONS of systemd/tether.service); env TETHER_BENCH_AGENT_NODE_ARGS
+ * adds more, e.g. "--cpu-prof --cpu-prof-dir=/tmp/agentprof" (written when
+ * it exits).
  */
 
 const TARGETS = { firstMs: 500, cpuPct: 2, rssMb: 80 };
@@ -77,6 +81,11 @@ interface Steady {
   warmupCpu?: number;
   /** What happened in the window, for the reader to check the work was done. */
   work: string;
+  /** tether only: V8's heap right after the window, from the agent's /metrics. */
+  heap?: AgentHeap;
+  /** tether only: VmRSS's two parts at the end of the window, MB: the process's own memory, and the node binary's and libraries' pages. */
+  rssAnonMb?: number;
+  rssFileMb?: number;
 }
 
 interface Side {
@@ -107,6 +116,11 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
+/** The deployment files' node flags, then TETHER_BENCH_AGENT_NODE_ARGS. */
+function agentNodeArgs(): string[] {
+  return [...deployedAgentNodeArgs(), ...(process.env.TETHER_BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '')];
+}
+
 /** Rejects (TetherError `bench.registration`) as soon as the agent logs a failed registry call; otherwise runs until `signal` aborts. */
 async function failOnProblems(logPath: string, signal: AbortSignal): Promise<never> {
   for (;;) {
@@ -128,7 +142,7 @@ async function startAgent(ctx: BenchContext, o: Options, registry: Server, feed:
   joins.catch(() => {});
   const [spawned, spawnedEpoch] = [performance.now(), Date.now()];
   try {
-    const agent = await spawnAgent(ctx.cleanup, dir, manifest, (process.env.TETHER_BENCH_AGENT_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''));
+    const agent = await spawnAgent(ctx.cleanup, dir, manifest, agentNodeArgs());
     const problems = failOnProblems(agent.logPath, signal);
     problems.catch(() => {});
     const j = await Promise.race([joins, problems]).catch((err: unknown) => {
@@ -160,6 +174,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const meter = cpuMeter({ cpuSeconds: () => agent.server.cpuSeconds() + registry.cpuSeconds() });
   const [client, server] = (await watchProcesses([agent.server.pid, registry.pid], o.durationMs, ctx.signal)) as [ProcessWindow, ProcessWindow];
   const cpu = meter();
+  const [rssAnonMb, rssFileMb] = [procStatusMb(agent.server.pid, 'RssAnon'), procStatusMb(agent.server.pid, 'RssFile')];
   const after = await agentCounters(agent.api);
   const listed = await registryServiceCount(feed, tenant);
   const lost = [after.registered !== o.services && `the agent has ${after.registered} registered`, listed !== o.services && `the registry lists ${listed}`];
@@ -167,7 +182,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const problems = lost.filter((p) => p !== false);
   if (problems.length > 0) throw new TetherError('bench.registration', `after the window: ${problems.join(', ')} (want ${o.services})`);
   const work = `${after.probes - before.probes} probes (${target.requests() - requests} target requests on ${target.connections() - connections} new connections), ${after.heartbeatsOk - before.heartbeatsOk} session heartbeats`;
-  return { client, server, cpu, rssEarlyMb, warmupCpu, work };
+  return { client, server, cpu, rssEarlyMb, warmupCpu, work, heap: after.memory, rssAnonMb, rssFileMb };
 }
 
 async function tetherSide(ctx: BenchContext, o: Options): Promise<Side> {
@@ -282,6 +297,14 @@ function report(o: Options, t: Side, e: Side, boot: NodeBoot): void {
   }
   process.stdout.write(`tether agent RSS ${fmt(Math.min(5, o.warmupMs / 1000), 0)} s after all were registered (before the window): ${fmt(t.steady.rssEarlyMb ?? Number.NaN, 1)} MB\n`);
   process.stdout.write(`tether agent CPU from then to the window (warm-up: V8 still optimizing hot code): ${fmt((t.steady.warmupCpu ?? Number.NaN) * 100, 2)} %\n`);
+  const h = t.steady.heap;
+  const nan = Number.NaN;
+  process.stdout.write(
+    `tether agent memory at the end of the window (node ${process.version}, flags: ${agentNodeArgs().join(' ') || 'none'}): ` +
+      `RSS ${fmt(tc.rssLastMb, 1)} MB = own ${fmt(t.steady.rssAnonMb ?? nan, 1)} + node binary and libraries ${fmt(t.steady.rssFileMb ?? nan, 1)}; ` +
+      `V8 heap ${fmt(h?.heapTotalMb ?? nan, 1)} MB (used ${fmt(h?.heapUsedMb ?? nan, 1)}), of which new space ${fmt(h?.newSpaceMb ?? nan, 1)}, ` +
+      `old space ${fmt(h?.oldSpaceMb ?? nan, 1)} (used ${fmt(h?.oldUsedMb ?? nan, 1)}); external ${fmt(h?.externalMb ?? nan, 1)} MB\n`,
+  );
   warnIfBusy('the tether window', t.steady.cpu);
   warnIfBusy('the etcd window', e.steady.cpu);
   process.stdout.write(
@@ -302,6 +325,11 @@ function report(o: Options, t: Side, e: Side, boot: NodeBoot): void {
     ratio_first: round(ratio(median(tFirst), median(eFirst))),
     rss_peak_mb: round(tc.rssPeakMb, 1),
     rss_early_mb: round(t.steady.rssEarlyMb ?? Number.NaN, 1),
+    rss_anon_mb: round(t.steady.rssAnonMb ?? Number.NaN, 1),
+    rss_file_mb: round(t.steady.rssFileMb ?? Number.NaN, 1),
+    heap_total_mb: round(t.steady.heap?.heapTotalMb ?? Number.NaN, 1),
+    heap_used_mb: round(t.steady.heap?.heapUsedMb ?? Number.NaN, 1),
+    new_space_mb: round(t.steady.heap?.newSpaceMb ?? Number.NaN, 1),
     warmup_cpu_pct: round((t.steady.warmupCpu ?? Number.NaN) * 100, 3),
     registry_cpu_pct: round(t.steady.server.cpu * 100, 3),
     etcd_server_cpu_pct: round(e.steady.server.cpu * 100, 3),

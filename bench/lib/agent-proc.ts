@@ -9,8 +9,12 @@ import { processCpuSeconds } from './cpu.js';
  * only; figures read NaN elsewhere or when the process is gone.
  */
 
-/** A `/proc/PID/status` field in kB (VmRSS, VmHWM, ...) as MB (2^20 bytes); NaN when unreadable. */
-export function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+/**
+ * A `/proc/PID/status` field in kB as MB (2^20 bytes); NaN when unreadable.
+ * VmRSS = RssAnon (the process's own memory: V8's heap, malloc) + RssFile
+ * (pages of the node binary and libraries, shared and clean) + RssShmem.
+ */
+export function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m === null ? Number.NaN : Number(m[1]) / 1024;

@@ -143,6 +143,18 @@ export interface AgentCounters {
   probes: number;
   heartbeatsOk: number;
   heartbeatsFailed: number;
+  memory: AgentHeap;
+}
+
+/** V8's heap as the agent's /metrics shows it (prom-client's standard `nodejs_heap_*` series), MB. */
+export interface AgentHeap {
+  heapUsedMb: number;
+  heapTotalMb: number;
+  /** The young generation's size (both semi-spaces): what V8 grew it to, used or not. */
+  newSpaceMb: number;
+  oldSpaceMb: number;
+  oldUsedMb: number;
+  externalMb: number;
 }
 
 /**
@@ -158,13 +170,41 @@ export async function agentCounters(api: string): Promise<AgentCounters> {
   const sum = (name: string, labels = ''): number =>
     text
       .split('\n')
-      .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
+      .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels))
       .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const mb = (name: string, labels = ''): number => sum(name, labels) / 2 ** 20;
   return {
     registered: services.filter((s) => s.registered).length,
     healthy: services.filter((s) => s.health === 'healthy').length,
     probes: sum('tether_probe_results_total'),
     heartbeatsOk: sum('tether_heartbeats_total', 'result="ok"'),
     heartbeatsFailed: sum('tether_heartbeats_total', 'result="error"'),
+    memory: {
+      heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+      heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+      newSpaceMb: mb('nodejs_heap_space_size_total_bytes', 'space="new"'),
+      oldSpaceMb: mb('nodejs_heap_space_size_total_bytes', 'space="old"'),
+      oldUsedMb: mb('nodejs_heap_space_size_used_bytes', 'space="old"'),
+      externalMb: mb('nodejs_external_memory_bytes'),
+    },
   };
+}
+
+/** The unit the agent's deployment files are checked against: its NODE_OPTIONS are the agent's V8 settings. */
+const AGENT_UNIT = fileURLToPath(new URL('../../systemd/tether.service', import.meta.url));
+
+/**
+ * The node flags the agent runs with where it is deployed: the NODE_OPTIONS
+ * of systemd/tether.service (the Kubernetes sidecar sets the same, a test
+ * holds them equal), as arguments, so that the bench measures the agent as
+ * it runs there. Empty when the unit sets none.
+ */
+export function deployedAgentNodeArgs(unitPath = AGENT_UNIT): string[] {
+  const line = readFileSync(unitPath, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('Environment=NODE_OPTIONS=') || l.startsWith('Environment="NODE_OPTIONS='));
+  if (line === undefined) return [];
+  const value = line.replace(/^Environment="?NODE_OPTIONS=/, '').replace(/"$/, '');
+  return value.split(/\s+/).filter((a) => a !== '');
 }

@@ -1,0 +1,72 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { deployedAgentNodeArgs } from '../../bench/lib/agent-tether.js';
+import { repoRoot } from '../helpers/clean-copy.js';
+
+/**
+ * The agent's V8 settings where it is deployed: systemd/tether.service caps
+ * the young generation through NODE_OPTIONS, the Kubernetes sidecar and the
+ * Dockerfile's agent example say the same, the registry keeps V8's default,
+ * the agent bench runs the agent with it, and the running Node accepts it
+ * from NODE_OPTIONS and holds the young generation to it.
+ */
+
+const run = promisify(execFile);
+const read = (path: string): Promise<string> => readFile(join(repoRoot, path), 'utf8');
+
+/** The value of `Environment=NODE_OPTIONS=...` in a unit, or undefined. */
+function unitNodeOptions(unit: string): string | undefined {
+  return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1];
+}
+
+interface Container {
+  name: string;
+  args?: string[];
+  env?: Array<{ name: string; value?: string }>;
+}
+
+/** Every container (init ones too) of the Deployments in a manifest file. */
+async function containers(path: string): Promise<Container[]> {
+  const docs = parseAllDocuments(await read(path)).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[]; initContainers?: Container[] } } } });
+  return docs.filter((d) => d.kind === 'Deployment').flatMap((d) => [...(d.spec?.template?.spec?.initContainers ?? []), ...(d.spec?.template?.spec?.containers ?? [])]);
+}
+
+describe('the agent node options', () => {
+  it('systemd/tether.service caps the young generation; the registry unit does not', async () => {
+    expect(unitNodeOptions(await read('systemd/tether.service'))).toMatch(/^--max-semi-space-size=\d+$/);
+    expect(unitNodeOptions(await read('systemd/tether-registry.service'))).toBeUndefined();
+  });
+
+  it('the Kubernetes agent container and the Dockerfile agent example set the same NODE_OPTIONS', async () => {
+    const value = unitNodeOptions(await read('systemd/tether.service'));
+    const agents = (await containers('deploy/kubernetes/app-with-sidecar.yaml')).filter((c) => c.args?.[0] === 'agent');
+    expect(agents.map((c) => c.name)).toEqual(['tether']);
+    expect(agents[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(value);
+    const dockerfile = await read('Dockerfile');
+    const agentRun = /docker run -d --name tether-agent[^\n]*\n#\s+([^\n]*)/.exec(dockerfile)?.[1] ?? '';
+    expect(agentRun).toContain(`-e NODE_OPTIONS=${value} tether-sidecar agent`);
+  });
+
+  it('the agent bench runs the agent with the unit node options', async () => {
+    const value = unitNodeOptions(await read('systemd/tether.service')) as string;
+    expect(deployedAgentNodeArgs()).toEqual(value.split(' '));
+  });
+
+  it('this Node accepts the options from NODE_OPTIONS and keeps the young generation within them', async () => {
+    const value = unitNodeOptions(await read('systemd/tether.service')) as string;
+    const semiMb = Number(/--max-semi-space-size=(\d+)/.exec(value)?.[1]);
+    // Keeps 400,000 objects alive through many scavenges: V8 grows the young generation as far as it may (32 MB here by default).
+    const script = `const keep = []; for (let i = 0; i < 400000; i++) keep.push({ i, s: 'x' + i });
+      const n = require('v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+      process.stdout.write(JSON.stringify({ newSpace: n.space_size, kept: keep.length }));`;
+    const { stdout } = await run(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: value } });
+    const got = JSON.parse(stdout) as { newSpace: number; kept: number };
+    expect(got.kept).toBe(400_000);
+    // The young generation is at most three semi-spaces (Node's documentation of the flag).
+    expect(got.newSpace).toBeLessThanOrEqual(3 * semiMb * 2 ** 20);
+  });
+});
