@@ -163,4 +163,21 @@ describe('etcd store: batches stay within --max-txn-ops', () => {
       await store.close();
     }
   });
+
+  it('a batch that times out fails every call in it, as a lone call fails, and applies all or nothing', async () => {
+    const store = await openEtcdStore({ endpoints: small.endpoints, prefix: uniquePrefix(), compactionIntervalMs: 0, maxTxnOps: 16, timeoutMs: 500 });
+    try {
+      small.members[0]!.pause();
+      const settled = await Promise.allSettled(range(6).map((i) => store.txn([], [{ type: 'put', key: `t/${i}`, value: 'v' }])));
+      small.members[0]!.resume();
+      expect(settled.every((s) => s.status === 'rejected' && hasCode(s.reason, 'store.unavailable'))).toBe(true);
+      // Maybe applied (etcd got it), never in part: the first batch's calls are all there or all absent.
+      const back = await store.getMany(range(6).map((i) => `t/${i}`));
+      const landed = back.filter((e) => e !== undefined).length;
+      expect([0, 6]).toContain(landed);
+    } finally {
+      small.members[0]!.resume();
+      await store.close();
+    }
+  });
 });
