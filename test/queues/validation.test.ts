@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isQueueFault } from '../../src/queues/faults.js';
 import { DEFAULT_QUEUE_LIMITS } from '../../src/queues/types.js';
-import { checkClaimBody, checkPost, checkWait, parseClientId } from '../../src/queues/validation.js';
+import { checkClaimBody, checkMetadata, checkPost, checkWait, markWireChecked, parseClientId } from '../../src/queues/validation.js';
 
 function kindOf(fn: () => unknown): string {
   try {
@@ -40,5 +40,28 @@ describe('queues validation', () => {
     expect(checkClaimBody({ ttl: 60, grace: 43200, x: 1 }, DEFAULT_QUEUE_LIMITS)).toEqual({ ttl: 60, grace: 43200 });
     expect(checkWait(99_000, DEFAULT_QUEUE_LIMITS)).toBe(DEFAULT_QUEUE_LIMITS.maxWaitMs);
     expect(kindOf(() => checkWait(-1, DEFAULT_QUEUE_LIMITS))).toBe('invalidApiCall');
+  });
+
+  it('skips the size and depth checks of a body its reader checked on the wire within the limit, and only then', () => {
+    const limits = { ...DEFAULT_QUEUE_LIMITS, maxMessagePostBytes: 100, maxMetadataBytes: 100 };
+    // 1e9 is 3 bytes on the wire and 10 once serialized: the wire size is what the limit means (spec 2.5).
+    const post = (): unknown[] => Array.from({ length: 5 }, () => ({ ttl: 60, body: 1e9 }));
+    const unmarked = post();
+    expect(kindOf(() => checkPost(unmarked, limits))).toBe('invalidApiCall');
+    const within = post();
+    markWireChecked(within, 100);
+    expect(checkPost(within, limits)).toHaveLength(5);
+    const beyond = post();
+    markWireChecked(beyond, 101);
+    expect(kindOf(() => checkPost(beyond, limits))).toBe('invalidApiCall');
+    // The mark is invisible to JSON, and skips no shape check.
+    expect(JSON.stringify(within)).toBe(JSON.stringify(post()));
+    const notObject = ['x'.repeat(200)];
+    markWireChecked(notObject, 100);
+    expect(kindOf(() => checkMetadata(notObject, limits))).toBe('invalidBody');
+    const meta = { k: 'x'.repeat(200) };
+    expect(kindOf(() => checkMetadata(meta, limits))).toBe('invalidApiCall');
+    markWireChecked(meta, 90);
+    expect(checkMetadata(meta, limits)).toBe(meta);
   });
 });
