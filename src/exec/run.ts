@@ -86,13 +86,14 @@ export async function runExec(opts: ExecOptions): Promise<number> {
     const sig: NodeJS.Signals | null = stopRequested;
     return sig === null ? await supervisor.done : await stopInOrder(agent, supervisor, spec, sig, log);
   } finally {
-    removeSignals();
     if (reaper) {
       reaper.stop();
       log.info({ reaped: reaper.reaped }, 'orphan reaper stopped');
     }
     await envWatch.stop();
     await agent.close();
+    // Only now: a SIGTERM while the agent deregisters must not kill tether with 143 instead of the child's code.
+    removeSignals();
   }
 }
 

@@ -63,6 +63,24 @@ describe('tether exec: start', () => {
 });
 
 describe('tether exec: signals', () => {
+  it('exits with the child\'s code when a SIGTERM comes after the child exited, while the agent still deregisters', async () => {
+    const t = 'exec-late-term';
+    const { config } = await h.manifest(t, 'exec:\n  min_uptime: 0\n  service:\n    id: late-app\n');
+    const proc = h.exec(config, [...APP, 'exit', '7', '2000']);
+    await expect.poll(async () => (await h.client.listServices(t)).values.map((s) => s.id), POLL).toEqual(['late-app']);
+    // A registry that does not answer holds the deregistration (upstream timeout 1 s, then retries) past the child's exit.
+    process.kill(h.registry.child.pid as number, 'SIGSTOP');
+    try {
+      await proc.waitForLog((r) => r.msg === 'child exited', 15_000);
+      // The shutdown's deregistration has begun (and fails): tether is past its child, in agent.close().
+      await proc.waitForLog((r) => r.op === 'deregister', 15_000);
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toEqual({ code: 7, signal: null });
+    } finally {
+      process.kill(h.registry.child.pid as number, 'SIGCONT');
+    }
+  });
+
   it('forwards SIGHUP, SIGUSR1, SIGUSR2 and SIGTERM to the child and exits with its status', async () => {
     const { config } = await h.manifest('exec-sig', '');
     const proc = h.exec(config, [...APP, 'serve']);
