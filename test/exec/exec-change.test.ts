@@ -47,6 +47,22 @@ describe('tether exec: on change', () => {
     expect(starts(proc.stdout())).toHaveLength(2);
   });
 
+  it('spreads one change over exec.splay: several tethers act on it at different times, none past the splay', async () => {
+    const t = 'chg-splay';
+    const procs = [];
+    for (let i = 0; i < 4; i++) procs.push((await running(t, '  on_change: SIGHUP\n  splay: 3s\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']])).proc);
+    const changedAt = Date.now();
+    await h.client.setConfig(t, '/conf/main', { value: 'v2' });
+    const acted = await Promise.all(procs.map((p) => p.waitForLog((r) => r.msg === 'change: acting on the child', 20_000)));
+    for (const p of procs) await expect.poll(() => p.stdout(), POLL).toContain('GOT SIGHUP');
+    const delays = acted.map((r) => (r.time as number) - changedAt);
+    // Without splay each acts within the event's delivery (milliseconds, all alike); uniform over 3 s, all
+    // four below 300 ms (or within 100 ms of each other) has odds of about 1 in 10,000.
+    expect(Math.max(...delays), `delays ${delays.join(', ')} ms`).toBeGreaterThan(300);
+    expect(Math.max(...delays) - Math.min(...delays), `delays ${delays.join(', ')} ms`).toBeGreaterThan(100);
+    for (const d of delays) expect(d).toBeLessThan(3000 + 2000);
+  });
+
   it('sends the named signal for a file with a signal policy, and keeps the child', async () => {
     const t = 'chg-signal';
     const { proc } = await running(t, '  on_change: SIGHUP\n', [['/conf/main', 'v1'], ['/conf/other', 'o1']]);
