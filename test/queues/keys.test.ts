@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markerOfId, namespaceOf, newMessageIds, parseListMarker, parseMessageKey, queueKeys, messageKey, recordsPrefix } from '../../src/queues/keys.js';
+import { markerOfId, namespaceOf, newClaimId, newMessageIds, parseListMarker, parseMessageKey, queueKeys, messageKey, recordsPrefix } from '../../src/queues/keys.js';
 
 describe('queue keys', () => {
   it('keeps the global namespace apart from every project, and projects apart from each other', () => {
@@ -27,6 +27,16 @@ describe('queue keys', () => {
     expect(a[0]).not.toBe(b[0]);
     expect(markerOfId('nope')).toBeNull();
     expect(markerOfId('0'.repeat(24))).toBeNull();
+  });
+
+  it('ids drawn from the random pool across its refills stay well formed and distinct', () => {
+    // 2,000 posts of 10 and 1,000 claims use ~132 KiB of random bytes: ~33 refills of the 4 KiB pool, and one post larger than it.
+    const ids = new Set<string>();
+    for (let i = 0; i < 2_000; i++) for (const id of newMessageIds(1 + i * 10, 10)) ids.add(id.slice(12));
+    for (let i = 0; i < 1_000; i++) ids.add(newClaimId());
+    for (const id of newMessageIds(1, 1_000)) ids.add(id.slice(12));
+    expect(ids.size).toBe(22_000);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{12}$|^[0-9a-f]{24}$/);
   });
 
   it('list markers are decimal text only', () => {
