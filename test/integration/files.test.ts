@@ -70,8 +70,9 @@ describe('files', () => {
 `,
     );
     await expect.poll(() => read(join(dir, 'out/listen_ip')), { timeout: 5000 }).toBe('10.0.0.1');
-    expect(JSON.parse((await read(join(dir, 'out/cassandra.json'))) as string)).toEqual({ listen_ip: '10.0.0.1', listen_port: '9042' });
-    expect(await read(join(dir, 'out/cassandra.env'))).toBe("LISTEN_IP='10.0.0.1'\nLISTEN_PORT='9042'\n");
+    // The first sync writes the files concurrently: listen_ip being there says nothing of the others.
+    await expect.poll(async () => JSON.parse((await read(join(dir, 'out/cassandra.json'))) ?? 'null') as unknown, { timeout: 5000 }).toEqual({ listen_ip: '10.0.0.1', listen_port: '9042' });
+    await expect.poll(() => read(join(dir, 'out/cassandra.env')), { timeout: 5000 }).toBe("LISTEN_IP='10.0.0.1'\nLISTEN_PORT='9042'\n");
     await expect.poll(() => read(join(dir, 'out/upstreams.conf')), { timeout: 5000 }).toBe('upstream api {\n  server 10.1.0.1:8080;\n}\n');
     const { statSync } = await import('node:fs');
     expect(statSync(join(dir, 'out/cassandra.json')).mode & 0o777).toBe(0o640);
