@@ -29,9 +29,13 @@ export interface EtcdTxn {
   success: unknown[];
 }
 
-/** How many calls may be out at once, per kind; measured on `heartbeats --store etcd` (bench/README.md). */
-const WRITES_IN_FLIGHT = 1;
-const READS_IN_FLIGHT = 1;
+/**
+ * Most requests out at once, per kind. Past the first, one goes only with half
+ * a batch waiting (etcd-batch.ts): on `heartbeats --store etcd` two out at any
+ * time made batches smaller and cost more CPU a heartbeat (bench/README.md).
+ */
+const WRITES_IN_FLIGHT = 8;
+const READS_IN_FLIGHT = 8;
 
 interface WriteItem extends BatchItem {
   txn: EtcdTxn;

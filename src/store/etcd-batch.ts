@@ -5,8 +5,10 @@ import { TetherError } from '../lib/errors.js';
  * one etcd request, because etcd's JSON gateway costs CPU per request far
  * more than per operation in it (bench/README.md, "Heartbeats on etcd:
  * batching"). An idle store sends a call at once (one microtask later, so
- * calls made in the same tick share a request); while `maxInFlight` batches
- * are out, later calls wait and leave together when one comes back.
+ * calls made in the same tick share a request); while a batch is out, later
+ * calls wait and leave together when it comes back, unless half a batch's
+ * weight is waiting: then another goes (up to `maxInFlight`), so heavy
+ * txns (queue posts near `--max-txn-ops`) still run side by side.
  *
  * Order: a call whose keys overlap an earlier queued or in-flight call waits
  * until that one is answered, so two writes of one key are applied in the
@@ -23,7 +25,7 @@ export interface BatchItem {
 }
 
 export interface GroupCommitOptions<I extends BatchItem> {
-  /** Batches out at once. */
+  /** Most batches out at once (the second and later only with half a batch's weight queued). */
   maxInFlight: number;
   /** Most total weight in one batch (a single call heavier than this still goes, alone). */
   maxWeight: number;
@@ -66,11 +68,23 @@ export class GroupCommit<I extends BatchItem> {
   }
 
   private pump(): void {
-    while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.mayLaunch()) {
       const batch = this.take();
       if (batch.length === 0) return;
       this.launch(batch);
     }
+  }
+
+  /**
+   * One batch out at a time gives the biggest batches (the least CPU per call,
+   * on etcd and here); another joins it only when a heavy one is waiting.
+   */
+  private mayLaunch(): boolean {
+    if (this.inFlight === 0) return true;
+    if (this.inFlight >= this.opts.maxInFlight) return false;
+    let weight = 0;
+    for (const item of this.queue) if ((weight += item.weight) * 2 >= this.opts.maxWeight) return true;
+    return false;
   }
 
   /** The next batch: queued calls in order, skipping (and keeping behind) any that must wait. */
