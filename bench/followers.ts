@@ -4,6 +4,7 @@ import { Client } from 'undici';
 import { TetherError } from '../src/lib/errors.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import type { Server } from './lib/child.js';
+import { processCpuSeconds } from './lib/cpu.js';
 import type { EtcdWatcherJob } from './lib/etcd-watcher-worker.js';
 import { b64, startEtcd } from './lib/etcd.js';
 import { expectJson } from './lib/http.js';
@@ -50,6 +51,12 @@ interface Measured {
   bytesPerFollower: number;
   /** Requests that failed while the followers connected (retried). */
   armingErrors: number;
+  /**
+   * Server CPU (user + sys, summed over servers) over the measured rounds, per
+   * follower per wake, microseconds: the reply and, for Tether, the next poll.
+   * Holds under a loaded machine where wall latencies do not.
+   */
+  cpuUsPerWake: number;
 }
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -166,8 +173,11 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
     const armingErrors = errorCount(followers);
     const rssWaiting = target.servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
     const putAt = new Map<string, number>();
+    const serverCpu = (): number => target.servers.reduce((sum, s) => sum + processCpuSeconds(s.pid), 0);
+    let cpuFrom = 0;
     for (let i = 0; i <= rounds; i++) {
       const value = `wake-${i}`;
+      if (i === 1) cpuFrom = serverCpu();
       const t0 = epochNow();
       await target.put(value);
       if (i > 0) putAt.set(value, t0);
@@ -175,6 +185,8 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
       if (target.rearms) await waitTotal(ctx, followers, 'armed', n * (i + 2) + armingErrors, WAKE_TIMEOUT_MS, armingErrors);
       await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
     }
+    // The last round's settle time is idle (a timer tick at most): measured with the rounds.
+    const cpuUsPerWake = ((serverCpu() - cpuFrom) * 1e6) / (rounds * n);
     stopped = true;
     const results = await Promise.all(followers.map((f) => f.stop()));
     const samples: number[] = [];
@@ -183,7 +195,7 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
       if (times.length !== n) throw new TetherError('bench.badReply', `value ${value}: ${times.length} wakes, want ${n}`);
       for (const at of times) samples.push(at - t0);
     }
-    return { wake: summarize(samples), bytesPerFollower: (rssWaiting - rssBefore) / n, armingErrors };
+    return { wake: summarize(samples), bytesPerFollower: (rssWaiting - rssBefore) / n, armingErrors, cpuUsPerWake };
   } finally {
     if (!stopped) await Promise.allSettled(followers.map((f) => f.stop()));
   }
@@ -210,17 +222,26 @@ export const followers: Bench = async (ctx) => {
   const e = await measure(ctx, await etcdTarget(ctx, etcd), n, rounds);
   await etcd.stop();
 
-  const row = (name: string, m: Measured): string[] => [name, fmt(m.wake.p50), fmt(m.wake.p99), fmt(m.wake.max), fmt(m.bytesPerFollower / 1024, 1), String(m.armingErrors)];
+  const row = (name: string, m: Measured): string[] => [
+    name,
+    fmt(m.wake.p50),
+    fmt(m.wake.p99),
+    fmt(m.wake.max),
+    fmt(m.bytesPerFollower / 1024, 1),
+    fmt(m.cpuUsPerWake, 1),
+    String(m.armingErrors),
+  ];
   const vs = (name: string, m: Measured): string[] => [
     name,
     fmt(ratio(m.wake.p50, e.wake.p50)),
     fmt(ratio(m.wake.p99, e.wake.p99)),
     fmt(ratio(m.wake.max, e.wake.max)),
     fmt(ratio(m.bytesPerFollower, e.bytesPerFollower)),
+    fmt(ratio(m.cpuUsPerWake, e.cpuUsPerWake)),
   ];
   printTable(
     `followers: one write -> ${n} waiting followers' replies parsed, ${rounds} rounds after 1 warm-up; memory = server RSS growth with all waiting / ${n}`,
-    ['system', 'p50 ms', 'p99 ms', 'max ms', 'KB per follower', 'retried connects'],
+    ['system', 'p50 ms', 'p99 ms', 'max ms', 'KB per follower', 'server CPU us per follower-wake', 'retried connects'],
     [row('tether, embedded (SQLite)', te), row('tether, 2 servers over one etcd', t2), row('etcd, watch streams', e), vs('embedded/etcd', te), vs('2 servers/etcd', t2)],
   );
   const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
@@ -234,11 +255,14 @@ export const followers: Bench = async (ctx) => {
     embedded_p50_ms: round(te.wake.p50, 1),
     embedded_p99_ms: round(te.wake.p99, 1),
     embedded_kb_per_follower: round(te.bytesPerFollower / 1024, 2),
+    embedded_cpu_us_per_wake: round(te.cpuUsPerWake, 1),
     etcd2_p50_ms: round(t2.wake.p50, 1),
     etcd2_p99_ms: round(t2.wake.p99, 1),
     etcd2_kb_per_follower: round(t2.bytesPerFollower / 1024, 2),
+    etcd2_cpu_us_per_wake: round(t2.cpuUsPerWake, 1),
     etcd_p50_ms: round(e.wake.p50, 1),
     etcd_p99_ms: round(e.wake.p99, 1),
     etcd_kb_per_follower: round(e.bytesPerFollower / 1024, 2),
+    etcd_cpu_us_per_wake: round(e.cpuUsPerWake, 1),
   });
 };

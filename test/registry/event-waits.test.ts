@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EventWaits } from '../../src/registry/event-waits.js';
+import { EventHold, EventWaits, WAIT_TICK_MS } from '../../src/registry/event-waits.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
@@ -68,6 +68,64 @@ describe('EventWaits', () => {
     await put(s, 'w/t/1');
     await kept;
     expect(keptWoken).toBe(true);
+  });
+});
+
+describe('EventWaits with holds (the server\'s long-polls)', () => {
+  it('an aborted hold is released at once, the others keep waiting, and the last to leave closes the watch', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    const from = (await s.watchedRevision()) + 1;
+    const holds = Array.from({ length: 20 }, () => new EventHold());
+    const woken = holds.map((h) => waits.wait('t', from, 30_000, h).then(() => h));
+    expect(waits.size).toBe(20);
+    holds[0]!.abort('gone');
+    expect(await woken[0]).toBe(holds[0]);
+    expect(holds[0]!.signal.aborted).toBe(true);
+    expect(holds[0]!.signal.reason).toBe('gone');
+    expect(waits.size).toBe(19);
+    // An aborted hold does not wait again.
+    await waits.wait('t', from, 30_000, holds[0]);
+    expect(waits.size).toBe(19);
+    for (const h of holds.slice(1)) h.abort();
+    await Promise.all(woken);
+    expect(waits.size).toBe(0);
+    // With no waiter left the tenant's watch was closed: a change now wakes nobody and a new wait opens a new one.
+    await put(s, 'w/t/1');
+    const late = new EventHold();
+    const started = Date.now();
+    await waits.wait('t', from, 30_000, late);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(waits.size).toBe(0);
+  });
+
+  it('times out every wait on the shared tick, none before its deadline, then holds no timer', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    const from = (await s.watchedRevision()) + 1;
+    const started = Date.now();
+    const ms = [300, 100, 500, 100, 200];
+    const ended = await Promise.all(ms.map((m) => waits.wait('t', from, m, new EventHold()).then(() => Date.now() - started)));
+    ms.forEach((m, i) => {
+      expect(ended[i]!).toBeGreaterThanOrEqual(m - WAIT_TICK_MS);
+      // Generous: a loaded machine runs timers late.
+      expect(ended[i]!).toBeLessThan(m + 5_000);
+    });
+    expect(waits.size).toBe(0);
+    const every = vi.spyOn(globalThis, 'setInterval');
+    const cleared = vi.spyOn(globalThis, 'clearInterval');
+    try {
+      const waiting = Array.from({ length: 100 }, () => waits.wait('t', from, 30_000, new EventHold()));
+      // 100 waits, one ticker.
+      expect(every).toHaveBeenCalledTimes(1);
+      await put(s, 'w/t/1');
+      await Promise.all(waiting);
+      expect(waits.size).toBe(0);
+      expect(cleared).toHaveBeenCalledTimes(1);
+    } finally {
+      every.mockRestore();
+      cleared.mockRestore();
+    }
   });
 });
 

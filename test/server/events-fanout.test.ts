@@ -20,8 +20,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function waitingPolls(): Promise<number> {
-  const { text } = await s.server.metrics.scrape();
+async function waitingPolls(on: TestServer = s): Promise<number> {
+  const { text } = await on.server.metrics.scrape();
   const m = /tether_long_polls_waiting\{api="registry"\} (\d+)/.exec(text);
   return Number(m?.[1] ?? 0);
 }
@@ -86,5 +86,33 @@ describe('events fan-out', () => {
     const rb = await pb;
     expect(rb.json.values.map((e: { id: string }) => e.id)).toEqual([mb]);
     await expect.poll(waitingPolls, { timeout: 20_000, interval: 50 }).toBe(base);
+  });
+
+  it('polls whose clients left are released, and close() ends the rest at once with 503', async () => {
+    const t = await startServer();
+    try {
+      const c = api(t.port, 'fan-close');
+      await c.put('/configuration/fan-key', { value: 'a' });
+      const marker = (await c.get('/events')).json.values[0].id as string;
+      const path = `/v1.0/fan-close/events?marker=${marker}&wait=30`;
+      const leaving = Array.from({ length: 10 }, () => new AbortController());
+      const gone = leaving.map((ctl) => raw(t.port, 'GET', path, { signal: ctl.signal }).catch((err: unknown) => err));
+      const staying = Array.from({ length: 20 }, () => raw(t.port, 'GET', path));
+      await expect.poll(() => waitingPolls(t), { timeout: 20_000, interval: 50 }).toBe(30);
+      for (const ctl of leaving) ctl.abort();
+      for (const g of await Promise.all(gone)) expect(g).toBeInstanceOf(Error);
+      // Each left poll's wait (hold, tick slot, tenant watch entry) is let go, not kept to its 30 s deadline.
+      await expect.poll(() => waitingPolls(t), { timeout: 20_000, interval: 50 }).toBe(20);
+
+      const started = Date.now();
+      const closed = t.server.close();
+      const replies = await Promise.all(staying);
+      for (const r of replies) expect(r.status).toBe(503);
+      await closed;
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(await waitingPolls(t)).toBe(0);
+    } finally {
+      await t.close();
+    }
   });
 });
