@@ -14,6 +14,7 @@ import { limitRoutes } from './routes/limits.js';
 import { serviceRoutes } from './routes/services.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { ServerState } from './state.js';
+import { observeRequest } from './observe-request.js';
 import { onQueuesRequest } from './queues/pipeline.js';
 import { isQueuesTarget } from './queues/router.js';
 import { hasCode } from '../lib/errors.js';
@@ -144,12 +145,10 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
  * status of a request whose client left before any reply.
  */
 function observe(state: ServerState, req: ApiRequest, res: ApiResponse): void {
-  const status = res.headersSent ? res.statusCode : 499;
   const name = req.routeName;
   // Kept on the request: the access log (after this) writes the same template.
   const route = (req.routeTemplate ??= lateTemplate(req));
-  const seconds = (performance.now() - req.startedAt) / 1000;
-  state.metrics.observeRequest(route, req.method ?? '', status, seconds);
+  const { status, seconds } = observeRequest(state, req, res, route);
   if (name === 'services.heartbeat' || name === 'sessions.heartbeat') {
     state.metrics.observeHeartbeat(name === 'services.heartbeat' ? 'service' : 'session', status < 300);
   }

@@ -3,6 +3,7 @@ import { isQueueFault, queueFault, type QueueFault } from '../../queues/faults.j
 import { markWireChecked } from '../../queues/validation.js';
 import { UNMATCHED_ROUTE } from '../../observability/server-metrics.js';
 import { RegistryFault } from '../../registry/faults.js';
+import { observeRequest } from '../observe-request.js';
 import { queuesQuotaFault } from '../quota/quota-faults.js';
 import { splitTarget, type ApiRequest, type ApiResponse } from '../exchange.js';
 import type { ServerState } from '../state.js';
@@ -165,11 +166,8 @@ function onClose(state: ServerState, api: QueueApi, req: ApiRequest, res: ApiRes
     state.polls.delete(poll);
     api.polls.delete(poll);
   }
-  // 499 (nginx's "client closed request"): the client left before any reply.
-  const status = res.headersSent ? res.statusCode : 499;
   const route = req.routeTemplate ?? UNMATCHED_ROUTE;
-  const seconds = (performance.now() - req.startedAt) / 1000;
-  state.metrics.observeRequest(route, req.method ?? '', status, seconds);
+  const { status, seconds } = observeRequest(state, req, res, route);
   if (state.logger.isLevelEnabled('debug')) {
     // Path without query and no headers: /v1 tokens travel only in X-Auth-Token, which is never logged here.
     state.logger.debug({ method: req.method, path: req.rawPath, route, status, ms: Math.round(seconds * 10_000) / 10 }, 'queues request');
