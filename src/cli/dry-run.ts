@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { formatPatch, FILE_HEADERS_ONLY, structuredPatch, type StructuredPatch } from 'diff';
 import { describeExit, runProcess } from '../lib/process.js';
 import { inheritedEnv } from '../lib/child-env.js';
+import { CHECK_OUTPUT_HIDDEN } from '../materialize/write-check.js';
 import type { FileSpec } from '../manifest/model.js';
 
 /**
@@ -40,34 +41,36 @@ const CHECK_TIMEOUT_MS = 30_000;
 export async function dryRunFile(spec: FileSpec, content: string, holdsSecrets = false): Promise<DryRunReport> {
   const current = await readFile(spec.path, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
   const change = current === null ? 'new' : current === content ? 'unchanged' : 'changed';
-  const diff =
-    change === 'unchanged'
-      ? ''
-      : createTwoFilesPatch(current === null ? '/dev/null' : spec.path, spec.path, current ?? '', content, undefined, undefined, {
-          headerOptions: FILE_HEADERS_ONLY,
-        });
+  let diff = '';
+  if (change !== 'unchanged') {
+    const patch = structuredPatch(current === null ? '/dev/null' : spec.path, spec.path, current ?? '', content);
+    diff = holdsSecrets ? hiddenPatch(patch) : formatPatch(patch, FILE_HEADERS_ONLY);
+  }
   const check = spec.check ? await runCheckOn(spec.check, spec.path, content) : null;
-  return { path: spec.path, change, diff: holdsSecrets ? hideLines(diff) : diff, check };
+  // A checker may quote the file (nginx -t, linters name the bad line), so its output can hold a secret too.
+  if (check && holdsSecrets && check.output.trim() !== '') check.output = CHECK_OUTPUT_HIDDEN;
+  return { path: spec.path, change, diff, check };
 }
 
-/** The patch's file and hunk headers, each hunk's lines replaced by their counts. */
-export function hideLines(patch: string): string {
-  const out: string[] = [];
-  let removed = 0;
-  let added = 0;
-  const flush = () => {
-    if (removed + added > 0) out.push(`  (${removed} lines removed, ${added} added: hidden, the file holds secret values)`);
-    removed = added = 0;
-  };
-  for (const line of patch.split('\n')) {
-    if (line.startsWith('--- ') || line.startsWith('+++ ') || line.startsWith('@@ ') || line.startsWith('=')) {
-      flush();
-      out.push(line);
-    } else if (line.startsWith('-')) removed++;
-    else if (line.startsWith('+')) added++;
+/**
+ * The patch's file headers and hunk ranges, each hunk's lines replaced by their counts.
+ * Built from the structured patch, not by parsing its text: a removed content line
+ * "-- x" reads "--- x" in a unified diff, the same as a file header.
+ */
+export function hiddenPatch(patch: StructuredPatch): string {
+  const out = [formatPatch({ ...patch, hunks: [] }, FILE_HEADERS_ONLY).trimEnd()];
+  for (const h of patch.hunks) {
+    out.push(`@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`);
+    const removed = h.lines.filter((l) => l.startsWith('-')).length;
+    const added = h.lines.filter((l) => l.startsWith('+')).length;
+    out.push(`  (${removed} lines removed, ${added} added: hidden, the file holds secret values)`);
   }
-  flush();
   return `${out.join('\n')}\n`;
+}
+
+/** A unified diff's range: "start,count", with start one less for an empty side (as diff -u prints it). */
+function range(start: number, count: number): string {
+  return `${count === 0 ? start - 1 : start},${count}`;
 }
 
 /** Runs `argv` with TETHER_STAGED_PATH naming a temp copy of `content` (same base name, for checks that look at it). */

@@ -67,7 +67,8 @@ export async function renderFile(
         ? await templates.render(spec.template as string, describeContext(spec.path, sources))
         : renderFormat(spec.format, (sources[0] as { data: RenderData }).data);
     if (opts.dryRun) return { outcome: { kind: 'unchanged' }, content, write: null };
-    const write = await writeAtomically(spec.path, content, { mode: spec.mode ?? (spec.sources.some((s) => data.secret(s.source)) ? 0o600 : null), owner: spec.owner, group: spec.group, check: spec.check, log });
+    const holdsSecrets = spec.sources.some((s) => data.secret(s.source));
+    const write = await writeAtomically(spec.path, content, { mode: spec.mode ?? (holdsSecrets ? 0o600 : null), owner: spec.owner, group: spec.group, check: spec.check, holdsSecrets, log });
     return { outcome: { kind: write.changed ? 'written' : 'unchanged' }, content, write };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -40,6 +40,8 @@ export interface WriteOptions {
   check?: string[] | null;
   /** Default 30 s; at the timeout the check's whole process group is killed. */
   checkTimeoutMs?: number;
+  /** The content holds secret values: a failed check's output (which may quote the file) is not put in the error. */
+  holdsSecrets?: boolean;
   log?: Logger;
   /** Abort: the check is killed, the staged file removed, and the call rejects with `signal.reason`. */
   signal?: AbortSignal;
@@ -91,7 +93,7 @@ export async function writeAtomically(path: string, content: string, opts: Write
     if (opts.check) {
       // Closed first: a check may execute the staged file (ETXTBSY while it is open for writing).
       await closeStaged(staged);
-      await runCheck(opts.check, staged.path, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal);
+      await runCheck(opts.check, staged.path, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal, opts.holdsSecrets);
     }
     opts.signal?.throwIfAborted();
     const method = await replace(staged, dest, bytes, opts, ids, digest, dir);
