@@ -121,6 +121,16 @@ describe('etcd store: concurrent txns are merged', () => {
     }
   });
 
+  it('close() fails the calls still queued with store.closed instead of leaving them hanging', async () => {
+    const store = await open(etcd().endpoints);
+    const calls = range(10).map((i) => store.txn([], [{ type: 'put', key: `c/${i}`, value: 'v' }]));
+    const reads = range(5).map((i) => store.get(`c/${i}`));
+    const outcomes = Promise.allSettled([...calls, ...reads]);
+    await store.close();
+    const settled = await outcomes;
+    expect(settled.every((s) => s.status === 'rejected' && hasCode(s.reason, 'store.closed'))).toBe(true);
+  });
+
   it('concurrent reads share etcd requests and each gets its own entries', async () => {
     const store = await open(etcd().endpoints);
     try {
