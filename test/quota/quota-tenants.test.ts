@@ -5,9 +5,9 @@ import { metric, que, reg } from './wire.js';
 
 /**
  * What counts toward --max-tenants: a tenant that stored something (a
- * registry write, an event route, a queue), not one that was only read, and
- * no longer a queues-only project whose last queue is gone. Real registry
- * processes on SQLite.
+ * registry write, a session, an event route, a queue), not one that was only
+ * read, and no longer a queues-only project whose last queue is gone. Real
+ * registry processes on SQLite.
  */
 
 let procs: RegistryProc[] = [];
@@ -62,5 +62,29 @@ describe('--max-tenants counts tenants with data', () => {
     url = await start(dir);
     expect(await metric(url, 'tether_tenants')).toBe(2);
     expect((await que(url, 'beta', 'PUT', '/queues/jobs')).status).toBe(400);
+  });
+
+  // Review R9 F2: creating a session appends no event, so it writes no last-event key; the session record counts.
+  it("a new tenant's first session is refused at the cap; a session-only tenant counts, across a restart too, and stops counting when its session goes", async () => {
+    const dir = await createTempDir('quota-tenants-sessions');
+    dirs.push(dir);
+    let url = await start(dir);
+    expect((await reg(url, 'PUT', '/alpha/configuration/key1', { value: 'v' })).status).toBe(204);
+    const created = await reg(url, 'POST', '/sess-0/sessions', { heartbeat_timeout: 30 });
+    expect(created.status).toBe(201);
+    await expect.poll(() => metric(url, 'tether_tenants'), POLL).toBe(2);
+    const statuses: number[] = [];
+    for (let i = 1; i <= 3; i++) statuses.push((await reg(url, 'POST', `/sess-${i}/sessions`, { heartbeat_timeout: 30 })).status);
+    expect(statuses).toEqual([400, 400, 400]);
+
+    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    url = await start(dir);
+    expect(await metric(url, 'tether_tenants')).toBe(2);
+    expect((await reg(url, 'POST', '/sess-1/sessions', { heartbeat_timeout: 30 })).status).toBe(400);
+
+    const id = (created.json() as { id: string }).id;
+    expect((await reg(url, 'DELETE', `/sess-0/sessions/${id}`)).status).toBe(204);
+    await expect.poll(() => metric(url, 'tether_tenants'), POLL).toBe(1);
+    expect((await reg(url, 'POST', '/sess-1/sessions', { heartbeat_timeout: 30 })).status).toBe(201);
   });
 });

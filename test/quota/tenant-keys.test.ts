@@ -3,7 +3,7 @@ import { queueKeys, messageKey } from '../../src/queues/keys.js';
 import { keys } from '../../src/registry/keys.js';
 import { routeKeys } from '../../src/routes/keys.js';
 import { parseBytes } from '../../src/server/quota/open-quota.js';
-import { ownerOf, tenantOfNs } from '../../src/server/quota/tenant-keys.js';
+import { ownerOf, tenantAnchor, tenantOfNs } from '../../src/server/quota/tenant-keys.js';
 
 describe('which tenant a store key belongs to', () => {
   it('names registry tenants and queue projects alike, and counts values, messages and queue metadata only', () => {
@@ -21,6 +21,13 @@ describe('which tenant a store key belongs to', () => {
     expect(ownerOf(q.counter)).toEqual({ ns, counted: false });
     expect(ownerOf(messageKey(queueKeys(null, 'jobs'), 1))).toEqual({ ns: 'g', counted: true });
     expect(ownerOf('x/unknown')).toBeNull();
+  });
+
+  it('makes a tenant count by its last event, sessions, routes and queues; not by its account, services, beats or values', () => {
+    for (const key of [keys.lastEvent('t1'), keys.session('t1', 's1'), routeKeys.route('t1', 'r1'), queueKeys('t1', 'jobs').record]) expect(tenantAnchor(key), key).toBe(true);
+    for (const key of [keys.account('t1'), keys.service('t1', 's1'), keys.sessionBeat('t1', 's1'), keys.config('t1', 'l'), keys.unmarkedSecrets('t1'), 't/l']) {
+      expect(tenantAnchor(key), key).toBe(false);
+    }
   });
 });
 

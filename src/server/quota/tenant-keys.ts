@@ -61,17 +61,20 @@ export function ownerOf(key: string): KeyOwner | null {
 
 /**
  * True for the keys whose presence makes a tenant count toward --max-tenants:
- * the registry's last-event key `t/{t}/l` (every registry write appends an
- * event), an event route `r/d/{t}/{id}`, a queue record `q/n/{ns}/{name}`.
+ * the registry's last-event key `t/{t}/l` (every registry write that appends an
+ * event), a session record `t/{t}/n/{id}` (creating a session appends none),
+ * an event route `r/d/{t}/{id}`, a queue record `q/n/{ns}/{name}`.
  * Not the account record `a/{t}`: a read creates it (spec 1.5), so anonymous
- * GETs on made-up tenants would otherwise fill the cap. A queues-only project
- * stops counting when its last queue is deleted.
+ * GETs on made-up tenants would otherwise fill the cap. A tenant with only
+ * sessions or only queues stops counting when its last one is gone.
  */
 export function tenantAnchor(key: string): boolean {
   if (key.startsWith('q/n/') || key.startsWith('r/d/')) return true;
   if (!key.startsWith('t/')) return false;
   const slash = key.indexOf('/', 2);
-  return slash > 0 && key.length === slash + 2 && key.charCodeAt(slash + 1) === 108; // 'l'
+  if (slash < 0) return false;
+  if (key.length === slash + 2) return key.charCodeAt(slash + 1) === 108; // 'l'
+  return key.startsWith('n/', slash + 1);
 }
 
 /** The tenant id of a namespace, for metrics and messages ('' for the global namespace). */

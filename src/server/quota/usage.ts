@@ -50,8 +50,13 @@ export class UsageLedger {
     const { entries: accounts } = await this.store.range('a/');
     // The registry's anchors, one key per account (read after `first`: the watch replays what changed since, and puts are idempotent).
     for (let i = 0; i < accounts.length; i += ANCHOR_BATCH) {
-      const lasts = accounts.slice(i, i + ANCHOR_BATCH).map((a) => `t/${a.key.slice(2)}/l`);
-      for (const e of await this.store.getMany(lasts)) if (e !== undefined) this.put(e.key, e.value);
+      const batch = accounts.slice(i, i + ANCHOR_BATCH).map((a) => a.key.slice(2));
+      const lasts = await this.store.getMany(batch.map((t) => `t/${t}/l`));
+      for (const [j, e] of lasts.entries()) {
+        if (e !== undefined) this.put(e.key, e.value);
+        // Sessions are read only where no last-event key counts the tenant: `l` is never deleted, so there they change nothing.
+        else for (const s of (await this.store.range(`t/${batch[j]}/n/`)).entries) this.put(s.key, s.value);
+      }
     }
     if (!this.countBytes) return first;
     for (const a of accounts) {
@@ -99,7 +104,7 @@ export class UsageLedger {
     if (owner !== null) this.bytes.set(owner.ns, (this.bytes.get(owner.ns) ?? 0) - size);
   }
 
-  /** True while `ns` holds data: a registry write, an event route or a queue (tenantAnchor). */
+  /** True while `ns` holds data: a registry write, a session, an event route or a queue (tenantAnchor). */
   hasTenant(ns: string): boolean {
     return this.tenants.has(ns);
   }
