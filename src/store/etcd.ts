@@ -15,6 +15,8 @@
  *   cost one stream. When the stream breaks it resumes from the last revision
  *   seen; when etcd compacted that revision away, every watcher gets an empty
  *   batch ("re-read") and history restarts at the current revision.
+ * - Point reads and txns made at the same time share etcd requests (group
+ *   commit, etcd-batch-kv.ts): the JSON gateway costs CPU per request.
  * - Compaction: every `compactionIntervalMs` the store compacts etcd to the
  *   revision it saw one interval earlier (what the Kubernetes API server
  *   does), so heartbeat writes do not grow etcd's history without bound.
