@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { UNMATCHED_ROUTE } from '../observability/server-metrics.js';
 import type { ApiRequest, ApiResponse } from './exchange.js';
 import { decodeSegment } from './queues/router.js';
@@ -24,21 +24,56 @@ export interface AccessLog {
    * Nothing for stderr.
    */
   reopen(): void;
+  /** Lines dropped because the file could not be written and the buffer was full. */
+  readonly dropped: number;
   /** Flushes and closes the destination. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Longest tenant written (an unchecked X-Project-Id may be anything). */
 const MAX_TENANT = 128;
+/** Bytes held for a file that cannot be written (a full disk) before lines are dropped. */
+const MAX_BUFFERED = 16 * 1024 * 1024;
 
 /**
  * Opens the access log on `target`: `stderr`, or a file path (appended to,
  * created if missing). Writes are buffered (sonic-boom, pino's destination)
- * so the log costs no synchronous write per request.
+ * so the log costs no synchronous write per request. A file that cannot be
+ * reopened or written (logrotate `create` with an owner we cannot write as, a
+ * full disk) never stops the server: `log` gets one warning per failure streak,
+ * a failed reopen keeps writing to the old file, and past MAX_BUFFERED bytes
+ * waiting for a failing file new lines are dropped and counted.
  */
-export function openAccessLog(target: string): AccessLog {
-  const dest = target === 'stderr' ? pino.destination({ dest: 2, sync: false }) : pino.destination({ dest: target, sync: false, mkdir: true, append: true });
+export function openAccessLog(target: string, log?: Logger): AccessLog {
+  const dest =
+    target === 'stderr'
+      ? pino.destination({ dest: 2, sync: false, maxLength: MAX_BUFFERED })
+      : pino.destination({ dest: target, sync: false, mkdir: true, append: true, maxLength: MAX_BUFFERED });
   let closed: Promise<void> | null = null;
+  let failing = false;
+  let dropped = 0;
+  let reopening = false;
+  dest.on('error', (err: NodeJS.ErrnoException) => {
+    // A reopen leaves a 'ready' listener that closes the old fd once the new one opens; after a failed reopen
+    // the old fd stays in use, and a stale listener would close it (or whatever reused its number) later.
+    for (const l of dest.listeners('ready')) if (l !== recovered) dest.removeListener('ready', l as () => void);
+    // Lines written while the reopen ran wait in the buffer: an empty write sends them to the old file now,
+    // not with the next request's line (once per reopen, so a failing write never loops).
+    if (reopening && closed === null) setImmediate(() => closed === null && dest.write(''));
+    reopening = false;
+    if (failing) return;
+    failing = true;
+    log?.warn({ err: err.message, code: err.code, path: target }, 'access log: cannot write or reopen the file; still writing to the open one, lines past the buffer are dropped');
+  });
+  dest.on('drop', () => void dropped++);
+  const recovered = (): void => {
+    reopening = false;
+    if (!failing) return;
+    failing = false;
+    log?.info({ path: target, dropped }, 'access log: writing again');
+  };
+  dest.on('ready', recovered);
+  dest.on('write', recovered);
   const write = (line: Record<string, unknown>): void => {
     if (closed === null) dest.write(`${JSON.stringify(line)}\n`);
   };
@@ -46,7 +81,12 @@ export function openAccessLog(target: string): AccessLog {
     request: (req, res) => write(requestLine(req, res)),
     refused: (status, id, remoteAddress) => write({ time: new Date().toISOString(), method: null, route: null, status, ms: 0, tenant: null, id, remote: remoteAddress ?? null }),
     reopen: () => {
-      if (target !== 'stderr' && closed === null) dest.reopen();
+      if (target === 'stderr' || closed !== null) return;
+      reopening = true;
+      dest.reopen();
+    },
+    get dropped() {
+      return dropped;
     },
     close: () =>
       (closed ??= new Promise<void>((resolve) => {

@@ -253,7 +253,7 @@ export const registryCommand: Command = {
       queues = await createQueueService(store, { logger, ...(queueLimits !== undefined ? { limits: queueLimits } : {}) });
       // Event routes (issue 16): every server runs every stored route; the store's compares keep delivery exactly-once.
       deliverer = await RouteDeliverer.start(store, registry, queues, { logger, metricsRegistry: metrics.registry });
-      accessLog = connections.accessLog === undefined ? undefined : openAccessLog(connections.accessLog);
+      accessLog = connections.accessLog === undefined ? undefined : openAccessLog(connections.accessLog, log);
       if (accessLog !== undefined) reopenAccessLog = accessLog.reopen;
       server = createRegistryServer(registry, {
         logger,
