@@ -101,8 +101,10 @@ async function runUnits(t: QueueTarget, w: Workload, units: number): Promise<num
   return done;
 }
 
+/** One for the whole run: each adds a process 'exit' hook. */
+const cleanup = new Cleanup();
+
 async function measureBuild(main: string, units: number): Promise<number[]> {
-  const cleanup = new Cleanup();
   try {
     const server = await startRegistry(cleanup, main);
     const t = tetherTarget(main, server);

@@ -42,6 +42,7 @@ export async function listMessages(ctx: Ctx, keys: QueueKeys, q: ListQuery): Pro
 
 /** The live messages among `ids` with their entries; malformed, unknown and expired ids are skipped. */
 async function readByIds(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Promise<Array<StoredMessage & { entry: Entry }>> {
+  if (ids.length === 1) return readOne(ctx, keys, ids[0] as string);
   const wanted = new Map<string, string>();
   for (const id of ids) {
     const marker = markerOfId(id);
@@ -57,6 +58,16 @@ async function readByIds(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Pro
     if (m.rec.i === wanted.get(entry.key) && !isExpired(m.rec, now)) found.push({ entry, ...m });
   }
   return found;
+}
+
+/** readByIds of one id (every per-message delete and get): one store get, no map or Promise.all. */
+async function readOne(ctx: Ctx, keys: QueueKeys, id: string): Promise<Array<StoredMessage & { entry: Entry }>> {
+  const marker = markerOfId(id);
+  if (marker === null) return [];
+  const entry = await ctx.store.get(messageKey(keys, marker));
+  if (entry === undefined) return [];
+  const m = decodeMessage(entry.value);
+  return m.rec.i === id && !isExpired(m.rec, ctx.clock.now()) ? [{ entry, ...m }] : [];
 }
 
 export async function getMessages(ctx: Ctx, keys: QueueKeys, ids: readonly string[]): Promise<Message[]> {
