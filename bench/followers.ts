@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'undici';
+import { Client, request } from 'undici';
 import { TetherError } from '../src/lib/errors.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import type { Server } from './lib/child.js';
@@ -93,6 +93,15 @@ interface Target {
   put(value: string): Promise<unknown>;
   /** True when every follower polls again after a wake (tether); etcd's streams stay open. */
   rearms: boolean;
+  /** Long-polls the servers hold now (tether's /metrics gauge); undefined where there is none (etcd). */
+  waiting?: () => Promise<number>;
+}
+
+/** `tether_long_polls_waiting{api="registry"}` of a server's /metrics. */
+async function waitingPolls(server: Server): Promise<number> {
+  const res = await request(`${server.url}/metrics`);
+  const text = await res.body.text();
+  return Number(/^tether_long_polls_waiting\{api="registry"\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
 async function tetherTarget(ctx: BenchContext, servers: Server[]): Promise<Target> {
@@ -106,6 +115,7 @@ async function tetherTarget(ctx: BenchContext, servers: Server[]): Promise<Targe
     servers,
     put,
     rearms: true,
+    waiting: async () => (await Promise.all(servers.map(waitingPolls))).reduce((a, b) => a + b, 0),
     async follow(n) {
       const marker = await lastEventId(servers[0]!);
       return servers.map((s, i) => {
@@ -169,6 +179,13 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
   let stopped = false;
   try {
     await waitTotal(ctx, followers, 'armed', n, ARM_TIMEOUT_MS, Number.POSITIVE_INFINITY);
+    // A follower counts itself armed when it sends; on a loaded machine its connect may still be pending
+    // (and time out, and be retried): with a gauge, wait until the servers hold every poll.
+    const deadline = performance.now() + ARM_TIMEOUT_MS;
+    while (target.waiting !== undefined && (await target.waiting()) < n) {
+      if (performance.now() > deadline) throw new TetherError('bench.timeout', `${await target.waiting()} polls waiting after ${ARM_TIMEOUT_MS} ms, want ${n}`);
+      await sleep(100, undefined, { signal: ctx.signal });
+    }
     await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
     const armingErrors = errorCount(followers);
     const rssWaiting = target.servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
