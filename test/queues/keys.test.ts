@@ -10,6 +10,10 @@ describe('queue keys', () => {
     expect(recordsPrefix('ab').startsWith(recordsPrefix('a'))).toBe(false);
   });
 
+  it('spells namespaces as stored data already has them, on the plain fast path and the escaping one', () => {
+    expect(['bench_1-X', '', 'a b', 'é', 'a/b'].map(namespaceOf)).toEqual(['pbench_1-X', 'p', 'pa%20b', 'p%C3%A9', 'pa%2Fb']);
+  });
+
   it('orders message keys by marker and parses them back', () => {
     const k = queueKeys('proj', 'q');
     const keysInOrder = [1, 2, 10, 999, 123456789].map((m) => messageKey(k, m));
