@@ -89,7 +89,8 @@ async function etcdChains(server: Server, n: number): Promise<EtcdChain[]> {
 
 interface System {
   name: 'tether' | 'etcd';
-  start(): Promise<Server>;
+  /** The server, and the etcd under it when it has one (its CPU is counted per heartbeat too). */
+  start(): Promise<{ server: Server; under?: Server }>;
   chains(server: Server, n: number): Promise<unknown[]>;
   step: 'tetherBeat' | 'etcdKeepAlive';
 }
@@ -98,23 +99,48 @@ interface Row {
   system: string;
   shape: Shape;
   report: LoadReport;
+  /** Cores the etcd under the server used over the window (NaN without one). */
+  underCpu: number;
 }
+
+/**
+ * CPU seconds of `server` sampled every 250 ms, so the cores it used over the
+ * last `ms` before stop() can be read without hooking into the load window.
+ */
+function cpuTrail(server: Server | undefined): () => (ms: number) => number {
+  if (server === undefined) return () => () => Number.NaN;
+  const samples: Array<[number, number]> = [[performance.now(), server.cpuSeconds()]];
+  const timer = setInterval(() => samples.push([performance.now(), server.cpuSeconds()]), 250);
+  return () => {
+    clearInterval(timer);
+    const [t1, c1] = [performance.now(), server.cpuSeconds()];
+    return (ms) => {
+      const from = samples.reduce((a, b) => (Math.abs(t1 - ms - b[0]) < Math.abs(t1 - ms - a[0]) ? b : a));
+      return (c1 - from[1]) / ((t1 - from[0]) / 1000);
+    };
+  };
+}
+
+/** Microseconds of CPU per heartbeat from cores used and the rate. */
+const usPer = (cores: number, perSecond: number): number => (cores * 1e6) / perSecond;
 
 /** Every shape in turn on one fresh server; the chains carry over from shape to shape. */
 async function measure(ctx: BenchContext, sys: System, shapes: Shape[], n: number, warmupMs: number, durationMs: number): Promise<Row[]> {
-  const server = await sys.start();
+  const { server, under } = await sys.start();
   try {
     let states = await sys.chains(server, n);
     const rows: Row[] = [];
     for (const shape of shapes) {
       ctx.signal.throwIfAborted();
+      const trail = cpuTrail(under);
       const report = await runLoad(ctx.cleanup, { server, shape, stepModule: import.meta.url, stepName: sys.step, states, warmupMs, durationMs });
-      rows.push({ system: sys.name, shape, report });
+      rows.push({ system: sys.name, shape, report, underCpu: trail()(durationMs) });
       states = report.states;
     }
     return rows;
   } finally {
     await server.stop();
+    await under?.stop();
   }
 }
 
@@ -126,19 +152,25 @@ export const heartbeats: Bench = async (ctx) => {
   const durationMs = numberOption(options.duration, 'duration', 10) * 1000;
   const warmupMs = numberOption(options.warmup, 'warmup', 1) * 1000;
   const shapes = (options.shape ?? DEFAULT_SHAPES).split(',').map(parseShape);
+  const startRegistry = async (): Promise<{ server: Server; under?: Server }> => {
+    if (options.store !== 'etcd') return { server: await startTether(ctx.cleanup, { store: options.store, nodeArgs: registryNodeArgs(options) }) };
+    const under = await startEtcd(ctx.cleanup);
+    return { server: await startTether(ctx.cleanup, { store: 'etcd', etcdUrl: under.url, nodeArgs: registryNodeArgs(options) }), under };
+  };
   const systems: System[] = [
-    { name: 'tether', start: () => startTether(ctx.cleanup, { store: options.store, nodeArgs: registryNodeArgs(options) }), chains: tetherChains, step: 'tetherBeat' },
-    { name: 'etcd', start: () => startEtcd(ctx.cleanup), chains: etcdChains, step: 'etcdKeepAlive' },
+    { name: 'tether', start: startRegistry, chains: tetherChains, step: 'tetherBeat' },
+    { name: 'etcd', start: async () => ({ server: await startEtcd(ctx.cleanup) }), chains: etcdChains, step: 'etcdKeepAlive' },
   ];
   const rows: Row[] = [];
   for (const sys of systems) rows.push(...(await measure(ctx, sys, shapes, n, warmupMs, durationMs)));
 
   printTable(
     `heartbeats: ${n} chains, ${durationMs / 1000} s after ${warmupMs / 1000} s warm-up; shape = workers x connections[/in flight per worker]`,
-    ['system', 'shape', 'per s', 'p50 ms', 'p99 ms', 'errors', 'CPU: client', 'server', 'other procs'],
-    rows.map(({ system, shape, report: r }) => [
+    ['system', 'shape', 'per s', 'p50 ms', 'p99 ms', 'errors', 'CPU: client', 'server', 'other procs', 'us/beat: server', 'its etcd'],
+    rows.map(({ system, shape, report: r, underCpu }) => [
       system, shapeLabel(shape), fmt(r.perSecond, 0), fmt(r.latency.p50), fmt(r.latency.p99), String(r.errors),
       percent(r.cpu.client), percent(r.cpu.server), percent(r.cpu.other),
+      fmt(usPer(r.cpu.server, r.perSecond), 0), Number.isNaN(underCpu) ? '-' : fmt(usPer(underCpu, r.perSecond), 0),
     ]),
   );
   // The ratio compares both systems under the same load: the shape where tether did best.
@@ -161,6 +193,10 @@ export const heartbeats: Bench = async (ctx) => {
     client_cpu: round(t.report.cpu.client),
     server_cpu: round(t.report.cpu.server),
     other_cpu: round(t.report.cpu.other),
+    // CPU per heartbeat: the registry, the etcd under it (with --store etcd), etcd per keep-alive.
+    server_us: Math.round(usPer(t.report.cpu.server, t.report.perSecond)),
+    ...(Number.isNaN(t.underCpu) ? {} : { store_etcd_us: Math.round(usPer(t.underCpu, t.report.perSecond)) }),
+    etcd_us: Math.round(usPer(e.report.cpu.server, e.report.perSecond)),
     target_per_s: TARGET_PER_S,
   });
   if (errors > 0) {
