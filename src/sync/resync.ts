@@ -13,8 +13,19 @@ export interface ResyncOptions {
   services: LocalState;
   /** A check found the service missing (already marked unregistered): register it again. */
   onMissing: (id: string) => void;
-  /** A GET that failed for another reason than a 404 (the round goes on with the others). */
+  /** A GET that failed for another reason than the registry's "does not exist" (the round goes on with the others). */
   onError: (err: unknown) => void;
+}
+
+/**
+ * True when `err` is the registry's own answer that service `id` does not
+ * exist: a notFoundError whose details name that Service (spec 2.2.3). A 404
+ * rebuilt from the status alone (a proxy's or ingress's page during an outage,
+ * an unmatched route) is not proof: taking it as one would mark every service
+ * missing, and the syncer would delete and re-create each.
+ */
+export function isServiceMissing(err: unknown, id: string): boolean {
+  return isFault(err, 'notFoundError') && err.details === `Object "Service" with key "${id}" does not exist`;
 }
 
 /** Whether `s` needs a GET now: we believe it registered, and nothing proved that recently. */
@@ -23,7 +34,7 @@ function needsCheck(s: LocalService | undefined, now: number, freshMs: number): 
 }
 
 /**
- * True when the registry no longer holds the service (a 404), and nothing
+ * True when the registry no longer holds the service (its 404 fault), and nothing
  * registered it while we asked: the entry is then marked unregistered.
  * A registration, update or heartbeat that lands meanwhile changes
  * `confirmedAt` (or `registered`), so the answer may predate it: not missing.
@@ -34,7 +45,7 @@ async function checkOne(opts: ResyncOptions, s: LocalService, signal: AbortSigna
     await opts.registry.getService(opts.tenant, s.spec.id, signal);
     return false;
   } catch (err) {
-    if (!isFault(err, 'notFoundError')) {
+    if (!isServiceMissing(err, s.spec.id)) {
       if (!signal.aborted) opts.onError(err);
       return false;
     }

@@ -8,7 +8,7 @@ import { TetherError } from '../lib/errors.js';
 import { LocalState, type LocalService } from './local-state.js';
 import { CriticalAlarm } from './critical-alarm.js';
 import { criticalDeadline, desiredRegistration, fingerprint, reconcile, type Action, type Circumstances, type HeartbeatMode, type Registration } from './reconcile.js';
-import { resyncLoop, resyncRound, type ResyncOptions } from './resync.js';
+import { isServiceMissing, resyncLoop, resyncRound, type ResyncOptions } from './resync.js';
 import { ServiceKeepers } from './keepers.js';
 import { SessionKeeper } from './session.js';
 import { inParallel } from './in-parallel.js';
@@ -228,7 +228,7 @@ export class Syncer {
         if (this.opts.mode === 'service') await this.keepers.retime(s);
         log.info({ service: action.id }, 'registration updated');
       } catch (err) {
-        if (!isFault(err, 'notFoundError')) throw err;
+        if (!isServiceMissing(err, action.id)) throw err;
         this.services.setRegistered(action.id, null); // the registry forgot it: register again on the next pass
         this.again = true;
       }

@@ -1,4 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +9,7 @@ import type { ServiceSpec } from '../../src/manifest/model.js';
 import { AgentMetrics } from '../../src/observability/metrics.js';
 import { isFault } from '../../src/registry/faults.js';
 import type { Registry } from '../../src/registry/registry.js';
+import { LocalState } from '../../src/sync/local-state.js';
 import { resyncRound, type ResyncOptions } from '../../src/sync/resync.js';
 import { Syncer } from '../../src/sync/syncer.js';
 import { spawnTether, startRegistry, type Proc, type RegistryProc } from '../helpers/procs.js';
@@ -206,6 +209,38 @@ describe('resync (Syncer against a real registry)', () => {
     expect(syncer.services.get('racer')?.registered).toBe(fp);
     // Without the race, the same 404 is a missing service.
     expect(await resyncRound(optionsOf(syncer, tenant), { spreadMs: 0, freshMs: 0 }, new AbortController().signal)).toEqual(['racer']);
+  });
+
+  // Review R9 F4: during an outage a proxy or ingress answers 404 with its own page; only the registry's
+  // "Object "Service" with key ... does not exist" proves a service gone, else every one is deleted and re-created.
+  it('marks nothing missing on a 404 that is not the registry saying that service does not exist, and reports each as an error', async () => {
+    const bodies: Record<string, [string, string]> = {
+      a: ['text/html', '<html><body>default backend - 404</body></html>'],
+      b: ['application/json', JSON.stringify({ type: 'notFoundError', code: 404, message: 'The page cannot be found.', details: { requested_path: '/x' } })],
+      c: ['application/json', JSON.stringify({ type: 'notFoundError', code: 404, message: 'object does not exist', details: 'Object "Service" with key "other" does not exist' })],
+    };
+    const proxy = createServer((req, res) => {
+      const [type, body] = bodies[(req.url ?? '').split('/').pop() ?? ''] ?? ['text/plain', 'no'];
+      res.writeHead(404, { 'content-type': type });
+      res.end(body);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const behindProxy = new HttpRegistry({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` });
+    const services = new LocalState();
+    for (const id of Object.keys(bodies)) {
+      services.add(spec(id));
+      services.setRegistered(id, 'fp', Date.now() - 60_000);
+    }
+    const errors: unknown[] = [];
+    try {
+      const opts: ResyncOptions = { registry: behindProxy, tenant: 't1', services, onMissing: () => expect.fail('onMissing'), onError: (e) => errors.push(e) };
+      expect(await resyncRound(opts, { spreadMs: 0, freshMs: 0 }, new AbortController().signal)).toEqual([]);
+      expect([...services.values()].map((s) => s.registered)).toEqual(['fp', 'fp', 'fp']);
+      expect(errors.map((e) => isFault(e, 'notFoundError'))).toEqual([true, true, true]);
+    } finally {
+      await behindProxy.close();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 });
 
