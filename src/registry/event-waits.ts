@@ -9,8 +9,10 @@ const CLOSED = Object.freeze({ closed: true });
 
 /**
  * Waits time out on this grid: one interval checks them all (10,000 polls
- * hold no timer each). A wait ends up to one tick after its deadline, as a
- * timer may fire late.
+ * hold no timer each). A wait never ends before its deadline, and up to about
+ * two ticks after it: the deadline is rounded up to the next tick, and the
+ * interval that sees that tick runs up to one tick later (more when the
+ * event loop is busy). Deadlines are wall-clock (Date.now()).
  */
 export const WAIT_TICK_MS = 50;
 
@@ -58,6 +60,11 @@ export class EventWaits {
     return this.waiting;
   }
 
+  /** Deadline ticks that hold a waiting poll (never more than `size`: a tick is dropped with its last wait). */
+  get ticks(): number {
+    return this.due.size;
+  }
+
   /**
    * Resolves when an event of `tenant` is committed at or after `from`, after
    * `ms`, or when `by` is aborted. It may also resolve early with nothing new
@@ -84,7 +91,9 @@ export class EventWaits {
     if (tw === null) return;
     tw.waiters.delete(hold);
     if (tw.waiters.size === 0) this.close(tw);
-    this.due.get(hold.tick)?.delete(hold);
+    const set = this.due.get(hold.tick);
+    // An emptied tick goes at once: the ticker may stop before it passes, and restarts at "now".
+    if (set !== undefined && set.delete(hold) && set.size === 0) this.due.delete(hold.tick);
     if (--this.waiting === 0 && this.ticker !== null) {
       clearInterval(this.ticker);
       this.ticker = null;

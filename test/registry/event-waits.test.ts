@@ -34,6 +34,35 @@ describe('EventWaits', () => {
     await other; // by its timer
   });
 
+  // Review R9 F6: a wait woken by an event used to leave its deadline tick in the grid; after the ticker stopped, nothing removed it.
+  it('keeps no deadline tick of a wait that has ended, however it ended', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    for (let i = 0; i < 20; i++) {
+      const from = (await s.watchedRevision()) + 1;
+      const woken = waits.wait('t', from, 1_000 + i * 100); // a tick of its own each time
+      expect(waits.ticks).toBe(1);
+      await put(s, `w/t/${i}`);
+      await woken;
+      expect([waits.size, waits.ticks]).toEqual([0, 0]);
+    }
+    // Several ticks held; one tenant's change, an abort, then a timeout empty them one by one.
+    const from = (await s.watchedRevision()) + 1;
+    const stop = new AbortController();
+    const woken = [waits.wait('t', from, 5_000), waits.wait('t', from, 6_000)];
+    const aborted = waits.wait('u', from, 7_000, stop.signal);
+    const timed = waits.wait('v', from, 3 * WAIT_TICK_MS);
+    expect(waits.ticks).toBe(4);
+    await put(s, 'w/t/x');
+    await Promise.all(woken);
+    expect(waits.ticks).toBe(2);
+    stop.abort();
+    await aborted;
+    expect(waits.ticks).toBe(1);
+    await timed;
+    expect([waits.size, waits.ticks]).toEqual([0, 0]);
+  });
+
   it('a change already past `from` (delivered from history) resolves at once', async () => {
     const s = store();
     const waits = new EventWaits(s, prefixOf);
