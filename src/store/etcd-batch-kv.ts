@@ -36,6 +36,14 @@ export interface EtcdTxn {
  */
 const WRITES_IN_FLIGHT = 8;
 const READS_IN_FLIGHT = 8;
+/**
+ * Payload one merged txn carries at most. etcd refuses a request over
+ * `--max-request-bytes` (1.5 MiB by default) and past ~2 MiB does not even
+ * answer (the gRPC message cap): callers keep each txn under 1,000,000 bytes
+ * (routes/runner.ts, queues/posting.ts), and a merge of two such must not
+ * cross the limit. A single larger txn still goes, alone.
+ */
+export const MAX_BATCH_BYTES = 1024 * 1024;
 
 interface WriteItem extends BatchItem {
   txn: EtcdTxn;
@@ -52,8 +60,9 @@ interface ReadItem extends BatchItem {
  * The etcd store's point reads and transactions, coalesced (etcd-batch.ts):
  * - Concurrent txns on disjoint keys go as one etcd txn whose success ops are
  *   the callers' txns, nested (etcd >= 3.3): each keeps its own compares and
- *   gets its own `succeeded`, all at one revision. A merged request etcd
- *   refuses (one call's lease expired, a permission) applied nothing, so each
+ *   gets its own `succeeded`, all at one revision, up to MAX_BATCH_BYTES of
+ *   keys and values. A merged request etcd refuses (one call's lease expired,
+ *   a permission, too large for its --max-request-bytes) applied nothing, so each
  *   call is then sent alone and gets its own answer; a transport failure or
  *   timeout fails every call in it, as it would fail a call sent alone
  *   (never resent: etcd may have applied it).
@@ -69,7 +78,7 @@ export class EtcdBatchedKv {
     private readonly gw: EtcdGateway,
     maxTxnOps: number,
   ) {
-    this.writes = new GroupCommit<WriteItem>({ maxInFlight: WRITES_IN_FLIGHT, maxWeight: maxTxnOps, send: (b) => this.sendWrites(b) });
+    this.writes = new GroupCommit<WriteItem>({ maxInFlight: WRITES_IN_FLIGHT, maxWeight: maxTxnOps, maxBytes: MAX_BATCH_BYTES, send: (b) => this.sendWrites(b) });
     this.reads = new GroupCommit<ReadItem>({ maxInFlight: READS_IN_FLIGHT, maxWeight: maxTxnOps, send: (b) => this.sendReads(b) });
   }
 
@@ -78,7 +87,7 @@ export class EtcdBatchedKv {
     return new Promise((resolve, reject) => {
       // Nested, a txn costs etcd one op of the outer txn plus its own largest list.
       const weight = 1 + Math.max(txn.compare.length, txn.success.length);
-      this.writes.add({ keys, weight, txn, resolve, reject });
+      this.writes.add({ keys, weight, bytes: payloadBytes(txn), txn, resolve, reject });
     });
   }
 
@@ -140,6 +149,17 @@ export class EtcdBatchedKv {
   }
 }
 
+/** Bytes of the txn's keys and values as etcd gets them (the JSON carries them base64: 4 characters for 3 bytes). */
+function payloadBytes(txn: EtcdTxn): number {
+  let chars = 0;
+  for (const c of txn.compare) chars += c.key.length;
+  for (const op of txn.success as Array<{ request_put?: { key: string; value: string }; request_delete_range?: { key: string; range_end?: string } }>) {
+    if (op.request_put) chars += op.request_put.key.length + op.request_put.value.length;
+    else if (op.request_delete_range) chars += op.request_delete_range.key.length + (op.request_delete_range.range_end?.length ?? 0);
+  }
+  return Math.ceil((chars * 3) / 4);
+}
+
 /**
  * etcd answered and refused the request as a whole (it applied nothing): a
  * lease one call names has expired, a permission one call lacks, a limit.
@@ -147,7 +167,7 @@ export class EtcdBatchedKv {
  */
 function refusedWhole(err: unknown): boolean {
   if (hasCode(err, 'store.lease_not_found')) return true;
-  return hasCode(err, 'store.failed') && /permission denied|too many operations|duplicate key/.test((err as Error).message);
+  return hasCode(err, 'store.failed') && /permission denied|too many operations|duplicate key|request is too large|larger than max/.test((err as Error).message);
 }
 
 async function settle<T>(item: { resolve(v: T): void; reject(err: unknown): void }, fn: () => Promise<T>): Promise<void> {

@@ -7,8 +7,11 @@ import { TetherError } from '../lib/errors.js';
  * batching"). An idle store sends a call at once (one microtask later, so
  * calls made in the same tick share a request); while a batch is out, later
  * calls wait and leave together when it comes back, unless half a batch's
- * weight is waiting: then another goes (up to `maxInFlight`), so heavy
- * txns (queue posts near `--max-txn-ops`) still run side by side.
+ * weight (or of its bytes) is waiting: then another goes (up to
+ * `maxInFlight`), so heavy txns (queue posts near `--max-txn-ops`, large
+ * values) still run side by side. A batch holds at most `maxWeight` of ops
+ * and `maxBytes` of payload, so merged calls that each fit etcd's limits
+ * never make a request etcd refuses as too large.
  *
  * Order: a call whose keys overlap an earlier queued or in-flight call waits
  * until that one is answered, so two writes of one key are applied in the
@@ -21,6 +24,8 @@ export interface BatchItem {
   readonly keys: readonly string[] | null;
   /** Its share of etcd's `--max-txn-ops` in a merged txn. */
   readonly weight: number;
+  /** Payload bytes it adds to a merged request (keys and values), against `maxBytes`; 0 when not given. */
+  readonly bytes?: number;
   reject(err: unknown): void;
 }
 
@@ -29,6 +34,8 @@ export interface GroupCommitOptions<I extends BatchItem> {
   maxInFlight: number;
   /** Most total weight in one batch (a single call heavier than this still goes, alone). */
   maxWeight: number;
+  /** Most payload bytes in one batch (etcd's `--max-request-bytes`); a single call larger still goes, alone. Default: no cap. */
+  maxBytes?: number;
   /** Sends one batch and settles every item of it; never rejects. */
   send(items: I[]): Promise<void>;
 }
@@ -82,8 +89,12 @@ export class GroupCommit<I extends BatchItem> {
   private mayLaunch(): boolean {
     if (this.inFlight === 0) return true;
     if (this.inFlight >= this.opts.maxInFlight) return false;
+    const maxBytes = this.opts.maxBytes ?? Infinity;
     let weight = 0;
-    for (const item of this.queue) if ((weight += item.weight) * 2 >= this.opts.maxWeight) return true;
+    let bytes = 0;
+    for (const item of this.queue) {
+      if ((weight += item.weight) * 2 >= this.opts.maxWeight || (bytes += item.bytes ?? 0) * 2 >= maxBytes) return true;
+    }
     return false;
   }
 
@@ -94,7 +105,9 @@ export class GroupCommit<I extends BatchItem> {
     const rest: I[] = [];
     // Keys of calls taken or kept back: a later call touching one must not overtake it.
     const held = new Set<string>();
+    const maxBytes = this.opts.maxBytes ?? Infinity;
     let weight = 0;
+    let bytes = 0;
     for (let i = 0; i < this.queue.length; i++) {
       const item = this.queue[i]!;
       if (item.keys === null) {
@@ -104,13 +117,14 @@ export class GroupCommit<I extends BatchItem> {
         break;
       }
       const free = item.keys.every((k) => !held.has(k) && !this.busy.has(k));
-      const fits = batch.length === 0 || weight + item.weight <= this.opts.maxWeight;
+      const fits = batch.length === 0 || (weight + item.weight <= this.opts.maxWeight && bytes + (item.bytes ?? 0) <= maxBytes);
       if (free && fits) {
         batch.push(item);
         weight += item.weight;
+        bytes += item.bytes ?? 0;
       } else rest.push(item);
       for (const k of item.keys) held.add(k);
-      if (weight >= this.opts.maxWeight) {
+      if (weight >= this.opts.maxWeight || bytes >= maxBytes) {
         rest.push(...this.queue.slice(i + 1));
         break;
       }

@@ -37,7 +37,7 @@ export interface EtcdCluster {
  * directory; resolves once every member reports healthy. `--max-txn-ops` is
  * raised as the README tells operators to (a session expiry is one txn).
  */
-export async function startEtcd(size = 1, opts: { maxTxnOps?: number } = {}): Promise<EtcdCluster> {
+export async function startEtcd(size = 1, opts: { maxTxnOps?: number; maxRequestBytes?: number } = {}): Promise<EtcdCluster> {
   const dir = await createTempDir('etcd');
   const token = `tether-test-${randomBytes(4).toString('hex')}`;
   const specs: Array<{ name: string; clientUrl: string; peerUrl: string }> = [];
@@ -62,6 +62,7 @@ export async function startEtcd(size = 1, opts: { maxTxnOps?: number } = {}): Pr
         '--initial-cluster-token', token,
         '--initial-cluster-state', state,
         '--max-txn-ops', String(opts.maxTxnOps ?? 4096),
+        ...(opts.maxRequestBytes !== undefined ? ['--max-request-bytes', String(opts.maxRequestBytes)] : []),
         '--heartbeat-interval', '50',
         '--election-timeout', '500',
         '--log-level', 'warn',
@@ -168,7 +169,7 @@ export async function startEtcdRegistry(endpoints: string[], prefix: string, por
  * Starts one etcd cluster for the calling test file (beforeAll) and stops it
  * afterwards; returns a getter for it, usable from tests and harnesses.
  */
-export function useEtcd(size = 1, opts: { maxTxnOps?: number } = {}): () => EtcdCluster {
+export function useEtcd(size = 1, opts: { maxTxnOps?: number; maxRequestBytes?: number } = {}): () => EtcdCluster {
   let cluster: EtcdCluster | undefined;
   beforeAll(async () => {
     cluster = await startEtcd(size, opts);
