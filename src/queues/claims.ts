@@ -83,9 +83,19 @@ async function commitClaim(
   }
 }
 
+/**
+ * Most bytes of stored messages one claim takes (at least one message): a
+ * claim rewrites each message it takes in one txn, and etcd refuses a request
+ * above its `--max-request-bytes` (1.5 MiB by default). The spec lets a claim
+ * return fewer messages than `limit`.
+ */
+export const CLAIM_BYTES = 1024 * 1024;
+
 interface Scan {
   /** Reserved in `ctx.reserved`: the caller must release them. */
   chosen: Candidate[];
+  /** Bytes of the chosen messages' stored records. */
+  bytes: number;
   /** The marker after the last one read: everything before it is claimed, expired or chosen. */
   next: number;
   skippedExpiry: number;
@@ -98,7 +108,7 @@ interface Scan {
  * scan: only commitClaim releases otherwise, and it never runs then.
  */
 async function findFree(ctx: Ctx, keys: QueueKeys, from: number, limit: number, now: number): Promise<Scan> {
-  const scan: Scan = { chosen: [], next: from, skippedExpiry: Infinity };
+  const scan: Scan = { chosen: [], bytes: 0, next: from, skippedExpiry: Infinity };
   try {
     return await readFree(ctx, keys, scan, limit, now);
   } catch (err) {
@@ -125,8 +135,15 @@ async function readFree(ctx: Ctx, keys: QueueKeys, scan: Scan, limit: number, no
         scan.skippedExpiry = Math.min(scan.skippedExpiry, rec.x as number);
         continue;
       }
+      const size = Buffer.byteLength(entry.value, 'utf8');
+      if (scan.chosen.length > 0 && scan.bytes + size > CLAIM_BYTES) {
+        // Left free for the next claim: the hint must not move past it.
+        scan.next = markerOfKey(entry.key);
+        return scan;
+      }
       ctx.reserved.add(entry.key);
       scan.chosen.push({ entry, rec, body });
+      scan.bytes += size;
       if (scan.chosen.length === limit) return scan;
     }
     if (entries.length < page) return scan;

@@ -1,5 +1,5 @@
 import { queueFault } from '../../queues/faults.js';
-import { MAX_JSON_DEPTH } from '../../queues/validation.js';
+import { markWireChecked, MAX_JSON_DEPTH } from '../../queues/validation.js';
 
 /**
  * JSON request bodies (spec 2.5). JSON.parse does the parsing; what it
@@ -18,8 +18,21 @@ export type BodyShape = 'claim' | 'messages' | 'any';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Undefined for an empty body; the parsed value otherwise. Throws invalidBody. */
-export function parseJsonBody(parts: readonly Buffer[] | null, length: number, shape: BodyShape): unknown {
+/**
+ * A number written with an exponent (`1e20`, `1.5e-5`) can take more bytes
+ * once parsed and serialized again (`100000000000000000000`), the form it is
+ * stored in: such a body is not marked as checked on the wire, so the domain
+ * counts its serialized bytes (a match inside a string only costs that count).
+ */
+const EXPONENT = /[:[,]\s*-?\d+(?:\.\d+)?[eE]/;
+
+/**
+ * Undefined for an empty body; the parsed value otherwise. Throws invalidBody.
+ * With `wireCap` (the byte cap the HTTP layer counted the body against), the
+ * value is marked as checked on the wire (markWireChecked) unless it could
+ * grow when serialized again.
+ */
+export function parseJsonBody(parts: readonly Buffer[] | null, length: number, shape: BodyShape, wireCap?: number): unknown {
   if (parts === null || length === 0) return undefined;
   const buf = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, length);
   let text: string;
@@ -40,6 +53,7 @@ export function parseJsonBody(parts: readonly Buffer[] | null, length: number, s
   const big = /\d{19}/.test(text);
   const floats = shape !== 'any' && /:\s*-?\d+[.eE]/.test(text);
   if (big || floats) checkNumbers(text, shape);
+  if (wireCap !== undefined && !EXPONENT.test(text)) markWireChecked(value, wireCap);
   return value;
 }
 

@@ -1,6 +1,5 @@
 import { hasCode } from '../../lib/errors.js';
 import { isQueueFault, queueFault, type QueueFault } from '../../queues/faults.js';
-import { markWireChecked } from '../../queues/validation.js';
 import { UNMATCHED_ROUTE } from '../../observability/server-metrics.js';
 import { RegistryFault } from '../../registry/faults.js';
 import { observeRequest } from '../observe-request.js';
@@ -129,9 +128,8 @@ async function dispatch(x: Exchange): Promise<void> {
 
 function exchangeOf(x: Exchange, head: Extract<HeadOutcome, { kind: 'ok' }>): QueueExchange {
   const { req, res } = x;
-  const body = head.body.shape === null ? undefined : parseJsonBody(req.bodyParts, req.bodyLength, head.body.shape);
   // Its bytes were counted against the cap and its nesting checked on the text: the domain need not again.
-  markWireChecked(body, head.body.cap);
+  const body = head.body.shape === null ? undefined : parseJsonBody(req.bodyParts, req.bodyLength, head.body.shape, head.body.cap);
   const path = req.rawPath.length > 3 && req.rawPath.endsWith('/') ? req.rawPath.slice(0, -1) : req.rawPath;
   return {
     req,
