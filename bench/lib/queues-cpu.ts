@@ -1,11 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { request } from 'undici';
-import { freePort } from '../../test/helpers/ports.js';
-import { startServer, type Server } from './child.js';
+import { resolve } from 'node:path';
+import type { Server } from './child.js';
 import { Cleanup } from './cleanup.js';
+import { startTether } from './tether.js';
 import { tetherTarget } from './queues-tether.js';
 import { LANES, type QueueTarget } from './queues-targets.js';
 
@@ -50,23 +47,9 @@ const ALL: Workload[] = [
 /** `QCPU_ONLY=consume` runs one workload (a profile of one). */
 const WORKLOADS = ALL.filter((w) => process.env.QCPU_ONLY === undefined || w.name === process.env.QCPU_ONLY);
 
-async function startRegistry(cleanup: Cleanup, main: string): Promise<Server> {
-  const dir = mkdtempSync(join(tmpdir(), 'tether-qcpu-'));
-  cleanup.add({ name: dir, close: async () => rmSync(dir, { recursive: true, force: true }), kill: () => rmSync(dir, { recursive: true, force: true }) });
-  const port = await freePort();
+function startRegistry(cleanup: Cleanup, main: string): Promise<Server> {
   const nodeArgs = (process.env.QCPU_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  return startServer(cleanup, {
-    name: `registry ${main}`,
-    command: process.execPath,
-    args: [...nodeArgs, main, 'registry', '--listen', `127.0.0.1:${port}`, '--data', `${dir}/data`, '--max-connections-per-client', '1000000'],
-    dir,
-    url: `http://127.0.0.1:${port}`,
-    ready: async (url) => {
-      const res = await request(`${url}/v1.0/bench/limits`);
-      await res.body.dump();
-      return res.statusCode === 200;
-    },
-  });
+  return startTether(cleanup, { main, nodeArgs });
 }
 
 /**

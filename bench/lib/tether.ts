@@ -20,6 +20,8 @@ export interface TetherOptions {
   nodeArgs?: readonly string[];
   /** Extra `tether registry` flags, e.g. `--limits service=500`. */
   args?: readonly string[];
+  /** The CLI entry to run (default dist/cli/main.js): another build's, for A/B runs. */
+  main?: string;
 }
 
 /**
@@ -29,8 +31,9 @@ export interface TetherOptions {
  * missing or the server does not come up.
  */
 export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): Promise<Server> {
-  if (!existsSync(MAIN)) {
-    throw new TetherError('bench.serverStart', `${MAIN} is missing: build it with \`npx tsc -p tsconfig.build.json\``);
+  const main = opts.main ?? MAIN;
+  if (!existsSync(main)) {
+    throw new TetherError('bench.serverStart', `${main} is missing: build it with \`npx tsc -p tsconfig.build.json\``);
   }
   const dir = tempDir(cleanup, 'tether');
   const port = await freePort();
@@ -42,7 +45,7 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
     name: `tether registry (${opts.store ?? 'sqlite'})`,
     command: process.execPath,
     // Every simulated client connects from 127.0.0.1: the per-address cap (200 by default) is for real fleets.
-    args: [...(opts.nodeArgs ?? []), MAIN, 'registry', '--listen', `127.0.0.1:${port}`, ...store, '--max-connections-per-client', '1000000', ...(opts.args ?? [])],
+    args: [...(opts.nodeArgs ?? []), main, 'registry', '--listen', `127.0.0.1:${port}`, ...store, '--max-connections-per-client', '1000000', ...(opts.args ?? [])],
     dir,
     url: `http://127.0.0.1:${port}`,
     ready: async (url) => {
