@@ -37,6 +37,21 @@ describe('stored size (SQLite)', () => {
     expect((await c.post('/v1/queues/g1/messages', small)).status).toBe(201);
   });
 
+  it('a number too large for a double (1e400) is refused, not stored as null', async () => {
+    await c.put('/v1/queues/g3');
+    for (const body of ['[{"ttl":60,"body":{"n":1e400}}]', '[{"ttl":60,"body":[1, -1E+400]}]', '[{"ttl":60,"body":{"n":1' + '0'.repeat(400) + '.5}}]']) {
+      const r = await c.post('/v1/queues/g3/messages', body);
+      expect(r.status, body.slice(0, 40)).toBe(400);
+      expect(r.text).toContain('too large');
+    }
+    expect((await c.put('/v1/queues/g3/metadata', '{"n":1e400}')).status).toBe(400);
+    expect((await srv.store.range('q/d/pgrow/g3/m/')).entries).toHaveLength(0);
+    // Large but finite, and small exponents, are kept as numbers.
+    expect((await c.post('/v1/queues/g3/messages', '[{"ttl":60,"body":{"n":1e300,"m":2.5e-3}}]')).status).toBe(201);
+    const list = JSON.parse((await c.get('/v1/queues/g3/messages?echo=true')).text) as { messages: Array<{ body: unknown }> };
+    expect(list.messages.map((m) => m.body)).toEqual([{ n: 1e300, m: 2.5e-3 }]);
+  });
+
   it('metadata that would be stored four times larger is refused', async () => {
     await c.put('/v1/queues/g2');
     const r = await c.put('/v1/queues/g2/metadata', padded('{"a":[', ']}', 65_536));

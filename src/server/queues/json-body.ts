@@ -8,7 +8,9 @@ import { markWireChecked, MAX_JSON_DEPTH } from '../../queues/validation.js';
  * - an integer literal outside signed 64 bits anywhere -> invalidBody (the
  *   upstream server refused them; JSON.parse would round them silently);
  * - `ttl` / `grace` written with a fraction or exponent (`300.0`, `3e2`) ->
- *   invalidBody: they must be JSON integers, and JSON.parse makes 300.0 === 300.
+ *   invalidBody: they must be JSON integers, and JSON.parse makes 300.0 === 300;
+ * - a number too large for a double (`1e400`) anywhere -> invalidBody: JSON.parse
+ *   makes it Infinity, which would be stored as null.
  * Nesting deeper than MAX_JSON_DEPTH -> invalidBody, found on the text before
  * anything recurses over the value (JSON.stringify would throw RangeError).
  */
@@ -52,8 +54,9 @@ export function parseJsonBody(parts: readonly Buffer[] | null, length: number, s
   // every host name and version string in a body, and made the walk run on most posts).
   const big = /\d{19}/.test(text);
   const floats = shape !== 'any' && /:\s*-?\d+[.eE]/.test(text);
-  if (big || floats) checkNumbers(text, shape);
-  if (wireCap !== undefined && !EXPONENT.test(text)) markWireChecked(value, wireCap);
+  const exponent = EXPONENT.test(text);
+  if (big || floats || exponent) checkNumbers(text, shape);
+  if (wireCap !== undefined && !exponent) markWireChecked(value, wireCap);
   return value;
 }
 
@@ -109,6 +112,8 @@ function checkNumbers(text: string, shape: BodyShape): void {
       const integer = !/[.eE]/.test(lit);
       if (integer && outsideInt64(lit)) throw queueFault('invalidBody', 'JSON contains integer that is too large.');
       if (!integer && typedPosition(stack, shape)) throw queueFault('invalidBody', `"${stack[stack.length - 1]?.key}" must be an integer.`);
+      // 1e400 parses as Infinity and would be stored as null: refused, as integers beyond 64 bits are.
+      if (!integer && !Number.isFinite(Number(lit))) throw queueFault('invalidBody', 'JSON contains number that is too large.');
       i = j - 1;
     }
   }
