@@ -10,7 +10,7 @@ import { queueFault } from '../queues/faults.js';
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-/** The server's cap on `wait` (seconds); a larger value would be a 400 there, the domain caps instead. */
+/** The server's default cap on `wait` (seconds); a server caps a longer wait at its own maximum, as the domain does. */
 const MAX_WAIT_SECONDS = 30;
 
 /** What node:http sends in a header value as it is (tab, printable ASCII, Latin-1). */

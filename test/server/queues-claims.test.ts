@@ -143,11 +143,29 @@ function waitLongPollExtension(): void {
       expect(r.json.links[0].href).toMatch(/^\/v1\/queues\/waitlist\/messages\?wait=1&marker=/);
     });
 
-    it('wait outside 0..30 s or not a number -> 400 Invalid query parameter', async () => {
-      for (const w of ['31', '-1', 'soon', '1e3']) {
+    it('wait that is not a number of seconds -> 400 Invalid query parameter', async () => {
+      for (const w of ['-1', 'soon', '1e3']) {
         const r = await c.get(`/v1/queues/waitlist/messages?wait=${w}`);
         expect(r.status, w).toBe(400);
         expect(r.json.title).toBe('Invalid query parameter');
+      }
+    });
+
+    it('wait beyond the server maximum (max_wait_ms lowered to 1 s) is capped, as the in-process service caps it (U15 S2)', async () => {
+      const own = await startQueuesServer({ limits: { maxWaitMs: 1000 } });
+      try {
+        const oc = queuesClient(own.port);
+        await oc.put('/v1/queues/capped');
+        for (const [method, path] of [['get', '/v1/queues/capped/messages?wait=10'], ['post', '/v1/queues/capped/claims?wait=31']] as const) {
+          const started = Date.now();
+          const r = method === 'get' ? await oc.get(path) : await oc.post(path, { ttl: 60, grace: 60 });
+          const took = Date.now() - started;
+          expect(r.status, path).toBe(204);
+          expect(took, path).toBeGreaterThanOrEqual(950);
+          expect(took, path).toBeLessThan(8000);
+        }
+      } finally {
+        await own.close();
       }
     });
 
