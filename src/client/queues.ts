@@ -34,7 +34,12 @@ export interface HttpQueuesOptions {
   url: string;
   /** Sent as `X-Auth-Token` on every request (a tenant's token is valid for the project of the same id). Never logged. */
   token?: string | undefined;
-  /** Sent as `Client-ID` where a call has no client id of its own; default a random UUID made once per instance. */
+  /**
+   * Sent as `Client-ID` on the calls that take no client id parameter (claims, gets, deletes: the
+   * spec's clients SHOULD always send one, A6); default a random UUID made once per instance.
+   * `postMessages` and `listMessages` send the id they are passed instead, and none for `undefined`,
+   * which the server refuses (`missingHeader`) as QueueService does: pass `queues.clientId` there.
+   */
   clientId?: string | undefined;
   /** Put the project in the path (`/v1/{project}/queues/...`, spec A7) instead of `X-Project-Id`. */
   projectInPath?: boolean | undefined;
@@ -73,7 +78,7 @@ const PATH_UNSAFE = new Set(['', 'queues', 'health']);
  * `client.badResponse`. On abort every method rejects with the signal's reason.
  */
 export class HttpQueues implements Queues {
-  /** The Client-ID this instance sends where a call carries none of its own. */
+  /** The Client-ID this instance sends on calls without a client id parameter (see HttpQueuesOptions.clientId). */
   readonly clientId: string;
   private readonly origin: string;
   private readonly basePath: string;
