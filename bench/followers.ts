@@ -7,6 +7,8 @@ import type { Server } from './lib/child.js';
 import { processCpuSeconds } from './lib/cpu.js';
 import type { EtcdWatcherJob } from './lib/etcd-watcher-worker.js';
 import { b64, startEtcd } from './lib/etcd.js';
+import { firstByteKey } from './lib/follower-counters.js';
+import type { RawFollowerJob } from './lib/follower-raw-worker.js';
 import { expectJson } from './lib/http.js';
 import { Followers } from './lib/propagation-followers.js';
 import { fmt, printResult, printTable, ratio, round } from './lib/report.js';
@@ -28,11 +30,16 @@ import { startTether } from './lib/tether.js';
  *   its own connection (a minimal etcd-based agent), the write a put.
  *
  * Followers are simulated by worker threads of this process (what a real
- * agent puts on the server is exactly its long-poll). Options: --followers N
+ * agent puts on the server is exactly its long-poll), as raw sockets that
+ * only read and check the reply (follower-raw-worker.ts, etcd-watcher-worker.ts):
+ * they share the 2 cores with the servers, and a full client's parsing
+ * would make part of the tail measured. Each reply is timed at its first
+ * byte and when whole: the first is the server's part. Options: --followers N
  * (10000), --rounds N measured wakes per system after one warm-up (5).
  */
 
 const TENANT = 'followers';
+const RAW_FOLLOWER = new URL('./lib/follower-raw-worker.ts', import.meta.url);
 const KEY = 'followers-key';
 const WORKERS = 4;
 /** Followers connect over this long, as a fleet does, rather than in one burst of connects. */
@@ -47,6 +54,10 @@ const CONNECTION_FLAGS: readonly string[] = [];
 
 interface Measured {
   wake: Summary;
+  /** From the write to each reply's first byte read by its client (the server's part, plus the client thread's queueing). */
+  firstByte: Summary;
+  /** Per reply, from its first byte to its body whole and checked (the client's own part). */
+  client: Summary;
   /** Server RSS growth with all followers waiting, per follower, bytes (summed over servers). */
   bytesPerFollower: number;
   /** Requests that failed while the followers connected (retried). */
@@ -120,7 +131,8 @@ async function tetherTarget(ctx: BenchContext, servers: Server[]): Promise<Targe
       const marker = await lastEventId(servers[0]!);
       return servers.map((s, i) => {
         const count = Math.floor(n / servers.length) + (i < n % servers.length ? 1 : 0);
-        return new Followers(ctx.cleanup, { count, workers: Math.ceil(WORKERS / servers.length), job: { origin: s.url, tenant: TENANT, marker, rampMs: RAMP_MS } });
+        const job: Omit<RawFollowerJob, 'followers' | 'counters'> = { origin: s.url, tenant: TENANT, marker, rampMs: RAMP_MS };
+        return new Followers(ctx.cleanup, { count, workers: Math.ceil(WORKERS / servers.length), module: RAW_FOLLOWER, job });
       });
     },
   };
@@ -206,13 +218,19 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
     const cpuUsPerWake = ((serverCpu() - cpuFrom) * 1e6) / (rounds * n);
     stopped = true;
     const results = await Promise.all(followers.map((f) => f.stop()));
-    const samples: number[] = [];
+    const [samples, firsts, clients] = [[] as number[], [] as number[], [] as number[]];
     for (const [value, t0] of putAt) {
+      // Each worker's two lists are in the same order, and merged in worker order.
       const times = results.flatMap((r) => r.wakes.get(value) ?? []);
-      if (times.length !== n) throw new TetherError('bench.badReply', `value ${value}: ${times.length} wakes, want ${n}`);
-      for (const at of times) samples.push(at - t0);
+      const first = results.flatMap((r) => r.wakes.get(firstByteKey(value)) ?? []);
+      if (times.length !== n || first.length !== n) throw new TetherError('bench.badReply', `value ${value}: ${times.length} wakes, want ${n}`);
+      times.forEach((at, i) => {
+        samples.push(at - t0);
+        firsts.push((first[i] as number) - t0);
+        clients.push(at - (first[i] as number));
+      });
     }
-    return { wake: summarize(samples), bytesPerFollower: (rssWaiting - rssBefore) / n, armingErrors, cpuUsPerWake };
+    return { wake: summarize(samples), firstByte: summarize(firsts), client: summarize(clients), bytesPerFollower: (rssWaiting - rssBefore) / n, armingErrors, cpuUsPerWake };
   } finally {
     if (!stopped) await Promise.allSettled(followers.map((f) => f.stop()));
   }
@@ -244,6 +262,7 @@ export const followers: Bench = async (ctx) => {
     fmt(m.wake.p50),
     fmt(m.wake.p99),
     fmt(m.wake.max),
+    `${fmt(m.firstByte.p99)} / ${fmt(m.client.p99, 2)}`,
     fmt(m.bytesPerFollower / 1024, 1),
     fmt(m.cpuUsPerWake, 1),
     String(m.armingErrors),
@@ -253,12 +272,13 @@ export const followers: Bench = async (ctx) => {
     fmt(ratio(m.wake.p50, e.wake.p50)),
     fmt(ratio(m.wake.p99, e.wake.p99)),
     fmt(ratio(m.wake.max, e.wake.max)),
+    fmt(ratio(m.firstByte.p99, e.firstByte.p99)),
     fmt(ratio(m.bytesPerFollower, e.bytesPerFollower)),
     fmt(ratio(m.cpuUsPerWake, e.cpuUsPerWake)),
   ];
   printTable(
     `followers: one write -> ${n} waiting followers' replies parsed, ${rounds} rounds after 1 warm-up; memory = server RSS growth with all waiting / ${n}`,
-    ['system', 'p50 ms', 'p99 ms', 'max ms', 'KB per follower', 'server CPU us per follower-wake', 'retried connects'],
+    ['system', 'p50 ms', 'p99 ms', 'max ms', 'p99 to first byte / client ms', 'KB per follower', 'server CPU us per follower-wake', 'retried connects'],
     [row('tether, embedded (SQLite)', te), row('tether, 2 servers over one etcd', t2), row('etcd, watch streams', e), vs('embedded/etcd', te), vs('2 servers/etcd', t2)],
   );
   const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
@@ -271,14 +291,17 @@ export const followers: Bench = async (ctx) => {
     rounds,
     embedded_p50_ms: round(te.wake.p50, 1),
     embedded_p99_ms: round(te.wake.p99, 1),
+    embedded_first_byte_p99_ms: round(te.firstByte.p99, 1),
     embedded_kb_per_follower: round(te.bytesPerFollower / 1024, 2),
     embedded_cpu_us_per_wake: round(te.cpuUsPerWake, 1),
     etcd2_p50_ms: round(t2.wake.p50, 1),
     etcd2_p99_ms: round(t2.wake.p99, 1),
+    etcd2_first_byte_p99_ms: round(t2.firstByte.p99, 1),
     etcd2_kb_per_follower: round(t2.bytesPerFollower / 1024, 2),
     etcd2_cpu_us_per_wake: round(t2.cpuUsPerWake, 1),
     etcd_p50_ms: round(e.wake.p50, 1),
     etcd_p99_ms: round(e.wake.p99, 1),
+    etcd_first_byte_p99_ms: round(e.firstByte.p99, 1),
     etcd_kb_per_follower: round(e.bytesPerFollower / 1024, 2),
     etcd_cpu_us_per_wake: round(e.cpuUsPerWake, 1),
   });

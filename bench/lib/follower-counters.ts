@@ -19,3 +19,10 @@ export interface FollowerReport {
   wakes: Map<string, number[]>;
   firstError: string | null;
 }
+
+/**
+ * Where a worker files the first-byte time of a reply carrying `value`, in
+ * its report's `wakes` (beside the whole-body time under `value` itself, in
+ * the same order): the parent's Followers merges `wakes` only.
+ */
+export const firstByteKey = (value: string): string => `\0first-byte\0${value}`;
