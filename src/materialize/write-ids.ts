@@ -16,6 +16,27 @@ export async function resolveIds(owner: string | number | null, group: string | 
   };
 }
 
+/** The owner the staged file gets: `ids`, and whether they only keep the replaced file's (nothing was given). */
+export interface Ownership {
+  ids: Ids;
+  kept: boolean;
+}
+
+/**
+ * The given ids, each half not given taken from the file being replaced, as
+ * consul-template and confd keep a replaced file's owner (a rename puts a
+ * new inode in place: without this, an agent running as root made every file
+ * it rewrote root's). Null when no chown is needed: nothing given and no file
+ * to replace, or one the process already owns (the common case: no extra call).
+ */
+export function ownership(given: Ids | null, current: Pick<Ids, 'uid' | 'gid'> | null): Ownership | null {
+  if (current === null) return given === null ? null : { ids: given, kept: false };
+  const uid = given === null || given.uid === -1 ? current.uid : given.uid;
+  const gid = given === null || given.gid === -1 ? current.gid : given.gid;
+  if (given === null && uid === process.geteuid?.() && gid === process.getegid?.()) return null;
+  return { ids: { uid, gid }, kept: given === null };
+}
+
 async function lookupId(value: string | number, db: string, what: string): Promise<number> {
   const id = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : null;
   if (id !== null) {

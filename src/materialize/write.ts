@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runCheck } from './write-check.js';
-import { resolveIds, type Ids } from './write-ids.js';
+import { ownership, resolveIds, type Ids, type Ownership } from './write-ids.js';
 import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
 
 /**
@@ -33,7 +33,10 @@ export interface FsOps {
 export interface WriteOptions {
   /** Mode of the new file; default: the existing file's mode, else 0644 & ~umask. */
   mode?: number | null;
-  /** User/group names (looked up in /etc/passwd, /etc/group) or ids; chown happens only when given. */
+  /**
+   * User/group names (looked up in /etc/passwd, /etc/group) or ids. A half not given keeps the replaced
+   * file's (a new file: the process's); keeping it where the process may not (not root) only warns.
+   */
   owner?: string | number | null;
   group?: string | number | null;
   /** argv run (no shell) on the staged file, named by TETHER_STAGED_PATH; non-zero keeps the old file. */
@@ -53,6 +56,8 @@ const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchange
 const defaultFsOps: FsOps = { rename };
 /** Paths already warned about: an in-place write is said once, not on every change. */
 const warnedInPlace = new Set<string>();
+/** Paths whose owner could not be kept (not root): said once. */
+const warnedOwner = new Set<string>();
 
 /**
  * Makes `path` hold exactly `content` (UTF-8). Returns `unchanged` when the
@@ -81,6 +86,7 @@ export async function writeAtomically(path: string, content: string, opts: Write
       return UNCHANGED;
     }
     const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
+    const owner = ownership(ids, current);
     // Parent directories are created only when missing: no mkdir on every write (hot path).
     staged = await createStaged(dest).catch(async (err: unknown) => {
       if (errnoOf(err) !== 'ENOENT') throw err;
@@ -89,7 +95,7 @@ export async function writeAtomically(path: string, content: string, opts: Write
     });
     // Opened while the file fills, so that after the rename its fsync is the one call left.
     dir = open(dirname(dest), constants.O_RDONLY).catch(() => null);
-    await fill(staged.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), ids);
+    await fill(staged.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), owner, dest, opts.log);
     if (opts.check) {
       // Closed first: a check may execute the staged file (ETXTBSY while it is open for writing).
       await closeStaged(staged);
@@ -243,13 +249,20 @@ async function createStaged(dest: string): Promise<Staged> {
 /**
  * Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs;
  * the caller closes. Without an owner, the write and the chmod go together.
+ * An owner that only keeps the replaced file's and that the process may not
+ * give (EPERM: not root) is left as the process's, with a warning once per path.
  */
-async function fill(file: FileHandle, bytes: Buffer, mode: number, ids: Ids | null): Promise<void> {
-  if (ids === null) {
+async function fill(file: FileHandle, bytes: Buffer, mode: number, owner: Ownership | null, dest: string, log: Logger | undefined): Promise<void> {
+  if (owner === null) {
     await Promise.all([file.writeFile(bytes), file.chmod(mode)]);
   } else {
     await file.writeFile(bytes);
-    await file.chown(ids.uid, ids.gid);
+    await file.chown(owner.ids.uid, owner.ids.gid).catch((err: unknown) => {
+      if (!owner.kept || errnoOf(err) !== 'EPERM') throw err;
+      if (warnedOwner.has(dest)) return;
+      warnedOwner.add(dest);
+      log?.warn({ path: dest, uid: owner.ids.uid, gid: owner.ids.gid }, 'cannot keep the replaced file\'s owner (not root); the new file is the agent\'s');
+    });
     await file.chmod(mode);
   }
   await file.sync();

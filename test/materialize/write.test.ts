@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -315,5 +315,27 @@ if (isRoot) describe('writeAtomically: owner and group (as root)', () => {
     const dest = join(tmp.path, 'default');
     await writeAtomically(dest, 'x');
     expect(await stat(dest)).toMatchObject({ uid: process.getuid?.(), gid: process.getgid?.() });
+  });
+
+  it('a replaced file keeps its owner, group and mode when the manifest gives none (as consul-template and confd)', async () => {
+    const dest = join(tmp.path, 'kept');
+    await writeFile(dest, 'old');
+    await chown(dest, 65534, 65534);
+    await chmod(dest, 0o640);
+    expect(await writeAtomically(dest, 'new')).toEqual({ changed: true, method: 'rename' });
+    expect(await readFile(dest, 'utf8')).toBe('new');
+    const st = await stat(dest);
+    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({ uid: 65534, gid: 65534, mode: 0o640 });
+  });
+
+  it('keeps the owner also on the path that skips reading the old file, and keeps the half not given', async () => {
+    const dest = join(tmp.path, 'half');
+    // Written by us with an owner: the next write knows the bytes differ without reading them (write-memo.ts).
+    await writeAtomically(dest, 'x', { owner: 65534, group: 65534 });
+    await writeAtomically(dest, 'y');
+    expect(await stat(dest)).toMatchObject({ uid: 65534, gid: 65534 });
+    await writeAtomically(dest, 'z', { owner: 0 });
+    expect(await stat(dest)).toMatchObject({ uid: 0, gid: 65534 });
+    expect(await readFile(dest, 'utf8')).toBe('z');
   });
 });
