@@ -1,3 +1,5 @@
+import type { Compare } from '../store/store.js';
+import { beatCacheOf, type CachedBeat } from './beat-cache.js';
 import { beatLeaseMs, createdBeforeStart, transact, unchanged, type BeatRecord, type Ctx } from './context.js';
 import type { DeadlineKind } from './deadlines.js';
 import { faults, type RegistryFault } from './faults.js';
@@ -29,19 +31,15 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
   const { store } = ctx;
   let granted = 0;
   try {
+    const cache = beatCacheOf(ctx);
     const reply = await transact(ctx, async () => {
-      // One read of both keys: on etcd each read is a round trip.
-      const [owner, beatEntry] = await store.getMany([target.ownerKey, target.beatKey]);
-      if (!owner) throw target.missing();
-      const { timeout, createdAt } = target.ownerOf(owner.value);
-      if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
-      const beat = beatEntry ? (JSON.parse(beatEntry.value) as BeatRecord) : undefined;
-      if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
-      // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
-      if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);
+      // What this server committed last, when the token is the one it handed out (beat-cache.ts): no read.
+      const cached = cache?.take(target.beatKey, token);
+      const state = cached !== undefined ? fromCache(target, cached) : await readBeat(ctx, target, token);
+      const { beat, timeout } = state;
       const now = ctx.clock.now();
       const deadline = now + timeout * 1000;
-      let lease = beatEntry?.lease ?? 0;
+      let lease = state.lease;
       if (lease === 0) lease = granted || (granted = await store.grantLease(beatLeaseMs(ctx)));
       // The lease is renewed only when a third of its TTL has passed since the last renewal,
       // not on every heartbeat: on etcd a keep-alive is one more round trip per beat.
@@ -49,12 +47,12 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now, renewed_at: renew || lease === granted ? now : (beat?.renewed_at ?? now) };
       return {
         result: { token: next.token, lease, renew },
-        // Only the heartbeat state is compared: a compare on the owner would cost a
-        // durable read per beat, and the one race it closes (owner deleted between
-        // the read above and this commit) leaves a lease-bound key that expires.
-        compares: [unchanged(target.beatKey, beatEntry)],
+        compares: state.compares,
         ops: [{ type: 'put' as const, key: target.beatKey, value: JSON.stringify(next), lease }],
-        after: () => ctx.deadlines.set(target.tenant, target.kind, target.id, deadline),
+        after: (revision: number) => {
+          ctx.deadlines.set(target.tenant, target.kind, target.id, deadline);
+          cache?.keep(target.beatKey, { beat: next, revision, lease, ownerRevision: state.ownerRevision, timeout });
+        },
       };
     });
     if (reply.lease === granted) granted = 0;
@@ -69,4 +67,40 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
   } finally {
     if (granted !== 0) await store.revokeLease(granted);
   }
+}
+
+interface BeatState {
+  beat: BeatRecord | undefined;
+  lease: number;
+  timeout: number;
+  ownerRevision: number;
+  compares: Compare[];
+}
+
+/**
+ * The state this server committed last: the commit compares both keys' mod
+ * revisions, so the owner's cached timeout holds and the token is the current one.
+ */
+function fromCache(target: BeatTarget, c: CachedBeat): BeatState {
+  const compares: Compare[] = [
+    { key: target.ownerKey, op: 'modRevision', revision: c.ownerRevision },
+    { key: target.beatKey, op: 'modRevision', revision: c.revision },
+  ];
+  return { beat: c.beat, lease: c.lease, timeout: c.timeout, ownerRevision: c.ownerRevision, compares };
+}
+
+/** The heartbeat state and the owner's timeout, read (one round trip for both keys on etcd) and checked against `token`. */
+async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<BeatState> {
+  const [owner, beatEntry] = await ctx.store.getMany([target.ownerKey, target.beatKey]);
+  if (!owner) throw target.missing();
+  const { timeout, createdAt } = target.ownerOf(owner.value);
+  if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
+  const beat = beatEntry ? (JSON.parse(beatEntry.value) as BeatRecord) : undefined;
+  if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
+  // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
+  if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);
+  // Only the heartbeat state is compared: a compare on the owner would cost a
+  // durable read per beat, and the one race it closes (owner deleted between
+  // the read above and this commit) leaves a lease-bound key that expires.
+  return { beat, lease: beatEntry?.lease ?? 0, timeout, ownerRevision: owner.modRevision, compares: [unchanged(target.beatKey, beatEntry)] };
 }

@@ -68,8 +68,8 @@ export interface Plan<T> {
   result: T;
   compares?: Compare[];
   ops?: Op[];
-  /** Runs after a successful commit (in-memory bookkeeping). */
-  after?: () => void;
+  /** Runs after a successful commit (in-memory bookkeeping), with the commit's revision. */
+  after?: (revision: number) => void;
 }
 
 const MAX_ATTEMPTS = 100;
@@ -85,7 +85,7 @@ export async function transact<T>(ctx: Ctx, plan: () => Promise<Plan<T>>): Promi
     if (!p.ops || p.ops.length === 0) return p.result;
     const res = await ctx.store.txn(p.compares ?? [], p.ops);
     if (res.succeeded) {
-      p.after?.();
+      p.after?.(res.revision);
       return p.result;
     }
   }

@@ -29,6 +29,10 @@ class TenantDeadlines {
     this.latest.delete(key);
   }
 
+  has(key: string): boolean {
+    return this.latest.has(key);
+  }
+
   /** The earliest deadline in the heap (may be stale-early), or Infinity. */
   peek(): number {
     return this.heap[0]?.deadline ?? Infinity;
@@ -92,6 +96,12 @@ export class DeadlineIndex {
     let t = this.tenants.get(tenant);
     if (!t) this.tenants.set(tenant, (t = new TenantDeadlines()));
     t.set(`${kind}:${id}`, deadline);
+  }
+
+  /** Sets a deadline only when none is known for it (a record seen on the store's change stream). */
+  hint(tenant: string, kind: DeadlineKind, id: string, deadline: number): void {
+    const key = `${kind}:${id}`;
+    if (this.tenants.get(tenant)?.has(key) !== true) this.set(tenant, kind, id, deadline);
   }
 
   delete(tenant: string, kind: DeadlineKind, id: string): void {

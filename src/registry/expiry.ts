@@ -19,6 +19,10 @@ import type { DeadlineKind } from './deadlines.js';
 import { keys } from './keys.js';
 import { timeUuid } from './time-uuid.js';
 
+type DueEntry = { kind: DeadlineKind; id: string; deadline: number };
+/** Heartbeat keys per read of the refresh: well within etcd's --max-txn-ops (128 by default). */
+const REFRESH_CHUNK = 64;
+
 /** What one pass counts: deadlines that only a stall kept alive. */
 interface Tally {
   saved: number;
@@ -82,7 +86,14 @@ export class Expirer {
   }
 
   private async pass(tenant: string, cutoff: number): Promise<void> {
-    const due = this.ctx.deadlines.popDue(tenant, cutoff);
+    const popped = this.ctx.deadlines.popDue(tenant, cutoff);
+    let due = popped;
+    try {
+      if (this.ctx.store.shared) due = await this.refresh(tenant, popped, cutoff);
+    } catch (err) {
+      for (const d of popped) this.ctx.deadlines.set(tenant, d.kind, d.id, d.deadline);
+      throw err;
+    }
     const tally: Tally = { saved: 0 };
     for (let i = 0; i < due.length; i++) {
       const d = due[i] as { kind: DeadlineKind; id: string; deadline: number };
@@ -97,6 +108,26 @@ export class Expirer {
     }
     // Once per pass, not once per service: a stall saves the whole fleet at once.
     if (tally.saved > 0) this.ctx.log.warn({ tenant, extended: tally.saved, stalls: this.stalls?.recent().slice(-3) }, 'server stalled: deadlines extended by the stall');
+  }
+
+  /**
+   * On a shared store this server does not hear other servers' heartbeats
+   * (heartbeat state is unwatched, keys.ts), so most of what its index holds
+   * as due is alive: one batched read of their heartbeat state puts those
+   * back at their real deadlines, and only the rest take the one-by-one path.
+   */
+  private async refresh(tenant: string, due: DueEntry[], cutoff: number): Promise<DueEntry[]> {
+    const beatKey = (d: DueEntry): string => (d.kind === 'svc' ? keys.beat(tenant, d.id) : keys.sessionBeat(tenant, d.id));
+    const chunks: DueEntry[][] = [];
+    for (let i = 0; i < due.length; i += REFRESH_CHUNK) chunks.push(due.slice(i, i + REFRESH_CHUNK));
+    const read = await Promise.all(chunks.map((c) => this.ctx.store.getMany(c.map(beatKey))));
+    const left: DueEntry[] = [];
+    due.forEach((d, i) => {
+      const beat = decode<BeatRecord>(read[Math.floor(i / REFRESH_CHUNK)]?.[i % REFRESH_CHUNK]);
+      if (beat !== undefined && beat.deadline >= cutoff) this.ctx.deadlines.set(tenant, d.kind, d.id, beat.deadline);
+      else left.push(d);
+    });
+    return left;
   }
 
   /** Returns null when the service is gone (expired now or before), else its deadline. */

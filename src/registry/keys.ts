@@ -1,3 +1,4 @@
+import { UNWATCHED_PREFIX } from '../store/store.js';
 import { uuidSortKey } from './time-uuid.js';
 
 /**
@@ -6,15 +7,23 @@ import { uuidSortKey } from './time-uuid.js';
  *
  *   a/{t}            account record (global prefix, so tenants can be listed)
  *   t/{t}/s/{id}     service record                      durable
- *   t/{t}/h/{id}     service heartbeat state (token...)  lease-bound
+ *   ~/h/{t}/{id}     service heartbeat state (token...)  lease-bound, unwatched
  *   t/{t}/n/{id}     session record                      durable
- *   t/{t}/m/{id}     session heartbeat state             lease-bound
+ *   ~/m/{t}/{id}     session heartbeat state             lease-bound, unwatched
  *   t/{t}/c/{id}     configuration value (raw string)    durable
  *   t/{t}/l          id of the last committed event (the commit-order CAS point)
  *   t/{t}/u          secret prefixes ever removed from the marker (secret-prefixes.ts)
  *   t/{t}/e/{ckey}   event, keyed by its commit id's sort key: commit order
  *   t/{t}/i/{ukey}   event id -> commit key, for events whose id is not their
  *                    commit id (service.timeout: id = expired token)
+ *
+ * Heartbeat state sits under UNWATCHED_PREFIX (store.ts): a heartbeat rewrites
+ * it, and on etcd a watched key would come back to every registry server as a
+ * watch event per heartbeat (bench/README.md, "Heartbeats on etcd"). Servers
+ * learn other servers' deadlines from the service and session records instead
+ * (follow.ts), and the expiry pass reads the heartbeat state before it acts.
+ * Until session 10 it sat at `t/{t}/h/{id}` and `t/{t}/m/{id}` (LEGACY_BEAT_KINDS):
+ * migrate-beats.ts moves such keys when a registry opens.
  */
 export const keys = {
   accountPrefix: 'a/',
@@ -22,12 +31,12 @@ export const keys = {
   tenantPrefix: (t: string) => `t/${t}/`,
   servicePrefix: (t: string) => `t/${t}/s/`,
   service: (t: string, id: string) => `t/${t}/s/${id}`,
-  beatPrefix: (t: string) => `t/${t}/h/`,
-  beat: (t: string, id: string) => `t/${t}/h/${id}`,
+  beatPrefix: (t: string) => `${UNWATCHED_PREFIX}h/${t}/`,
+  beat: (t: string, id: string) => `${UNWATCHED_PREFIX}h/${t}/${id}`,
   sessionPrefix: (t: string) => `t/${t}/n/`,
   session: (t: string, id: string) => `t/${t}/n/${id}`,
-  sessionBeatPrefix: (t: string) => `t/${t}/m/`,
-  sessionBeat: (t: string, id: string) => `t/${t}/m/${id}`,
+  sessionBeatPrefix: (t: string) => `${UNWATCHED_PREFIX}m/${t}/`,
+  sessionBeat: (t: string, id: string) => `${UNWATCHED_PREFIX}m/${t}/${id}`,
   configPrefix: (t: string) => `t/${t}/c/`,
   config: (t: string, id: string) => `t/${t}/c/${id}`,
   lastEvent: (t: string) => `t/${t}/l`,
@@ -38,10 +47,16 @@ export const keys = {
   eventId: (t: string, id: string) => `t/${t}/i/${uuidSortKey(id)}`,
 };
 
-const BEAT_KEY = /^t\/([^/]+)\/([hm])\/(.+)$/;
+/** Where heartbeat state was kept before it moved under UNWATCHED_PREFIX: `t/{t}/h/{id}` (services), `t/{t}/m/{id}` (sessions). */
+export const LEGACY_BEAT_KINDS = [
+  { legacyPrefix: (t: string) => `t/${t}/h/`, prefix: keys.beatPrefix },
+  { legacyPrefix: (t: string) => `t/${t}/m/`, prefix: keys.sessionBeatPrefix },
+] as const;
 
-/** The tenant, kind and id of a heartbeat-state key (`t/{t}/h/{id}` or `t/{t}/m/{id}`), or null for any other key. */
-export function parseBeatKey(key: string): { tenant: string; kind: 'svc' | 'ses'; id: string } | null {
-  const m = BEAT_KEY.exec(key);
-  return m === null ? null : { tenant: m[1] as string, kind: m[2] === 'h' ? 'svc' : 'ses', id: m[3] as string };
+const RECORD_KEY = /^t\/([^/]+)\/([sn])\/(.+)$/;
+
+/** The tenant, kind and id of a service record (`t/{t}/s/{id}`, 'svc') or session record (`t/{t}/n/{id}`, 'ses'), or null for any other key. */
+export function parseRecordKey(key: string): { tenant: string; kind: 'svc' | 'ses'; id: string } | null {
+  const m = RECORD_KEY.exec(key);
+  return m === null ? null : { tenant: m[1] as string, kind: m[2] === 's' ? 'svc' : 'ses', id: m[3] as string };
 }

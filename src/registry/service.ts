@@ -9,6 +9,7 @@ import { Events } from './events.js';
 import { Expirer } from './expiry.js';
 import { followOtherServers } from './follow.js';
 import { keys } from './keys.js';
+import { migrateBeatKeys } from './migrate-beats.js';
 import type { Registry } from './registry.js';
 import { Services } from './services.js';
 import { Sessions } from './sessions.js';
@@ -96,6 +97,7 @@ export class RegistryService implements Registry {
     };
     const registry = new RegistryService(ctx);
     const from = store.shared ? (await store.revision()) + 1 : 0;
+    await migrateBeatKeys(ctx);
     await registry.load();
     if (store.shared) await followOtherServers(ctx, from, () => registry.rescan(), registry.stop.signal);
     registry.schedule();

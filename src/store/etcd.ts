@@ -10,7 +10,8 @@
  *   so they stay exact JavaScript numbers (etcd's own ids are 64-bit).
  *   A keep-alive renews a lease for the TTL it was granted with (etcd has no
  *   way to change a lease's TTL).
- * - Watch: one etcd watch stream per store covers the whole prefix and feeds
+ * - Watch: one etcd watch stream per store covers the prefix (but for the
+ *   unwatched keys from WATCHED_END on, store.ts) and feeds
  *   a local ring and hub (as in the SQLite engine), so a thousand long-polls
  *   cost one stream. When the stream breaks it resumes from the last revision
  *   seen; when etcd compacted that revision away, every watcher gets an empty
@@ -31,7 +32,7 @@ import { silentLogger } from '../observability/logger.js';
 import { EtcdBatchedKv, entryOf, rev, type EtcdTxn, type Header, type Kv, type RangeReply } from './etcd-batch-kv.js';
 import { b64, EtcdGateway, etcdPrefixEnd, unb64, type EtcdAuth } from './etcd-gateway.js';
 import type { TlsOptions } from '../lib/http-pool.js';
-import { prefixEnd } from './store.js';
+import { prefixEnd, WATCHED_END } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from './store.js';
 import { WatchFeed, type Listener } from './watch-hub.js';
 
@@ -288,7 +289,8 @@ export class EtcdStore implements Store {
       try {
         await this.gw.stream(
           '/v3/watch',
-          { create_request: { key: this.full(''), range_end: this.end(prefixEnd('')), start_revision: String(this.feed.position + 1) } },
+          // Up to WATCHED_END: heartbeat state (UNWATCHED_PREFIX) would be a watch event per heartbeat on every server.
+          { create_request: { key: this.full(''), range_end: this.full(WATCHED_END), start_revision: String(this.feed.position + 1) } },
           (msg) => {
             if (this.onMessage(msg as WatchMessage) && !live) {
               live = true;

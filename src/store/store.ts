@@ -114,6 +114,16 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Keys under this prefix (and any key sorting after `~`) may be left out of
+ * watches: an engine shared by several processes (etcd) does not stream their
+ * changes, so state rewritten at a high rate (heartbeats) costs no watch event
+ * on every registry server. Nothing may watch them; read them instead.
+ */
+export const UNWATCHED_PREFIX = '~/';
+/** Watches on a shared engine cover the keys below this one. */
+export const WATCHED_END = '~';
+
 /** The exclusive end of the key range of everything under `prefix`. */
 export function prefixEnd(prefix: string): string {
   return `${prefix}\uffff`;

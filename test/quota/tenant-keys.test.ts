@@ -12,7 +12,8 @@ describe('which tenant a store key belongs to', () => {
     expect(tenantOfNs(ns)).toBe('acme.prod');
     expect(ownerOf(keys.config('acme.prod', '/app/level'))).toEqual({ ns, counted: true });
     expect(ownerOf(keys.service('acme.prod', 'svc'))).toEqual({ ns, counted: false });
-    expect(ownerOf(keys.beat('acme.prod', 'svc'))).toEqual({ ns, counted: false });
+    // Heartbeat state is lease-bound and bounded by the service limit: no tenant's bytes, never counted.
+    expect(ownerOf(keys.beat('acme.prod', 'svc'))).toBeNull();
     expect(ownerOf(keys.event('acme.prod', '6bc8d050-f86a-11e1-a89e-ca2ffe480b20'))).toEqual({ ns, counted: false });
     expect(ownerOf(routeKeys.route('acme.prod', 'r1'))).toEqual({ ns, counted: false });
     expect(ownerOf(q.record)).toEqual({ ns, counted: true });

@@ -1,0 +1,48 @@
+import { hasCode } from '../lib/errors.js';
+import type { Entry, Store } from '../store/store.js';
+import { unchanged, type Ctx } from './context.js';
+import { keys, LEGACY_BEAT_KINDS } from './keys.js';
+
+/**
+ * Moves heartbeat state from where registries before session 10 kept it
+ * (`t/{t}/h/{id}`, `t/{t}/m/{id}`) to its unwatched place (keys.ts), with
+ * its value and lease, so services and sessions of an upgraded etcd keep
+ * their token chains and deadlines. Runs when a registry opens, before it
+ * loads deadlines; idempotent, and safe with several servers starting at
+ * once (each move compares both keys). Only etcd data has any: the SQLite
+ * engine keeps heartbeat state in memory. Returns how many keys moved.
+ *
+ * Every server of a cluster must run the new layout: an older server would
+ * neither see the moved state nor write where the new one reads.
+ */
+export async function migrateBeatKeys(ctx: Ctx): Promise<number> {
+  const { store } = ctx;
+  const { entries: accounts } = await store.range(keys.accountPrefix);
+  let moved = 0;
+  for (const account of accounts) {
+    const tenant = account.key.slice(keys.accountPrefix.length);
+    for (const kind of LEGACY_BEAT_KINDS) {
+      const legacy = kind.legacyPrefix(tenant);
+      const { entries } = await store.range(legacy);
+      if (entries.length === 0) continue;
+      const to = kind.prefix(tenant);
+      const done = await Promise.all(entries.map((e) => moveOne(store, e, to + e.key.slice(legacy.length))));
+      moved += done.filter(Boolean).length;
+    }
+  }
+  if (moved > 0) ctx.log.info({ moved }, 'heartbeat state moved to its unwatched keys');
+  return moved;
+}
+
+/** One key to its new place; false when it changed, expired, or another server moved it first. */
+async function moveOne(store: Store, e: Entry, to: string): Promise<boolean> {
+  try {
+    const put = e.lease === 0 ? { type: 'put' as const, key: to, value: e.value } : { type: 'put' as const, key: to, value: e.value, lease: e.lease };
+    const res = await store.txn([unchanged(e.key, e), { key: to, op: 'absent' }], [put, { type: 'delete', key: e.key }]);
+    return res.succeeded;
+  } catch (err) {
+    // Its lease expired since the range: the state is gone either way.
+    if (hasCode(err, 'store.lease_not_found')) return false;
+    throw err;
+  }
+}
