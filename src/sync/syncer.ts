@@ -4,11 +4,11 @@ import { Backoff, sleep } from '../lib/backoff.js';
 import type { AgentMetrics } from '../observability/metrics.js';
 import { isFault } from '../registry/faults.js';
 import type { Registry } from '../registry/registry.js';
-import { TetherError } from '../lib/errors.js';
-import { LocalState, type LocalService } from './local-state.js';
+import { LocalState } from './local-state.js';
 import { CriticalAlarm } from './critical-alarm.js';
-import { criticalDeadline, desiredRegistration, fingerprint, reconcile, type Action, type Circumstances, type HeartbeatMode, type Registration } from './reconcile.js';
-import { isServiceMissing, resyncLoop, resyncRound, type ResyncOptions } from './resync.js';
+import { reconcile, type Action, type Circumstances, type HeartbeatMode } from './reconcile.js';
+import { Registrar } from './registrar.js';
+import { resyncLoop, resyncRound, type ResyncOptions } from './resync.js';
 import { ServiceKeepers } from './keepers.js';
 import { SessionKeeper } from './session.js';
 import { inParallel } from './in-parallel.js';
@@ -41,17 +41,19 @@ export interface SyncerOptions {
 }
 
 /**
- * Applies `reconcile()` to the registry: performs its actions, keeps the
- * heartbeats going (one session, or one chain per service), retries failed
- * passes with exponential backoff and jitter, and runs a periodic resync
- * that notices services the registry has forgotten (resync.ts). Triggers are
- * coalesced: at most one pass runs, and one more follows if asked meanwhile.
+ * Applies `reconcile()` to the registry: has its actions performed
+ * (registrar.ts), keeps the heartbeats going (one session, or one chain per
+ * service), retries failed passes with exponential backoff and jitter, and
+ * runs a periodic resync that notices services the registry has forgotten
+ * (resync.ts). Triggers are coalesced: at most one pass runs, and one more
+ * follows if asked meanwhile.
  */
 export class Syncer {
   /** The local services; the agent changes them only through LocalState's methods. */
   readonly services = new LocalState();
   readonly session: SessionKeeper;
   private readonly keepers: ServiceKeepers;
+  private readonly registrar: Registrar;
   private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000, jitter: 0.5 });
   private readonly stop = new AbortController();
   private running: Promise<void> | null = null;
@@ -86,9 +88,25 @@ export class Syncer {
       log: opts.log,
       metrics: opts.metrics,
       signal: this.stop.signal,
-      recreate: (s, token, signal) => this.recreate(s, token, signal),
+      recreate: (s, token, signal) => this.registrar.recreate(s, token, signal),
       onUpstreamOk: () => this.upstreamOk(),
       onUpstreamError: (err) => this.upstreamFailed('heartbeat', err),
+    });
+    this.registrar = new Registrar({
+      registry: opts.registry,
+      tenant: opts.tenant,
+      mode: opts.mode,
+      sessionTimeoutSec: opts.sessionTimeoutSec,
+      log: opts.log,
+      metrics: opts.metrics,
+      services: this.services,
+      session: this.session,
+      keepers: this.keepers,
+      circumstances: () => this.circumstances(),
+      passAgain: () => {
+        this.again = true;
+      },
+      onCriticalDeregister: opts.onCriticalDeregister,
     });
   }
 
@@ -181,7 +199,7 @@ export class Syncer {
         return;
       }
       try {
-        await this.perform(action);
+        await this.registrar.perform(action, this.stop.signal);
       } catch (err) {
         ok = false;
         this.failed(action, err);
@@ -202,78 +220,6 @@ export class Syncer {
     // Per service at debug; the rate-limited warning says it once for all (500 services, one outage: one line).
     this.opts.log.debug({ service: action.id, op: action.kind, err: message }, 'registry call failed; will retry');
     this.upstreamFailed(action.kind, err);
-  }
-
-  private async perform(action: Action): Promise<void> {
-    const s = this.services.get(action.id);
-    if (!s) return;
-    const { registry, tenant, log, metrics } = this.opts;
-    const signal = this.stop.signal;
-    if (action.kind === 'deregister') {
-      await this.keepers.stop(action.id);
-      await registry.deleteService(tenant, action.id, signal).catch((err: unknown) => {
-        if (!isFault(err, 'notFoundError')) throw err;
-      });
-      this.services.setRegistered(action.id, null);
-      const at = this.circumstances();
-      const deadline = criticalDeadline(s);
-      const critical = deadline !== null && at.now >= deadline && !s.removing && !at.inMaintenance(s.spec.id);
-      if (critical) this.opts.onCriticalDeregister?.(action.id);
-      log.info({ service: action.id, ...(critical ? { reason: 'deregister_critical_after' } : {}) }, 'deregistered');
-    } else if (action.kind === 'update') {
-      const { id: _id, ...patch } = action.registration;
-      try {
-        await registry.updateService(tenant, action.id, patch, signal);
-        this.services.setRegistered(action.id, action.fingerprint);
-        if (this.opts.mode === 'service') await this.keepers.retime(s);
-        log.info({ service: action.id }, 'registration updated');
-      } catch (err) {
-        if (!isServiceMissing(err, action.id)) throw err;
-        this.services.setRegistered(action.id, null); // the registry forgot it: register again on the next pass
-        this.again = true;
-      }
-    } else {
-      await this.register(s, action, signal);
-      log.info({ service: action.id, health: s.health }, 'registered');
-    }
-    this.services.recordError(action.id, null);
-    metrics.registrations.inc({ op: action.kind, result: 'ok' });
-    metrics.serviceRegistered.set({ service: action.id }, s.registered === null ? 0 : 1);
-  }
-
-  /** Creates the service (see createFor) and, in service mode, starts its heartbeat chain. */
-  private async register(s: LocalService, action: Extract<Action, { kind: 'register' }>, signal: AbortSignal): Promise<void> {
-    const token = await this.createFor(s, action.registration, signal);
-    this.services.setRegistered(action.id, action.fingerprint);
-    if (this.opts.mode === 'service' && token !== null) await this.keepers.start(s, token);
-  }
-
-  /**
-   * Creates the service with `registration`; an existing one with our id (a
-   * previous run of ours) is replaced. Returns its token (null in session mode).
-   */
-  private async createFor(s: LocalService, registration: Registration, signal: AbortSignal): Promise<string | null> {
-    const { registry, tenant, mode } = this.opts;
-    const body: Record<string, unknown> = { ...registration };
-    if (mode === 'session') body.session_id = await this.session.ensure(this.opts.sessionTimeoutSec(), signal);
-    try {
-      return (await registry.createService(tenant, body, signal)).token;
-    } catch (err) {
-      if (!isFault(err, 'serviceWithThisIdExists')) throw err;
-      await registry.deleteService(tenant, s.spec.id, signal).catch((e: unknown) => {
-        if (!isFault(e, 'notFoundError')) throw e;
-      });
-      return (await registry.createService(tenant, body, signal)).token;
-    }
-  }
-
-  /** The registry forgot a service its chain heartbeats: create it as it should be now, not as it was first registered. */
-  private async recreate(s: LocalService, token: string, signal: AbortSignal): Promise<string> {
-    const now = desiredRegistration(s, this.opts.mode, this.circumstances());
-    if (now === null) throw new TetherError('sync.not_wanted', `service ${s.spec.id} is no longer to be registered`);
-    const next = await this.createFor(s, now, signal);
-    this.services.setRegistered(s.spec.id, fingerprint(now));
-    return next ?? token;
   }
 
   /** Everything we registered is gone (session lost): register again. */
