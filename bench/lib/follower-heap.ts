@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { TetherError } from '../../src/lib/errors.js';
 import { startServer } from '../../test/server/helpers.js';
@@ -11,11 +12,14 @@ import { startServer } from '../../test/server/helpers.js';
  * idle connection (socket, parser), then the long-poll on it (request,
  * response, the wait). The server runs in this process (so that it can be
  * collected before each reading); the followers are raw sockets in a child
- * process. Run: `node --import tsx bench/lib/follower-heap.ts [N]` (10000).
+ * process. Run: `node --import tsx bench/lib/follower-heap.ts [N [DIR]]` (10000; with DIR,
+ * heap snapshots r0 (before), r1 (idle connections), r2 (polls waiting) are written there).
  *
  * Prints heap used, external and RSS growth per follower after a full GC;
  * then times a few wakes of all N to the last reply read (the clients only
- * count bytes, so this is the server's part of the followers bench's wake).
+ * count bytes, so this is the server's part of the followers bench's wake),
+ * with when the PUT was answered and when the server wrote its first and
+ * last reply (each long-poll reply's 'finish'), and the server's CPU per reply.
  */
 
 setFlagsFromString('--expose-gc');
@@ -24,17 +28,28 @@ const gc = runInNewContext('gc') as () => void;
 const TENANT = 'heap';
 const WAKES = 5;
 
+/** When the server wrote its replies to the long-polls (performance.now() of each 'finish'), for the wake's split. */
+const finished: number[] = [];
+function onFinish(this: ServerResponse): void {
+  finished.push(performance.now());
+}
+
 interface Reading {
   heap: number;
   external: number;
   rss: number;
 }
 
+/** With a second argument (a directory): a heap snapshot at each reading, to diff per follower. */
+const snapshotDir = process.argv[3];
+let readings = 0;
+
 async function reading(): Promise<Reading> {
   for (let i = 0; i < 3; i++) {
     gc();
     await sleep(50);
   }
+  if (snapshotDir !== undefined && process.argv[2] !== 'child') writeHeapSnapshot(`${snapshotDir}/r${readings++}.heapsnapshot`);
   const m = process.memoryUsage();
   return { heap: m.heapUsed, external: m.external, rss: m.rss };
 }
@@ -73,6 +88,8 @@ function child(): void {
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 10_000);
   const s = await startServer({ connections: { maxPerClient: 1_000_000, headersTimeoutMs: 600_000, requestTimeoutMs: 600_000 } });
+  // One shared listener per request (a slot in the response's listener array), no closure.
+  s.server.server.on('request', (req: IncomingMessage, res: ServerResponse) => void (req.url?.includes('wait=') === true && res.on('finish', onFinish)));
   const base = `http://127.0.0.1:${s.port}/v1.0/${TENANT}`;
   const put = (v: string): Promise<Response> =>
     fetch(`${base}/configuration/heap-key`, { method: 'PUT', body: JSON.stringify({ value: v }), headers: { 'content-type': 'application/json' } });
@@ -100,13 +117,22 @@ async function main(): Promise<void> {
     process.stdout.write(`${n} followers, per follower:\n${row('idle connection', r0, r1)}\n${row('its waiting long-poll', r1, r2)}\n${row('both', r0, r2)}\n`);
     // The server's side of a wake: from the write to the last reply read by a client that does nothing else.
     const wakes: string[] = [];
+    /** The wakes' spans, monotonic microseconds (a --cpu-prof's clock), for a profile of the wakes alone. */
+    const windows: [number, number][] = [];
     for (let round = 0; round < WAKES; round++) {
       const replied = next();
-      const [t0, c0] = [performance.now(), process.cpuUsage()];
+      finished.length = 0;
+      const [t0, c0, h0] = [performance.now(), process.cpuUsage(), process.hrtime.bigint()];
       await put(`wake-${round}`);
+      const putAt = performance.now() - t0;
       if ((await replied) !== 'replied') throw new TetherError('bench.badReply', 'follower child failed');
       const [ms, cpu] = [performance.now() - t0, process.cpuUsage(c0)];
-      wakes.push(`${ms.toFixed(0)} ms (${((cpu.user + cpu.system) / n).toFixed(1)} us CPU per reply)`);
+      windows.push([Number(h0 / 1000n), Number(process.hrtime.bigint() / 1000n)]);
+      const [firstAt, lastAt] = [(finished[0] ?? Number.NaN) - t0, (finished[n - 1] ?? Number.NaN) - t0];
+      wakes.push(
+        `${ms.toFixed(0)} ms to the last reply read (PUT answered at ${putAt.toFixed(0)}, replies written ${firstAt.toFixed(0)}-${lastAt.toFixed(0)} ms; ` +
+          `${((cpu.user + cpu.system) / n).toFixed(1)} us CPU per reply, ${(cpu.system / n).toFixed(1)} of it system)`,
+      );
       const last = ((await (await fetch(`${base}/events?marker=${marker}`)).json()) as { values: { id: string }[] }).values.at(-1)?.id;
       kid.send({ path: `/v1.0/${TENANT}/events?marker=${last}&limit=1000&wait=60` });
       await next();
@@ -114,7 +140,7 @@ async function main(): Promise<void> {
         if (Date.now() - t > 60_000) throw new TetherError('bench.timeout', `${await waiting()} waiting, want ${n}`);
       }
     }
-    process.stdout.write(`one write -> ${n} replies read: ${wakes.join(', ')}\n`);
+    process.stdout.write(`one write -> ${n} replies read:\n${wakes.join('\n')}\nwake windows (us): ${JSON.stringify(windows)}\n`);
   } finally {
     kid.kill();
     await s.close();
