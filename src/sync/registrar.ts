@@ -9,7 +9,8 @@ import { criticalDeadline, desiredRegistration, fingerprint, type Action, type C
 import { isServiceMissing } from './resync.js';
 import type { SessionKeeper } from './session.js';
 
-export interface RegistrarOptions {
+/** The registry side the Syncer is given and hands on to its Registrar. */
+export interface SyncTarget {
   registry: Registry;
   tenant: string;
   mode: HeartbeatMode;
@@ -17,6 +18,9 @@ export interface RegistrarOptions {
   sessionTimeoutSec: () => number;
   log: Logger;
   metrics: AgentMetrics;
+}
+
+export interface RegistrarOptions extends SyncTarget {
   services: LocalState;
   session: SessionKeeper;
   keepers: ServiceKeepers;

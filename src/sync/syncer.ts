@@ -1,13 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import type { Logger } from 'pino';
 import { Backoff, sleep } from '../lib/backoff.js';
-import type { AgentMetrics } from '../observability/metrics.js';
 import { isFault } from '../registry/faults.js';
-import type { Registry } from '../registry/registry.js';
 import { LocalState } from './local-state.js';
 import { CriticalAlarm } from './critical-alarm.js';
-import { reconcile, type Action, type Circumstances, type HeartbeatMode } from './reconcile.js';
-import { Registrar } from './registrar.js';
+import { reconcile, type Action, type Circumstances } from './reconcile.js';
+import { Registrar, type SyncTarget } from './registrar.js';
 import { resyncLoop, resyncRound, type ResyncOptions } from './resync.js';
 import { ServiceKeepers } from './keepers.js';
 import { SessionKeeper } from './session.js';
@@ -19,14 +16,7 @@ const PASS_CONCURRENCY = 16;
 /** The resync's interval when none is given (the agent passes `agent.resync_interval`). */
 const DEFAULT_RESYNC_MS = 60_000;
 
-export interface SyncerOptions {
-  registry: Registry;
-  tenant: string;
-  mode: HeartbeatMode;
-  /** The session timeout to use (session mode), from the current manifest. */
-  sessionTimeoutSec: () => number;
-  log: Logger;
-  metrics: AgentMetrics;
+export interface SyncerOptions extends SyncTarget {
   /**
    * How often each of our services is checked in the registry (resync.ts), with jitter; read each
    * round (default 60 s). A service confirmed (registration, own heartbeat) within it is not checked.
