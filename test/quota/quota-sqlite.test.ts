@@ -1,25 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawnTether, startRegistry, type RegistryProc } from '../helpers/procs.js';
-import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
+import { spawnTether } from '../helpers/procs.js';
+import { useRegistryProcs } from './registry-procs.js';
 import { metric, postMessage, que, reg } from './wire.js';
 
-let procs: RegistryProc[] = [];
-let dirs: TempDir[] = [];
-
-afterEach(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await Promise.all(dirs.map((d) => d.remove()));
-  procs = [];
-  dirs = [];
-});
-
-async function start(extra: string[], dir?: TempDir): Promise<{ url: string; dir: TempDir; proc: RegistryProc }> {
-  const d = dir ?? (await createTempDir('quota'));
-  if (!dirs.includes(d)) dirs.push(d);
-  const proc = await startRegistry(d.path, 0, extra);
-  procs.push(proc);
-  return { url: proc.url, dir: d, proc };
-}
+const { start, stopAll } = useRegistryProcs();
 
 describe('quota flags', () => {
   it('refuses bad values with a usage error (exit 2) before opening anything', async () => {
@@ -59,7 +43,7 @@ describe('tenant cap (--max-tenants), real registry process on SQLite', () => {
 
 describe('tenant storage quota (--tenant-quota-bytes), real registry process on SQLite', () => {
   it('counts values and messages together, frees on delete, and derives the same usage after a restart', async () => {
-    const { url, dir, proc } = await start(['--tenant-quota-bytes', '3000']);
+    const { url, dir } = await start(['--tenant-quota-bytes', '3000']);
     expect((await reg(url, 'PUT', '/alpha/configuration/big', { value: 'a'.repeat(1000) })).status).toBe(204);
     expect((await que(url, 'alpha', 'PUT', '/queues/jobs')).status).toBe(201);
     expect((await postMessage(url, 'alpha', 'jobs', 1000)).status).toBe(201);
@@ -81,8 +65,7 @@ describe('tenant storage quota (--tenant-quota-bytes), real registry process on 
     const before = await metric(url, 'tether_tenant_storage_bytes{tenant="alpha"}');
 
     // Restarted over the same data, the usage is read back from the store.
-    await proc.stop();
-    procs = procs.filter((p) => p !== proc);
+    await stopAll();
     const again = await start(['--tenant-quota-bytes', '3000'], dir);
     expect(await metric(again.url, 'tether_tenant_storage_bytes{tenant="alpha"}')).toBe(before);
     expect((await postMessage(again.url, 'alpha', 'jobs', 1000)).status).toBe(400);

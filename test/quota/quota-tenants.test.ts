@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startRegistry, type RegistryProc } from '../helpers/procs.js';
-import { createTempDir, type TempDir } from '../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
+import type { TempDir } from '../helpers/tmp.js';
+import { useRegistryProcs } from './registry-procs.js';
 import { metric, que, reg } from './wire.js';
 
 /**
@@ -10,27 +10,17 @@ import { metric, que, reg } from './wire.js';
  * registry processes on SQLite.
  */
 
-let procs: RegistryProc[] = [];
-let dirs: TempDir[] = [];
-afterEach(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await Promise.all(dirs.map((d) => d.remove()));
-  procs = [];
-  dirs = [];
-});
+const registries = useRegistryProcs();
 
 async function start(dir: TempDir): Promise<string> {
-  const proc = await startRegistry(dir.path, 0, ['--max-tenants', '2']);
-  procs.push(proc);
-  return proc.url;
+  return (await registries.start(['--max-tenants', '2'], dir)).url;
 }
 
 const POLL = { timeout: 10_000, interval: 50 };
 
 describe('--max-tenants counts tenants with data', () => {
   it('anonymous reads of unknown tenants do not fill the cap; a deleted queues-only project stops counting, across a restart too', async () => {
-    const dir = await createTempDir('quota-tenants');
-    dirs.push(dir);
+    const dir = await registries.dir('quota-tenants');
     let url = await start(dir);
     for (let i = 0; i < 5; i++) {
       expect((await reg(url, 'GET', `/reader-${i}/services`)).status).toBe(200);
@@ -58,7 +48,7 @@ describe('--max-tenants counts tenants with data', () => {
     await expect.poll(() => metric(url, 'tether_tenants'), POLL).toBe(2);
 
     // Restarted over the same data: the same count, read back from the store.
-    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    await registries.stopAll();
     url = await start(dir);
     expect(await metric(url, 'tether_tenants')).toBe(2);
     expect((await que(url, 'beta', 'PUT', '/queues/jobs')).status).toBe(400);
@@ -66,8 +56,7 @@ describe('--max-tenants counts tenants with data', () => {
 
   // Review R9 F2: creating a session appends no event, so it writes no last-event key; the session record counts.
   it("a new tenant's first session is refused at the cap; a session-only tenant counts, across a restart too, and stops counting when its session goes", async () => {
-    const dir = await createTempDir('quota-tenants-sessions');
-    dirs.push(dir);
+    const dir = await registries.dir('quota-tenants-sessions');
     let url = await start(dir);
     expect((await reg(url, 'PUT', '/alpha/configuration/key1', { value: 'v' })).status).toBe(204);
     const created = await reg(url, 'POST', '/sess-0/sessions', { heartbeat_timeout: 30 });
@@ -77,7 +66,7 @@ describe('--max-tenants counts tenants with data', () => {
     for (let i = 1; i <= 3; i++) statuses.push((await reg(url, 'POST', `/sess-${i}/sessions`, { heartbeat_timeout: 30 })).status);
     expect(statuses).toEqual([400, 400, 400]);
 
-    await Promise.all(procs.splice(0).map((p) => p.stop()));
+    await registries.stopAll();
     url = await start(dir);
     expect(await metric(url, 'tether_tenants')).toBe(2);
     expect((await reg(url, 'POST', '/sess-1/sessions', { heartbeat_timeout: 30 })).status).toBe(400);
