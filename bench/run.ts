@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { hasCode, TetherError } from '../src/lib/errors.js';
 import { agent } from './agent.js';
+import { etcdOps } from './etcd-ops.js';
 import { followers } from './followers.js';
 import { heartbeats } from './heartbeats.js';
 import { benchOptions, type Bench, type BenchContext } from './lib/bench.js';
@@ -13,7 +14,7 @@ import { scale } from './scale-costs.js';
 import { staleBuildWarning } from './lib/tether.js';
 import { wakeup } from './wakeup.js';
 
-const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues, followers, scale };
+const benches: Record<string, Bench> = { heartbeats, wakeup, agent, propagation, queues, followers, scale, 'etcd-ops': etcdOps };
 
 const HELP = `usage: npm run bench -- [NAME...] [options]
 
@@ -53,6 +54,9 @@ scale (bench/scale-costs.ts): server CPU per request from /proc (session heartbe
   list pages, configuration PUT, long-poll armed / woken), event bytes, memory and fds per waiting
   long-poll, for docs/scale.md; one SQLite server and two servers over one etcd (--store picks one);
   reads --services N listed (1000), --followers N long-polls held (1000).
+
+etcd-ops (bench/etcd-ops.ts): etcd's CPU per operation through its JSON gateway and through gRPC
+  (keep-alive, put, nested compare-and-puts, reads, watch events); --duration S per row (3).
 
 Exit status: 0 when every bench ran without errors, 1 when one failed, 2 on a usage error.`;
 
