@@ -8,13 +8,13 @@ export { EventHold } from './event-hold.js';
 const CLOSED = Object.freeze({ closed: true });
 
 /**
- * Waits time out on this grid: one interval checks them all (10,000 polls
- * hold no timer each). A wait never ends before its deadline, and up to about
- * two ticks after it: the deadline is rounded up to the next tick, and the
- * interval that sees that tick runs up to one tick later (more when the
+ * Waits time out on this grid: a wait's deadline is rounded up to the next
+ * tick, and one timer, armed for the earliest tick that holds a wait, ends
+ * every wait of that tick (10,000 polls hold no timer each). A wait never
+ * ends before its deadline, and about a tick after it at most (more when the
  * event loop is busy). Deadlines are wall-clock (Date.now()).
  */
-export const WAIT_TICK_MS = 50;
+export const WAIT_TICK_MS = 5;
 
 /** One store watch on a tenant's events, shared by every poll of that tenant waiting on this server. */
 export interface TenantWatch {
@@ -38,9 +38,11 @@ export class EventWaits {
   private readonly tenants = new Map<string, TenantWatch>();
   /** Waiting holds by deadline tick (ms / WAIT_TICK_MS, rounded up). */
   private readonly due = new Map<number, Set<EventHold>>();
-  /** The first tick not expired yet. */
-  private nextTick = 0;
-  private ticker: NodeJS.Timeout | null = null;
+  /** The ticks of `due` (and ticks emptied since, skipped when met), earliest first. */
+  private readonly ticksDue = new TickHeap();
+  /** The one timer, and the tick it is armed for. */
+  private timer: NodeJS.Timeout | null = null;
+  private timerTick = 0;
   private waiting = 0;
 
   /**
@@ -92,36 +94,55 @@ export class EventWaits {
     tw.waiters.delete(hold);
     if (tw.waiters.size === 0) this.close(tw);
     const set = this.due.get(hold.tick);
-    // An emptied tick goes at once: the ticker may stop before it passes, and restarts at "now".
+    // An emptied tick goes at once (its heap entry is skipped when met).
     if (set !== undefined && set.delete(hold) && set.size === 0) this.due.delete(hold.tick);
-    if (--this.waiting === 0 && this.ticker !== null) {
-      clearInterval(this.ticker);
-      this.ticker = null;
-    }
+    if (--this.waiting === 0) this.disarm();
     hold.settle(err);
   }
 
   private schedule(hold: EventHold, deadline: number): void {
     const tick = Math.ceil(deadline / WAIT_TICK_MS);
     hold.tick = tick;
+    this.waiting++;
     const set = this.due.get(tick);
-    if (set === undefined) this.due.set(tick, new Set([hold]));
-    else set.add(hold);
-    if (this.waiting++ === 0) {
-      this.nextTick = Math.floor(Date.now() / WAIT_TICK_MS);
-      this.ticker = setInterval(() => this.expire(), WAIT_TICK_MS);
-      // Waits never keep the process alive on their own (as their timers did not block close()).
-      this.ticker.unref();
+    if (set !== undefined) {
+      set.add(hold);
+      return;
     }
+    this.due.set(tick, new Set([hold]));
+    this.ticksDue.push(tick);
+    if (this.timer === null || tick < this.timerTick) this.arm(tick);
   }
 
-  /** Ends the waits whose tick has come (every tick since the last run: a late run catches up). */
+  /** (Re)arms the one timer for `tick`. */
+  private arm(tick: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerTick = tick;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, tick * WAIT_TICK_MS - Date.now()));
+    // Waits never keep the process alive on their own (as their timers did not block close()).
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.ticksDue.clear();
+  }
+
+  /** Ends the waits whose tick has come (every one up to now: a late run catches up), then arms for the next. */
   private expire(): void {
-    const now = Math.floor(Date.now() / WAIT_TICK_MS);
-    for (; this.nextTick <= now; this.nextTick++) {
-      const set = this.due.get(this.nextTick);
+    this.timer = null;
+    const now = Date.now();
+    for (let tick = this.ticksDue.peek(); tick !== undefined; tick = this.ticksDue.peek()) {
+      const set = this.due.get(tick);
+      if (set !== undefined && tick * WAIT_TICK_MS > now) {
+        // Not due yet (the timer ran early by the wall clock, or this is the next one).
+        if (this.timer === null) this.arm(tick);
+        return;
+      }
+      this.ticksDue.pop();
       if (set === undefined) continue;
-      this.due.delete(this.nextTick);
+      this.due.delete(tick);
       for (const hold of set) this.release(hold);
     }
   }
@@ -160,5 +181,48 @@ export class EventWaits {
   private close(tw: TenantWatch): void {
     if (this.tenants.get(tw.tenant) === tw) this.tenants.delete(tw.tenant);
     tw.stop.abort(CLOSED);
+  }
+}
+
+/** A binary min-heap of ticks. */
+class TickHeap {
+  private readonly a: number[] = [];
+
+  peek(): number | undefined {
+    return this.a[0];
+  }
+
+  clear(): void {
+    this.a.length = 0;
+  }
+
+  push(t: number): void {
+    const a = this.a;
+    let i = a.push(t) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if ((a[up] as number) <= t) break;
+      a[i] = a[up] as number;
+      i = up;
+    }
+    a[i] = t;
+  }
+
+  pop(): number | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const c = l + 1 < a.length && (a[l + 1] as number) < (a[l] as number) ? l + 1 : l;
+      if ((a[c] as number) >= last) break;
+      a[i] = a[c] as number;
+      i = c;
+    }
+    a[i] = last;
+    return top;
   }
 }

@@ -68,8 +68,8 @@ const OVER_CLIENT_CAP: RawFault = {
   details: 'This client address has too many open connections to the server; reuse or close some.',
 };
 
-/** Responses in progress, per connection (pipelining may hold several). */
-const replying = new WeakMap<Socket, ServerResponse[]>();
+/** Responses in progress, per connection: the one, or in order when pipelining holds several. */
+const replying = new WeakMap<Socket, ServerResponse | ServerResponse[]>();
 /** What to do with a connection once its last reply is out. */
 const afterReplies = new WeakMap<Socket, () => void>();
 
@@ -88,7 +88,7 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs);
   server.requestTimeout = limits.requestTimeoutMs;
   const tls = server instanceof TlsServer;
-  const perClient = new Map<string, number>();
+  const perClient = new Map<string, Peer>();
   const refused = { total: 0, perClient: 0, loggedAt: 0 };
   const noteRefusal = (kind: 'total' | 'perClient'): void => {
     refused[kind]++;
@@ -103,28 +103,46 @@ export function guardConnections(server: Server, limits: ConnectionLimits, log: 
   server.on('request', trackReply);
   server.on('connection', (socket: Socket) => {
     const addr = socket.remoteAddress ?? '';
-    const open = (perClient.get(addr) ?? 0) + 1;
-    if (open > limits.maxPerClient) {
+    let peer = perClient.get(addr);
+    if (peer !== undefined && peer.open >= limits.maxPerClient) {
       noteRefusal('perClient');
       // Before a TLS handshake, plain HTTP bytes would be noise to the client: only close.
       if (tls) socket.destroy();
       else writeRawFault(socket, OVER_CLIENT_CAP, txnId());
       return;
     }
-    perClient.set(addr, open);
-    socket.once('close', () => {
-      const n = (perClient.get(addr) ?? 1) - 1;
-      if (n <= 0) perClient.delete(addr);
-      else perClient.set(addr, n);
-    });
+    if (peer === undefined) perClient.set(addr, (peer = { addr, open: 0, table: perClient }));
+    peer.open++;
+    peerOf.set(socket, peer);
+    socket.on('close', onConnectionClosed);
   });
+}
+
+/** The open connections of one client address (shared by them: a connection holds no closure of its own). */
+interface Peer {
+  readonly addr: string;
+  open: number;
+  /** The server's table it is in. */
+  readonly table: Map<string, Peer>;
+}
+
+const peerOf = new WeakMap<Socket, Peer>();
+
+/** A counted connection closed ('close' comes once): its address has one fewer. */
+function onConnectionClosed(this: Socket): void {
+  const peer = peerOf.get(this);
+  if (peer === undefined) return;
+  peerOf.delete(this);
+  if (--peer.open <= 0 && peer.table.get(peer.addr) === peer) peer.table.delete(peer.addr);
 }
 
 /** Notes a response in progress on its connection until it closes. */
 function trackReply(req: IncomingMessage, res: ServerResponse): void {
   const open = replying.get(req.socket);
-  if (open === undefined) replying.set(req.socket, [res]);
-  else open.push(res);
+  // A lone response is kept as it is: no array per request for the common case.
+  if (open === undefined) replying.set(req.socket, res);
+  else if (Array.isArray(open)) open.push(res);
+  else replying.set(req.socket, [open, res]);
   // A module-level listener, not a closure or a once() wrapper per request: a waiting long-poll holds it.
   res.on('close', onReplyClosed);
 }
@@ -133,9 +151,13 @@ function trackReply(req: IncomingMessage, res: ServerResponse): void {
 function onReplyClosed(this: ServerResponse): void {
   const socket = this.req.socket;
   const open = replying.get(socket);
-  const at = open === undefined ? -1 : open.indexOf(this);
-  if (at !== -1) open?.splice(at, 1);
-  if (open !== undefined && open.length > 0) return;
+  if (Array.isArray(open)) {
+    const at = open.indexOf(this);
+    if (at !== -1) open.splice(at, 1);
+    if (open.length > 0) return;
+  } else if (open !== undefined && open !== this) {
+    return;
+  }
   replying.delete(socket);
   afterReplies.get(socket)?.();
   afterReplies.delete(socket);
@@ -165,7 +187,7 @@ export function onClientError(err: Error & { code?: string }, socket: Socket, tx
   // A request timeout is about the request being read, which has no reply yet: it gets the fault.
   // A peer that stopped sending (EOF mid-body) will not finish its request: that reply never comes.
   if (open !== undefined && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT' && socket.readable && !socket.readableEnded) {
-    for (const res of open) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of Array.isArray(open) ? open : [open]) if (!res.headersSent) res.setHeader('Connection', 'close');
     afterReplies.set(socket, () => socket.destroySoon());
     return 0;
   }

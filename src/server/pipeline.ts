@@ -130,13 +130,18 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
     if (await replayAfterStall(req, res, route)) return;
     await HANDLERS[route.name](req, res, route);
   } catch (err) {
-    try {
-      replyError(req, res, route, err);
-    } catch (fatal) {
-      // Not even a fault could be written: drop the connection rather than leave it hanging.
-      req.api.logger.error({ err: fatal, txnId: req.txnId }, 'cannot send fault reply');
-      res.destroy();
-    }
+    replyFailure(req, res, route, err);
+  }
+}
+
+/** The fault for `err` (a handler's failure, also one that ends after its handler returned: a long-poll). */
+export function replyFailure(req: ApiRequest, res: ApiResponse, route: RouteMatch | null, err: unknown): void {
+  try {
+    replyError(req, res, route, err);
+  } catch (fatal) {
+    // Not even a fault could be written: drop the connection rather than leave it hanging.
+    req.api.logger.error({ err: fatal, txnId: req.txnId }, 'cannot send fault reply');
+    res.destroy();
   }
 }
 
