@@ -5,11 +5,33 @@ import type { PendingTxn } from './sqlite-batch.js';
  * loop (setImmediate, after the poll phase has run every handler that I/O
  * woke), then `runBatch` gets all of them at once. Txns queued while a batch
  * runs (by watchers) form the next batch of the same flush.
+ *
+ * Callers hear of a commit after its watchers: `later` holds the settling of
+ * a flushed txn for a second immediate, queued with the first, so that the
+ * microtasks the commit caused run in between. A long-poll woken by the
+ * commit reads its page and writes its reply there, before the writer's own
+ * reply is built (the follower's reply is what a change waits on; the
+ * writer's is not), and in the same check phase: no extra loop turn.
  */
 export class CommitQueue {
   private pending: PendingTxn[] = [];
   private scheduled = false;
   private running = false;
+  /** Settlements of the flush that runs in the first immediate, for the second. */
+  private settling: Array<() => void> = [];
+  /** True from the first immediate until the second: `later` defers. */
+  private deferring = false;
+  private readonly onFlush = (): void => {
+    this.scheduled = false;
+    this.deferring = true;
+    this.flush();
+  };
+  private readonly onSettle = (): void => {
+    this.deferring = false;
+    const due = this.settling;
+    this.settling = [];
+    for (const fn of due) fn();
+  };
 
   /**
    * @param prepare called with the txns about to run, before they do (the
@@ -31,10 +53,18 @@ export class CommitQueue {
     this.pending.push(txn);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
+    setImmediate(this.onFlush);
+    setImmediate(this.onSettle);
+  }
+
+  /**
+   * Runs `fn` (a txn's settling) after the watchers of its commit: in the
+   * immediate that follows the flush's, or now when the flush did not come
+   * from `add` (close, a lease expiry), which has no second immediate.
+   */
+  later(fn: () => void): void {
+    if (this.deferring) this.settling.push(fn);
+    else fn();
   }
 
   /** Runs every queued txn now, batch after batch. A no-op when called from inside a batch (the loop picks new ones up). */

@@ -32,7 +32,9 @@
  *   until close().
  *
  * Reads run synchronously inside the async methods and see committed state.
- * A txn is applied (and its watch events delivered) before its promise settles.
+ * A txn is applied (and its watch events delivered) before its promise settles;
+ * a txn of a group commit settles once the microtasks its watchers started have
+ * run (sqlite-commit-queue.ts): a long-poll it woke replies before its writer.
  *
  * Errors (TetherError codes): `store.locked` from open when another process
  * holds the file, `store.closed` after close(), `store.invalid`
@@ -42,7 +44,7 @@
  */
 import type Database from 'better-sqlite3';
 import { TetherError } from '../lib/errors.js';
-import { commitBatch, planAlone, toStoreError, type BatchEnv, type PendingTxn } from './sqlite-batch.js';
+import { commitBatch, planAlone, toStoreError, type BatchEnv, type Outcome, type PendingTxn } from './sqlite-batch.js';
 import { CommitQueue } from './sqlite-commit-queue.js';
 import { LeaseTable, type Lease } from './sqlite-leases.js';
 import { byteOrder, type KeyState, type Plan } from './sqlite-plan.js';
@@ -273,15 +275,14 @@ export class SqliteStore implements Store {
       this.persistedRev = result.revision;
       this.counts.commits++;
     }
+    // Applied (memory, revision, watchers) now; the callers hear of it after the watchers (CommitQueue.later).
     for (const o of result.outcomes) {
-      if (o.error !== undefined) {
-        o.txn.reject(o.error);
-        continue;
+      if (o.error === undefined) {
+        if (o.plan !== undefined) this.apply(o.plan, o.result.revision);
+        this.counts.txns++;
       }
-      if (o.plan !== undefined) this.apply(o.plan, o.result.revision);
-      this.counts.txns++;
-      o.txn.resolve(o.result);
     }
+    this.commits.later(() => settle(result.outcomes));
   }
 
   /** Makes a committed txn visible: memory, revision, then watchers. */
@@ -330,6 +331,13 @@ function closedError(): TetherError {
 }
 
 const noop = (): void => {};
+
+function settle(outcomes: readonly Outcome[]): void {
+  for (const o of outcomes) {
+    if (o.error !== undefined) o.txn.reject(o.error);
+    else o.txn.resolve(o.result);
+  }
+}
 
 /** A failed lease expiry has no caller to tell: a bug, re-raised asynchronously. */
 function reraise(err: unknown): void {
