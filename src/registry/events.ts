@@ -151,23 +151,37 @@ export class Events {
     limit: number,
   ): Promise<Page<RegistryEvent>> {
     const prefix = keys.eventPrefix(tenant);
-    let from: string;
+    let found: RegistryEvent[];
     if (marker !== null) {
-      from = (await this.ctx.store.get(keys.eventId(tenant, marker)))?.value ?? keys.event(tenant, marker);
+      // Most markers are commit ids, which have no id index entry: the scan
+      // from the marker's own key runs beside the index lookup (one round trip
+      // on etcd, not two) and is thrown away when the index names another key.
+      const guess = keys.event(tenant, marker);
+      const [indexed, scanned] = await Promise.all([
+        this.ctx.store.get(keys.eventId(tenant, marker)),
+        // A failed guess is read again below, where its error is the one thrown.
+        this.scanEvents(prefix, guess, type, limit).catch(() => null),
+      ]);
+      const from = indexed?.value ?? guess;
+      found = from === guess && scanned !== null ? scanned : await this.scanEvents(prefix, from, type, limit);
     } else {
       const since = Math.max(this.ctx.clock.now() - UNMARKED_WINDOW_MS, account.created_at);
-      from = keys.event(tenant, boundaryUuid(since, 'min'));
+      found = await this.scanEvents(prefix, keys.event(tenant, boundaryUuid(since, 'min')), type, limit);
     }
+    const next = found[limit];
+    // The original always answered metadata.marker = null for events (spec 4).
+    return toPage(found.slice(0, limit), limit, undefined, next ? next.id : null);
+  }
+
+  /** Up to `limit + 1` events of `type` (any: null) from key `from` on, parsed. */
+  private async scanEvents(prefix: string, from: string, type: EventType | null, limit: number): Promise<RegistryEvent[]> {
     const parsed = new Map<string, RegistryEvent>();
     const keep = (e: { key: string; value: string }): boolean => {
       const ev = JSON.parse(e.value) as RegistryEvent;
       parsed.set(e.key, ev);
       return type === null || ev.type === type;
     };
-    const found = await scan(this.ctx, prefix, from, limit + 1, keep);
-    const values = found.slice(0, limit).map((e) => parsed.get(e.key) as RegistryEvent);
-    const next = found[limit];
-    // The original always answered metadata.marker = null for events (spec 4).
-    return toPage(values, limit, undefined, next ? (parsed.get(next.key) as RegistryEvent).id : null);
+    const kept = await scan(this.ctx, prefix, from, limit + 1, keep);
+    return kept.map((e) => parsed.get(e.key) as RegistryEvent);
   }
 }
