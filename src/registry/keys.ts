@@ -10,6 +10,7 @@ import { uuidSortKey } from './time-uuid.js';
  *   ~/h/{t}/{id}     service heartbeat state (token...)  lease-bound, unwatched
  *   t/{t}/n/{id}     session record                      durable
  *   ~/m/{t}/{id}     session heartbeat state             lease-bound, unwatched
+ *   ~/layout         '2' once the layout below was moved (etcd only)
  *   t/{t}/c/{id}     configuration value (raw string)    durable
  *   t/{t}/l          id of the last committed event (the commit-order CAS point)
  *   t/{t}/u          secret prefixes ever removed from the marker (secret-prefixes.ts)
@@ -23,7 +24,7 @@ import { uuidSortKey } from './time-uuid.js';
  * learn other servers' deadlines from the service and session records instead
  * (follow.ts), and the expiry pass reads the heartbeat state before it acts.
  * Until session 10 it sat at `t/{t}/h/{id}` and `t/{t}/m/{id}` (LEGACY_BEAT_KINDS):
- * migrate-beats.ts moves such keys when a registry opens.
+ * migrate-beats.ts moves such keys when a registry on etcd opens.
  */
 export const keys = {
   accountPrefix: 'a/',
@@ -39,6 +40,8 @@ export const keys = {
   sessionBeat: (t: string, id: string) => `${UNWATCHED_PREFIX}m/${t}/${id}`,
   configPrefix: (t: string) => `t/${t}/c/`,
   config: (t: string, id: string) => `t/${t}/c/${id}`,
+  /** Written once heartbeat state of the layout before has been moved (migrate-beats.ts). */
+  beatLayout: `${UNWATCHED_PREFIX}layout`,
   lastEvent: (t: string) => `t/${t}/l`,
   unmarkedSecrets: (t: string) => `t/${t}/u`,
   eventPrefix: (t: string) => `t/${t}/e/`,

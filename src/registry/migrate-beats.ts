@@ -3,20 +3,25 @@ import type { Entry, Store } from '../store/store.js';
 import { unchanged, type Ctx } from './context.js';
 import { keys, LEGACY_BEAT_KINDS } from './keys.js';
 
+const LAYOUT = '2';
+
 /**
  * Moves heartbeat state from where registries before session 10 kept it
  * (`t/{t}/h/{id}`, `t/{t}/m/{id}`) to its unwatched place (keys.ts), with
  * its value and lease, so services and sessions of an upgraded etcd keep
  * their token chains and deadlines. Runs when a registry opens, before it
- * loads deadlines; idempotent, and safe with several servers starting at
- * once (each move compares both keys). Only etcd data has any: the SQLite
- * engine keeps heartbeat state in memory. Returns how many keys moved.
+ * loads deadlines, until a run has marked the store done (keys.beatLayout);
+ * idempotent, and safe with several servers starting at once (each move
+ * compares both keys). Only etcd data has any: the SQLite engine keeps
+ * heartbeat state in memory. Returns how many keys moved.
  *
  * Every server of a cluster must run the new layout: an older server would
  * neither see the moved state nor write where the new one reads.
  */
 export async function migrateBeatKeys(ctx: Ctx): Promise<number> {
   const { store } = ctx;
+  // Lease-bound state does not outlive a restart of the SQLite engine; on etcd, once done is done.
+  if (!store.shared || (await store.get(keys.beatLayout))?.value === LAYOUT) return 0;
   const { entries: accounts } = await store.range(keys.accountPrefix);
   let moved = 0;
   for (const account of accounts) {
@@ -30,6 +35,8 @@ export async function migrateBeatKeys(ctx: Ctx): Promise<number> {
       moved += done.filter(Boolean).length;
     }
   }
+  // Two ranges per tenant on every start would add up on etcd (a round trip each): the mark skips them.
+  await store.txn([], [{ type: 'put', key: keys.beatLayout, value: LAYOUT }]);
   if (moved > 0) ctx.log.info({ moved }, 'heartbeat state moved to its unwatched keys');
   return moved;
 }
