@@ -60,6 +60,15 @@ interface Measured {
   client: Summary;
   /** Server RSS growth with all followers waiting, per follower, bytes (summed over servers). */
   bytesPerFollower: number;
+  /**
+   * Tether only (NaN for etcd): growth of the servers' V8 old space in use
+   * (objects that outlived two young collections: the connections and polls),
+   * per follower, and the young generation's size with all waiting (MB, summed).
+   * RSS growth holds both, and the young generation's growth under the
+   * connect burst is not per follower.
+   */
+  heapPerFollower: number;
+  youngMb: number;
   /** Requests that failed while the followers connected (retried). */
   armingErrors: number;
   /**
@@ -107,6 +116,24 @@ interface Target {
   /** Long-polls the servers hold now (tether's /metrics gauge); undefined where there is none (etcd). */
   waiting?: () => Promise<number>;
 }
+
+interface HeapReading {
+  /** Old and large-object spaces in use, bytes. */
+  old: number;
+  /** The young generation's size (its semi-spaces), bytes. */
+  young: number;
+}
+
+/** V8's heap spaces from a server's /metrics (prom-client's default metrics). */
+async function heapOf(server: Server): Promise<HeapReading> {
+  const text = await (await request(`${server.url}/metrics`)).body.text();
+  const space = (what: 'used' | 'total', name: string): number =>
+    Number(new RegExp(`^nodejs_heap_space_size_${what}_bytes\\{space="${name}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { old: space('used', 'old') + space('used', 'large_object'), young: space('total', 'new') };
+}
+
+const sumHeap = async (servers: Server[]): Promise<HeapReading> =>
+  (await Promise.all(servers.map(heapOf))).reduce((a, b) => ({ old: a.old + b.old, young: a.young + b.young }), { old: 0, young: 0 });
 
 /** `tether_long_polls_waiting{api="registry"}` of a server's /metrics. */
 async function waitingPolls(server: Server): Promise<number> {
@@ -187,6 +214,7 @@ async function measure(ctx: BenchContext, target: Target, n: number, rounds: num
 
 async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds: number): Promise<Measured> {
   const rssBefore = target.servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
+  const heapBefore = target.rearms ? await sumHeap(target.servers) : { old: Number.NaN, young: Number.NaN };
   const followers = await target.follow(n);
   let stopped = false;
   try {
@@ -201,6 +229,7 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
     await sleep(SETTLE_MS, undefined, { signal: ctx.signal });
     const armingErrors = errorCount(followers);
     const rssWaiting = target.servers.reduce((sum, s) => sum + rssBytes(s.pid), 0);
+    const heapWaiting = target.rearms ? await sumHeap(target.servers) : { old: Number.NaN, young: Number.NaN };
     const putAt = new Map<string, number>();
     const serverCpu = (): number => target.servers.reduce((sum, s) => sum + processCpuSeconds(s.pid), 0);
     let cpuFrom = 0;
@@ -230,7 +259,12 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
         clients.push(at - (first[i] as number));
       });
     }
-    return { wake: summarize(samples), firstByte: summarize(firsts), client: summarize(clients), bytesPerFollower: (rssWaiting - rssBefore) / n, armingErrors, cpuUsPerWake };
+    return { wake: summarize(samples), firstByte: summarize(firsts), client: summarize(clients), bytesPerFollower: (rssWaiting - rssBefore) / n,
+      heapPerFollower: (heapWaiting.old - heapBefore.old) / n,
+      youngMb: heapWaiting.young / 2 ** 20,
+      armingErrors,
+      cpuUsPerWake,
+    };
   } finally {
     if (!stopped) await Promise.allSettled(followers.map((f) => f.stop()));
   }
@@ -264,6 +298,7 @@ export const followers: Bench = async (ctx) => {
     fmt(m.wake.max),
     `${fmt(m.firstByte.p99)} / ${fmt(m.client.p99, 2)}`,
     fmt(m.bytesPerFollower / 1024, 1),
+    Number.isNaN(m.heapPerFollower) ? '-' : `${fmt(m.heapPerFollower / 1024, 1)} / ${fmt(m.youngMb, 0)}`,
     fmt(m.cpuUsPerWake, 1),
     String(m.armingErrors),
   ];
@@ -274,11 +309,12 @@ export const followers: Bench = async (ctx) => {
     fmt(ratio(m.wake.max, e.wake.max)),
     fmt(ratio(m.firstByte.p99, e.firstByte.p99)),
     fmt(ratio(m.bytesPerFollower, e.bytesPerFollower)),
+    '',
     fmt(ratio(m.cpuUsPerWake, e.cpuUsPerWake)),
   ];
   printTable(
     `followers: one write -> ${n} waiting followers' replies parsed, ${rounds} rounds after 1 warm-up; memory = server RSS growth with all waiting / ${n}`,
-    ['system', 'p50 ms', 'p99 ms', 'max ms', 'p99 to first byte / client ms', 'KB per follower', 'server CPU us per follower-wake', 'retried connects'],
+    ['system', 'p50 ms', 'p99 ms', 'max ms', 'p99 to first byte / client ms', 'KB per follower', 'old-space KB per follower / young gen MB', 'server CPU us per follower-wake', 'retried connects'],
     [row('tether, embedded (SQLite)', te), row('tether, 2 servers over one etcd', t2), row('etcd, watch streams', e), vs('embedded/etcd', te), vs('2 servers/etcd', t2)],
   );
   const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
@@ -293,11 +329,13 @@ export const followers: Bench = async (ctx) => {
     embedded_p99_ms: round(te.wake.p99, 1),
     embedded_first_byte_p99_ms: round(te.firstByte.p99, 1),
     embedded_kb_per_follower: round(te.bytesPerFollower / 1024, 2),
+    embedded_heap_kb_per_follower: round(te.heapPerFollower / 1024, 2),
     embedded_cpu_us_per_wake: round(te.cpuUsPerWake, 1),
     etcd2_p50_ms: round(t2.wake.p50, 1),
     etcd2_p99_ms: round(t2.wake.p99, 1),
     etcd2_first_byte_p99_ms: round(t2.firstByte.p99, 1),
     etcd2_kb_per_follower: round(t2.bytesPerFollower / 1024, 2),
+    etcd2_heap_kb_per_follower: round(t2.heapPerFollower / 1024, 2),
     etcd2_cpu_us_per_wake: round(t2.cpuUsPerWake, 1),
     etcd_p50_ms: round(e.wake.p50, 1),
     etcd_p99_ms: round(e.wake.p99, 1),

@@ -223,7 +223,8 @@ export class RegistryService implements Registry {
     return this.config.delete(tenant, id);
   }
 
-  async listEvents(tenant: string, opts?: EventListOptions, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
+  // Not async: the call's own promise is returned, not wrapped in another (a waiting long-poll holds one promise fewer).
+  listEvents(tenant: string, opts?: EventListOptions, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
     this.read(tenant);
     // close() ends long-polls too: Events holds the stop signal (one listener for all polls, not a linked signal each).
     return this.events.list(tenant, opts, signal);
