@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ServerResponse } from 'node:http';
 import { api, raw, startServer, type TestServer } from './helpers.js';
 
 /**
@@ -86,6 +87,45 @@ describe('events fan-out', () => {
     const rb = await pb;
     expect(rb.json.values.map((e: { id: string }) => e.id)).toEqual([mb]);
     await expect.poll(waitingPolls, { timeout: 20_000, interval: 50 }).toBe(base);
+  });
+
+  it('a poll whose client left costs nothing at the wake: only the polls still there are answered', async () => {
+    const t = await startServer();
+    // Replies the server starts to write to long-polls (a left poll's would be one too).
+    const written = vi.spyOn(ServerResponse.prototype, 'writeHead');
+    const pollReplies = (): number => written.mock.contexts.filter((res) => (res as ServerResponse).req.url?.includes('wait=') === true).length;
+    try {
+      const c = api(t.port, 'fan-gone');
+      await c.put('/configuration/fan-key', { value: 'a' });
+      const marker = (await c.get('/events')).json.values[0].id as string;
+      const path = `/v1.0/fan-gone/events?marker=${marker}&wait=30`;
+      const leaving = Array.from({ length: 10 }, () => new AbortController());
+      const gone = leaving.map((ctl) => raw(t.port, 'GET', path, { signal: ctl.signal }).catch((err: unknown) => err));
+      const staying = Array.from({ length: 20 }, () => raw(t.port, 'GET', path));
+      await expect.poll(() => waitingPolls(t), { timeout: 20_000, interval: 50 }).toBe(30);
+      for (const ctl of leaving) ctl.abort();
+      await Promise.all(gone);
+      await expect.poll(() => waitingPolls(t), { timeout: 20_000, interval: 50 }).toBe(20);
+      expect(pollReplies()).toBe(0);
+
+      await c.put('/configuration/fan-key', { value: 'b' });
+      for (const r of await Promise.all(staying)) expect(r.status).toBe(200);
+      expect(pollReplies()).toBe(20);
+      expect(await waitingPolls(t)).toBe(0);
+    } finally {
+      written.mockRestore();
+      await t.close();
+    }
+  });
+
+  it('a waiting call that fails after its handler returned answers its fault', async () => {
+    const c = api(s.port, 'fan-fault');
+    await c.put('/configuration/fan-key', { value: 'a' });
+    // Validated inside the registry call, which the route does not await.
+    const bad = await raw(s.port, 'GET', '/v1.0/fan-fault/events?marker=not-a-uuid&wait=5');
+    expect(bad.status).toBe(400);
+    expect(bad.json.type).toBe('badRequest');
+    expect(bad.headers['x-response-id']).toBe(bad.json.txnId);
   });
 
   it('polls whose clients left are released, and close() ends the rest at once with 503', async () => {
