@@ -1,3 +1,4 @@
+import { configMemoOf } from './config-memo.js';
 import { appendEvents, ensureAccount, transact, unchanged, type Ctx } from './context.js';
 import { faults } from './faults.js';
 import { keys } from './keys.js';
@@ -54,9 +55,19 @@ export class Configuration {
     if (id === SECRET_PREFIXES_KEY) checkSecretPrefixesValue(value);
     const account = await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
+    const reads = [key, keys.lastEvent(tenant), keys.config(tenant, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(tenant)];
+    const memo = configMemoOf(this.ctx);
+    let guess = memo?.recall(reads);
     await transact(this.ctx, async () => {
-      // The value, the last event id, the secret prefixes and the unmarked ones in one read (one round trip on etcd).
-      const [entry, last, marker, unmarked] = await this.ctx.store.getMany([key, keys.lastEvent(tenant), keys.config(tenant, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(tenant)]);
+      // The first try on etcd plans from what this server knows (config-memo.ts): every key read is compared in the
+      // commit, so it is a compare-and-put without a read. Not for "unchanged" or a new key (its count is read): those read.
+      const known = guess !== undefined && guess[0] !== undefined && guess[0].value !== value ? guess : undefined;
+      if (guess !== undefined) memo?.forget(reads);
+      guess = undefined;
+      // Otherwise the value, the last event id, the secret prefixes and the unmarked ones in one read (one round trip on etcd).
+      const got = known ?? (await this.ctx.store.getMany(reads));
+      if (known === undefined) memo?.read(reads, got);
+      const [entry, last, marker, unmarked] = got;
       if (entry?.value === value) return { result: undefined };
       const secret = isSecretKey(parseSecretPrefixes(marker?.value), id);
       const oldValue = mayHaveBeenSecret(unmarked, id, entry) ? null : (entry?.value ?? null);
@@ -79,11 +90,19 @@ export class Configuration {
         { entry: last },
       );
       const unmark = id === SECRET_PREFIXES_KEY ? unmarkOps(tenant, entry?.value, value, unmarked) : NO_UNMARK;
+      const ops: Op[] = [{ type: 'put', key, value }, ...unmark.ops, ...ev.ops];
       return {
         result: undefined,
-        // The marker too: a value written while its key is being marked secret must not reach the feed.
-        compares: [unchanged(key, entry), unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker), ...unmark.compares, ...ev.compares],
-        ops: [{ type: 'put', key, value }, ...unmark.ops, ...ev.ops],
+        // The marker too: a value written while its key is being marked secret must not reach the feed. The unmarked
+        // prefixes decide whether the old value is shown (mayHaveBeenSecret), so they are compared as well.
+        compares: [
+          unchanged(key, entry),
+          unchanged(keys.config(tenant, SECRET_PREFIXES_KEY), marker),
+          ...(unmark === NO_UNMARK ? [unchanged(keys.unmarkedSecrets(tenant), unmarked)] : unmark.compares),
+          ...ev.compares,
+        ],
+        ops,
+        after: (revision: number) => memo?.committed(reads, got, ops, revision),
       };
     });
   }
