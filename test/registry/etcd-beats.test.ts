@@ -37,15 +37,16 @@ async function server(prefix: string, clock: FakeClock): Promise<RegistryService
   return service;
 }
 
-/** etcd's count of Txn requests it handled (reads of several keys are read-only txns too). */
-async function txns(): Promise<number> {
+/** etcd's count of the KV requests it handled (reads of several keys are read-only txns too). */
+async function handled(methods: RegExp = /grpc_method="Txn"/): Promise<number> {
   const text = await (await fetch(`${etcd().endpoints[0]}/metrics`)).text();
   let n = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_handled_total{') && line.includes('grpc_method="Txn"')) n += Number(line.split(' ').pop());
+    if (line.startsWith('grpc_server_handled_total{') && methods.test(line)) n += Number(line.split(' ').pop());
   }
   return n;
 }
+const txns = (): Promise<number> => handled();
 
 const notFound = { status: 404 };
 
@@ -120,6 +121,26 @@ describe('heartbeats on etcd: unwatched state, planned from the last commit', ()
     for (let i = 0; i < 5; i++) token = (await a.heartbeatService(T, 'cheap', { token })).token;
     // A read of the service and its state would be a read-only txn per heartbeat on top.
     expect((await txns()) - before).toBe(5);
+  });
+
+  it('a sweep on a server that heard none of 100 heartbeats reads their state in a few requests and expires none', async () => {
+    const clock = new FakeClock();
+    const prefix = uniquePrefix();
+    const [a, b] = [await server(prefix, clock), await server(prefix, clock)];
+    const ids = Array.from({ length: 100 }, (_, i) => `fleet-${i}`);
+    // One at a time: concurrent creations all contend for the tenant's last-event key.
+    const tokens: string[] = [];
+    for (const id of ids) tokens.push((await a.createService(T, { id, heartbeat_timeout: 3 })).token as string);
+    await vi.waitFor(async () => expect((await b.listServices(T, { limit: 1000 })).values).toHaveLength(100));
+    clock.advance(2_000);
+    await Promise.all(ids.map((id, i) => a.heartbeatService(T, id, { token: tokens[i]! })));
+    clock.advance(2_000);
+    // b's index still holds the creation deadlines (3 s), now past.
+    const before = await handled(/grpc_method="(Txn|Range)"/);
+    await b.maintain();
+    expect((await handled(/grpc_method="(Txn|Range)"/)) - before).toBeLessThanOrEqual(4);
+    expect((await b.listServices(T, { limit: 1000 })).values).toHaveLength(100);
+    expect((await a.listEvents(T, { limit: 1000 })).values.filter((e) => e.type === 'service.timeout')).toEqual([]);
   });
 
   it('heartbeat state never comes on the watch stream; the records do', async () => {
