@@ -64,6 +64,28 @@ describe('etcd store: concurrent txns are merged', () => {
     }
   });
 
+  it('a batch is one flat txn while every compare holds; one stale compare costs one more request, nested', async () => {
+    const store = await open(etcd().endpoints);
+    try {
+      const revs: number[] = [];
+      for (const i of range(8)) revs.push((await store.txn([], [{ type: 'put', key: `f/${i}`, value: 'old' }])).revision);
+      const round = (stale: number | null) =>
+        Promise.all(range(8).map((i) => store.txn([{ key: `f/${i}`, op: 'modRevision', revision: i === stale ? 1 : revs[i]! }], [{ type: 'put', key: `f/${i}`, value: `new${stale}` }])));
+      let before = await handled(etcd().endpoints[0]!, 'Txn');
+      const good = await round(null);
+      expect((await handled(etcd().endpoints[0]!, 'Txn')) - before).toBe(1);
+      expect(good.every((r) => r.succeeded)).toBe(true);
+      for (const i of range(8)) revs[i] = good[i]!.revision;
+      before = await handled(etcd().endpoints[0]!, 'Txn');
+      const mixed = await round(3);
+      expect((await handled(etcd().endpoints[0]!, 'Txn')) - before).toBe(2);
+      expect(mixed.map((r) => r.succeeded)).toEqual(range(8).map((i) => i !== 3));
+      expect((await store.getMany(range(8).map((i) => `f/${i}`))).map((e) => e?.value)).toEqual(range(8).map((i) => (i === 3 ? 'newnull' : 'new3')));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('two calls writing one key in the same tick are both applied, in order', async () => {
     const store = await open(etcd().endpoints);
     try {
