@@ -253,7 +253,13 @@ export class HttpPool implements HttpDispatcher {
     });
   }
 
-  /** The connect and response-head deadlines of one request; `clear()` when it has its head or failed. */
+  /**
+   * The connect and response-head deadlines of one request; `clear()` when it has its head or failed.
+   * A deadline is judged one turn of the event loop after its timer (setImmediate): when the loop was
+   * busy past it, timers run before the I/O that arrived meanwhile, and a connection made or a head
+   * received in time would count as late (a registry answering 10,000 long-polls on a loaded machine
+   * saw a loopback etcd "not answer" its connect and failed them all with 503).
+   */
   private watchTimeouts(req: http.ClientRequest, headersMs: number | undefined): { clear: () => void } {
     const fail = (code: string, ms: number, what: string) => () =>
       void req.destroy(Object.assign(new Error(`${what} within ${ms}ms`), { code }));
@@ -263,20 +269,27 @@ export class HttpPool implements HttpDispatcher {
       const sent = req.socket !== null && !req.socket.connecting;
       fail(sent ? POOL_HEADERS_TIMEOUT : POOL_CONNECT_TIMEOUT, ms, sent ? 'no response' : 'not connected')();
     };
-    const head = headersMs === undefined ? undefined : setTimeout(onHeadTimeout(headersMs), headersMs);
+    let headVerdict: NodeJS.Immediate | undefined;
+    let connectVerdict: NodeJS.Immediate | undefined;
+    const head = headersMs === undefined ? undefined : setTimeout(() => (headVerdict = setImmediate(onHeadTimeout(headersMs))), headersMs);
     let connect: NodeJS.Timeout | undefined;
     const connectMs = this.connectTimeoutMs;
     if (connectMs !== undefined) {
       req.once('socket', (socket) => {
         if (!socket.connecting) return; // a kept-alive connection
-        connect = setTimeout(fail(POOL_CONNECT_TIMEOUT, connectMs, 'not connected'), connectMs);
-        socket.once('connect', () => clearTimeout(connect));
+        connect = setTimeout(() => (connectVerdict = setImmediate(fail(POOL_CONNECT_TIMEOUT, connectMs, 'not connected'))), connectMs);
+        socket.once('connect', () => {
+          clearTimeout(connect);
+          clearImmediate(connectVerdict);
+        });
       });
     }
     return {
       clear: () => {
         clearTimeout(head);
+        clearImmediate(headVerdict);
         clearTimeout(connect);
+        clearImmediate(connectVerdict);
       },
     };
   }

@@ -188,6 +188,23 @@ describe('HttpPool', () => {
     }
   });
 
+  it('judges a connect deadline after the I/O that came while the event loop was busy past it', async () => {
+    const { origin } = await listen(createServer((_req, res) => res.end('ok')));
+    const p = pool(origin, { connectTimeoutMs: 50 });
+    const pending = p.request({ path: '/', method: 'GET' });
+    // After the request's own nextTicks (the connect is issued, its deadline armed), the loop is held
+    // for 6x the deadline; the loopback connect completes in the kernel meanwhile. Then the timers run
+    // before the poll that delivers 'connect': judged at once, the request failed "not connected".
+    process.nextTick(() =>
+      process.nextTick(() => {
+        for (const until = performance.now() + 300; performance.now() < until; );
+      }),
+    );
+    const res = await pending;
+    expect(res.statusCode).toBe(200);
+    expect(await readText(res.body)).toBe('ok');
+  });
+
   describe('https', () => {
     let tmp: TempDir;
     let cert: Buffer;
