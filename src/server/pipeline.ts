@@ -19,7 +19,8 @@ import { onQueuesRequest } from './queues/pipeline.js';
 import { isQueuesTarget } from './queues/router.js';
 import { hasCode } from '../lib/errors.js';
 import { faultForClientError, rawFaultBody, rawFaultBytes } from './raw-fault.js';
-import { replayAfterStall } from './stall-replay.js';
+import { AFTER_STALL_MS, replayAfterStall } from './stall-replay.js';
+import { processStallClock } from '../lib/stall-clock.js';
 
 /**
  * One exchange, from the request head to the reply. The checks run in this
@@ -127,7 +128,8 @@ async function dispatch(req: ApiRequest, res: ApiResponse): Promise<void> {
   try {
     route = resolve(req);
     // Right after a stall, a heartbeat and its retry with the same token share one reply (stall-replay.ts).
-    if (await replayAfterStall(req, res, route)) return;
+    // Checked here first: the common case costs no async call and await.
+    if (mayReplay(route) && (await replayAfterStall(req, res, route))) return;
     await HANDLERS[route.name](req, res, route);
   } catch (err) {
     replyFailure(req, res, route, err);
@@ -143,6 +145,11 @@ export function replyFailure(req: ApiRequest, res: ApiResponse, route: RouteMatc
     req.api.logger.error({ err: fatal, txnId: req.txnId }, 'cannot send fault reply');
     res.destroy();
   }
+}
+
+/** A heartbeat within AFTER_STALL_MS of a stall: replayAfterStall may answer it. */
+function mayReplay(route: RouteMatch): boolean {
+  return (route.name === 'services.heartbeat' || route.name === 'sessions.heartbeat') && processStallClock().stalledWithin(AFTER_STALL_MS);
 }
 
 /**

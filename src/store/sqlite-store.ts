@@ -49,6 +49,7 @@ import { CommitQueue } from './sqlite-commit-queue.js';
 import { LeaseTable, type Lease } from './sqlite-leases.js';
 import { byteOrder, type KeyState, type Plan } from './sqlite-plan.js';
 import type { Statements } from './sqlite-schema.js';
+import { RowCache } from './sqlite-row-cache.js';
 import { bounds, mergeSorted, VolatileKeys } from './sqlite-volatile.js';
 import { prefixEnd } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult } from './store.js';
@@ -62,6 +63,7 @@ export class SqliteStore implements Store {
   private persistedRev: number;
   private closed = false;
   private readonly volatile = new VolatileKeys();
+  private readonly rows = new RowCache();
   private readonly leases: LeaseTable;
   private readonly feed: WatchFeed;
   private readonly env: BatchEnv;
@@ -98,19 +100,30 @@ export class SqliteStore implements Store {
   /** Returns the entry of `key`, or undefined. */
   async get(key: string): Promise<Entry | undefined> {
     this.assertOpen();
-    const v = this.volatile.get(key);
-    if (v !== undefined) return { key, value: v.value, modRevision: v.modRevision, lease: v.lease };
-    try {
-      const row = this.stmt.get.get(key);
-      return row === undefined ? undefined : { key, value: row.value, modRevision: row.mod_rev, lease: 0 };
-    } catch (err) {
-      throw toStoreError(err, 'get failed');
-    }
+    return this.read(key);
   }
 
   /** Several keys at once; everything here is synchronous, so the read is consistent. */
   async getMany(keys: readonly string[]): Promise<Array<Entry | undefined>> {
-    return Promise.all(keys.map((k) => this.get(k)));
+    this.assertOpen();
+    return keys.map((k) => this.read(k));
+  }
+
+  /** The committed entry of `key`: memory, then the row cache, then the file. */
+  private read(key: string): Entry | undefined {
+    const v = this.volatile.get(key);
+    if (v !== undefined) return { key, value: v.value, modRevision: v.modRevision, lease: v.lease };
+    let row = this.rows.get(key);
+    if (row === undefined) {
+      try {
+        const r = this.stmt.get.get(key);
+        row = r === undefined ? null : { value: r.value, modRevision: r.mod_rev };
+      } catch (err) {
+        throw toStoreError(err, 'get failed');
+      }
+      this.rows.set(key, row);
+    }
+    return row === null ? undefined : { key, value: row.value, modRevision: row.modRevision, lease: 0 };
   }
 
   /** Returns the keys under `prefix` within [from, to) in byte order (limit <= 0 means no limit, as in etcd). */
@@ -287,6 +300,7 @@ export class SqliteStore implements Store {
 
   /** Makes a committed txn visible: memory, revision, then watchers. */
   private apply(plan: Plan, rev: number): void {
+    this.rows.forget(plan.changes.keys());
     this.volatile.applyPlan(plan, rev, (id) => this.leases.get(id));
     this.rev = rev;
     this.feed.push(plan.events);
