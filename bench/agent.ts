@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import { TetherError } from '../src/lib/errors.js';
 import { countKeys, currentRevision, etcdctl, grantLease, putLeased, startKeepAlive, startWatch, TXN_OPS, type Watch } from './lib/agent-etcd.js';
-import { procStatusMb, watchProcesses, type ProcessWindow } from './lib/agent-proc.js';
+import { procStatusMb, smapsParts, watchProcesses, type ProcessWindow, type SmapsParts } from './lib/agent-proc.js';
 import { serviceId, startSeededTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';
 import {
   agentCounters,
@@ -86,6 +86,8 @@ interface Steady {
   /** tether only: VmRSS's two parts at the end of the window, MB: the process's own memory, and the node binary's and libraries' pages. */
   rssAnonMb?: number;
   rssFileMb?: number;
+  /** tether only: the same RSS by kind of mapping, at the end of the window. */
+  parts?: SmapsParts;
 }
 
 interface Side {
@@ -174,7 +176,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const meter = cpuMeter({ cpuSeconds: () => agent.server.cpuSeconds() + registry.cpuSeconds() });
   const [client, server] = (await watchProcesses([agent.server.pid, registry.pid], o.durationMs, ctx.signal)) as [ProcessWindow, ProcessWindow];
   const cpu = meter();
-  const [rssAnonMb, rssFileMb] = [procStatusMb(agent.server.pid, 'RssAnon'), procStatusMb(agent.server.pid, 'RssFile')];
+  const [rssAnonMb, rssFileMb, parts] = [procStatusMb(agent.server.pid, 'RssAnon'), procStatusMb(agent.server.pid, 'RssFile'), smapsParts(agent.server.pid)];
   const after = await agentCounters(agent.api);
   const listed = await registryServiceCount(feed, tenant);
   const lost = [after.registered !== o.services && `the agent has ${after.registered} registered`, listed !== o.services && `the registry lists ${listed}`];
@@ -182,7 +184,7 @@ async function tetherSteady(ctx: BenchContext, o: Options, agent: AgentProcess, 
   const problems = lost.filter((p) => p !== false);
   if (problems.length > 0) throw new TetherError('bench.registration', `after the window: ${problems.join(', ')} (want ${o.services})`);
   const work = `${after.probes - before.probes} probes (${target.requests() - requests} target requests on ${target.connections() - connections} new connections), ${after.heartbeatsOk - before.heartbeatsOk} session heartbeats`;
-  return { client, server, cpu, rssEarlyMb, warmupCpu, work, heap: after.memory, rssAnonMb, rssFileMb };
+  return { client, server, cpu, rssEarlyMb, warmupCpu, work, heap: after.memory, rssAnonMb, rssFileMb, parts };
 }
 
 async function tetherSide(ctx: BenchContext, o: Options): Promise<Side> {
@@ -305,6 +307,11 @@ function report(o: Options, t: Side, e: Side, boot: NodeBoot): void {
       `V8 heap ${fmt(h?.heapTotalMb ?? nan, 1)} MB (used ${fmt(h?.heapUsedMb ?? nan, 1)}), of which new space ${fmt(h?.newSpaceMb ?? nan, 1)}, ` +
       `old space ${fmt(h?.oldSpaceMb ?? nan, 1)} (used ${fmt(h?.oldUsedMb ?? nan, 1)}); external ${fmt(h?.externalMb ?? nan, 1)} MB\n`,
   );
+  const p = t.steady.parts;
+  process.stdout.write(
+    `  by mapping (resident MB): V8 heap pages ${fmt(p?.v8PagesMb ?? nan, 1)}, malloc ${fmt(p?.mallocMb ?? nan, 1)}, compiled code ${fmt(p?.codeMb ?? nan, 1)}, ` +
+      `other own ${fmt(p?.otherAnonMb ?? nan, 1)}; node binary ${fmt(p?.binaryMb ?? nan, 1)}, libraries ${fmt(p?.librariesMb ?? nan, 1)}\n`,
+  );
   warnIfBusy('the tether window', t.steady.cpu);
   warnIfBusy('the etcd window', e.steady.cpu);
   process.stdout.write(
@@ -327,6 +334,9 @@ function report(o: Options, t: Side, e: Side, boot: NodeBoot): void {
     rss_early_mb: round(t.steady.rssEarlyMb ?? Number.NaN, 1),
     rss_anon_mb: round(t.steady.rssAnonMb ?? Number.NaN, 1),
     rss_file_mb: round(t.steady.rssFileMb ?? Number.NaN, 1),
+    rss_v8_pages_mb: round(t.steady.parts?.v8PagesMb ?? Number.NaN, 1),
+    rss_malloc_mb: round(t.steady.parts?.mallocMb ?? Number.NaN, 1),
+    rss_binary_mb: round(t.steady.parts?.binaryMb ?? Number.NaN, 1),
     heap_total_mb: round(t.steady.heap?.heapTotalMb ?? Number.NaN, 1),
     heap_used_mb: round(t.steady.heap?.heapUsedMb ?? Number.NaN, 1),
     new_space_mb: round(t.steady.heap?.newSpaceMb ?? Number.NaN, 1),

@@ -9,10 +9,10 @@ import { repoRoot } from '../helpers/clean-copy.js';
 
 /**
  * The agent's V8 settings where it is deployed: systemd/tether.service caps
- * the young generation through NODE_OPTIONS, the Kubernetes sidecar and the
- * Dockerfile's agent example say the same, the registry keeps V8's default,
- * the agent bench runs the agent with it, and the running Node accepts it
- * from NODE_OPTIONS and holds the young generation to it.
+ * the young generation and the old generation through NODE_OPTIONS, the
+ * Kubernetes sidecar and the Dockerfile's agent example say the same, the
+ * registry keeps V8's defaults, the agent bench runs the agent with them, and
+ * the running Node accepts them from NODE_OPTIONS and sizes its heap by them.
  */
 
 const run = promisify(execFile);
@@ -36,8 +36,8 @@ async function containers(path: string): Promise<Container[]> {
 }
 
 describe('the agent node options', () => {
-  it('systemd/tether.service caps the young generation; the registry unit does not', async () => {
-    expect(unitNodeOptions(await read('systemd/tether.service'))).toMatch(/^--max-semi-space-size=\d+$/);
+  it('systemd/tether.service caps the young and the old generation; the registry unit does not', async () => {
+    expect(unitNodeOptions(await read('systemd/tether.service'))).toMatch(/^--max-semi-space-size=\d+ --max-old-space-size=\d+$/);
     expect(unitNodeOptions(await read('systemd/tether-registry.service'))).toBeUndefined();
   });
 
@@ -48,7 +48,7 @@ describe('the agent node options', () => {
     expect(agents[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(value);
     const dockerfile = await read('Dockerfile');
     const agentRun = /docker run -d --name tether-agent[^\n]*\n#\s+([^\n]*)/.exec(dockerfile)?.[1] ?? '';
-    expect(agentRun).toContain(`-e NODE_OPTIONS=${value} tether-sidecar agent`);
+    expect(agentRun).toContain(`-e NODE_OPTIONS="${value}" tether-sidecar agent`);
   });
 
   it('the agent bench runs the agent with the unit node options', async () => {
@@ -73,5 +73,21 @@ describe('the agent node options', () => {
     // well under what the same work grows it to without the flag.
     expect(got.newSpace).toBeLessThanOrEqual(4 * semiMb * 2 ** 20);
     expect(got.newSpace).toBeLessThan(control.newSpace / 2);
+  });
+
+  it('this Node takes the old generation cap from NODE_OPTIONS: the heap limit is the cap plus the young generation', async () => {
+    const value = unitNodeOptions(await read('systemd/tether.service')) as string;
+    const oldMb = Number(/--max-old-space-size=(\d+)/.exec(value)?.[1]);
+    const script = "process.stdout.write(String(require('v8').getHeapStatistics().heap_size_limit))";
+    const limit = async (nodeOptions: string): Promise<number> => {
+      const { stdout } = await run(process.execPath, ['-e', script], { env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+      return Number(stdout) / 2 ** 20;
+    };
+    const [got, control] = await Promise.all([limit(value), limit('')]);
+    // V8 adds the young generation (3 semi-spaces: 6 MB here, rounded to its pages) to the old generation's cap.
+    expect(got).toBeGreaterThanOrEqual(oldMb);
+    expect(got).toBeLessThanOrEqual(oldMb + 16);
+    // Without it V8 sizes the heap from the host's memory (about 4 GB on this 24 GB machine).
+    expect(control).toBeGreaterThan(got);
   });
 });
