@@ -96,7 +96,7 @@ export class Expirer {
     }
     const tally: Tally = { saved: 0 };
     for (let i = 0; i < due.length; i++) {
-      const d = due[i] as { kind: DeadlineKind; id: string; deadline: number };
+      const d = due[i] as DueEntry;
       try {
         const alive = d.kind === 'svc' ? await this.expireService(tenant, d.id, cutoff, tally) : await this.expireSession(tenant, d.id, cutoff, tally);
         if (alive !== null) this.ctx.deadlines.set(tenant, d.kind, d.id, alive);
