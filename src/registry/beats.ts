@@ -93,7 +93,7 @@ function fromCache(target: BeatTarget, c: CachedBeat): BeatState {
 async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<BeatState> {
   const [owner, beatEntry] = await ctx.store.getMany([target.ownerKey, target.beatKey]);
   if (!owner) throw target.missing();
-  const { timeout, createdAt } = target.ownerOf(owner.value);
+  const { timeout, createdAt } = ownerFields(ctx, target, owner.value);
   if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
   const beat = beatEntry ? (JSON.parse(beatEntry.value) as BeatRecord) : undefined;
   if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
@@ -103,4 +103,31 @@ async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<Be
   // durable read per beat, and the one race it closes (owner deleted between
   // the read above and this commit) leaves a lease-bound key that expires.
   return { beat, lease: beatEntry?.lease ?? 0, timeout, ownerRevision: owner.modRevision, compares: [unchanged(target.beatKey, beatEntry)] };
+}
+
+interface OwnerFields {
+  json: string;
+  timeout: number | null;
+  createdAt: number | undefined;
+}
+
+/** Owners parsed per registry and key: past this many the map starts over. */
+const MAX_OWNERS = 100_000;
+const parsedOwners = new WeakMap<Ctx, Map<string, OwnerFields>>();
+
+/**
+ * `target.ownerOf(json)`, parsed once per version of the owner's record: every
+ * heartbeat of a chain reads the same record, and the SQLite store hands back
+ * the same string while it is unchanged (so the comparison is a pointer check).
+ */
+function ownerFields(ctx: Ctx, target: BeatTarget, json: string): OwnerFields {
+  let owners = parsedOwners.get(ctx);
+  if (owners === undefined) parsedOwners.set(ctx, (owners = new Map()));
+  const known = owners.get(target.ownerKey);
+  if (known !== undefined && known.json === json) return known;
+  const { timeout, createdAt } = target.ownerOf(json);
+  if (owners.size >= MAX_OWNERS) owners.clear();
+  const fields = { json, timeout, createdAt };
+  owners.set(target.ownerKey, fields);
+  return fields;
 }

@@ -176,7 +176,8 @@ export class Services {
   /** Spec 6.7: consume `token`, return the next one. No expiry pass: late heartbeats are accepted until a pass reaps the service. */
   async heartbeat(tenant: string, id: string, body: unknown): Promise<TokenReply> {
     const token = parseTokenBody(body);
-    await ensureAccount(this.ctx, tenant);
+    // The account is known after its first request: no await for it on each heartbeat.
+    if (!this.ctx.accounts.has(tenant)) await ensureAccount(this.ctx, tenant);
     return advanceBeat(
       this.ctx,
       {

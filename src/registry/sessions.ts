@@ -146,7 +146,8 @@ export class Sessions {
   /** Token chain as for services (spec 6.7). */
   async heartbeat(tenant: string, id: string, body: unknown): Promise<TokenReply> {
     const token = parseTokenBody(body);
-    await ensureAccount(this.ctx, tenant);
+    // The account is known after its first request: no await for it on each heartbeat.
+    if (!this.ctx.accounts.has(tenant)) await ensureAccount(this.ctx, tenant);
     return advanceBeat(
       this.ctx,
       {

@@ -257,8 +257,9 @@ function watchBodyIdle(req: ApiRequest, ms: number): void {
   const length = req.headers['content-length'];
   if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return;
   req.socket.setTimeout(ms);
-  req.once('timeout', onBodyIdle);
-  req.once('end', onBodyDone);
+  // on(), not once(): once() wraps each listener in a new closure, per request. 'end' comes once anyway.
+  req.on('timeout', onBodyIdle);
+  req.on('end', onBodyDone);
 }
 
 function onBodyDone(this: ApiRequest): void {
@@ -268,6 +269,7 @@ function onBodyDone(this: ApiRequest): void {
 
 /** The body stalled: a 408 fault if nothing was answered yet, then the connection closes. */
 function onBodyIdle(this: ApiRequest): void {
+  this.off('timeout', onBodyIdle);
   const res = this.response;
   const state = this.api;
   const fault = faultForClientError('ERR_HTTP_REQUEST_TIMEOUT');

@@ -310,6 +310,9 @@ export class SqliteStore implements Store {
   private committed(key: string): KeyState | undefined {
     const v = this.volatile.get(key);
     if (v !== undefined) return v;
+    // The cache holds committed rows only (a batch's own writes are applied, and forgotten here, after its COMMIT).
+    const row = this.rows.get(key);
+    if (row !== undefined) return row === null ? undefined : { modRevision: row.modRevision, lease: 0 };
     const modRevision = this.stmt.modRev.get(key);
     return modRevision === undefined ? undefined : { modRevision, lease: 0 };
   }
