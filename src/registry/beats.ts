@@ -45,13 +45,16 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       // not on every heartbeat: on etcd a keep-alive is one more round trip per beat.
       const renew = lease !== granted && now - (beat?.renewed_at ?? 0) >= beatLeaseMs(ctx) / 3;
       const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now, renewed_at: renew || lease === granted ? now : (beat?.renewed_at ?? now) };
+      const value = JSON.stringify(next);
       return {
         result: { token: next.token, lease, renew },
         compares: state.compares,
-        ops: [{ type: 'put' as const, key: target.beatKey, value: JSON.stringify(next), lease }],
+        ops: [{ type: 'put' as const, key: target.beatKey, value, lease }],
         after: (revision: number) => {
           ctx.deadlines.set(target.tenant, target.kind, target.id, deadline);
-          cache?.keep(target.beatKey, { beat: next, revision, lease, ownerRevision: state.ownerRevision, timeout });
+          // A store that hands back the string it was given (SQLite) lets the next read skip the parse (beatOf).
+          if (cache === undefined) wroteBeat(ctx, target.beatKey, value, next);
+          else cache.keep(target.beatKey, { beat: next, revision, lease, ownerRevision: state.ownerRevision, timeout });
         },
       };
     });
@@ -95,7 +98,7 @@ async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<Be
   if (!owner) throw target.missing();
   const { timeout, createdAt } = ownerFields(ctx, target, owner.value);
   if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
-  const beat = beatEntry ? (JSON.parse(beatEntry.value) as BeatRecord) : undefined;
+  const beat = beatEntry ? beatOf(ctx, target.beatKey, beatEntry.value) : undefined;
   if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
   // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
   if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);
@@ -111,9 +114,21 @@ interface OwnerFields {
   createdAt: number | undefined;
 }
 
-/** Owners parsed per registry and key: past this many the map starts over. */
-const MAX_OWNERS = 100_000;
-const parsedOwners = new WeakMap<Ctx, Map<string, OwnerFields>>();
+/** What a registry parsed (owners) and wrote (heartbeat states), by key, with the JSON it came from. */
+interface Parsed {
+  owners: Map<string, OwnerFields>;
+  beats: Map<string, { json: string; beat: BeatRecord }>;
+}
+
+/** Entries per map at most: past this many a map starts over. */
+const MAX_PARSED = 100_000;
+const parsedOf = new WeakMap<Ctx, Parsed>();
+
+function parsed(ctx: Ctx): Parsed {
+  let p = parsedOf.get(ctx);
+  if (p === undefined) parsedOf.set(ctx, (p = { owners: new Map(), beats: new Map() }));
+  return p;
+}
 
 /**
  * `target.ownerOf(json)`, parsed once per version of the owner's record: every
@@ -121,13 +136,25 @@ const parsedOwners = new WeakMap<Ctx, Map<string, OwnerFields>>();
  * the same string while it is unchanged (so the comparison is a pointer check).
  */
 function ownerFields(ctx: Ctx, target: BeatTarget, json: string): OwnerFields {
-  let owners = parsedOwners.get(ctx);
-  if (owners === undefined) parsedOwners.set(ctx, (owners = new Map()));
+  const owners = parsed(ctx).owners;
   const known = owners.get(target.ownerKey);
   if (known !== undefined && known.json === json) return known;
   const { timeout, createdAt } = target.ownerOf(json);
-  if (owners.size >= MAX_OWNERS) owners.clear();
+  if (owners.size >= MAX_PARSED) owners.clear();
   const fields = { json, timeout, createdAt };
   owners.set(target.ownerKey, fields);
   return fields;
+}
+
+/** The heartbeat state in `json`: the record this registry wrote when `json` is the very string it wrote, else parsed. */
+function beatOf(ctx: Ctx, beatKey: string, json: string): BeatRecord {
+  const written = parsed(ctx).beats.get(beatKey);
+  return written !== undefined && written.json === json ? written.beat : (JSON.parse(json) as BeatRecord);
+}
+
+/** Remembers the state just committed for `beatKey` (never mutated afterwards: the next beat writes a new one). */
+function wroteBeat(ctx: Ctx, beatKey: string, json: string, beat: BeatRecord): void {
+  const beats = parsed(ctx).beats;
+  if (beats.size >= MAX_PARSED) beats.clear();
+  beats.set(beatKey, { json, beat });
 }

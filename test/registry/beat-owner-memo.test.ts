@@ -3,9 +3,10 @@ import { uuidTime } from '../../src/registry/time-uuid.js';
 import { registryImplementation, type RegistryHarness } from '../helpers/registries.js';
 
 /**
- * A heartbeat parses its owner's record once per version of it (beats.ts,
- * ownerFields): a change of the record between two heartbeats of a chain
- * (its timeout, or a service bound to a session) must show at the next one.
+ * A heartbeat parses its owner's record once per version of it, and reuses
+ * the state it wrote itself instead of parsing it back (beats.ts, ownerFields
+ * and beatOf): a change of the record between two heartbeats of a chain must
+ * show at the next one, and only the current token may go on.
  */
 describe('heartbeats after their owner changed', () => {
   let h: RegistryHarness;
@@ -50,5 +51,27 @@ describe('heartbeats after their owner changed', () => {
     const next = (await registry.heartbeatService('memo', 'svc-2', { token })).token;
     await registry.deleteService('memo', 'svc-2');
     await expect(registry.heartbeatService('memo', 'svc-2', { token: next })).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('refuses a consumed token after the state was reused, and goes on with the current one', async () => {
+    const { registry } = h;
+    const { token } = await registry.createService('memo', { id: 'svc-3', heartbeat_timeout: 10 });
+    const first = (await registry.heartbeatService('memo', 'svc-3', { token })).token;
+    const second = (await registry.heartbeatService('memo', 'svc-3', { token: first })).token;
+    await expect(registry.heartbeatService('memo', 'svc-3', { token: first })).rejects.toMatchObject({ status: 404 });
+    await expect(registry.heartbeatService('memo', 'svc-3', { token })).rejects.toMatchObject({ status: 404 });
+    const third = (await registry.heartbeatService('memo', 'svc-3', { token: second })).token;
+    expect(third).not.toBe(second);
+    expect((await registry.getService('memo', 'svc-3')).last_seen).not.toBeNull();
+  });
+
+  it('reads a state written by another path (a service created again under the same id)', async () => {
+    const { registry } = h;
+    const { token } = await registry.createService('memo', { id: 'svc-4', heartbeat_timeout: 10 });
+    await registry.heartbeatService('memo', 'svc-4', { token });
+    await registry.deleteService('memo', 'svc-4');
+    const again = await registry.createService('memo', { id: 'svc-4', heartbeat_timeout: 10 });
+    const next = (await registry.heartbeatService('memo', 'svc-4', { token: again.token })).token;
+    expect(typeof next).toBe('string');
   });
 });
