@@ -28,9 +28,37 @@ function ticksOf(ms: number, sub: number): bigint {
   return BigInt(Math.floor(ms)) * 10000n + BigInt(sub) + GREGORIAN_OFFSET;
 }
 
+/** GREGORIAN_OFFSET split at bit 32, for the Number arithmetic of timeUuidAt. */
+const OFFSET_HI = Number(GREGORIAN_OFFSET >> 32n);
+const OFFSET_LO = Number(GREGORIAN_OFFSET & 0xffffffffn);
+const TWO_16 = 0x10000;
+const TWO_32 = 0x100000000;
+
+const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
+
 /** A v1 UUID for time `ms`, with random sub-millisecond ticks and clock sequence (for tokens). */
 export function timeUuid(ms: number): string {
-  return format(ticksOf(ms, randomInt(10000)), randomInt(0x4000), NODE);
+  // One draw for both: 10000 x 0x4000 is well inside randomInt's range.
+  const r = randomInt(10000 * 0x4000);
+  return timeUuidAt(ms, r % 10000, Math.floor(r / 10000), NODE);
+}
+
+/**
+ * What `format(ticksOf(ms, sub), clockSeq, node)` gives, computed on Numbers:
+ * a token is made per heartbeat, and the BigInt version allocated a BigInt per
+ * step. The 60-bit tick count is kept as two halves, each exact in a double.
+ */
+export function timeUuidAt(ms: number, sub: number, clockSeq: number, node: string): string {
+  const m = Math.floor(ms);
+  // ms x 10000 = (msHi x 10000) x 2^16 + msLo x 10000, with msHi x 10000 < 2^51 for any ms below 2^53.
+  const msHi = Math.floor(m / TWO_16);
+  const p = msHi * 10000;
+  const pHi = Math.floor(p / TWO_16);
+  const low = (p - pHi * TWO_16) * TWO_16 + (m - msHi * TWO_16) * 10000 + sub + OFFSET_LO;
+  const carry = Math.floor(low / TWO_32);
+  const high = pHi + OFFSET_HI + carry;
+  const highHi = Math.floor(high / TWO_16);
+  return `${hex(low - carry * TWO_32, 8)}-${hex(high - highHi * TWO_16, 4)}-${hex((highHi % 0x1000) + 0x1000, 4)}-${hex((clockSeq & 0x3fff) | 0x8000, 4)}-${node}`;
 }
 
 function ticksOfUuid(s: string): bigint {
