@@ -1,5 +1,6 @@
 import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
+import { changesSince, extendPage, type PageBase } from './event-tail.js';
 import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
 import { faults } from './faults.js';
@@ -26,6 +27,8 @@ export class Events {
   private readonly reading = new Map<string, { revision: number; page: Promise<Page<RegistryEvent>> }>();
   /** The newest watched revision a read was issued at: `reading` holds nothing older. */
   private readAt = 0;
+  /** Caught-up pages by what they read, kept across revisions to be moved forward (shared stores only). */
+  private readonly bases = new Map<string, PageBase>();
   private readonly waits: EventWaits;
 
   constructor(
@@ -135,12 +138,41 @@ export class Events {
     // Kept once read: only a caught-up page (the marker's own event at most), so
     // the cache stays small. Without a marker the page depends on the clock
     // too (the last hour): shared while in flight only.
-    const page = this.read(tenant, account, marker, type, limit);
-    page.then((p) => {
-      if (marker === null || p.values.length > 1 || p.metadata.next_marker !== null) forget();
+    const read = this.readOrExtend(key, tenant, account, marker, type, limit);
+    const page = read.then((r) => r.page);
+    read.then((r) => {
+      if (marker === null || r.page.values.length > 1 || r.page.metadata.next_marker !== null) return forget();
+      if (this.ctx.store.shared) this.keepBase(key, { page: r.page, from: r.from, revision });
     }, forget);
     this.reading.set(key, { revision, page });
     return page;
+  }
+
+  /**
+   * On a shared store (etcd), a caught-up page read before is moved forward
+   * with the watch history (event-tail.ts): a poll woken by a change answers
+   * without a round trip. Otherwise, or when that gives up, a read.
+   */
+  private async readOrExtend(
+    key: string,
+    tenant: string,
+    account: AccountRecord,
+    marker: string | null,
+    type: EventType | null,
+    limit: number,
+  ): Promise<{ page: Page<RegistryEvent>; from: string }> {
+    const base = marker === null ? undefined : this.bases.get(key);
+    if (base !== undefined) {
+      const changes = await changesSince(this.ctx.store, keys.eventPrefix(tenant), base.revision + 1);
+      const page = changes === undefined ? undefined : extendPage(base, changes, type, limit);
+      if (page !== undefined) return { page, from: base.from };
+    }
+    return this.read(tenant, account, marker, type, limit);
+  }
+
+  private keepBase(key: string, base: PageBase): void {
+    if (this.bases.size >= MAX_SHARED_READS && !this.bases.has(key)) this.bases.clear();
+    this.bases.set(key, base);
   }
 
   private async read(
@@ -149,9 +181,10 @@ export class Events {
     marker: string | null,
     type: EventType | null,
     limit: number,
-  ): Promise<Page<RegistryEvent>> {
+  ): Promise<{ page: Page<RegistryEvent>; from: string }> {
     const prefix = keys.eventPrefix(tenant);
     let found: RegistryEvent[];
+    let from: string;
     if (marker !== null) {
       // Most markers are commit ids, which have no id index entry: the scan
       // from the marker's own key runs beside the index lookup (one round trip
@@ -162,15 +195,16 @@ export class Events {
         // A failed guess is read again below, where its error is the one thrown.
         this.scanEvents(prefix, guess, type, limit).catch(() => null),
       ]);
-      const from = indexed?.value ?? guess;
+      from = indexed?.value ?? guess;
       found = from === guess && scanned !== null ? scanned : await this.scanEvents(prefix, from, type, limit);
     } else {
       const since = Math.max(this.ctx.clock.now() - UNMARKED_WINDOW_MS, account.created_at);
-      found = await this.scanEvents(prefix, keys.event(tenant, boundaryUuid(since, 'min')), type, limit);
+      from = keys.event(tenant, boundaryUuid(since, 'min'));
+      found = await this.scanEvents(prefix, from, type, limit);
     }
     const next = found[limit];
     // The original always answered metadata.marker = null for events (spec 4).
-    return toPage(found.slice(0, limit), limit, undefined, next ? next.id : null);
+    return { page: toPage(found.slice(0, limit), limit, undefined, next ? next.id : null), from };
   }
 
   /** Up to `limit + 1` events of `type` (any: null) from key `from` on, parsed. */
