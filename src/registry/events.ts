@@ -56,10 +56,13 @@ export class Events {
     const waitMs = parseWait(opts.wait) * 1000;
     // Real time, not the injected clock: this bounds how long a request is held.
     const until = Date.now() + waitMs;
+    // Only a woken poll answers from the watch history (readOrExtend): its wake says the watch brought the
+    // change. A first look may come before the watch brought back what the caller itself just wrote.
+    let woken = false;
     for (;;) {
       await this.expirer.run(tenant);
       const revision = await this.ctx.store.watchedRevision();
-      const page = await this.readShared(tenant, account, marker, type, limit, revision);
+      const page = await this.readShared(tenant, account, marker, type, limit, revision, woken);
       const left = until - Date.now();
       // The marker is inclusive, so a follower passing its last id gets that
       // event back: only something newer ends the wait.
@@ -69,6 +72,7 @@ export class Events {
       if (fresh || left <= 0) return page;
       // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
       await this.waits.wait(tenant, revision + 1, left, opts.hold ?? signal);
+      woken = true;
       if (opts.hold?.aborted === true) throw opts.hold.reason ?? ABORTED;
       signal?.throwIfAborted();
       this.stopped?.throwIfAborted();
@@ -121,6 +125,7 @@ export class Events {
     type: EventType | null,
     limit: number,
     revision: number,
+    woken: boolean,
   ): Promise<Page<RegistryEvent>> {
     // Until the revision moves, a page read with a marker stays exact: a
     // follower re-polling from the id it was just given finds it here instead
@@ -138,7 +143,7 @@ export class Events {
     // Kept once read: only a caught-up page (the marker's own event at most), so
     // the cache stays small. Without a marker the page depends on the clock
     // too (the last hour): shared while in flight only.
-    const read = this.readOrExtend(key, tenant, account, marker, type, limit);
+    const read = woken ? this.readOrExtend(key, tenant, account, marker, type, limit) : this.read(tenant, account, marker, type, limit);
     const page = read.then((r) => r.page);
     read.then((r) => {
       if (marker === null || r.page.values.length > 1 || r.page.metadata.next_marker !== null) return forget();
@@ -149,9 +154,10 @@ export class Events {
   }
 
   /**
-   * On a shared store (etcd), a caught-up page read before is moved forward
-   * with the watch history (event-tail.ts): a poll woken by a change answers
-   * without a round trip. Otherwise, or when that gives up, a read.
+   * For a woken poll on a shared store (etcd), a caught-up page read before
+   * is moved forward with the watch history (event-tail.ts): the wake means
+   * the watch brought the change, so the poll answers without a round trip.
+   * Otherwise, or when that gives up, a read.
    */
   private async readOrExtend(
     key: string,
