@@ -256,6 +256,13 @@ function refuseHostless(state: ServerState, req: ApiRequest, res: ApiResponse): 
 function watchBodyIdle(req: ApiRequest, ms: number): void {
   const length = req.headers['content-length'];
   if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) return;
+  // Node parses a body that came in the head's packet right after this 'request' listener returns:
+  // such a request is complete by the next tick, and needs no timer (nor a socket timeout to clear).
+  process.nextTick(armBodyIdle, req, ms);
+}
+
+function armBodyIdle(req: ApiRequest, ms: number): void {
+  if (req.complete || req.destroyed) return;
   req.socket.setTimeout(ms);
   // on(), not once(): once() wraps each listener in a new closure, per request. 'end' comes once anyway.
   req.on('timeout', onBodyIdle);
