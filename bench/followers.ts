@@ -77,6 +77,8 @@ interface Measured {
    * Holds under a loaded machine where wall latencies do not.
    */
   cpuUsPerWake: number;
+  /** The same for this process (the simulated followers), microseconds per follower per wake. */
+  clientCpuUsPerWake: number;
 }
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
@@ -233,9 +235,14 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
     const putAt = new Map<string, number>();
     const serverCpu = (): number => target.servers.reduce((sum, s) => sum + processCpuSeconds(s.pid), 0);
     let cpuFrom = 0;
+    // This process: the follower threads (and the idle main thread): what the clients cost the shared cores.
+    let clientFrom = process.cpuUsage();
     for (let i = 0; i <= rounds; i++) {
       const value = `wake-${i}`;
-      if (i === 1) cpuFrom = serverCpu();
+      if (i === 1) {
+        cpuFrom = serverCpu();
+        clientFrom = process.cpuUsage();
+      }
       const t0 = epochNow();
       await target.put(value);
       if (i > 0) putAt.set(value, t0);
@@ -245,6 +252,8 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
     }
     // The last round's settle time is idle (a timer tick at most): measured with the rounds.
     const cpuUsPerWake = ((serverCpu() - cpuFrom) * 1e6) / (rounds * n);
+    const client = process.cpuUsage(clientFrom);
+    const clientCpuUsPerWake = (client.user + client.system) / (rounds * n);
     stopped = true;
     const results = await Promise.all(followers.map((f) => f.stop()));
     const [samples, firsts, clients] = [[] as number[], [] as number[], [] as number[]];
@@ -264,6 +273,7 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
       youngMb: heapWaiting.young / 2 ** 20,
       armingErrors,
       cpuUsPerWake,
+      clientCpuUsPerWake,
     };
   } finally {
     if (!stopped) await Promise.allSettled(followers.map((f) => f.stop()));
@@ -299,7 +309,7 @@ export const followers: Bench = async (ctx) => {
     `${fmt(m.firstByte.p99)} / ${fmt(m.client.p99, 2)}`,
     fmt(m.bytesPerFollower / 1024, 1),
     Number.isNaN(m.heapPerFollower) ? '-' : `${fmt(m.heapPerFollower / 1024, 1)} / ${fmt(m.youngMb, 0)}`,
-    fmt(m.cpuUsPerWake, 1),
+    `${fmt(m.cpuUsPerWake, 1)} / ${fmt(m.clientCpuUsPerWake, 1)}`,
     String(m.armingErrors),
   ];
   const vs = (name: string, m: Measured): string[] => [
@@ -314,7 +324,7 @@ export const followers: Bench = async (ctx) => {
   ];
   printTable(
     `followers: one write -> ${n} waiting followers' replies parsed, ${rounds} rounds after 1 warm-up; memory = server RSS growth with all waiting / ${n}`,
-    ['system', 'p50 ms', 'p99 ms', 'max ms', 'p99 to first byte / client ms', 'KB per follower', 'old-space KB per follower / young gen MB', 'server CPU us per follower-wake', 'retried connects'],
+    ['system', 'p50 ms', 'p99 ms', 'max ms', 'p99 to first byte / client ms', 'KB per follower', 'old-space KB per follower / young gen MB', 'CPU us per follower-wake: servers / clients', 'retried connects'],
     [row('tether, embedded (SQLite)', te), row('tether, 2 servers over one etcd', t2), row('etcd, watch streams', e), vs('embedded/etcd', te), vs('2 servers/etcd', t2)],
   );
   const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
@@ -331,6 +341,7 @@ export const followers: Bench = async (ctx) => {
     embedded_kb_per_follower: round(te.bytesPerFollower / 1024, 2),
     embedded_heap_kb_per_follower: round(te.heapPerFollower / 1024, 2),
     embedded_cpu_us_per_wake: round(te.cpuUsPerWake, 1),
+    embedded_client_cpu_us_per_wake: round(te.clientCpuUsPerWake, 1),
     etcd2_p50_ms: round(t2.wake.p50, 1),
     etcd2_p99_ms: round(t2.wake.p99, 1),
     etcd2_first_byte_p99_ms: round(t2.firstByte.p99, 1),
@@ -342,5 +353,6 @@ export const followers: Bench = async (ctx) => {
     etcd_first_byte_p99_ms: round(e.firstByte.p99, 1),
     etcd_kb_per_follower: round(e.bytesPerFollower / 1024, 2),
     etcd_cpu_us_per_wake: round(e.cpuUsPerWake, 1),
+    etcd_client_cpu_us_per_wake: round(e.clientCpuUsPerWake, 1),
   });
 };
