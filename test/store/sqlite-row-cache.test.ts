@@ -103,4 +103,23 @@ describe('RowCache', () => {
     expect(cache.get('c')).toBeUndefined();
     expect(cache.get('d')).toEqual({ value: '4', modRevision: 4 });
   });
+
+  it('holds at most its bound of characters, dropping the oldest, and skips a row larger than all of it', () => {
+    const cache = new RowCache(100, 30);
+    cache.set('a', { value: 'x'.repeat(9), modRevision: 1 });
+    cache.set('b', { value: 'y'.repeat(9), modRevision: 2 });
+    cache.set('c', { value: 'z'.repeat(9), modRevision: 3 });
+    expect(cache.heldChars).toBe(30);
+    cache.set('d', { value: 'w'.repeat(9), modRevision: 4 });
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.heldChars).toBe(30);
+    cache.set('big', { value: 'v'.repeat(40), modRevision: 5 });
+    expect(cache.get('big')).toBeUndefined();
+    expect(cache.size).toBe(3);
+    // Replacing a key counts it once.
+    cache.set('d', { value: 'w', modRevision: 6 });
+    expect(cache.heldChars).toBe(22);
+    cache.forget(['b', 'c', 'd']);
+    expect(cache.heldChars).toBe(0);
+  });
 });
