@@ -20,6 +20,25 @@ import { removeStaleTemps } from './write.js';
 /** How long a changed file's action waits for other renders of the same change (see queueAction). */
 export const ACTION_GRACE_MS = 50;
 
+/**
+ * How long the feed's next long-poll waits for the renders a page started.
+ * Re-arming at once made the registry (and etcd behind it) answer that poll
+ * on the same CPUs while the file was being written: on 2 cores the write
+ * waited for a core (issue 20, ~2 ms of a 5-10 ms change). A render slower
+ * than this (a file's check, a slow disk) no longer holds the feed back.
+ */
+export const REARM_WAIT_MAX_MS = 50;
+
+/** Resolves when every promise settled (failures ignored: renders report their own) or after `ms`, whichever is first. */
+function settledWithin(promises: ReadonlyArray<Promise<unknown>>, ms: number): Promise<void> {
+  if (promises.length === 0) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([Promise.allSettled(promises).then(() => undefined), cap]).finally(() => clearTimeout(timer));
+}
+
 export interface MaterializerOptions {
   registry: Registry;
   tenant: string;
@@ -202,15 +221,19 @@ export class Materializer {
     } catch (err) {
       this.markStale(err, this.stop.signal);
     }
-    if (changed.size > 0) for (const m of this.files) if ([...m.sources].some((s) => changed.has(s))) this.changed(m);
+    const renders: Array<Promise<void>> = [];
+    if (changed.size > 0) {
+      for (const m of this.files) if ([...m.sources].some((s) => changed.has(s))) renders.push(this.changed(m));
+    }
     if (this.hooks) {
       // Without a saved marker the feed starts in the past: hooks see only what happened since this start.
       const fresh = this.hadMarker ? events : events.filter((e) => e.timestamp >= this.startedAt);
       this.hooks.deliver(fresh);
     }
     this.hadMarker = true;
-    // Not awaited: the feed re-arms its long-poll now; the marker is written a moment later, after the files (state.ts).
+    // Not awaited: the marker is written a moment later, after the files (state.ts).
     this.marker.saveSoon(marker, (err) => this.markerFailed(err));
+    await settledWithin(renders, REARM_WAIT_MAX_MS);
   }
 
   private markerFailed(err: unknown): void {
@@ -219,13 +242,14 @@ export class Materializer {
 
   /**
    * A file's data changed. Without a quiescence (`wait`) it renders now, in
-   * this turn: its write's first file-system call is queued before the feed
-   * builds its next long-poll, not after a turn of the event loop. A page's
-   * events are all applied before, so a page still makes one render.
+   * this turn, and the returned render is what the feed's next long-poll
+   * waits for (REARM_WAIT_MAX_MS at most). A page's events are all applied
+   * before, so a page still makes one render. With a quiescence nothing is waited for.
    */
-  private changed(m: Managed): void {
-    if (m.spec.waitMaxMs === 0) void this.queueRender(m);
-    else m.quiet.poke();
+  private changed(m: Managed): Promise<void> {
+    if (m.spec.waitMaxMs === 0) return this.queueRender(m);
+    m.quiet.poke();
+    return Promise.resolve();
   }
 
   /** Renders one file after any render of it in progress (one at a time per file). */
