@@ -8,6 +8,7 @@ import { procStatusMb, smapsParts, watchProcesses, type ProcessWindow, type Smap
 import { serviceId, startSeededTether, startTarget, writeManifest, type Target } from './lib/agent-setup.js';
 import {
   agentCounters,
+  deployedAgentEnv,
   deployedAgentNodeArgs,
   followJoins,
   registrationProblems,
@@ -144,7 +145,7 @@ async function startAgent(ctx: BenchContext, o: Options, registry: Server, feed:
   joins.catch(() => {});
   const [spawned, spawnedEpoch] = [performance.now(), Date.now()];
   try {
-    const agent = await spawnAgent(ctx.cleanup, dir, manifest, agentNodeArgs());
+    const agent = await spawnAgent(ctx.cleanup, dir, manifest, agentNodeArgs(), deployedAgentEnv());
     const problems = failOnProblems(agent.logPath, signal);
     problems.catch(() => {});
     const j = await Promise.race([joins, problems]).catch((err: unknown) => {
@@ -302,7 +303,7 @@ function report(o: Options, t: Side, e: Side, boot: NodeBoot): void {
   const h = t.steady.heap;
   const nan = Number.NaN;
   process.stdout.write(
-    `tether agent memory at the end of the window (node ${process.version}, flags: ${agentNodeArgs().join(' ') || 'none'}): ` +
+    `tether agent memory at the end of the window (node ${process.version}, flags: ${[...agentNodeArgs(), ...Object.entries(deployedAgentEnv()).map(([k, v]) => `${k}=${v}`)].join(' ') || 'none'}): ` +
       `RSS ${fmt(tc.rssLastMb, 1)} MB = own ${fmt(t.steady.rssAnonMb ?? nan, 1)} + node binary and libraries ${fmt(t.steady.rssFileMb ?? nan, 1)}; ` +
       `V8 heap ${fmt(h?.heapTotalMb ?? nan, 1)} MB (used ${fmt(h?.heapUsedMb ?? nan, 1)}), of which new space ${fmt(h?.newSpaceMb ?? nan, 1)}, ` +
       `old space ${fmt(h?.oldSpaceMb ?? nan, 1)} (used ${fmt(h?.oldUsedMb ?? nan, 1)}); external ${fmt(h?.externalMb ?? nan, 1)} MB\n`,

@@ -55,13 +55,22 @@ export function agentLog(logPath: string): LogRecord[] {
  * when it exits or does not start within 15 s; `cleanup` stops it (SIGTERM:
  * it deregisters everything) if the caller does not.
  */
-export async function spawnAgent(cleanup: Cleanup, dir: string, manifest: string, nodeArgs: readonly string[]): Promise<AgentProcess> {
+export async function spawnAgent(
+  cleanup: Cleanup,
+  dir: string,
+  manifest: string,
+  nodeArgs: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<AgentProcess> {
   const logPath = join(dir, 'server.log');
   const started = (): LogRecord | undefined => agentLog(logPath).find((r) => r.msg === 'agent started');
+  const argv = [process.execPath, ...nodeArgs, MAIN, 'agent', '--config', manifest];
+  // env(1) execs node in place: the pid watched is still the agent's.
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const server = await startServer(cleanup, {
     name: 'tether agent',
-    command: process.execPath,
-    args: [...nodeArgs, MAIN, 'agent', '--config', manifest],
+    command: assignments.length > 0 ? 'env' : process.execPath,
+    args: assignments.length > 0 ? [...assignments, ...argv] : argv.slice(1),
     dir,
     url: 'agent',
     ready: async () => started() !== undefined,
@@ -207,4 +216,18 @@ export function deployedAgentNodeArgs(unitPath = AGENT_UNIT): string[] {
   if (line === undefined) return [];
   const value = line.replace(/^Environment="?NODE_OPTIONS=/, '').replace(/"$/, '');
   return value.split(/\s+/).filter((a) => a !== '');
+}
+
+/**
+ * The other variables the agent's unit sets (`Environment=NAME=VALUE` lines
+ * but NODE_OPTIONS, e.g. glibc's malloc settings), for the bench to run the
+ * agent with; the Kubernetes sidecar sets the same (a test holds them equal).
+ */
+export function deployedAgentEnv(unitPath = AGENT_UNIT): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const raw of readFileSync(unitPath, 'utf8').split('\n')) {
+    const m = /^Environment="?([A-Za-z_][A-Za-z0-9_]*)=([^"]*)"?$/.exec(raw.trim());
+    if (m && m[1] !== 'NODE_OPTIONS') env[m[1] as string] = m[2] as string;
+  }
+  return env;
 }

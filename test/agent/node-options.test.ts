@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { deployedAgentNodeArgs } from '../../bench/lib/agent-tether.js';
+import { deployedAgentEnv, deployedAgentNodeArgs } from '../../bench/lib/agent-tether.js';
 import { repoRoot } from '../helpers/clean-copy.js';
 
 /**
@@ -49,6 +49,20 @@ describe('the agent node options', () => {
     const dockerfile = await read('Dockerfile');
     const agentRun = /docker run -d --name tether-agent[^\n]*\n#\s+([^\n]*)/.exec(dockerfile)?.[1] ?? '';
     expect(agentRun).toContain(`-e NODE_OPTIONS="${value}" tether-sidecar agent`);
+  });
+
+  it("the agent's unit, its Kubernetes container, the Dockerfile example and the bench set the same malloc threshold", async () => {
+    const unit = await read('systemd/tether.service');
+    const value = /^Environment=MALLOC_MMAP_THRESHOLD_=(\d+)$/m.exec(unit)?.[1];
+    // At most V8's largest zone segment (32 KiB): what its compilers free must go back to the system.
+    expect(Number(value)).toBeGreaterThan(0);
+    expect(Number(value)).toBeLessThanOrEqual(32 * 1024);
+    expect(await read('systemd/tether-registry.service')).not.toContain('MALLOC_');
+    const [agent] = (await containers('deploy/kubernetes/app-with-sidecar.yaml')).filter((c) => c.args?.[0] === 'agent');
+    expect(agent?.env?.find((e) => e.name === 'MALLOC_MMAP_THRESHOLD_')?.value).toBe(value);
+    const dockerfile = await read('Dockerfile');
+    expect(/docker run -d --name tether-agent[^\n]*\n#\s+([^\n]*)/.exec(dockerfile)?.[1]).toContain(`-e MALLOC_MMAP_THRESHOLD_=${value} `);
+    expect(deployedAgentEnv()).toEqual({ MALLOC_MMAP_THRESHOLD_: value });
   });
 
   it('the agent bench runs the agent with the unit node options', async () => {
