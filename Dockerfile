@@ -6,10 +6,11 @@
 #   docker run -d --name tether-registry -p 8470:8470 -v tether-registry:/var/lib/tether \
 #     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/healthz \
 #     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
-#   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro \
-#     -e MALLOC_MMAP_THRESHOLD_=32768 -e NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=256" tether-sidecar agent --config /etc/tether/tether.yaml
+#   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro -e MALLOC_MMAP_THRESHOLD_=32768 \
+#     --entrypoint tini tether-sidecar -- node --max-semi-space-size=2 --max-old-space-size=256 /usr/local/bin/tether agent --config /etc/tether/tether.yaml
 #   # (the agent's V8 heap sized for what it keeps alive and malloc returning V8's freed
-#   # compiler memory, as in systemd/tether.service; not for the registry)
+#   # compiler memory, as in systemd/tether.service; not for the registry. node's arguments,
+#   # not NODE_OPTIONS, which the agent's checks, hooks and actions would inherit)
 #   # The application as tether's child: an image FROM this one that adds the app, with
 #   #   ENTRYPOINT ["tether", "exec", "--config", "/etc/tether/tether.yaml", "--"]  CMD ["web", "--port", "8080"]
 #   # (tether is PID 1: it reaps orphans itself); CMD is the application's command:

@@ -199,28 +199,31 @@ export async function agentCounters(api: string): Promise<AgentCounters> {
   };
 }
 
-/** The unit the agent's deployment files are checked against: its NODE_OPTIONS are the agent's V8 settings. */
+/** The unit the agent's deployment files are checked against: the node arguments of its ExecStart are the agent's V8 settings. */
 const AGENT_UNIT = fileURLToPath(new URL('../../systemd/tether.service', import.meta.url));
 
 /**
- * The node flags the agent runs with where it is deployed: the NODE_OPTIONS
- * of systemd/tether.service (the Kubernetes sidecar sets the same, a test
- * holds them equal), as arguments, so that the bench measures the agent as
- * it runs there. Empty when the unit sets none.
+ * The node flags the agent runs with where it is deployed: the `--` words
+ * right after `node` in systemd/tether.service's ExecStart (the Kubernetes
+ * sidecar's command has the same, a test holds them equal), so that the bench
+ * measures the agent as it runs there. Empty when ExecStart runs no `node`.
  */
 export function deployedAgentNodeArgs(unitPath = AGENT_UNIT): string[] {
   const line = readFileSync(unitPath, 'utf8')
     .split('\n')
     .map((l) => l.trim())
-    .find((l) => l.startsWith('Environment=NODE_OPTIONS=') || l.startsWith('Environment="NODE_OPTIONS='));
-  if (line === undefined) return [];
-  const value = line.replace(/^Environment="?NODE_OPTIONS=/, '').replace(/"$/, '');
-  return value.split(/\s+/).filter((a) => a !== '');
+    .find((l) => l.startsWith('ExecStart='));
+  const words = (line ?? '').slice('ExecStart='.length).split(/\s+/);
+  const at = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
+  if (at < 0) return [];
+  const rest = words.slice(at + 1);
+  const end = rest.findIndex((w) => !w.startsWith('--'));
+  return end < 0 ? rest : rest.slice(0, end);
 }
 
 /**
- * The other variables the agent's unit sets (`Environment=NAME=VALUE` lines
- * but NODE_OPTIONS, e.g. glibc's malloc settings), for the bench to run the
+ * The variables the agent's unit sets (`Environment=NAME=VALUE` lines, e.g.
+ * glibc's malloc settings), for the bench to run the
  * agent with; the Kubernetes sidecar sets the same (a test holds them equal).
  */
 export function deployedAgentEnv(unitPath = AGENT_UNIT): Record<string, string> {

@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseStoreFlags } from '../../src/cli/commands/registry.js';
 import { parseDuration } from '../../src/lib/duration.js';
 import { repoRoot } from '../helpers/clean-copy.js';
-import { spawnTether, startTarget, type Proc, type Target } from '../helpers/procs.js';
+import { cliMain, spawnProc, spawnTether, startTarget, type Proc, type Target } from '../helpers/procs.js';
 import { createTempDir, type TempDir } from '../helpers/tmp.js';
 
 /**
@@ -32,6 +32,7 @@ interface Probe {
 interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: EnvVar[];
   ports?: Array<{ name?: string; containerPort: number }>;
@@ -306,7 +307,11 @@ describe('deploy/kubernetes', () => {
     const spec = pod(find('Deployment', 'checkout'));
     const run = (name: string): Proc => {
       const c = container(spec, name);
-      const p = spawnTether((c.args as string[]).map((a) => (a === '/etc/tether/tether.yaml' ? join(etc, 'tether.yaml') : a)), envOf(c, podName, podIp));
+      const args = (c.args as string[]).map((a) => (a === '/etc/tether/tether.yaml' ? join(etc, 'tether.yaml') : a));
+      // A container whose command is `tini -- node FLAGS tether` (the agent's heap caps) runs node with those flags.
+      const flags = c.command?.[2] === 'node' ? c.command.slice(3, -1) : [];
+      const env = envOf(c, podName, podIp);
+      const p = flags.length > 0 ? spawnProc(process.execPath, [...flags, cliMain(), ...args], { env: { PATH: process.env.PATH ?? '', ...env } }) : spawnTether(args, env);
       procs.push(p);
       return p;
     };

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/manifest/model.js';
@@ -77,7 +77,8 @@ describe('systemd units', () => {
   it.each(UNITS)('%s: reload by SIGHUP, restart on failure, a dedicated user, hardened', (name) => {
     const u = units[name] as Unit;
     expect(one(u, 'Service', 'Type')).toBe('exec');
-    expect(one(u, 'Service', 'ExecStart')?.startsWith(`${BIN} `)).toBe(true);
+    // The agent's through `env node`, to give node its heap flags as arguments (test/agent/node-options.test.ts).
+    expect(one(u, 'Service', 'ExecStart')?.replace(/^\/usr\/bin\/env node (--\S+ )*/, '').startsWith(`${BIN} `)).toBe(true);
     expect(one(u, 'Service', 'ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one(u, 'Service', 'Restart')).toBe('on-failure');
     expect(one(u, 'Service', 'User')).toMatch(/^tether/);
@@ -103,7 +104,7 @@ describe('systemd units', () => {
     const u = units['tether.service'] as Unit;
     expect(`/var/lib/${one(u, 'Service', 'StateDirectory')}`).toBe(DEFAULTS.stateDir);
     expect(u.Service?.ReadWritePaths?.length).toBeGreaterThan(0);
-    expect(one(u, 'Service', 'ExecStart')).toBe(`${BIN} agent --config /etc/tether/tether.yaml`);
+    expect(one(u, 'Service', 'ExecStart')).toMatch(new RegExp(`^/usr/bin/env node (--\\S+ )*${BIN} agent --config /etc/tether/tether.yaml$`));
   });
 
   it('pass systemd-analyze verify, and its offline security review at exposure 3.0 or less', async () => {
@@ -155,8 +156,9 @@ describe('systemd units', () => {
       manifest,
       `upstream: { url: "${url}/v1.0/t1", token: new-token }\nagent: { listen: "127.0.0.1:0", state_dir: ${join(tmp.path, 'state')} }\nservices:\n  - { id: systemd-unit-check }\n`,
     );
-    const [agentCmd, ...agentArgs] = argv(one(agentUnit, 'Service', 'ExecStart') as string, { [BIN]: bin, '/etc/tether/tether.yaml': manifest });
-    const agent = spawnProc(agentCmd as string, agentArgs, { env: { PATH: process.env.PATH ?? '' } });
+    // `env node` runs this Node, and node the built CLI.
+    const [agentCmd, ...agentArgs] = argv(one(agentUnit, 'Service', 'ExecStart') as string, { [BIN]: cliMain(), '/etc/tether/tether.yaml': manifest });
+    const agent = spawnProc(agentCmd as string, agentArgs, { env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
     procs.push(agent);
     await agent.waitForLog((r) => r.msg === 'agent started');
     await reload(agentUnit, agent.child.pid as number);
