@@ -4,8 +4,9 @@ import type { Command } from './args.js';
  * Every `tether` command: the one-line summary `tether --help` prints, and
  * the loader of its module. Commands load on demand, so a client command
  * never pays for SQLite, the server or the manifest code, and the summaries
- * live here so that `tether --help` loads no command at all (loading them
- * all took Node 24 from ~50 to ~82 MB of RSS for a page of text).
+ * live here so that `tether --help` loads no command at all: loading them
+ * all pulled the server, SQLite and the agent into memory for a page of text
+ * (bench/README.md, "Session 10: what the RSS is made of").
  * test/cli/command-table.test.ts holds each summary equal to its command's.
  */
 export interface CommandEntry {

@@ -106,8 +106,8 @@ export class EtcdBatchedKv {
   private async sendWrites(items: WriteItem[]): Promise<void> {
     if (items.length === 1) return settle(items[0]!, () => this.txnAlone(items[0]!.txn));
     try {
-      // Flat first: every compare and op in one txn costs etcd's gateway a fifth to a quarter less per
-      // call than nested txns (bench/README.md, session 10). Calls in a batch share no key, so
+      // Flat first: etcd's gateway decodes one txn of every compare and op for less CPU per call than
+      // nested txns (bench/README.md, "Flat batches"). Calls in a batch share no key, so
       // it holds what each nested txn would; when any compare fails nothing applied, and the
       // calls go again nested, each with its own answer.
       const flat = await this.gw.call<TxnReply>('/v3/kv/txn', { compare: items.flatMap((i) => i.txn.compare), success: items.flatMap((i) => i.txn.success) }, false);
