@@ -12,7 +12,7 @@ import { RawReplyReader } from './follower-raw-http.js';
  * at once. Every reply is checked: status 200, the whole Content-Length read,
  * a JSON page. Followers woken by one change get the same bytes, so each
  * distinct body is JSON.parse'd once per thread and the others compare equal
- * to it (a string Map lookup); the etcd watchers (etcd-raw-watcher-worker.ts)
+ * to it (a string Map lookup); the etcd watchers (etcd-watcher-worker.ts)
  * follow the same rule, so the comparison stays fair.
  *
  * Counters as in follower-counters.ts. Each wake is timed twice, in epoch ms
