@@ -1,8 +1,9 @@
-import type { Compare } from '../store/store.js';
+import type { Compare, Entry, Op } from '../store/store.js';
 import { beatCacheOf, type CachedBeat } from './beat-cache.js';
 import { beatLeaseMs, createdBeforeStart, transact, unchanged, type BeatRecord, type Ctx } from './context.js';
 import type { DeadlineKind } from './deadlines.js';
 import { faults, type RegistryFault } from './faults.js';
+import { legacyBeatKey } from './keys.js';
 import { timeUuid } from './time-uuid.js';
 import type { TokenReply } from './types.js';
 
@@ -46,10 +47,12 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
       const renew = lease !== granted && now - (beat?.renewed_at ?? 0) >= beatLeaseMs(ctx) / 3;
       const next: BeatRecord = { token: timeUuid(deadline), deadline, last_seen: now, renewed_at: renew || lease === granted ? now : (beat?.renewed_at ?? now) };
       const value = JSON.stringify(next);
+      const ops: Op[] = [{ type: 'put', key: target.beatKey, value, lease }];
+      if (state.legacyKey !== undefined) ops.push({ type: 'delete', key: state.legacyKey });
       return {
         result: { token: next.token, lease, renew },
         compares: state.compares,
-        ops: [{ type: 'put' as const, key: target.beatKey, value, lease }],
+        ops,
         after: (revision: number) => {
           ctx.deadlines.set(target.tenant, target.kind, target.id, deadline);
           // A store that hands back the string it was given (SQLite) lets the next read skip the parse (beatOf).
@@ -78,6 +81,8 @@ interface BeatState {
   timeout: number;
   ownerRevision: number;
   compares: Compare[];
+  /** The legacy key the chain was read from: the commit moves it to the new layout. */
+  legacyKey?: string;
 }
 
 /**
@@ -98,14 +103,39 @@ async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<Be
   if (!owner) throw target.missing();
   const { timeout, createdAt } = ownerFields(ctx, target, owner.value);
   if (timeout === null) throw faults.notFound('HeartbeatMarker', token);
+  if (!beatEntry && ctx.store.shared) {
+    // During a rolling upgrade a server from before session 10 may hold the chain at its legacy key.
+    const legacyKey = legacyBeatKey(target.kind, target.tenant, target.id);
+    const legacy = await ctx.store.get(legacyKey);
+    if (legacy) return checked(target, token, legacy, JSON.parse(legacy.value) as BeatRecord, timeout, owner.modRevision, legacyKey);
+  }
   const beat = beatEntry ? beatOf(ctx, target.beatKey, beatEntry.value) : undefined;
-  if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
   // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.
   if (!beatEntry && !createdBeforeStart(ctx, createdAt)) throw faults.notFound('HeartbeatMarker', token);
-  // Only the heartbeat state is compared: a compare on the owner would cost a
-  // durable read per beat, and the one race it closes (owner deleted between
-  // the read above and this commit) leaves a lease-bound key that expires.
-  return { beat, lease: beatEntry?.lease ?? 0, timeout, ownerRevision: owner.modRevision, compares: [unchanged(target.beatKey, beatEntry)] };
+  return checked(target, token, beatEntry, beat, timeout, owner.modRevision);
+}
+
+/**
+ * The state read, once `token` is its current one. Only the heartbeat state is
+ * compared: a compare on the owner would cost a durable read per beat, and the
+ * one race it closes (owner deleted between the read and the commit) leaves a
+ * lease-bound key that expires. A chain read from its legacy key is compared
+ * there too (an old server's concurrent beat makes the commit fail) and the new key must still be absent.
+ */
+function checked(
+  target: BeatTarget,
+  token: string,
+  entry: Entry | undefined,
+  beat: BeatRecord | undefined,
+  timeout: number,
+  ownerRevision: number,
+  legacyKey?: string,
+): BeatState {
+  if (beat && beat.token !== token) throw faults.notFound('HeartbeatMarker', token);
+  const lease = entry?.lease ?? 0;
+  if (legacyKey === undefined) return { beat, lease, timeout, ownerRevision, compares: [unchanged(target.beatKey, entry)] };
+  const compares = [unchanged(target.beatKey, undefined), unchanged(legacyKey, entry)];
+  return { beat, lease, timeout, ownerRevision, compares, legacyKey };
 }
 
 interface OwnerFields {

@@ -1,6 +1,6 @@
 import { systemClock } from '../lib/clock.js';
 import { processStallClock, type StallClock } from '../lib/stall-clock.js';
-import type { Compare, Op } from '../store/store.js';
+import type { Compare, Entry, Op } from '../store/store.js';
 import {
   appendEvents,
   decode,
@@ -16,12 +16,20 @@ import {
   type SessionRecord,
 } from './context.js';
 import type { DeadlineKind } from './deadlines.js';
-import { keys } from './keys.js';
+import { keys, legacyBeatKey } from './keys.js';
 import { timeUuid } from './time-uuid.js';
 
 type DueEntry = { kind: DeadlineKind; id: string; deadline: number };
 /** Heartbeat keys per read of the refresh: well within etcd's --max-txn-ops (128 by default). */
 const REFRESH_CHUNK = 64;
+
+/** The heartbeat state an expiry judges by, and what its removal compares, deletes and releases. */
+interface BeatState {
+  beat: BeatRecord | undefined;
+  compares: Compare[];
+  ops: Op[];
+  leases: number[];
+}
 
 /** What one pass counts: deadlines that only a stall kept alive. */
 interface Tally {
@@ -118,9 +126,17 @@ export class Expirer {
    */
   private async refresh(tenant: string, due: DueEntry[], cutoff: number): Promise<DueEntry[]> {
     const beatKey = (d: DueEntry): string => (d.kind === 'svc' ? keys.beat(tenant, d.id) : keys.sessionBeat(tenant, d.id));
+    const left = await this.keepAlive(tenant, due, beatKey, cutoff);
+    // During a rolling upgrade, servers from before session 10 still write the legacy keys: read those
+    // of what is left, so that a missing new key alone never expires a live service.
+    return left.length === 0 ? left : this.keepAlive(tenant, left, (d) => legacyBeatKey(d.kind, tenant, d.id), cutoff);
+  }
+
+  /** Reads `keyOf` of each entry, puts back those whose state is not past due at its deadline, and returns the rest. */
+  private async keepAlive(tenant: string, due: DueEntry[], keyOf: (d: DueEntry) => string, cutoff: number): Promise<DueEntry[]> {
     const chunks: DueEntry[][] = [];
     for (let i = 0; i < due.length; i += REFRESH_CHUNK) chunks.push(due.slice(i, i + REFRESH_CHUNK));
-    const read = await Promise.all(chunks.map((c) => this.ctx.store.getMany(c.map(beatKey))));
+    const read = await Promise.all(chunks.map((c) => this.ctx.store.getMany(c.map(keyOf))));
     const left: DueEntry[] = [];
     due.forEach((d, i) => {
       const beat = decode<BeatRecord>(read[Math.floor(i / REFRESH_CHUNK)]?.[i % REFRESH_CHUNK]);
@@ -130,29 +146,52 @@ export class Expirer {
     return left;
   }
 
+  /**
+   * The heartbeat state of a service or session, read in the expiry's txn. On a
+   * shared store, state that would not keep it alive sends the read on to the
+   * legacy key (a server from before session 10, in a rolling upgrade), and the
+   * later of the two counts; the removal then compares and deletes both keys.
+   */
+  private async beatState(kind: DueEntry['kind'], tenant: string, id: string, cutoff: number): Promise<BeatState> {
+    const { store } = this.ctx;
+    const beatKey = kind === 'svc' ? keys.beat(tenant, id) : keys.sessionBeat(tenant, id);
+    const entry = await store.get(beatKey);
+    const beat = decode<BeatRecord>(entry);
+    const state: BeatState = { beat, compares: [unchanged(beatKey, entry)], ops: [{ type: 'delete', key: beatKey }], leases: entry ? [entry.lease] : [] };
+    if (!store.shared || (beat !== undefined && beat.deadline >= cutoff)) return state;
+    const legacyKey = legacyBeatKey(kind, tenant, id);
+    const legacy: Entry | undefined = await store.get(legacyKey);
+    state.compares.push(unchanged(legacyKey, legacy));
+    if (legacy === undefined) return state;
+    const old = decode<BeatRecord>(legacy) as BeatRecord;
+    if (beat === undefined || old.deadline > beat.deadline) state.beat = old;
+    state.ops.push({ type: 'delete', key: legacyKey });
+    if (!state.leases.includes(legacy.lease)) state.leases.push(legacy.lease);
+    return state;
+  }
+
   /** Returns null when the service is gone (expired now or before), else its deadline. */
   private async expireService(tenant: string, id: string, cutoff: number, tally: Tally): Promise<number | null> {
     const { ctx } = this;
     const svcKey = keys.service(tenant, id);
-    const beatKey = keys.beat(tenant, id);
-    let lease = 0;
+    let leases: number[] = [];
     const alive = await transact(ctx, async () => {
       const svcEntry = await ctx.store.get(svcKey);
       const rec = decode<ServiceRecord>(svcEntry);
       if (!rec || rec.heartbeat_timeout === null || rec.session_id !== null) return { result: null };
-      const beatEntry = await ctx.store.get(beatKey);
-      const beat = decode<BeatRecord>(beatEntry);
+      const state = await this.beatState('svc', tenant, id, cutoff);
+      const { beat } = state;
       const deadline = beat ? beat.deadline : gracefulDeadline(ctx, rec.created_at, rec.heartbeat_timeout);
       const judged = this.judged(deadline, rec.heartbeat_timeout, cutoff, tally);
       if (judged >= cutoff) return { result: judged };
-      lease = beatEntry?.lease ?? 0;
+      leases = state.leases;
       const token = beat?.token ?? timeUuid(deadline);
       const ev = await appendEvents(ctx, tenant, [{ type: 'service.timeout', payload: servicePayload(rec), id: token, timestamp: deadline }]);
-      const compares: Compare[] = [unchanged(svcKey, svcEntry), unchanged(beatKey, beatEntry), { key: keys.eventId(tenant, token), op: 'absent' }, ...ev.compares];
-      const ops: Op[] = [{ type: 'delete', key: svcKey }, { type: 'delete', key: beatKey }, ...ev.ops];
+      const compares: Compare[] = [unchanged(svcKey, svcEntry), ...state.compares, { key: keys.eventId(tenant, token), op: 'absent' }, ...ev.compares];
+      const ops: Op[] = [{ type: 'delete', key: svcKey }, ...state.ops, ...ev.ops];
       return { result: null, compares, ops };
     });
-    await releaseLease(ctx, lease);
+    for (const lease of leases) await releaseLease(ctx, lease);
     if (alive === null) ctx.log.info({ tenant, service: id }, 'service timed out');
     return alive;
   }
@@ -161,18 +200,17 @@ export class Expirer {
   private async expireSession(tenant: string, id: string, cutoff: number, tally: Tally): Promise<number | null> {
     const { ctx } = this;
     const sesKey = keys.session(tenant, id);
-    const beatKey = keys.sessionBeat(tenant, id);
-    let lease = 0;
+    let leases: number[] = [];
     const alive = await transact(ctx, async () => {
       const sesEntry = await ctx.store.get(sesKey);
       const ses = decode<SessionRecord>(sesEntry);
       if (!ses) return { result: null };
-      const beatEntry = await ctx.store.get(beatKey);
-      const beat = decode<BeatRecord>(beatEntry);
+      const state = await this.beatState('ses', tenant, id, cutoff);
+      const { beat } = state;
       const deadline = beat ? beat.deadline : gracefulDeadline(ctx, ses.created_at, ses.heartbeat_timeout);
       const judged = this.judged(deadline, ses.heartbeat_timeout, cutoff, tally);
       if (judged >= cutoff) return { result: judged };
-      lease = beatEntry?.lease ?? 0;
+      leases = state.leases;
       const bound = await boundServices(ctx, tenant, id);
       const events: NewEvent[] = bound.map(({ rec }, i) => ({
         type: 'service.timeout',
@@ -183,11 +221,11 @@ export class Expirer {
       const ev = await appendEvents(ctx, tenant, events);
       return {
         result: null,
-        compares: [unchanged(sesKey, sesEntry), unchanged(beatKey, beatEntry), ...bound.map((b) => b.compare), ...ev.compares],
-        ops: [{ type: 'delete', key: sesKey }, { type: 'delete', key: beatKey }, ...bound.map((b) => b.op), ...ev.ops] as Op[],
+        compares: [unchanged(sesKey, sesEntry), ...state.compares, ...bound.map((b) => b.compare), ...ev.compares],
+        ops: [{ type: 'delete', key: sesKey }, ...state.ops, ...bound.map((b) => b.op), ...ev.ops] as Op[],
       };
     });
-    await releaseLease(ctx, lease);
+    for (const lease of leases) await releaseLease(ctx, lease);
     if (alive === null) ctx.log.info({ tenant, session: id }, 'session timed out');
     return alive;
   }

@@ -56,6 +56,14 @@ export const LEGACY_BEAT_KINDS = [
   { legacyPrefix: (t: string) => `t/${t}/m/`, prefix: keys.sessionBeatPrefix },
 ] as const;
 
+/**
+ * Where a server from before session 10 keeps the heartbeat state of a service ('svc') or session ('ses'):
+ * during a rolling upgrade such servers share the etcd with new ones and still write there.
+ */
+export function legacyBeatKey(kind: 'svc' | 'ses', t: string, id: string): string {
+  return LEGACY_BEAT_KINDS[kind === 'svc' ? 0 : 1].legacyPrefix(t) + id;
+}
+
 const RECORD_KEY = /^t\/([^/]+)\/([sn])\/(.+)$/;
 
 /** The tenant, kind and id of a service record (`t/{t}/s/{id}`, 'svc') or session record (`t/{t}/n/{id}`, 'ses'), or null for any other key. */

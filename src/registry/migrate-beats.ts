@@ -15,8 +15,9 @@ const LAYOUT = '2';
  * compares both keys). Only etcd data has any: the SQLite engine keeps
  * heartbeat state in memory. Returns how many keys moved.
  *
- * Every server of a cluster must run the new layout: an older server would
- * neither see the moved state nor write where the new one reads.
+ * Older servers still running (a rolling upgrade) keep writing the legacy
+ * keys after the mark: expiry.ts reads them before it expires anything, and a
+ * heartbeat on a new server moves such a chain (beats.ts readBeat).
  */
 export async function migrateBeatKeys(ctx: Ctx): Promise<number> {
   const { store } = ctx;
