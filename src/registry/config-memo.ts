@@ -29,10 +29,10 @@ const memos = new WeakMap<Ctx, ConfigMemo>();
  * The registry's memo, on a shared store (etcd) only: SQLite reads cost
  * microseconds, and there every write is planned from a read as before.
  */
-export function configMemoOf(ctx: Ctx): ConfigMemo | undefined {
+export function configMemoOf(ctx: Ctx, stop: AbortSignal): ConfigMemo | undefined {
   if (!ctx.store.shared) return undefined;
   let memo = memos.get(ctx);
-  if (memo === undefined) memos.set(ctx, (memo = new ConfigMemo(ctx)));
+  if (memo === undefined) memos.set(ctx, (memo = new ConfigMemo(ctx, stop)));
   return memo;
 }
 
@@ -42,7 +42,11 @@ export class ConfigMemo {
   private watching = false;
   private opening: Promise<void> | null = null;
 
-  constructor(private readonly ctx: Ctx) {}
+  /** `stop` is the registry's (RegistryService.close): it ends the watch, so a closed registry's memo is not kept by the store. */
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly stop: AbortSignal,
+  ) {}
 
   /** The entries of `keys` (in order) when every one is known, else undefined. */
   recall(keys: readonly string[]): Array<Entry | undefined> | undefined {
@@ -91,13 +95,13 @@ export class ConfigMemo {
     this.known.set(key, k);
   }
 
-  /** Opens the watch that keeps known keys current; it ends when the store closes. */
+  /** Opens the watch that keeps known keys current; it ends when the registry or the store closes. */
   private open(): void {
-    if (this.opening !== null) return;
+    if (this.opening !== null || this.stop.aborted) return;
     const { store, log } = this.ctx;
     this.opening = store
       .watchedRevision()
-      .then((revision) => store.watch(WATCHED, revision + 1, (events) => this.onChanges(events), new AbortController().signal))
+      .then((revision) => store.watch(WATCHED, revision + 1, (events) => this.onChanges(events), this.stop))
       .then(
         () => void (this.watching = true),
         (err: unknown) => log.warn({ err }, 'configuration writes plan from reads: the store watch did not open'),

@@ -10,7 +10,11 @@ import { checkConfigIdParam, parseConfigBody, parseIdMarker, parseLimit } from '
 
 /** Configuration operations of spec section 8. Values are stored as raw strings. */
 export class Configuration {
-  constructor(private readonly ctx: Ctx) {}
+  /** `stop` ends what outlives a call (the configuration memo's store watch) when the registry closes. */
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly stop: AbortSignal,
+  ) {}
 
   /**
    * Lists all values, or one namespace: the key equal to the namespace and
@@ -56,7 +60,7 @@ export class Configuration {
     const account = await ensureAccount(this.ctx, tenant);
     const key = keys.config(tenant, id);
     const reads = [key, keys.lastEvent(tenant), keys.config(tenant, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(tenant)];
-    const memo = configMemoOf(this.ctx);
+    const memo = configMemoOf(this.ctx, this.stop);
     let guess = memo?.recall(reads);
     await transact(this.ctx, async () => {
       // The first try on etcd plans from what this server knows (config-memo.ts): every key read is compared in the

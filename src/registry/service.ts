@@ -68,7 +68,7 @@ export class RegistryService implements Registry {
   private constructor(private readonly ctx: Ctx) {
     this.expirer = new Expirer(ctx);
     this.services = new Services(ctx, this.expirer);
-    this.config = new Configuration(ctx);
+    this.config = new Configuration(ctx, this.stop.signal);
     this.events = new Events(ctx, this.expirer, this.stop.signal);
     this.sessions = new Sessions(ctx, this.expirer);
   }

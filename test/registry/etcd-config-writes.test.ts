@@ -1,6 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
-import { configMemoOf } from '../../src/registry/config-memo.js';
+import { configMemoOf, type ConfigMemo } from '../../src/registry/config-memo.js';
 import type { Ctx } from '../../src/registry/context.js';
 import { keys } from '../../src/registry/keys.js';
 import { SECRET_PREFIXES_KEY } from '../../src/registry/secret-prefixes.js';
@@ -39,6 +41,12 @@ async function servers(n: number): Promise<Array<{ service: RegistryService; sto
     out.push({ service, store });
   }
   return out;
+}
+
+/** The registry's configuration memo (the same one its writes use: one per registry). */
+function memoOf(service: RegistryService): ConfigMemo {
+  const { ctx, stop } = service as unknown as { ctx: Ctx; stop: AbortController };
+  return configMemoOf(ctx, stop.signal)!;
 }
 
 type Update = { configuration_value_id: string; old_value: string | null; new_value: string | null; secret?: boolean };
@@ -104,7 +112,7 @@ describe('configuration writes over one etcd', () => {
     for (let i = 0; i < 3; i++) await a!.service.setConfig(TENANT, KEY, { value: `plain-${i}` });
     await b!.service.setConfig(TENANT, SECRET_PREFIXES_KEY, { value: JSON.stringify(['/app/']) });
     // What a could still believe had its watch not caught up yet: no marker, and the value it wrote last.
-    const memo = configMemoOf((a!.service as unknown as { ctx: Ctx }).ctx)!;
+    const memo = memoOf(a!.service);
     const reads = [keys.config(TENANT, KEY), keys.lastEvent(TENANT), keys.config(TENANT, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(TENANT)];
     const now = await a!.store.getMany(reads);
     await vi.waitFor(() => expect(memo.recall(reads)?.[2]?.value).toBe(now[2]?.value));
@@ -137,5 +145,36 @@ describe('configuration writes over one etcd', () => {
     expect(seen.map((e) => (e.payload as Update).new_value)).toEqual([0, 1, 2, 3, 4].flatMap((r) => [`a-${r}`, `b-${r}`]));
     expect(new Set(seen.map((e) => e.id)).size).toBe(10);
     expectChained(seen.map((e) => e.payload as Update), null);
+  });
+
+  it('a closed registry leaves nothing on the store: its configuration memo and the watch feeding it are collected', async () => {
+    const store = await openEtcdStore({ endpoints: etcd().endpoints, prefix: uniquePrefix(), compactionIntervalMs: 0 });
+    const reads = [keys.config(TENANT, KEY), keys.lastEvent(TENANT), keys.config(TENANT, SECRET_PREFIXES_KEY), keys.unmarkedSecrets(TENANT)];
+    const memos: Array<WeakRef<ConfigMemo>> = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const service = await RegistryService.open(store, { logger: silentLogger(), reaperIntervalMs: 0 });
+        await service.setConfig(TENANT, KEY, { value: `a-${i}` });
+        await service.setConfig(TENANT, KEY, { value: `b-${i}` });
+        const memo = memoOf(service);
+        // Its watch is open once a read is remembered.
+        await vi.waitFor(async () => {
+          await service.setConfig(TENANT, KEY, { value: `c-${i}` });
+          expect(memo.recall(reads)).toBeDefined();
+        });
+        memos.push(new WeakRef(memo));
+        await service.close();
+      }
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      // WeakRefs are cleared between jobs: collect, let the turn end, and look again.
+      await vi.waitFor(async () => {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(memos.filter((m) => m.deref() !== undefined)).toHaveLength(0);
+      });
+    } finally {
+      await store.close();
+    }
   });
 });
