@@ -7,6 +7,7 @@ import { TetherError } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runCheck } from './write-check.js';
 import { ownership, resolveIds, type Ids, type Ownership } from './write-ids.js';
+import { chownStaged } from './write-owner.js';
 import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
 
 /**
@@ -56,8 +57,6 @@ const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchange
 const defaultFsOps: FsOps = { rename };
 /** Paths already warned about: an in-place write is said once, not on every change. */
 const warnedInPlace = new Set<string>();
-/** Paths whose owner could not be kept (not root): said once. */
-const warnedOwner = new Set<string>();
 
 /**
  * Makes `path` hold exactly `content` (UTF-8). Returns `unchanged` when the
@@ -249,20 +248,15 @@ async function createStaged(dest: string): Promise<Staged> {
 /**
  * Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs;
  * the caller closes. Without an owner, the write and the chmod go together.
- * An owner that only keeps the replaced file's and that the process may not
- * give (EPERM: not root) is left as the process's, with a warning once per path.
+ * An owner that only keeps the replaced file's is kept as far as the process
+ * may (write-owner.ts).
  */
 async function fill(file: FileHandle, bytes: Buffer, mode: number, owner: Ownership | null, dest: string, log: Logger | undefined): Promise<void> {
   if (owner === null) {
     await Promise.all([file.writeFile(bytes), file.chmod(mode)]);
   } else {
     await file.writeFile(bytes);
-    await file.chown(owner.ids.uid, owner.ids.gid).catch((err: unknown) => {
-      if (!owner.kept || errnoOf(err) !== 'EPERM') throw err;
-      if (warnedOwner.has(dest)) return;
-      warnedOwner.add(dest);
-      log?.warn({ path: dest, uid: owner.ids.uid, gid: owner.ids.gid }, 'cannot keep the replaced file\'s owner (not root); the new file is the agent\'s');
-    });
+    await chownStaged(file, owner, dest, log);
     await file.chmod(mode);
   }
   await file.sync();
