@@ -47,7 +47,7 @@ import { summarize } from './lib/stats.js';
  *   the lower bound of "keep N registrations alive".
  *
  * The agent runs with the node flags of its deployment files (the
- * NODE_OPTIONS of systemd/tether.service); env TETHER_BENCH_AGENT_NODE_ARGS
+ * node arguments of systemd/tether.service's ExecStart); env TETHER_BENCH_AGENT_NODE_ARGS
  * adds more, e.g. "--cpu-prof --cpu-prof-dir=/tmp/agentprof" (written when
  * it exits).
  */

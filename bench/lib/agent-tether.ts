@@ -230,7 +230,7 @@ export function deployedAgentEnv(unitPath = AGENT_UNIT): Record<string, string> 
   const env: Record<string, string> = {};
   for (const raw of readFileSync(unitPath, 'utf8').split('\n')) {
     const m = /^Environment="?([A-Za-z_][A-Za-z0-9_]*)=([^"]*)"?$/.exec(raw.trim());
-    if (m && m[1] !== 'NODE_OPTIONS') env[m[1] as string] = m[2] as string;
+    if (m) env[m[1] as string] = m[2] as string;
   }
   return env;
 }
