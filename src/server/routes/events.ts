@@ -41,7 +41,15 @@ const list: Handler = async (req, res, route) => {
   req.api.registry.listEvents(route.tenant, { limit, marker, type, wait, hold }).then(
     (page) => {
       req.api.polls.delete(hold);
-      sendSharedPage(req, res, page);
+      // Outside dispatch's try/catch: a throw here would reject a promise nobody holds and end the process.
+      try {
+        sendSharedPage(req, res, page);
+      } catch (err) {
+        if (!res.headersSent) return replyFailure(req, res, route, err);
+        // Half a reply went out: no fault can follow it, and the client must not wait for the rest.
+        req.api.logger.error({ err, txnId: req.txnId, route: route.name }, 'sending an events page failed');
+        res.destroy();
+      }
     },
     (err: unknown) => {
       req.api.polls.delete(hold);
