@@ -135,4 +135,41 @@ describe('rolling upgrade: old servers keep heartbeat state at the legacy keys',
     expect(await raw.get(key)).toBeDefined();
     expect(await raw.get(keys.beat(T, 'stale'))).toBeUndefined();
   });
+
+  it("an old server's beat between a new server's read of the legacy key and its commit wins; the new server answers 404", async () => {
+    const clock = new FakeClock();
+    const prefix = uniquePrefix();
+    const raw = await rawStore(prefix);
+    const old = new OldServer(raw, clock);
+    const key = legacyBeatKey('svc', T, 'raced');
+    let raced = false;
+    // The new server's store, as it is, except that its first read of the legacy key lets the old server beat right after.
+    const inner = await rawStore(prefix);
+    const racing = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return async (k: string) => {
+            const got = await target.get(k);
+            if (k === key && !raced) {
+              raced = true;
+              await old.beat(key, 30);
+            }
+            return got;
+          };
+        }
+        const v: unknown = Reflect.get(target, prop);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const b = await RegistryService.open(racing, { clock, logger: silentLogger(), reaperIntervalMs: 0, reaperGraceMs: 0 });
+    open.push({ service: b, store: inner });
+    const a = await server(prefix, clock);
+    const { token } = await a.createService(T, { id: 'raced', heartbeat_timeout: 30 });
+    await old.adopt(keys.beat(T, 'raced'), key);
+    clock.advance(1_000);
+    await expect(b.heartbeatService(T, 'raced', { token: token as string })).rejects.toMatchObject(notFound);
+    expect(raced).toBe(true);
+    expect(await raw.get(keys.beat(T, 'raced'))).toBeUndefined();
+    expect(JSON.parse((await raw.get(key))!.value)).toMatchObject({ last_seen: clock.now() });
+  });
 });
