@@ -148,19 +148,18 @@ export class Expirer {
 
   /**
    * The heartbeat state of a service or session, read in the expiry's txn. On a
-   * shared store, state that would not keep it alive sends the read on to the
-   * legacy key (a server from before session 10, in a rolling upgrade), and the
-   * later of the two counts; the removal then compares and deletes both keys.
+   * shared store the legacy key is read too, in the same request (a server from
+   * before session 10 writes there during a rolling upgrade): the later state of
+   * the two counts, and the removal compares and deletes both keys.
    */
-  private async beatState(kind: DueEntry['kind'], tenant: string, id: string, cutoff: number): Promise<BeatState> {
+  private async beatState(kind: DueEntry['kind'], tenant: string, id: string): Promise<BeatState> {
     const { store } = this.ctx;
     const beatKey = kind === 'svc' ? keys.beat(tenant, id) : keys.sessionBeat(tenant, id);
-    const entry = await store.get(beatKey);
+    const legacyKey = legacyBeatKey(kind, tenant, id);
+    const [entry, legacy]: Array<Entry | undefined> = store.shared ? await store.getMany([beatKey, legacyKey]) : [await store.get(beatKey)];
     const beat = decode<BeatRecord>(entry);
     const state: BeatState = { beat, compares: [unchanged(beatKey, entry)], ops: [{ type: 'delete', key: beatKey }], leases: entry ? [entry.lease] : [] };
-    if (!store.shared || (beat !== undefined && beat.deadline >= cutoff)) return state;
-    const legacyKey = legacyBeatKey(kind, tenant, id);
-    const legacy: Entry | undefined = await store.get(legacyKey);
+    if (!store.shared) return state;
     state.compares.push(unchanged(legacyKey, legacy));
     if (legacy === undefined) return state;
     const old = decode<BeatRecord>(legacy) as BeatRecord;
@@ -179,7 +178,7 @@ export class Expirer {
       const svcEntry = await ctx.store.get(svcKey);
       const rec = decode<ServiceRecord>(svcEntry);
       if (!rec || rec.heartbeat_timeout === null || rec.session_id !== null) return { result: null };
-      const state = await this.beatState('svc', tenant, id, cutoff);
+      const state = await this.beatState('svc', tenant, id);
       const { beat } = state;
       const deadline = beat ? beat.deadline : gracefulDeadline(ctx, rec.created_at, rec.heartbeat_timeout);
       const judged = this.judged(deadline, rec.heartbeat_timeout, cutoff, tally);
@@ -205,7 +204,7 @@ export class Expirer {
       const sesEntry = await ctx.store.get(sesKey);
       const ses = decode<SessionRecord>(sesEntry);
       if (!ses) return { result: null };
-      const state = await this.beatState('ses', tenant, id, cutoff);
+      const state = await this.beatState('ses', tenant, id);
       const { beat } = state;
       const deadline = beat ? beat.deadline : gracefulDeadline(ctx, ses.created_at, ses.heartbeat_timeout);
       const judged = this.judged(deadline, ses.heartbeat_timeout, cutoff, tally);

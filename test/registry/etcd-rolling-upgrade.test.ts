@@ -65,6 +65,16 @@ class OldServer {
 
 const notFound = { status: 404 };
 
+/** etcd's count of the KV requests it handled (reads of several keys are read-only txns). */
+async function handled(): Promise<number> {
+  const text = await (await fetch(`${etcd().endpoints[0]}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('grpc_server_handled_total{') && /grpc_method="(Txn|Range)"/.test(line)) n += Number(line.split(' ').pop());
+  }
+  return n;
+}
+
 describe('rolling upgrade: old servers keep heartbeat state at the legacy keys', () => {
   it("a new server's sweep keeps services and sessions alive on current legacy state and expires them once it is past due", async () => {
     const clock = new FakeClock();
@@ -171,5 +181,26 @@ describe('rolling upgrade: old servers keep heartbeat state at the legacy keys',
     expect(raced).toBe(true);
     expect(await raw.get(keys.beat(T, 'raced'))).toBeUndefined();
     expect(JSON.parse((await raw.get(key))!.value)).toMatchObject({ last_seen: clock.now() });
+  });
+
+  it('a sweep keeps 40 services alive on legacy state in a few batched reads, not a txn each', async () => {
+    const clock = new FakeClock();
+    const prefix = uniquePrefix();
+    const [a, b] = [await server(prefix, clock), await server(prefix, clock)];
+    const old = new OldServer(await rawStore(prefix), clock);
+    const ids = Array.from({ length: 40 }, (_, i) => `legacy-${i}`);
+    for (const id of ids) {
+      await a.createService(T, { id, heartbeat_timeout: 3 });
+      await old.adopt(keys.beat(T, id), legacyBeatKey('svc', T, id));
+    }
+    await vi.waitFor(async () => expect((await b.listServices(T, { limit: 1000 })).values).toHaveLength(40));
+    clock.advance(2_000);
+    for (const id of ids) await old.beat(legacyBeatKey('svc', T, id), 3);
+    clock.advance(2_000);
+    const before = await handled();
+    await b.maintain();
+    // New keys, then legacy keys: one read of each; the one-by-one path would be 3 requests per service.
+    expect((await handled()) - before).toBeLessThanOrEqual(4);
+    expect((await b.listServices(T, { limit: 1000 })).values).toHaveLength(40);
   });
 });
