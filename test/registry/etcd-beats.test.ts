@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { keys } from '../../src/registry/keys.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
  * Heartbeat state on etcd lives in unwatched keys (keys.ts) and a server plans
@@ -15,14 +16,7 @@ import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
 
 const T = 'beats';
 const etcd = useEtcd();
-const open: Array<{ service?: RegistryService; store: EtcdStore }> = [];
-
-afterEach(async () => {
-  for (const { service, store } of open.splice(0)) {
-    await service?.close();
-    await store.close();
-  }
-});
+const open = useOpenRegistries();
 
 async function store(prefix: string): Promise<EtcdStore> {
   const s = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });

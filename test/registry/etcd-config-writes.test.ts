@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { configMemoOf, type ConfigMemo } from '../../src/registry/config-memo.js';
 import type { Ctx } from '../../src/registry/context.js';
@@ -10,6 +10,7 @@ import { RegistryService } from '../../src/registry/service.js';
 import type { RegistryEvent } from '../../src/registry/types.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
  * Configuration writes through two registry servers over one etcd. A server
@@ -22,14 +23,7 @@ import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
 const TENANT = 'memo';
 const KEY = '/app/value';
 const etcd = useEtcd();
-const open: Array<{ service: RegistryService; store: EtcdStore }> = [];
-
-afterEach(async () => {
-  for (const { service, store } of open.splice(0)) {
-    await service.close();
-    await store.close();
-  }
-});
+const open = useOpenRegistries();
 
 async function servers(n: number): Promise<Array<{ service: RegistryService; store: EtcdStore }>> {
   const prefix = uniquePrefix();

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { keys, legacyBeatKey } from '../../src/registry/keys.js';
 import { RegistryService } from '../../src/registry/service.js';
@@ -6,6 +6,7 @@ import { timeUuid } from '../../src/registry/time-uuid.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
  * A rolling upgrade: servers from before session 10 (5bd62c0) share the etcd
@@ -17,14 +18,7 @@ import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
 
 const T = 'upgrade';
 const etcd = useEtcd();
-const open: Array<{ service?: RegistryService; store: EtcdStore }> = [];
-
-afterEach(async () => {
-  for (const { service, store } of open.splice(0)) {
-    await service?.close();
-    await store.close();
-  }
-});
+const open = useOpenRegistries();
 
 async function server(prefix: string, clock: FakeClock): Promise<RegistryService> {
   const s = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });

@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
  * Several RegistryService instances over one etcd prefix, as several registry
@@ -16,14 +17,7 @@ import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
 
 const TENANT = 'race';
 const etcd = useEtcd();
-const open: Array<{ service: RegistryService; store: EtcdStore }> = [];
-
-afterEach(async () => {
-  for (const { service, store } of open.splice(0)) {
-    await service.close();
-    await store.close();
-  }
-});
+const open = useOpenRegistries();
 
 async function servers(n: number, clock: FakeClock, reaperGraceMs?: number): Promise<RegistryService[]> {
   const prefix = uniquePrefix();
