@@ -1,6 +1,6 @@
 import { hasCode } from '../lib/errors.js';
 import { GroupCommit, type BatchItem } from './etcd-batch.js';
-import type { EtcdGateway } from './etcd-gateway.js';
+import type { EtcdTransport } from './etcd-transport.js';
 import type { Entry, TxnResult } from './store.js';
 
 export interface Header {
@@ -77,7 +77,7 @@ export class EtcdBatchedKv {
   private readonly reads: GroupCommit<ReadItem>;
 
   constructor(
-    private readonly gw: EtcdGateway,
+    private readonly gw: EtcdTransport,
     maxTxnOps: number,
   ) {
     this.writes = new GroupCommit<WriteItem>({ maxInFlight: WRITES_IN_FLIGHT, maxWeight: maxTxnOps, maxBytes: MAX_BATCH_BYTES, send: (b) => this.sendWrites(b) });

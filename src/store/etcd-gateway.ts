@@ -1,8 +1,9 @@
 import { TetherError } from '../lib/errors.js';
-import { EtcdLogin, withAuthorization, type EtcdAuth } from './etcd-auth.js';
+import { EtcdLogin, withAuthorization } from './etcd-auth.js';
 
 export type { EtcdAuth } from './etcd-auth.js';
-import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse, type TlsOptions } from '../lib/http-pool.js';
+import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse } from '../lib/http-pool.js';
+import { parseEndpoint, type EtcdTransport, type TransportOptions } from './etcd-transport.js';
 
 /**
  * A small client of etcd's v3 JSON gateway (the grpc-gateway every etcd
@@ -26,18 +27,10 @@ import { HttpPool, POOL_CONNECT_TIMEOUT, readText, type HttpResponse, type TlsOp
  * With `auth`, every request carries a token in `Authorization` (see
  * etcd-auth.ts: login on first use, again when etcd says it expired).
  */
-export interface GatewayOptions {
-  endpoints: readonly string[];
-  /** Per-request limit for the reply to start and for the body (ms). */
-  timeoutMs: number;
-  /** For https:// endpoints: the CA that signed etcd's certificate, a client certificate and key (--client-cert-auth). */
-  tls?: TlsOptions | undefined;
-  /** etcd's user and password (etcd auth enabled). */
-  auth?: EtcdAuth | undefined;
-}
+export type GatewayOptions = TransportOptions;
 
 /** gRPC status codes etcd answers with. */
-const GRPC = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, OUT_OF_RANGE: 11, UNAVAILABLE: 14 } as const;
+export const GRPC = { DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, FAILED_PRECONDITION: 9, OUT_OF_RANGE: 11, UNAVAILABLE: 14 } as const;
 
 /** Transport failures where the request surely never reached the server. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', POOL_CONNECT_TIMEOUT, 'ENOTFOUND', 'EAI_AGAIN']);
@@ -46,7 +39,7 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
 /** etcd's "require leader": a member cut off from the quorum refuses (or cancels a stream) instead of answering alone. */
 const LEADER_HEADERS = { 'content-type': 'application/json', 'grpc-metadata-hasleader': 'true' };
 
-interface EtcdErrorBody {
+export interface EtcdErrorBody {
   error?: string;
   message?: string;
   code?: number;
@@ -73,7 +66,7 @@ export function etcdPrefixEnd(prefix: string): string {
   return b64('\0'); // all 0xff: every key from the start (etcd's convention)
 }
 
-export class EtcdGateway {
+export class EtcdGateway implements EtcdTransport {
   private readonly pools: HttpPool[];
   private current = 0;
   private readonly login: EtcdLogin | undefined;
@@ -81,23 +74,10 @@ export class EtcdGateway {
   constructor(private readonly opts: GatewayOptions) {
     if (opts.endpoints.length === 0) throw new TetherError('store.invalid', 'no etcd endpoints given');
     this.login = opts.auth && new EtcdLogin(opts.auth, (body) => this.callOnce('/v3/auth/authenticate', body, true, JSON_HEADERS));
-    this.pools = opts.endpoints.map((e) => {
-      let url: URL;
-      try {
-        url = new URL(e);
-      } catch {
-        throw new TetherError('store.invalid', `etcd endpoint ${JSON.stringify(e)} is not a URL (e.g. http://127.0.0.1:2379)`);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new TetherError('store.invalid', `etcd endpoint ${url.origin} must be http:// or https://`);
-      }
-      // Credentials would be dropped here (origin) yet logged with the endpoint: refuse them.
-      if (url.username !== '' || url.password !== '') {
-        throw new TetherError('store.invalid', `etcd endpoint ${url.origin} carries user:password, which is not supported`);
-      }
-      // A connect timeout too: the OS's (minutes) would outlast timeoutMs for a member that drops SYNs.
-      return new HttpPool(url.origin, { maxSockets: 64, idleTimeoutMs: 30_000, connectTimeoutMs: opts.timeoutMs, ...opts.tls });
-    });
+    // A connect timeout too: the OS's (minutes) would outlast timeoutMs for a member that drops SYNs.
+    this.pools = opts.endpoints.map(
+      (e) => new HttpPool(parseEndpoint(e).origin, { maxSockets: 64, idleTimeoutMs: 30_000, connectTimeoutMs: opts.timeoutMs, ...opts.tls }),
+    );
   }
 
   get endpoints(): readonly string[] {
@@ -271,12 +251,12 @@ function errCode(err: unknown): string {
   return typeof e?.cause?.code === 'string' ? e.cause.code : '';
 }
 
-function unavailable(where: string, cause: unknown): TetherError {
+export function unavailable(where: string, cause: unknown): TetherError {
   const why = errCode(cause) || (cause instanceof Error ? cause.message : String(cause));
   return new TetherError('store.unavailable', `etcd at ${where} did not answer (${why})`, { cause });
 }
 
-function etcdError(body: EtcdErrorBody, status: number): TetherError {
+export function etcdError(body: EtcdErrorBody, status: number): TetherError {
   const message = body.message ?? body.error ?? `HTTP ${status}`;
   const text = `etcd: ${message}`;
   if (body.code === GRPC.NOT_FOUND && /lease not found/.test(message)) return new TetherError('store.lease_not_found', text);

@@ -1,6 +1,7 @@
 /**
  * The etcd engine of `Store`: the same contract as the SQLite engine, over an
- * etcd v3 cluster reached through its JSON gateway, so several stateless
+ * etcd v3 cluster reached through its gRPC API or its JSON gateway
+ * (etcd-transport.ts), so several stateless
  * registry servers can share one set of data.
  *
  * - Keys live under one prefix (default `tether/`); revisions, compares and
@@ -17,20 +18,21 @@
  *   seen; when etcd compacted that revision away, every watcher gets an empty
  *   batch ("re-read") and history restarts at the current revision.
  * - Point reads and txns made at the same time share etcd requests (group
- *   commit, etcd-batch-kv.ts): the JSON gateway costs CPU per request.
+ *   commit, etcd-batch-kv.ts): etcd spends CPU per request.
  * - Compaction: every `compactionIntervalMs` the store compacts etcd to the
  *   revision it saw one interval earlier (what the Kubernetes API server
  *   does), so heartbeat writes do not grow etcd's history without bound.
  *   Several registry servers doing it at once is harmless.
  *
- * Errors: see `etcd-gateway.ts`; `store.closed` after close().
+ * Errors: see `etcd-gateway.ts` (both transports map them alike); `store.closed` after close().
  */
 import type { Logger } from 'pino';
 import { TetherError, hasCode } from '../lib/errors.js';
 import { Backoff, sleep } from '../lib/backoff.js';
 import { silentLogger } from '../observability/logger.js';
 import { EtcdBatchedKv, entryOf, rev, type EtcdTxn, type Header, type Kv, type RangeReply } from './etcd-batch-kv.js';
-import { b64, EtcdGateway, etcdPrefixEnd, unb64, type EtcdAuth } from './etcd-gateway.js';
+import { b64, etcdPrefixEnd, unb64, type EtcdAuth } from './etcd-gateway.js';
+import { DEFAULT_ETCD_TRANSPORT, openTransport, type EtcdTransport, type EtcdTransportKind } from './etcd-transport.js';
 import type { TlsOptions } from '../lib/http-pool.js';
 import { prefixEnd, WATCHED_END } from './store.js';
 import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from './store.js';
@@ -53,6 +55,8 @@ export interface EtcdStoreOptions {
   tls?: TlsOptions | undefined;
   /** etcd user and password, when etcd's auth is enabled (never logged). */
   auth?: EtcdAuth | undefined;
+  /** etcd's native gRPC API (default) or its JSON gateway (etcd-transport.ts). */
+  transport?: EtcdTransportKind | undefined;
   logger?: Logger;
 }
 
@@ -79,7 +83,14 @@ const DEFAULT_COMPACTION_MS = 5 * 60_000;
  * watch stream. Rejects with `store.unavailable` when etcd does not answer.
  */
 export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> {
-  const store = new EtcdStore(opts);
+  const transport = await openTransport(opts.transport ?? DEFAULT_ETCD_TRANSPORT, { endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000, tls: opts.tls, auth: opts.auth });
+  let store: EtcdStore;
+  try {
+    store = new EtcdStore(opts, transport);
+  } catch (err) {
+    await transport.close();
+    throw err;
+  }
   try {
     await store.start();
   } catch (err) {
@@ -92,7 +103,7 @@ export async function openEtcdStore(opts: EtcdStoreOptions): Promise<EtcdStore> 
 export class EtcdStore implements Store {
   readonly shared = true;
   readonly maxTxnOps: number;
-  private readonly gw: EtcdGateway;
+  private readonly gw: EtcdTransport;
   /** get, getMany and txn, coalesced with concurrent ones into fewer etcd requests. */
   private readonly kv: EtcdBatchedKv;
   private readonly root: string;
@@ -104,13 +115,16 @@ export class EtcdStore implements Store {
   private compactMark = 0;
   private closed = false;
 
-  constructor(private readonly opts: EtcdStoreOptions) {
+  constructor(
+    private readonly opts: EtcdStoreOptions,
+    transport: EtcdTransport,
+  ) {
     const prefix = opts.prefix ?? 'tether/';
     if (prefix === '') throw new TetherError('store.invalid', 'the etcd key prefix must not be empty');
     // Always a folder: `tether` must not also cover `tether2/`.
     this.root = prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.maxTxnOps = opts.maxTxnOps ?? ETCD_DEFAULT_MAX_TXN_OPS;
-    this.gw = new EtcdGateway({ endpoints: opts.endpoints, timeoutMs: opts.timeoutMs ?? 2000, tls: opts.tls, auth: opts.auth });
+    this.gw = transport;
     this.kv = new EtcdBatchedKv(this.gw, this.maxTxnOps);
     this.log = (opts.logger ?? silentLogger()).child({ component: 'etcd' });
   }

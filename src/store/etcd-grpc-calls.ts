@@ -1,0 +1,116 @@
+import grpc from '@grpc/grpc-js';
+import { fromJSON, type MethodDefinition } from '@grpc/proto-loader';
+import { ETCD_RPC } from './etcd-grpc-proto.js';
+
+/**
+ * The gRPC methods of etcd the store calls, by the JSON gateway's path, and
+ * one call of each shape on a grpc-js Client. The loader options give every
+ * message the gateway's JSON shape: int64 as strings, bytes as base64, enums
+ * by name, zero values left out (proto3 JSON does the same). Requests in that
+ * shape encode as they are (protobufjs' fromObject reads base64 and strings).
+ */
+const LOADER = { keepCase: true, longs: String, enums: String, bytes: String, defaults: false, arrays: false } as const;
+
+type Method = MethodDefinition<unknown, unknown>;
+
+const BY_PATH: Record<string, readonly [string, string]> = {
+  '/v3/kv/range': ['KV', 'Range'],
+  '/v3/kv/put': ['KV', 'Put'],
+  '/v3/kv/deleterange': ['KV', 'DeleteRange'],
+  '/v3/kv/txn': ['KV', 'Txn'],
+  '/v3/kv/compaction': ['KV', 'Compact'],
+  '/v3/lease/grant': ['Lease', 'LeaseGrant'],
+  '/v3/lease/revoke': ['Lease', 'LeaseRevoke'],
+  '/v3/lease/keepalive': ['Lease', 'LeaseKeepAlive'],
+  '/v3/maintenance/status': ['Maintenance', 'Status'],
+  '/v3/auth/authenticate': ['Auth', 'Authenticate'],
+  '/v3/watch': ['Watch', 'Watch'],
+};
+
+let methods: Map<string, Method> | undefined;
+
+/** The method behind a gateway path; undefined for a path this subset does not carry. */
+export function methodOf(path: string): Method | undefined {
+  if (methods === undefined) {
+    const pkg = fromJSON(ETCD_RPC as unknown as Parameters<typeof fromJSON>[0], LOADER);
+    methods = new Map();
+    for (const [p, [service, name]] of Object.entries(BY_PATH)) {
+      methods.set(p, (pkg[`etcdserverpb.${service}`] as Record<string, Method>)[name]!);
+    }
+  }
+  return methods.get(path);
+}
+
+export function unaryCall<T>(client: grpc.Client, m: Method, body: unknown, md: grpc.Metadata, deadline: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, body, md, { deadline }, (err, reply) => (err ? reject(err) : resolve(reply as T)));
+  });
+}
+
+/**
+ * A lease keep-alive: etcd has it only as a stream. One short stream per call
+ * (one request, half-closed at once, one reply): an HTTP/2 stream on the open
+ * connection, and no shared stream whose loss would fail unrelated calls.
+ * Resolves as the gateway answers: `{result: LeaseKeepAliveResponse}`.
+ */
+export function keepAliveCall<T>(client: grpc.Client, m: Method, body: unknown, md: grpc.Metadata, deadline: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, { deadline });
+    let settled = false;
+    call.on('data', (reply: unknown) => {
+      if (settled) return;
+      settled = true;
+      resolve({ result: reply } as T);
+    });
+    call.on('error', (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    });
+    call.on('status', (s: grpc.StatusObject) => {
+      if (settled) return;
+      settled = true;
+      reject(Object.assign(new Error(s.details || 'keep-alive stream ended without a reply'), { code: s.code === grpc.status.OK ? grpc.status.UNAVAILABLE : s.code, details: s.details }));
+    });
+    call.write(body);
+    call.end();
+  });
+}
+
+/**
+ * A watch stream on `client`: writes `body` (the create request), hands each
+ * reply to `onMessage` as the gateway wraps it (`{result: ...}`), and settles
+ * when the stream ends (resolve), breaks (reject with the gRPC error) or
+ * `signal` aborts (resolve). A throw of `onMessage` cancels the stream and rejects with it.
+ */
+export function watchCall(client: grpc.Client, m: Method, body: unknown, md: grpc.Metadata, onMessage: (msg: unknown) => void, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, {});
+    let settled = false;
+    const settle = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', abort);
+      if (err === undefined || signal.aborted) resolve();
+      else reject(err);
+    };
+    const abort = (): void => {
+      call.cancel();
+      settle();
+    };
+    call.on('data', (reply: unknown) => {
+      if (settled) return;
+      try {
+        onMessage({ result: reply });
+      } catch (err) {
+        settle(err);
+        call.cancel();
+      }
+    });
+    call.on('error', (err: Error) => settle(err));
+    call.on('status', (s: grpc.StatusObject) => settle(s.code === grpc.status.OK ? undefined : Object.assign(new Error(s.details), { code: s.code, details: s.details })));
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    call.write(body);
+  });
+}
