@@ -43,6 +43,8 @@ Options:
   --etcd-endpoints LIST       etcd client URLs, comma-separated, tried in order (http://127.0.0.1:2379)
   --etcd-prefix PREFIX        key prefix in etcd (default tether/); servers sharing data use the same one
   --etcd-timeout DURATION     longest wait for etcd before a request fails with 503 (default 2s)
+  --etcd-transport grpc|gateway  etcd's native gRPC API (default) or its JSON gateway (/v3/... over HTTP);
+                              both on the same client URLs
   --etcd-max-txn-ops N        the cluster's --max-txn-ops (default 128, etcd's default); a queue post is one
                               txn, so it takes at most N-5 messages (400 Invalid API call beyond)
   --auth-file FILE            YAML token list (tokens: [{token, tenant}]); without it anyone may call the APIs.
@@ -86,6 +88,7 @@ const options = {
   'etcd-endpoints': { type: 'string' },
   'etcd-prefix': { type: 'string' },
   'etcd-timeout': { type: 'string' },
+  'etcd-transport': { type: 'string' },
   'etcd-max-txn-ops': { type: 'string' },
   'shutdown-delay': { type: 'string' },
   'max-tenants': { type: 'string' },
@@ -130,7 +133,9 @@ function positiveDuration(flag: string, text: string | undefined, zeroAllowed = 
   }
 }
 
-type StoreChoice = { engine: 'sqlite'; data: string } | { engine: 'etcd'; endpoints: string[]; prefix?: string; timeoutMs?: number; maxTxnOps?: number };
+type StoreChoice =
+  | { engine: 'sqlite'; data: string }
+  | { engine: 'etcd'; endpoints: string[]; prefix?: string; timeoutMs?: number; maxTxnOps?: number; transport?: 'grpc' | 'gateway' };
 
 /** The storage flags, checked together: each engine's own flags, and none of the other's. */
 export function parseStoreFlags(values: {
@@ -140,10 +145,11 @@ export function parseStoreFlags(values: {
   'etcd-prefix'?: string | undefined;
   'etcd-timeout'?: string | undefined;
   'etcd-max-txn-ops'?: string | undefined;
+  'etcd-transport'?: string | undefined;
 }): StoreChoice {
   const engine = values.store ?? 'sqlite';
   if (engine === 'sqlite') {
-    const etcdFlags = [values['etcd-endpoints'], values['etcd-prefix'], values['etcd-timeout'], values['etcd-max-txn-ops']];
+    const etcdFlags = [values['etcd-endpoints'], values['etcd-prefix'], values['etcd-timeout'], values['etcd-max-txn-ops'], values['etcd-transport']];
     if (etcdFlags.some((f) => f !== undefined)) {
       throw new UsageError('--etcd-* flags need --store etcd', 'registry');
     }
@@ -163,12 +169,15 @@ export function parseStoreFlags(values: {
   const timeoutMs = positiveDuration('etcd-timeout', values['etcd-timeout']);
   const ops = values['etcd-max-txn-ops'];
   if (ops !== undefined && !/^[1-9]\d{0,8}$/.test(ops)) throw new UsageError(`--etcd-max-txn-ops must be a positive integer, got "${ops}"`, 'registry');
+  const transport = values['etcd-transport'];
+  if (transport !== undefined && transport !== 'grpc' && transport !== 'gateway') throw new UsageError(`--etcd-transport must be grpc or gateway, got "${transport}"`, 'registry');
   return {
     engine,
     endpoints,
     ...(ops !== undefined ? { maxTxnOps: Number(ops) } : {}),
     ...(values['etcd-prefix'] !== undefined ? { prefix: values['etcd-prefix'] } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(transport !== undefined ? { transport } : {}),
   };
 }
 
