@@ -21,6 +21,8 @@ export interface PageBase {
   /** The event key the page's read started from (inclusive). */
   from: string;
   revision: number;
+  /** The key of the page's last event, when known. */
+  last?: string | undefined;
 }
 
 /**
@@ -54,6 +56,16 @@ export async function changesSince(store: Store, prefix: string, from: number): 
 
 /** `base` moved forward by `changes` (every change under the tenant's event prefix since its revision), or undefined. */
 export function extendPage(base: PageBase, changes: readonly WatchEvent[], type: EventType | null, limit: number): Page<RegistryEvent> | undefined {
+  return extendBase(base, changes, type, limit)?.page;
+}
+
+/** `extendPage`, with the key of the new page's last event (when known). */
+export function extendBase(
+  base: PageBase,
+  changes: readonly WatchEvent[],
+  type: EventType | null,
+  limit: number,
+): { page: Page<RegistryEvent>; last: string | undefined } | undefined {
   const known = new Set(base.page.values.map((e) => e.id));
   const fresh: Array<{ key: string; event: RegistryEvent }> = [];
   for (const c of changes) {
@@ -66,5 +78,27 @@ export function extendPage(base: PageBase, changes: readonly WatchEvent[], type:
   }
   if (base.page.values.length + fresh.length > limit) return undefined;
   fresh.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return toPage([...base.page.values, ...fresh.map((f) => f.event)], limit, undefined, null);
+  const page = toPage([...base.page.values, ...fresh.map((f) => f.event)], limit, undefined, null);
+  return { page, last: fresh.at(-1)?.key ?? base.last };
+}
+
+/**
+ * The caught-up page for a marker equal to `page`'s last event, as of
+ * `revision`, or undefined when `page` cannot say (empty, or more follows:
+ * next_marker). A complete page answered at watched revision `revision`
+ * holds every event of its type after its start up to there, so nothing of
+ * that type follows its last one yet. The follower's next long-poll (from
+ * that last id) then parks without a read: the base moved forward with the
+ * watch history shows whether anything came since.
+ */
+export function tailBase(page: Page<RegistryEvent>, lastKey: string | undefined, revision: number, limit: number): PageBase | undefined {
+  const last = page.values.at(-1);
+  if (last === undefined || lastKey === undefined || page.metadata.next_marker !== null) return undefined;
+  return { page: toPage([last], limit, undefined, null), from: lastKey, revision, last: lastKey };
+}
+
+/** True when `page` holds something after `marker`'s own event (what ends a long-poll's wait). */
+export function hasNews(page: Page<RegistryEvent>, marker: string | null): boolean {
+  // A next page means newer events exist even when this one (limit=1) holds only the marker's.
+  return page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker) || page.metadata.next_marker !== null;
 }

@@ -1,6 +1,6 @@
 import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
-import { changesSince, extendPage, type PageBase } from './event-tail.js';
+import { changesSince, extendBase, hasNews, tailBase, type PageBase } from './event-tail.js';
 import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
 import { faults } from './faults.js';
@@ -57,19 +57,22 @@ export class Events {
     // Real time, not the injected clock: this bounds how long a request is held.
     const until = Date.now() + waitMs;
     // Only a woken poll answers from the watch history (readOrExtend): its wake says the watch brought the
-    // change. A first look may come before the watch brought back what the caller itself just wrote.
+    // change. A first look may come before the watch brought back what the caller itself just wrote, so it
+    // uses that history only to park (caughtUp), never to answer.
     let woken = false;
     for (;;) {
       await this.expirer.run(tenant);
       const revision = await this.ctx.store.watchedRevision();
-      const page = await this.readShared(tenant, account, marker, type, limit, revision, woken);
+      // A first look that will wait parks without a read when its kept page, moved forward with the watch
+      // history, is still caught up: anything newer is either in that history or wakes the wait.
+      const parked = woken || until <= Date.now() ? undefined : await this.caughtUp(tenant, marker, type, limit);
+      const page = parked ?? (await this.readShared(tenant, account, marker, type, limit, revision, woken));
       const left = until - Date.now();
       // The marker is inclusive, so a follower passing its last id gets that
       // event back: only something newer ends the wait.
-      // A next page means newer events exist even when this one (limit=1) holds only the marker's.
-      const fresh =
-        page.values.length > 1 || (page.values.length === 1 && page.values[0]?.id !== marker) || page.metadata.next_marker !== null;
-      if (fresh || left <= 0) return page;
+      const fresh = hasNews(page, marker);
+      // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
+      if (fresh || left <= 0) return parked === undefined ? page : this.readShared(tenant, account, marker, type, limit, revision, false);
       // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
       await this.waits.wait(tenant, revision + 1, left, opts.hold ?? signal);
       woken = true;
@@ -134,7 +137,7 @@ export class Events {
       this.readAt = revision;
       this.reading.clear();
     }
-    const key = `${tenant}\0${marker ?? ''}\0${type ?? ''}\0${limit}`;
+    const key = shareKey(tenant, marker, type, limit);
     const running = this.reading.get(key);
     if (running !== undefined && running.revision >= revision) return running.page;
     const forget = (): void => {
@@ -146,8 +149,11 @@ export class Events {
     const read = woken ? this.readOrExtend(key, tenant, account, marker, type, limit) : this.read(tenant, account, marker, type, limit);
     const page = read.then((r) => r.page);
     read.then((r) => {
+      // The follower's next poll comes from this page's last id: its caught-up page is known already.
+      const tail = this.ctx.store.shared ? tailBase(r.page, r.last, revision, limit) : undefined;
+      if (tail !== undefined) this.keepBase(shareKey(tenant, tail.page.values[0]?.id ?? null, type, limit), tail);
       if (marker === null || r.page.values.length > 1 || r.page.metadata.next_marker !== null) return forget();
-      if (this.ctx.store.shared) this.keepBase(key, { page: r.page, from: r.from, revision });
+      if (this.ctx.store.shared) this.keepBase(key, { page: r.page, from: r.from, revision, last: r.last });
     }, forget);
     this.reading.set(key, { revision, page });
     return page;
@@ -166,14 +172,28 @@ export class Events {
     marker: string | null,
     type: EventType | null,
     limit: number,
-  ): Promise<{ page: Page<RegistryEvent>; from: string }> {
+  ): Promise<Read> {
     const base = marker === null ? undefined : this.bases.get(key);
-    if (base !== undefined) {
-      const changes = await changesSince(this.ctx.store, keys.eventPrefix(tenant), base.revision + 1);
-      const page = changes === undefined ? undefined : extendPage(base, changes, type, limit);
-      if (page !== undefined) return { page, from: base.from };
-    }
-    return this.read(tenant, account, marker, type, limit);
+    const moved = base === undefined ? undefined : await this.moveForward(tenant, base, type, limit);
+    return moved ?? this.read(tenant, account, marker, type, limit);
+  }
+
+  /** `base` moved forward with the watch history (event-tail.ts), or undefined when that gives up. */
+  private async moveForward(tenant: string, base: PageBase, type: EventType | null, limit: number): Promise<Read | undefined> {
+    const changes = await changesSince(this.ctx.store, keys.eventPrefix(tenant), base.revision + 1);
+    const moved = changes === undefined ? undefined : extendBase(base, changes, type, limit);
+    return moved === undefined ? undefined : { ...moved, from: base.from };
+  }
+
+  /**
+   * The caught-up page of a first look with a kept base on a shared store
+   * (etcd), with no read: undefined when there is none, when it gives up, or
+   * when something came after the marker (then the caller reads).
+   */
+  private async caughtUp(tenant: string, marker: string | null, type: EventType | null, limit: number): Promise<Page<RegistryEvent> | undefined> {
+    const base = marker === null || !this.ctx.store.shared ? undefined : this.bases.get(shareKey(tenant, marker, type, limit));
+    const moved = base === undefined ? undefined : await this.moveForward(tenant, base, type, limit);
+    return moved === undefined || hasNews(moved.page, marker) ? undefined : moved.page;
   }
 
   private keepBase(key: string, base: PageBase): void {
@@ -187,9 +207,9 @@ export class Events {
     marker: string | null,
     type: EventType | null,
     limit: number,
-  ): Promise<{ page: Page<RegistryEvent>; from: string }> {
+  ): Promise<Read> {
     const prefix = keys.eventPrefix(tenant);
-    let found: RegistryEvent[];
+    let found: Scanned[];
     let from: string;
     if (marker !== null) {
       // Most markers are commit ids, which have no id index entry: the scan
@@ -209,12 +229,13 @@ export class Events {
       found = await this.scanEvents(prefix, from, type, limit);
     }
     const next = found[limit];
+    const shown = found.slice(0, limit);
     // The original always answered metadata.marker = null for events (spec 4).
-    return { page: toPage(found.slice(0, limit), limit, undefined, next ? next.id : null), from };
+    return { page: toPage(shown.map((f) => f.event), limit, undefined, next ? next.event.id : null), from, last: shown.at(-1)?.key };
   }
 
-  /** Up to `limit + 1` events of `type` (any: null) from key `from` on, parsed. */
-  private async scanEvents(prefix: string, from: string, type: EventType | null, limit: number): Promise<RegistryEvent[]> {
+  /** Up to `limit + 1` events of `type` (any: null) from key `from` on, parsed, with their keys. */
+  private async scanEvents(prefix: string, from: string, type: EventType | null, limit: number): Promise<Scanned[]> {
     const parsed = new Map<string, RegistryEvent>();
     const keep = (e: { key: string; value: string }): boolean => {
       const ev = JSON.parse(e.value) as RegistryEvent;
@@ -222,6 +243,23 @@ export class Events {
       return type === null || ev.type === type;
     };
     const kept = await scan(this.ctx, prefix, from, limit + 1, keep);
-    return kept.map((e) => parsed.get(e.key) as RegistryEvent);
+    return kept.map((e) => ({ key: e.key, event: parsed.get(e.key) as RegistryEvent }));
   }
+}
+
+/** A page as read (or moved forward), with the key its read started from and its last event's key. */
+interface Read {
+  page: Page<RegistryEvent>;
+  from: string;
+  last: string | undefined;
+}
+
+interface Scanned {
+  key: string;
+  event: RegistryEvent;
+}
+
+/** What identical calls share a read (and a kept base) by. */
+function shareKey(tenant: string, marker: string | null, type: EventType | null, limit: number): string {
+  return `${tenant}\0${marker ?? ''}\0${type ?? ''}\0${limit}`;
 }
