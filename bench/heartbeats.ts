@@ -155,7 +155,7 @@ export const heartbeats: Bench = async (ctx) => {
   const startRegistry = async (): Promise<{ server: Server; under?: Server }> => {
     if (options.store !== 'etcd') return { server: await startTether(ctx.cleanup, { store: options.store, nodeArgs: registryNodeArgs(options) }) };
     const under = await startEtcd(ctx.cleanup);
-    return { server: await startTether(ctx.cleanup, { store: 'etcd', etcdUrl: under.url, nodeArgs: registryNodeArgs(options) }), under };
+    return { server: await startTether(ctx.cleanup, { store: 'etcd', etcdUrl: under.url, etcdTransport: options['etcd-transport'], nodeArgs: registryNodeArgs(options) }), under };
   };
   const systems: System[] = [
     { name: 'tether', start: startRegistry, chains: tetherChains, step: 'tetherBeat' },

@@ -266,7 +266,7 @@ function report(o: Options, t: Measured, e: Measured, f: FanOut): void {
 
 export const propagation: Bench = async (ctx) => {
   const o = options(ctx);
-  const registry = await startTether(ctx.cleanup, { store: ctx.options.store, nodeArgs: registryNodeArgs(ctx.options) });
+  const registry = await startTether(ctx.cleanup, { store: ctx.options.store, etcdTransport: ctx.options['etcd-transport'], nodeArgs: registryNodeArgs(ctx.options) });
   const t = await tetherOne(ctx, registry, o);
   const e = await etcdOne(ctx, o);
   const f = await fanOut(ctx, registry, o);

@@ -24,6 +24,7 @@ on loopback, and prints a table plus one \`RESULT <name> key=value...\` line.
 
 options:
   --store sqlite|etcd        the registry's store (default sqlite; etcd starts an etcd for it)
+  --etcd-transport grpc|gateway  with --store etcd (heartbeats, propagation): how the registry reaches etcd
   --duration S               heartbeats: measured window (10)
   --warmup S                 heartbeats: warm-up before the window (1)
   --services N               heartbeats: chains (services / leases) (200)

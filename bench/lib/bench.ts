@@ -5,6 +5,7 @@ import type { Cleanup } from './cleanup.js';
 /** The command line every bench shares (see run.ts for the help text). */
 export const benchOptions = {
   store: { type: 'string' },
+  'etcd-transport': { type: 'string' },
   duration: { type: 'string' },
   warmup: { type: 'string' },
   services: { type: 'string' },

@@ -16,6 +16,8 @@ export interface TetherOptions {
   store?: string | undefined;
   /** With `store: 'etcd'`: the etcd to share (two servers over one etcd). */
   etcdUrl?: string;
+  /** With `store: 'etcd'`: `--etcd-transport` (grpc or gateway; default: the server's). */
+  etcdTransport?: string | undefined;
   /** Extra node flags for the registry process, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
   /** Extra `tether registry` flags, e.g. `--limits service=500`. */
@@ -39,7 +41,10 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
   const port = await freePort();
   let store: string[];
   if (opts.store === undefined || opts.store === 'sqlite') store = ['--data', `${dir}/data`];
-  else if (opts.store === 'etcd') store = ['--store', 'etcd', '--etcd-endpoints', opts.etcdUrl ?? (await startEtcd(cleanup)).url];
+  else if (opts.store === 'etcd') {
+    store = ['--store', 'etcd', '--etcd-endpoints', opts.etcdUrl ?? (await startEtcd(cleanup)).url];
+    if (opts.etcdTransport !== undefined) store.push('--etcd-transport', opts.etcdTransport);
+  }
   else throw new TetherError('bench.usage', `--store must be sqlite or etcd, got ${opts.store}`);
   return startServer(cleanup, {
     name: `tether registry (${opts.store ?? 'sqlite'})`,
