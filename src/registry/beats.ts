@@ -4,6 +4,7 @@ import { beatLeaseMs, createdBeforeStart, transact, unchanged, type BeatRecord, 
 import type { DeadlineKind } from './deadlines.js';
 import { faults, type RegistryFault } from './faults.js';
 import { legacyBeatKey } from './keys.js';
+import { legacyBeatsOf } from './legacy-beats.js';
 import { timeUuid } from './time-uuid.js';
 import type { TokenReply } from './types.js';
 
@@ -107,7 +108,10 @@ async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<Be
     // During a rolling upgrade a server from before session 10 may hold the chain at its legacy key.
     const legacyKey = legacyBeatKey(target.kind, target.tenant, target.id);
     const legacy = await ctx.store.get(legacyKey);
-    if (legacy) return checked(target, token, legacy, JSON.parse(legacy.value) as BeatRecord, timeout, owner.modRevision, legacyKey);
+    if (legacy) {
+      await legacyBeatsOf(ctx)?.seen();
+      return checked(target, token, legacy, JSON.parse(legacy.value) as BeatRecord, timeout, owner.modRevision, legacyKey);
+    }
   }
   const beat = beatEntry ? beatOf(ctx, target.beatKey, beatEntry.value) : undefined;
   // No state: only a restart of this registry excuses that (grace); otherwise the lease expired.

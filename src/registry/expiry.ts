@@ -17,6 +17,7 @@ import {
 } from './context.js';
 import type { DeadlineKind } from './deadlines.js';
 import { keys, legacyBeatKey } from './keys.js';
+import { legacyBeatsOf } from './legacy-beats.js';
 import { timeUuid } from './time-uuid.js';
 
 type DueEntry = { kind: DeadlineKind; id: string; deadline: number };
@@ -129,7 +130,11 @@ export class Expirer {
     const left = await this.keepAlive(tenant, due, beatKey, cutoff);
     // During a rolling upgrade, servers from before session 10 still write the legacy keys: read those
     // of what is left, so that a missing new key alone never expires a live service.
-    return left.length === 0 ? left : this.keepAlive(tenant, left, (d) => legacyBeatKey(d.kind, tenant, d.id), cutoff);
+    if (left.length === 0) return left;
+    const rest = await this.keepAlive(tenant, left, (d) => legacyBeatKey(d.kind, tenant, d.id), cutoff);
+    // Kept alive by legacy state: reads of last_seen look there too for a while (legacy-beats.ts).
+    if (rest.length < left.length) await legacyBeatsOf(this.ctx)?.seen();
+    return rest;
   }
 
   /** Reads `keyOf` of each entry, puts back those whose state is not past due at its deadline, and returns the rest. */

@@ -11,6 +11,7 @@ import { uuidSortKey } from './time-uuid.js';
  *   t/{t}/n/{id}     session record                      durable
  *   ~/m/{t}/{id}     session heartbeat state             lease-bound, unwatched
  *   ~/layout         '2' once the layout below was moved (etcd only)
+ *   ~/legacy-seen    when a server last saw state at the legacy keys (etcd only)
  *   t/{t}/c/{id}     configuration value (raw string)    durable
  *   t/{t}/l          id of the last committed event (the commit-order CAS point)
  *   t/{t}/u          secret prefixes ever removed from the marker (secret-prefixes.ts)
@@ -42,6 +43,8 @@ export const keys = {
   config: (t: string, id: string) => `t/${t}/c/${id}`,
   /** Written once heartbeat state of the layout before has been moved (migrate-beats.ts). */
   beatLayout: `${UNWATCHED_PREFIX}layout`,
+  /** Registry time (ms) a server last saw heartbeat state at the legacy keys (legacy-beats.ts). */
+  legacySeen: `${UNWATCHED_PREFIX}legacy-seen`,
   lastEvent: (t: string) => `t/${t}/l`,
   unmarkedSecrets: (t: string) => `t/${t}/u`,
   eventPrefix: (t: string) => `t/${t}/e/`,

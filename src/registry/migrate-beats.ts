@@ -2,6 +2,7 @@ import { hasCode } from '../lib/errors.js';
 import type { Entry, Store } from '../store/store.js';
 import { unchanged, type Ctx } from './context.js';
 import { keys, LEGACY_BEAT_KINDS } from './keys.js';
+import { legacyBeatsOf } from './legacy-beats.js';
 
 const LAYOUT = '2';
 
@@ -22,7 +23,12 @@ const LAYOUT = '2';
 export async function migrateBeatKeys(ctx: Ctx): Promise<number> {
   const { store } = ctx;
   // Lease-bound state does not outlive a restart of the SQLite engine; on etcd, once done is done.
-  if (!store.shared || (await store.get(keys.beatLayout))?.value === LAYOUT) return 0;
+  const tracker = legacyBeatsOf(ctx);
+  if (tracker === undefined) return 0;
+  // The last sighting comes with the mark (one request): a server starting mid-upgrade reads legacy last_seen at once.
+  const [mark, seen] = await store.getMany([keys.beatLayout, keys.legacySeen]);
+  tracker.load(seen);
+  if (mark?.value === LAYOUT) return 0;
   const { entries: accounts } = await store.range(keys.accountPrefix);
   let moved = 0;
   for (const account of accounts) {
@@ -31,6 +37,7 @@ export async function migrateBeatKeys(ctx: Ctx): Promise<number> {
       const legacy = kind.legacyPrefix(tenant);
       const { entries } = await store.range(legacy);
       if (entries.length === 0) continue;
+      await tracker.seen();
       const to = kind.prefix(tenant);
       const done = await Promise.all(entries.map((e) => moveOne(store, e, to + e.key.slice(legacy.length))));
       moved += done.filter(Boolean).length;

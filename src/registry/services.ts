@@ -16,7 +16,8 @@ import {
 } from './context.js';
 import type { Expirer } from './expiry.js';
 import { faults } from './faults.js';
-import { keys } from './keys.js';
+import { keys, legacyBeatKey } from './keys.js';
+import { readBeatState } from './legacy-beats.js';
 import { scan, toPage } from './paging.js';
 import { timeUuid } from './time-uuid.js';
 import type { CreateServiceReply, Page, Service, ServiceListOptions, TokenReply } from './types.js';
@@ -45,9 +46,9 @@ export class Services {
     if (rec.session_id !== null) {
       const ses = decode<SessionRecord>(await store.get(keys.session(tenant, rec.session_id)));
       timeout = ses?.heartbeat_timeout ?? timeout;
-      beat = decode<BeatRecord>(await store.get(keys.sessionBeat(tenant, rec.session_id)));
+      beat = await readBeatState(this.ctx, keys.sessionBeat(tenant, rec.session_id), legacyBeatKey('ses', tenant, rec.session_id));
     } else {
-      beat = decode<BeatRecord>(await store.get(keys.beat(tenant, rec.id)));
+      beat = await readBeatState(this.ctx, keys.beat(tenant, rec.id), legacyBeatKey('svc', tenant, rec.id));
     }
     const s: Service = { id: rec.id, tags: rec.tags, metadata: rec.metadata, heartbeat_timeout: timeout, last_seen: beat?.last_seen ?? null };
     if (rec.session_id !== null) s.session_id = rec.session_id;

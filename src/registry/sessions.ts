@@ -15,7 +15,8 @@ import {
 import { advanceBeat } from './beats.js';
 import { boundServices, type Expirer } from './expiry.js';
 import { faults } from './faults.js';
-import { keys } from './keys.js';
+import { keys, legacyBeatKey } from './keys.js';
+import { readBeatState } from './legacy-beats.js';
 import { scan, toPage } from './paging.js';
 import { timeUuid } from './time-uuid.js';
 import type { CreateSessionReply, ListOptions, Page, Session, TokenReply } from './types.js';
@@ -41,7 +42,7 @@ export class Sessions {
   ) {}
 
   private async view(tenant: string, rec: SessionRecord): Promise<Session> {
-    const beat = decode<BeatRecord>(await this.ctx.store.get(keys.sessionBeat(tenant, rec.id)));
+    const beat = await readBeatState(this.ctx, keys.sessionBeat(tenant, rec.id), legacyBeatKey('ses', tenant, rec.id));
     return { id: rec.id, metadata: rec.metadata, heartbeat_timeout: rec.heartbeat_timeout, last_seen: beat?.last_seen ?? null };
   }
 
