@@ -69,10 +69,11 @@ export class EtcdGrpc implements EtcdTransport {
     for (let tried = 0; tried < n; tried++) {
       const i = (this.current + tried) % n;
       const deadline = Date.now() + this.opts.timeoutMs;
-      // Waiting for a member that is down is worth it only when no other one is left to try.
-      if (!(await this.connected(i, deadline, tried === n - 1))) {
+      // Not connected: nothing was sent, so a write may go elsewhere too. The last endpoint is called
+      // anyway: grpc-js then fails at once, saying why it could not connect (refused, a TLS error...).
+      if (!(await this.connected(i, deadline)) && tried < n - 1) {
         last = notConnected(this.opts.endpoints[i]!);
-        continue; // nothing was sent: a write may go elsewhere too
+        continue;
       }
       try {
         const md = metadata(headers);
@@ -93,16 +94,13 @@ export class EtcdGrpc implements EtcdTransport {
     throw unavailable(this.opts.endpoints.join(','), last);
   }
 
-  /**
-   * Whether endpoint `i`'s channel is connected, waiting for it until `deadline`. A channel whose
-   * last connect failed answers false at once, unless `wait` (the last endpoint to try).
-   */
-  private async connected(i: number, deadline: number, wait: boolean): Promise<boolean> {
+  /** Whether endpoint `i`'s channel is connected, waiting while it connects (until `deadline`); false at once after a failed connect. */
+  private async connected(i: number, deadline: number): Promise<boolean> {
     const channel = this.clients[i]!.getChannel();
     for (;;) {
       const state = channel.getConnectivityState(true);
       if (state === READY) return true;
-      if (state === SHUTDOWN || (state === TRANSIENT_FAILURE && !wait) || Date.now() >= deadline) return false;
+      if (state === SHUTDOWN || state === TRANSIENT_FAILURE || Date.now() >= deadline) return false;
       const changed = await new Promise<boolean>((resolve) => channel.watchConnectivityState(state, deadline, (err) => resolve(err === undefined)));
       if (!changed) return false;
     }
@@ -124,13 +122,14 @@ export class EtcdGrpc implements EtcdTransport {
     const n = this.clients.length;
     for (let tried = 0; tried < n; tried++) {
       const i = (this.current + tried) % n;
-      if (!(await this.connected(i, Date.now() + this.opts.timeoutMs, tried === n - 1))) {
-        if (signal.aborted) return;
-        continue;
-      }
+      const up = await this.connected(i, Date.now() + this.opts.timeoutMs);
       if (signal.aborted) return;
-      this.current = i;
-      onOpen(i);
+      if (!up && tried < n - 1) continue;
+      // The last endpoint, not connected, is asked anyway: grpc-js fails the stream at once, saying why.
+      if (up) {
+        this.current = i;
+        onOpen(i);
+      }
       // No deadline: a watch stays open. With "require leader", a member cut off from the quorum
       // cancels it instead of keeping it silently open, so the store moves on.
       try {
@@ -146,10 +145,8 @@ export class EtcdGrpc implements EtcdTransport {
 
   probe(i: number, body: unknown): Promise<void> {
     const run = async (headers: Headers): Promise<void> => {
-      const deadline = Date.now() + this.opts.timeoutMs;
-      if (!(await this.connected(i, deadline, true))) throw notConnected(this.opts.endpoints[i]!);
       try {
-        await unaryCall(this.clients[i]!, method('/v3/kv/range'), body, metadata(headers), deadline);
+        await unaryCall(this.clients[i]!, method('/v3/kv/range'), body, metadata(headers), Date.now() + this.opts.timeoutMs);
       } catch (err) {
         throw this.mapped(i, err);
       }
