@@ -42,7 +42,8 @@ export async function renderFile(
   data: SourceData,
   templates: Templates,
   log: Logger,
-  opts: { dryRun?: boolean } = {},
+  /** onVisible: told when the new bytes are in place, before they are durable (writeAtomically). */
+  opts: { dryRun?: boolean; onVisible?: () => void } = {},
 ): Promise<{ outcome: RenderOutcome; content: string | null; write: WriteResult | null }> {
   try {
     const sources: Array<{ name: string; data: RenderData }> = [];
@@ -68,7 +69,7 @@ export async function renderFile(
         : renderFormat(spec.format, (sources[0] as { data: RenderData }).data);
     if (opts.dryRun) return { outcome: { kind: 'unchanged' }, content, write: null };
     const holdsSecrets = spec.sources.some((s) => data.secret(s.source));
-    const write = await writeAtomically(spec.path, content, { mode: spec.mode ?? (holdsSecrets ? 0o600 : null), owner: spec.owner, group: spec.group, check: spec.check, holdsSecrets, log });
+    const write = await writeAtomically(spec.path, content, { mode: spec.mode ?? (holdsSecrets ? 0o600 : null), owner: spec.owner, group: spec.group, check: spec.check, holdsSecrets, log, onVisible: opts.onVisible });
     return { outcome: { kind: write.changed ? 'written' : 'unchanged' }, content, write };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -21,11 +21,14 @@ import { removeStaleTemps } from './write.js';
 export const ACTION_GRACE_MS = 50;
 
 /**
- * How long the feed's next long-poll waits for the renders a page started.
- * Re-arming at once made the registry (and etcd behind it) answer that poll
- * on the same CPUs while the file was being written: on 2 cores the write
- * waited for a core (issue 20, ~2 ms of a 5-10 ms change). A render slower
- * than this (a file's check, a slow disk) no longer holds the feed back.
+ * How long the feed's next long-poll waits for the renders a page started,
+ * until their new bytes are in place (renamed; the directory's fsync is not
+ * waited for). Re-arming at once made the registry (and etcd behind it) answer
+ * that poll on the same CPUs while the file was being written: on 2 cores the
+ * write waited for a core (issue 20, ~2 ms of a 5-10 ms change). Waiting for
+ * the directory's fsync too let a change made as soon as the bytes were seen
+ * reach the registry before the poll. A render slower than this (a file's
+ * check, a slow disk) no longer holds the feed back.
  */
 export const REARM_WAIT_MAX_MS = 50;
 
@@ -242,25 +245,31 @@ export class Materializer {
 
   /**
    * A file's data changed. Without a quiescence (`wait`) it renders now, in
-   * this turn, and the returned render is what the feed's next long-poll
-   * waits for (REARM_WAIT_MAX_MS at most). A page's events are all applied
-   * before, so a page still makes one render. With a quiescence nothing is waited for.
+   * this turn, and the returned promise (settled once the new bytes are in
+   * place, or the render ended) is what the feed's next long-poll waits for
+   * (REARM_WAIT_MAX_MS at most). A page's events are all applied before, so a
+   * page still makes one render. With a quiescence nothing is waited for.
    */
   private changed(m: Managed): Promise<void> {
-    if (m.spec.waitMaxMs === 0) return this.queueRender(m);
+    if (m.spec.waitMaxMs === 0) {
+      let visible!: () => void;
+      const inPlace = new Promise<void>((resolve) => (visible = resolve));
+      void this.queueRender(m, visible).finally(visible);
+      return inPlace;
+    }
     m.quiet.poke();
     return Promise.resolve();
   }
 
   /** Renders one file after any render of it in progress (one at a time per file). */
-  private queueRender(m: Managed): Promise<void> {
-    m.rendering = m.rendering.then(() => this.renderNow(m));
+  private queueRender(m: Managed, onVisible?: () => void): Promise<void> {
+    m.rendering = m.rendering.then(() => this.renderNow(m, onVisible));
     return m.rendering;
   }
 
-  private async renderNow(m: Managed): Promise<void> {
+  private async renderNow(m: Managed, onVisible?: () => void): Promise<void> {
     const { log, metrics } = this.opts;
-    const { outcome } = await renderFile(m.spec, this.data, this.templates, log.child({ file: m.spec.path }));
+    const { outcome } = await renderFile(m.spec, this.data, this.templates, log.child({ file: m.spec.path }), { onVisible });
     this.saveFloors();
     const now = Date.now();
     m.status.lastRender = now;

@@ -50,6 +50,12 @@ export interface WriteOptions {
   /** Abort: the check is killed, the staged file removed, and the call rejects with `signal.reason`. */
   signal?: AbortSignal;
   fsOps?: FsOps;
+  /**
+   * Called once the new bytes are what readers of `path` see (after the rename,
+   * before the directory's fsync makes it durable; after an in-place write).
+   * Not called when nothing was written.
+   */
+  onVisible?: () => void;
 }
 
 const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
@@ -288,8 +294,10 @@ async function replace(
     }
     forget(dest);
     await writeInPlace(dest, bytes, opts.mode ?? null, ids);
+    opts.onVisible?.();
     return 'in-place';
   }
+  opts.onVisible?.();
   const [, after] = await Promise.all([syncDirectory(dirname(dest), await dir), lstat(dest).catch(() => null)]);
   if (after !== null) remember(dest, digest, after);
   else forget(dest);
