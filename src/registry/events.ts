@@ -1,6 +1,7 @@
 import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
 import { changesSince, extendBase, hasNews, tailBase, type PageBase } from './event-tail.js';
+import { mayRetryRead, SharedPause } from './event-retry.js';
 import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
 import { faults } from './faults.js';
@@ -30,6 +31,8 @@ export class Events {
   /** Caught-up pages by what they read, kept across revisions to be moved forward (shared stores only). */
   private readonly bases = new Map<string, PageBase>();
   private readonly waits: EventWaits;
+  /** The pause of polls reading again after a transient store fault. */
+  private readonly faultPause = new SharedPause();
 
   constructor(
     private readonly ctx: Ctx,
@@ -61,25 +64,41 @@ export class Events {
     // uses that history only to park (caughtUp), never to answer.
     let woken = false;
     for (;;) {
-      await this.expirer.run(tenant);
-      const revision = await this.ctx.store.watchedRevision();
-      // A first look that will wait parks without a read when its kept page, moved forward with the watch
-      // history, is still caught up: anything newer is either in that history or wakes the wait.
-      const parked = woken || until <= Date.now() ? undefined : await this.caughtUp(tenant, marker, type, limit);
-      const page = parked ?? (await this.readShared(tenant, account, marker, type, limit, revision, woken));
-      const left = until - Date.now();
+      let revision: number;
+      let page: Page<RegistryEvent>;
+      let left: number;
+      try {
+        await this.expirer.run(tenant);
+        revision = await this.ctx.store.watchedRevision();
+        // A first look that will wait parks without a read when its kept page, moved forward with the watch
+        // history, is still caught up: anything newer is either in that history or wakes the wait.
+        const parked = woken || until <= Date.now() ? undefined : await this.caughtUp(tenant, marker, type, limit);
+        page = parked ?? (await this.readShared(tenant, account, marker, type, limit, revision, woken));
+        left = until - Date.now();
+        // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
+        if (parked !== undefined && (hasNews(page, marker) || left <= 0)) return await this.readShared(tenant, account, marker, type, limit, revision, false);
+      } catch (err) {
+        // A transient store fault (etcd past its deadline) is read again while the wait lasts (event-retry.ts).
+        if (!mayRetryRead(err, until)) throw err;
+        await this.faultPause.wait();
+        this.throwIfEnded(opts, signal);
+        continue;
+      }
       // The marker is inclusive, so a follower passing its last id gets that
       // event back: only something newer ends the wait.
-      const fresh = hasNews(page, marker);
-      // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
-      if (fresh || left <= 0) return parked === undefined ? page : this.readShared(tenant, account, marker, type, limit, revision, false);
+      if (hasNews(page, marker) || left <= 0) return page;
       // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
       await this.waits.wait(tenant, revision + 1, left, opts.hold ?? signal);
       woken = true;
-      if (opts.hold?.aborted === true) throw opts.hold.reason ?? ABORTED;
-      signal?.throwIfAborted();
-      this.stopped?.throwIfAborted();
+      this.throwIfEnded(opts, signal);
     }
+  }
+
+  /** Throws when the poll was ended (by the server's hold, the caller's signal) or the registry closed. */
+  private throwIfEnded(opts: EventListOptions, signal: AbortSignal | undefined): void {
+    if (opts.hold?.aborted === true) throw opts.hold.reason ?? ABORTED;
+    signal?.throwIfAborted();
+    this.stopped?.throwIfAborted();
   }
 
   /** Deletes events (and id index entries) older than the retention window. */
