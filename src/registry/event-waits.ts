@@ -16,6 +16,13 @@ const CLOSED = Object.freeze({ closed: true });
  */
 export const WAIT_TICK_MS = 5;
 
+/**
+ * Polls a change wakes at once; any more wait for one immediate. Bounds what
+ * the change's writer waits for on SQLite to this many replies, not the whole
+ * fan-out (bench/lib/follower-heap.ts prints when the PUT was answered).
+ */
+export const WAKE_FIRST = 64;
+
 /** One store watch on a tenant's events, shared by every poll of that tenant waiting on this server. */
 export interface TenantWatch {
   readonly tenant: string;
@@ -168,9 +175,24 @@ export class EventWaits {
       for (const e of events) if (e.revision > revision) revision = e.revision;
       if (revision > tw.seen) tw.seen = revision;
     }
-    // All in this turn: each reply is written as its poll resumes. (Waking in slices of 500 with setImmediate
-    // between cost the same CPU and made p50 and p99 worse: between slices the server took the early followers'
-    // next polls before the later replies; see bench/README.md, Followers.)
+    // Each reply is written as its poll resumes. The first WAKE_FIRST now, the rest in one immediate: on SQLite
+    // the writer's reply goes out between the two (sqlite-commit-queue.ts settles it after the flush's
+    // microtasks), not behind the whole fan-out. Only one split: waking in slices of 500 with setImmediate
+    // between cost the same CPU and made p50 and p99 worse, because between slices the server took the early
+    // followers' next polls before the later replies (bench/README.md, Followers).
+    let woken = 0;
+    for (const hold of tw.waiters) {
+      if (hold.from > revision) continue;
+      if (woken++ === WAKE_FIRST) {
+        setImmediate(() => this.wakeRest(tw, revision));
+        return;
+      }
+      this.release(hold);
+    }
+  }
+
+  /** The rest of a wake: every hold still waiting on `tw` for a change up to `revision`. */
+  private wakeRest(tw: TenantWatch, revision: number): void {
     for (const hold of tw.waiters) if (hold.from <= revision) this.release(hold);
   }
 

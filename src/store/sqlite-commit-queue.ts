@@ -11,7 +11,11 @@ import type { PendingTxn } from './sqlite-batch.js';
  * microtasks the commit caused run in between. A long-poll woken by the
  * commit reads its page and writes its reply there, before the writer's own
  * reply is built (the follower's reply is what a change waits on; the
- * writer's is not), and in the same check phase: no extra loop turn.
+ * writer's is not), and in the same check phase: no extra loop turn. A
+ * large fan-out does not hold the writer for all of its replies: the events
+ * feed wakes its first WAKE_FIRST polls in the flush's microtasks and the
+ * rest in a later immediate (event-waits.ts), so the writer's reply leaves
+ * after that many replies at most.
  */
 export class CommitQueue {
   private pending: PendingTxn[] = [];
