@@ -111,6 +111,7 @@ describe('registry servers over one etcd, with clocks apart', () => {
 /**
  * A pass-through HTTP proxy in front of the real etcd that can cut the
  * connection of requests to one path: an etcd that fails one call of a pair.
+ * It speaks the JSON gateway, so the stores behind it use that transport.
  */
 async function faultyEtcdProxy(target: string): Promise<{ url: string; failPath: string | null; close: () => Promise<void> }> {
   const state = { failPath: null as string | null };
@@ -155,7 +156,7 @@ describe('a registry server whose etcd fails between the two writes of a heartbe
   it('answers the committed heartbeat with its new token, not a 503 that strands the agent on a consumed token', async () => {
     const proxy = await faultyEtcdProxy(etcd().endpoints[0]!);
     try {
-      const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000 });
+      const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000, transport: 'gateway' });
       const service = await RegistryService.open(store, { clock: new FakeClock(), logger: silentLogger(), reaperIntervalMs: 0 });
       open.push({ service, store });
       const { token } = await service.createService(TENANT, { id: 'beating', tags: [], metadata: {}, heartbeat_timeout: 10 });
@@ -176,7 +177,7 @@ describe('a registry server whose etcd fails the lease revoke after a committed 
     const proxy = await faultyEtcdProxy(etcd().endpoints[0]!);
     try {
       const clock = new FakeClock();
-      const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000 });
+      const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000, transport: 'gateway' });
       const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0 });
       open.push({ service, store });
       await service.createService(TENANT, { id: 'deleted', tags: [], metadata: {}, heartbeat_timeout: 10 });
