@@ -4,7 +4,7 @@
  * where a .proto file beside the code would not. test/store/etcd-grpc-proto.test.ts fails when the two differ
  * (and prints this constant anew).
  */
-export const ETCD_RPC = {
+export const ETCD_RPC: { nested: Record<string, unknown> } = {
   nested: {
     etcdserverpb: {
       nested: {
@@ -45,4 +45,4 @@ export const ETCD_RPC = {
       },
     },
   },
-} as const;
+};
