@@ -8,10 +8,10 @@ import { parseEndpoint, type EtcdTransport, type TransportOptions } from './etcd
 /**
  * A small client of etcd's v3 JSON gateway (the grpc-gateway every etcd
  * server runs on its client URL: POST /v3/kv/range, /v3/kv/txn, /v3/lease/...,
- * /v3/watch), over the tree's one keep-alive HTTP pool (src/lib/http-pool.ts).
- * Chosen over the gRPC client (`etcd3`) by measurement: the same latency and
- * throughput on loopback, no new dependency, less memory and a faster
- * start-up (figures: bench/README.md, "etcd client: the JSON gateway").
+ * /v3/watch), over the tree's one keep-alive HTTP pool (src/lib/http-pool.ts):
+ * `--etcd-transport gateway`. The default is etcd's gRPC API (etcd-grpc.ts),
+ * which costs etcd about half the CPU per request (bench/README.md, "etcd
+ * over gRPC"); the gateway stays for proxies that speak only HTTP/1.1 JSON.
  *
  * Endpoints are tried in order, starting from the last one that answered;
  * a request moves on to the next endpoint only when it surely did not reach
