@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, readlinkSync, renameSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { chmod, chown, lstat, mkdir, open, readdir, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { TetherError } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runCheck } from './write-check.js';
@@ -19,6 +20,13 @@ import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
  * those (write-memo.ts): a change then costs what the write itself costs. Where rename cannot work (a bind-mounted single file, a
  * Kubernetes subPath: EBUSY or EXDEV) the bytes are written in place instead,
  * which is not atomic, and a warning says so once per path.
+ *
+ * The steps of a change that do not wait for the disk (lstat, open, write,
+ * chmod, chown, rename, close) are synchronous calls; only the fsyncs go to
+ * libuv's threads. Each asynchronous call costs two thread wake-ups, and on
+ * a busy machine each wake-up waits for a core: the bytes of a change
+ * reached the file one such wait after another (issue 20 item 3; figures in
+ * bench/README.md). On a local file system these calls take microseconds.
  */
 
 export interface WriteResult {
@@ -60,7 +68,7 @@ export interface WriteOptions {
 
 const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
 const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchanged' });
-const defaultFsOps: FsOps = { rename };
+const fsyncFd = promisify(fsync);
 /** Paths already warned about: an in-place write is said once, not on every change. */
 const warnedInPlace = new Set<string>();
 
@@ -79,10 +87,10 @@ const warnedInPlace = new Set<string>();
 export async function writeAtomically(path: string, content: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const bytes = Buffer.from(content, 'utf8');
   let staged: Staged | null = null;
-  let dir: Promise<FileHandle | null> | null = null;
+  let dir: number | null = null;
   try {
     opts.signal?.throwIfAborted();
-    const { dest, st } = await locate(path);
+    const { dest, st } = locate(path);
     const digest = digestOf(bytes);
     const current = st !== null && knownToDiffer(dest, st, digest) ? attributesOf(dest, st) : await readCurrent(dest);
     if (current !== null && current.bytes?.equals(bytes) === true) {
@@ -93,17 +101,13 @@ export async function writeAtomically(path: string, content: string, opts: Write
     const ids = await resolveIds(opts.owner ?? null, opts.group ?? null);
     const owner = ownership(ids, current);
     // Parent directories are created only when missing: no mkdir on every write (hot path).
-    staged = await createStaged(dest).catch(async (err: unknown) => {
-      if (errnoOf(err) !== 'ENOENT') throw err;
-      await mkdir(dirname(dest), { recursive: true });
-      return createStaged(dest);
-    });
-    // Opened while the file fills, so that after the rename its fsync is the one call left.
-    dir = open(dirname(dest), constants.O_RDONLY).catch(() => null);
-    await fill(staged.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), owner, dest, opts.log);
+    staged = await stage(dest);
+    // Opened now, so that after the rename its fsync is the one call left (null: syncDirectory reports why).
+    dir = openDirectory(dirname(dest));
+    await fill(staged.fd, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), owner, dest, opts.log);
     if (opts.check) {
       // Closed first: a check may execute the staged file (ETXTBSY while it is open for writing).
-      await closeStaged(staged);
+      closeStaged(staged);
       await runCheck(opts.check, staged.path, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal, opts.holdsSecrets);
     }
     opts.signal?.throwIfAborted();
@@ -114,10 +118,10 @@ export async function writeAtomically(path: string, content: string, opts: Write
     if (opts.signal?.aborted) throw opts.signal.reason;
     throw writeFailed(path, err);
   } finally {
-    if (staged !== null) await closeStaged(staged);
+    if (staged !== null) closeStaged(staged);
     // The cleanup of a staged file that was not renamed (failure, check, in-place).
     if (staged !== null && !staged.renamed) await unlink(staged.path).catch(() => undefined);
-    if (dir !== null) await (await dir)?.close().catch(() => undefined);
+    if (dir !== null) closeQuietly(dir);
   }
 }
 
@@ -126,23 +130,18 @@ export async function writeAtomically(path: string, content: string, opts: Write
  * ..2024_01_01`) to the path to replace. Done by hand rather than realpath so
  * a dangling link still names where to write. A missing path is itself.
  */
-async function resolveDestination(path: string): Promise<string> {
-  return (await locate(path)).dest;
+function resolveDestination(path: string): string {
+  return locate(path).dest;
 }
 
 /** resolveDestination, with the lstat of the path it found (null when it does not exist). */
-async function locate(path: string): Promise<{ dest: string; st: Stats | null }> {
+function locate(path: string): { dest: string; st: Stats | null } {
   let current = resolve(path);
   for (let hops = 0; hops < 40; hops++) {
-    let st: Stats;
-    try {
-      st = await lstat(current);
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return { dest: current, st: null };
-      throw err;
-    }
+    const st = lstatSync(current, { throwIfNoEntry: false });
+    if (st === undefined) return { dest: current, st: null };
     if (!st.isSymbolicLink()) return { dest: current, st };
-    current = resolve(dirname(current), await readlink(current));
+    current = resolve(dirname(current), readlinkSync(current));
   }
   throw Object.assign(new Error(`ELOOP: too many symbolic links, ${path}`), { code: 'ELOOP' });
 }
@@ -199,7 +198,7 @@ async function readCurrent(dest: string): Promise<Current | null> {
 export async function removeStaleTemps(path: string): Promise<string[]> {
   let dest: string;
   try {
-    dest = await resolveDestination(path);
+    dest = resolveDestination(path);
   } catch {
     return [];
   }
@@ -226,53 +225,76 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
 /** The temp file, open until it is renamed (or fails). */
 interface Staged {
   path: string;
-  file: FileHandle;
-  /** Set once close was called: every close goes through closeStaged, once. */
-  closed: Promise<void> | null;
+  fd: number;
+  /** Set once closed: every close goes through closeStaged, once. */
+  closed: boolean;
   renamed: boolean;
 }
 
 /** Closes the staged file once. Its bytes were fsynced before anything depends on it, so a failing close changes nothing. */
-function closeStaged(s: Staged): Promise<void> {
-  s.closed ??= s.file.close().catch(() => undefined);
-  return s.closed;
+function closeStaged(s: Staged): void {
+  if (s.closed) return;
+  s.closed = true;
+  closeQuietly(s.fd);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing depends on it (see closeStaged).
+  }
+}
+
+/** createStaged, creating the parent directories when they are missing: no mkdir on every write (hot path). */
+async function stage(dest: string): Promise<Staged> {
+  try {
+    return createStaged(dest);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(dest), { recursive: true });
+  return createStaged(dest);
 }
 
 /** `.name.tether-XXXXXX` next to `dest`, created exclusively with mode 0600 (no reader sees it half-written). */
-async function createStaged(dest: string): Promise<Staged> {
+function createStaged(dest: string): Staged {
   const prefix = `.${basename(dest).slice(0, 200)}.tether-`;
   for (let attempt = 0; ; attempt++) {
     const path = join(dirname(dest), prefix + randomBytes(6).toString('base64url').slice(0, 6));
     try {
-      return { path, file: await open(path, 'wx', 0o600), closed: null, renamed: false };
+      return { path, fd: openSync(path, 'wx', 0o600), closed: false, renamed: false };
     } catch (err) {
       if (errnoOf(err) !== 'EEXIST' || attempt >= 5) throw err;
     }
   }
 }
 
+/** A read-only descriptor on `dir` for its fsync, or null when it cannot be opened (syncDirectory then says why). */
+function openDirectory(dir: string): number | null {
+  try {
+    return openSync(dir, constants.O_RDONLY);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs;
- * the caller closes. Without an owner, the write and the chmod go together.
- * An owner that only keeps the replaced file's is kept as far as the process
- * may (write-owner.ts).
+ * the caller closes. An owner that only keeps the replaced file's is kept as
+ * far as the process may (write-owner.ts).
  */
-async function fill(file: FileHandle, bytes: Buffer, mode: number, owner: Ownership | null, dest: string, log: Logger | undefined): Promise<void> {
-  if (owner === null) {
-    await Promise.all([file.writeFile(bytes), file.chmod(mode)]);
-  } else {
-    await file.writeFile(bytes);
-    await chownStaged(file, owner, dest, log);
-    await file.chmod(mode);
-  }
-  await file.sync();
+async function fill(fd: number, bytes: Buffer, mode: number, owner: Ownership | null, dest: string, log: Logger | undefined): Promise<void> {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  if (owner !== null) chownStaged(fd, owner, dest, log);
+  fchmodSync(fd, mode);
+  await fsyncFd(fd);
 }
 
 /**
  * Renames the staged file (fsynced) over `dest` while it is closed, or writes
  * in place where rename cannot work. After a rename, fsyncs the directory
- * (`dir`, opened earlier) and notes the new file's identity (write-memo.ts)
- * meanwhile.
+ * (`dir`, opened earlier) and notes the new file's identity (write-memo.ts).
  */
 async function replace(
   staged: Staged,
@@ -281,10 +303,12 @@ async function replace(
   opts: WriteOptions,
   ids: Ids | null,
   digest: string,
-  dir: Promise<FileHandle | null>,
+  dir: number | null,
 ): Promise<WriteResult['method']> {
   try {
-    await Promise.all([(opts.fsOps ?? defaultFsOps).rename(staged.path, dest), closeStaged(staged)]);
+    closeStaged(staged);
+    if (opts.fsOps) await opts.fsOps.rename(staged.path, dest);
+    else renameSync(staged.path, dest);
   } catch (err) {
     const code = errnoOf(err);
     if (code !== 'EXDEV' && code !== 'EBUSY') throw err;
@@ -298,10 +322,20 @@ async function replace(
     return 'in-place';
   }
   opts.onVisible?.();
-  const [, after] = await Promise.all([syncDirectory(dirname(dest), await dir), lstat(dest).catch(() => null)]);
-  if (after !== null) remember(dest, digest, after);
+  const after = identity(dest);
+  await syncDirectory(dirname(dest), dir);
+  if (after !== undefined) remember(dest, digest, after);
   else forget(dest);
   return 'rename';
+}
+
+/** The lstat of what was just renamed into place, or undefined when it cannot be had (the memo then forgets the path). */
+function identity(dest: string): Stats | undefined {
+  try {
+    return lstatSync(dest, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -331,15 +365,15 @@ async function writeInPlace(dest: string, bytes: Buffer, mode: number | null, id
  * reports why). File systems that cannot fsync a directory say EINVAL; that
  * is not a failure.
  */
-async function syncDirectory(dir: string, opened: FileHandle | null): Promise<void> {
-  const handle = opened ?? (await open(dir, constants.O_RDONLY));
+async function syncDirectory(dir: string, opened: number | null): Promise<void> {
+  const fd = opened ?? openSync(dir, constants.O_RDONLY);
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } catch (err) {
     const code = errnoOf(err);
     if (code !== 'EINVAL' && code !== 'ENOTSUP') throw err;
   } finally {
-    if (opened === null) await handle.close();
+    if (opened === null) closeQuietly(fd);
   }
 }
 
