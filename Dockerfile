@@ -4,8 +4,9 @@
 #
 #   docker build -t tether-sidecar .
 #   docker run -d --name tether-registry -p 8470:8470 -v tether-registry:/var/lib/tether \
-#     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/healthz \
-#     tether-sidecar registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
+#     -e TETHER_HEALTHCHECK_URL=http://127.0.0.1:8470/healthz --entrypoint tini \
+#     tether-sidecar -- node --max-semi-space-size=8 /usr/local/bin/tether registry --listen 0.0.0.0:8470 --data /var/lib/tether/registry
+#   # (the registry's young generation capped as in systemd/tether-registry.service)
 #   docker run -d --name tether-agent --network host -v /etc/tether:/etc/tether:ro -e MALLOC_MMAP_THRESHOLD_=32768 \
 #     --entrypoint tini tether-sidecar -- node --max-semi-space-size=2 --max-old-space-size=256 /usr/local/bin/tether agent --config /etc/tether/tether.yaml
 #   # (the agent's V8 heap sized for what it keeps alive and malloc returning V8's freed

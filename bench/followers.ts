@@ -13,7 +13,7 @@ import { expectJson } from './lib/http.js';
 import { Followers } from './lib/propagation-followers.js';
 import { fmt, printResult, printTable, ratio, round } from './lib/report.js';
 import { summarize, type Summary } from './lib/stats.js';
-import { startTether } from './lib/tether.js';
+import { deployedRegistryNodeArgs, startTether } from './lib/tether.js';
 
 /**
  * Fan-out at fleet scale: N followers wait for the next change, one write is
@@ -280,26 +280,46 @@ async function measureOnce(ctx: BenchContext, target: Target, n: number, rounds:
   }
 }
 
+/** The systems to run, from env TETHER_BENCH_FOLLOWERS_SYSTEMS (e.g. "embedded" for a quick A/B): all three by default. */
+const SYSTEMS = ['embedded', 'etcd2', 'etcd'] as const;
+function systemsToRun(): ReadonlySet<string> {
+  const named = (process.env.TETHER_BENCH_FOLLOWERS_SYSTEMS ?? '').split(/[\s,]+/).filter((a) => a !== '');
+  const unknown = named.filter((s) => !(SYSTEMS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new TetherError('bench.usage', `TETHER_BENCH_FOLLOWERS_SYSTEMS: unknown ${unknown.join(', ')} (known: ${SYSTEMS.join(', ')})`);
+  return new Set(named.length > 0 ? named : SYSTEMS);
+}
+
 export const followers: Bench = async (ctx) => {
   const n = Math.round(numberOption((ctx.options as Record<string, string | undefined>).followers, 'followers', 10_000));
   const rounds = Math.round(numberOption(ctx.options.rounds, 'rounds', 5));
   const nodeArgs = registryNodeArgs(ctx.options);
+  const allNodeArgs = [...deployedRegistryNodeArgs(), ...nodeArgs];
   const args = [...CONNECTION_FLAGS];
+  const systems = systemsToRun();
 
-  const embedded = await startTether(ctx.cleanup, { nodeArgs, args });
-  const te = await measure(ctx, await tetherTarget(ctx, [embedded]), n, rounds);
-  await embedded.stop();
+  let te: Measured | undefined;
+  if (systems.has('embedded')) {
+    const embedded = await startTether(ctx.cleanup, { nodeArgs, args });
+    te = await measure(ctx, await tetherTarget(ctx, [embedded]), n, rounds);
+    await embedded.stop();
+  }
 
-  const shared = await startEtcd(ctx.cleanup);
-  const onShared = { nodeArgs, args, store: 'etcd', etcdUrl: shared.url };
-  const pair = [await startTether(ctx.cleanup, onShared), await startTether(ctx.cleanup, onShared)];
-  const t2 = await measure(ctx, await tetherTarget(ctx, pair), n, rounds);
-  await Promise.all(pair.map((s) => s.stop()));
-  await shared.stop();
+  let t2: Measured | undefined;
+  if (systems.has('etcd2')) {
+    const shared = await startEtcd(ctx.cleanup);
+    const onShared = { nodeArgs, args, store: 'etcd', etcdUrl: shared.url };
+    const pair = [await startTether(ctx.cleanup, onShared), await startTether(ctx.cleanup, onShared)];
+    t2 = await measure(ctx, await tetherTarget(ctx, pair), n, rounds);
+    await Promise.all(pair.map((s) => s.stop()));
+    await shared.stop();
+  }
 
-  const etcd = await startEtcd(ctx.cleanup);
-  const e = await measure(ctx, await etcdTarget(ctx, etcd), n, rounds);
-  await etcd.stop();
+  let e: Measured | undefined;
+  if (systems.has('etcd')) {
+    const etcd = await startEtcd(ctx.cleanup);
+    e = await measure(ctx, await etcdTarget(ctx, etcd), n, rounds);
+    await etcd.stop();
+  }
 
   const row = (name: string, m: Measured): string[] => [
     name,
@@ -312,21 +332,29 @@ export const followers: Bench = async (ctx) => {
     `${fmt(m.cpuUsPerWake, 1)} / ${fmt(m.clientCpuUsPerWake, 1)}`,
     String(m.armingErrors),
   ];
-  const vs = (name: string, m: Measured): string[] => [
+  const vs = (name: string, m: Measured, base: Measured): string[] => [
     name,
-    fmt(ratio(m.wake.p50, e.wake.p50)),
-    fmt(ratio(m.wake.p99, e.wake.p99)),
-    fmt(ratio(m.wake.max, e.wake.max)),
-    fmt(ratio(m.firstByte.p99, e.firstByte.p99)),
-    fmt(ratio(m.bytesPerFollower, e.bytesPerFollower)),
+    fmt(ratio(m.wake.p50, base.wake.p50)),
+    fmt(ratio(m.wake.p99, base.wake.p99)),
+    fmt(ratio(m.wake.max, base.wake.max)),
+    fmt(ratio(m.firstByte.p99, base.firstByte.p99)),
+    fmt(ratio(m.bytesPerFollower, base.bytesPerFollower)),
     '',
-    fmt(ratio(m.cpuUsPerWake, e.cpuUsPerWake)),
+    fmt(ratio(m.cpuUsPerWake, base.cpuUsPerWake)),
   ];
+  const rows: string[][] = [];
+  if (te !== undefined) rows.push(row('tether, embedded (SQLite)', te));
+  if (t2 !== undefined) rows.push(row('tether, 2 servers over one etcd', t2));
+  if (e !== undefined) rows.push(row('etcd, watch streams', e));
+  if (e !== undefined && te !== undefined) rows.push(vs('embedded/etcd', te, e));
+  if (e !== undefined && t2 !== undefined) rows.push(vs('2 servers/etcd', t2, e));
+  process.stdout.write(`registry node arguments (deployed, then --registry-node-args): ${allNodeArgs.length > 0 ? allNodeArgs.join(' ') : '(none)'}\n`);
   printTable(
     `followers: one write -> ${n} waiting followers' replies parsed, ${rounds} rounds after 1 warm-up; memory = server RSS growth with all waiting / ${n}`,
     ['system', 'p50 ms', 'p99 ms', 'max ms', 'p99 to first byte / client ms', 'KB per follower', 'old-space KB per follower / young gen MB', 'CPU us per follower-wake: servers / clients', 'retried connects'],
-    [row('tether, embedded (SQLite)', te), row('tether, 2 servers over one etcd', t2), row('etcd, watch streams', e), vs('embedded/etcd', te), vs('2 servers/etcd', t2)],
+    rows,
   );
+  if (te === undefined || t2 === undefined || e === undefined) return;
   const met = (ok: boolean): string => (ok ? 'met' : 'MISSED');
   process.stdout.write(
     `targets: p99 <= ${TARGETS.p99Ms} ms: embedded ${met(te.wake.p99 <= TARGETS.p99Ms)}, 2 servers ${met(t2.wake.p99 <= TARGETS.p99Ms)}; ` +

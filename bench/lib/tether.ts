@@ -6,10 +6,20 @@ import { TetherError } from '../../src/lib/errors.js';
 import { freePort } from '../../test/helpers/ports.js';
 import type { Cleanup } from './cleanup.js';
 import { startServer, tempDir, type Server } from './child.js';
+import { deployedAgentNodeArgs } from './agent-tether.js';
 import { startEtcd } from './etcd.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(ROOT, 'dist/cli/main.js');
+const REGISTRY_UNIT = join(ROOT, 'systemd/tether-registry.service');
+
+/**
+ * The node flags the registry runs with where it is deployed: those of
+ * systemd/tether-registry.service's ExecStart (the Kubernetes registry
+ * containers and the Dockerfile's example have the same; a test holds them
+ * equal), so that the benches measure the registry as it runs there.
+ */
+export const deployedRegistryNodeArgs = (): string[] => deployedAgentNodeArgs(REGISTRY_UNIT);
 
 export interface TetherOptions {
   /** `sqlite` (default) or `etcd`: then an etcd of its own is started for the registry to store in, unless `etcdUrl` names one. */
@@ -18,7 +28,7 @@ export interface TetherOptions {
   etcdUrl?: string;
   /** With `store: 'etcd'`: `--etcd-transport` (grpc or gateway; default: the server's). */
   etcdTransport?: string | undefined;
-  /** Extra node flags for the registry process, e.g. `--cpu-prof`. */
+  /** Extra node flags for the registry process, after the deployed ones (a later V8 flag wins), e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
   /** Extra `tether registry` flags, e.g. `--limits service=500`. */
   args?: readonly string[];
@@ -50,7 +60,7 @@ export async function startTether(cleanup: Cleanup, opts: TetherOptions = {}): P
     name: `tether registry (${opts.store ?? 'sqlite'})`,
     command: process.execPath,
     // Every simulated client connects from 127.0.0.1: the per-address cap (200 by default) is for real fleets.
-    args: [...(opts.nodeArgs ?? []), main, 'registry', '--listen', `127.0.0.1:${port}`, ...store, '--max-connections-per-client', '1000000', ...(opts.args ?? [])],
+    args: [...deployedRegistryNodeArgs(), ...(opts.nodeArgs ?? []), main, 'registry', '--listen', `127.0.0.1:${port}`, ...store, '--max-connections-per-client', '1000000', ...(opts.args ?? [])],
     dir,
     url: `http://127.0.0.1:${port}`,
     ready: async (url) => {

@@ -77,7 +77,7 @@ describe('systemd units', () => {
   it.each(UNITS)('%s: reload by SIGHUP, restart on failure, a dedicated user, hardened', (name) => {
     const u = units[name] as Unit;
     expect(one(u, 'Service', 'Type')).toBe('exec');
-    // The agent's through `env node`, to give node its heap flags as arguments (test/agent/node-options.test.ts).
+    // Through `env node`, to give node its heap flags as arguments (test/agent/node-options.test.ts, test/deploy/registry-node-args.test.ts).
     expect(one(u, 'Service', 'ExecStart')?.replace(/^\/usr\/bin\/env node (--\S+ )*/, '').startsWith(`${BIN} `)).toBe(true);
     expect(one(u, 'Service', 'ExecReload')).toBe('/bin/kill -HUP $MAINPID');
     expect(one(u, 'Service', 'Restart')).toBe('on-failure');
@@ -125,7 +125,8 @@ describe('systemd units', () => {
     await writeFile(auth, 'tokens:\n  - { token: old-token, tenant: "*" }\n');
     // The operator guide's "add --auth-file to ExecStart".
     const [regCmd, ...regArgs] = [
-      ...argv(one(registryUnit, 'Service', 'ExecStart') as string, { [BIN]: bin, '127.0.0.1:8470': '127.0.0.1:0', '/var/lib/tether-registry': data }),
+      // `env node` runs this Node, and node the built CLI (as the agent's below).
+      ...argv(one(registryUnit, 'Service', 'ExecStart') as string, { [BIN]: cliMain(), '127.0.0.1:8470': '127.0.0.1:0', '/var/lib/tether-registry': data }),
       '--auth-file',
       auth,
     ];
