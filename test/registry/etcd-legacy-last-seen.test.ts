@@ -39,6 +39,16 @@ async function registry(prefix: string, clock: FakeClock): Promise<RegistryServi
   return service;
 }
 
+/** etcd's count of the KV requests it handled (reads of several keys are read-only txns). */
+async function handled(): Promise<number> {
+  const text = await (await fetch(`${etcd().endpoints[0]}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('grpc_server_handled_total{') && /grpc_method="(Txn|Range)"/.test(line)) n += Number(line.split(' ').pop());
+  }
+  return n;
+}
+
 /** A new server behind real HTTP on 127.0.0.1:0. */
 async function httpServer(prefix: string, clock: FakeClock): Promise<ReturnType<typeof api>> {
   const s = await startServerFor(await registry(prefix, clock));
@@ -96,8 +106,15 @@ describe('last_seen over HTTP while old servers write the legacy heartbeat keys'
     await a.createService(T, { id: 'quiet', heartbeat_timeout: 3 });
     // A legacy key nobody has seen yet: B's reads of last_seen do not look for it (the normal path reads one key).
     const seenAt = await oldBeat(raw, keys.beat(T, 'quiet'), legacyBeatKey('svc', T, 'quiet'), clock, 3);
+    await a.createService(T, { id: 'fresh', heartbeat_timeout: 3 });
     const b = await httpServer(prefix, clock);
+    expect((await b.get('/services/fresh')).status).toBe(200);
+    const before = await handled();
     expect((await b.get('/services/quiet')).json.last_seen).toBeNull();
+    const quiet = (await handled()) - before;
+    expect((await b.get('/services/fresh')).status).toBe(200);
+    // The same etcd requests as for a service whose state is at its new key.
+    expect(quiet).toBe((await handled()) - before - quiet);
     // Due at its creation deadline: B's expiry pass reads the legacy key, keeps the service, and opens the window.
     clock.advance(3_100);
     await oldBeat(raw, keys.beat(T, 'quiet'), legacyBeatKey('svc', T, 'quiet'), clock, 3);
