@@ -61,6 +61,8 @@ export interface MaterializerOptions {
    * file-side calls too, so an agent with files only still shows an outage.
    */
   onUpstream?: { failed: (op: string, err: unknown) => void; ok: () => void } | undefined;
+  /** REARM_WAIT_MAX_MS unless given (tests on a busy machine, where a render may take longer than it). */
+  rearmWaitMaxMs?: number | undefined;
 }
 
 interface Managed {
@@ -236,7 +238,7 @@ export class Materializer {
     this.hadMarker = true;
     // Not awaited: the marker is written a moment later, after the files (state.ts).
     this.marker.saveSoon(marker, (err) => this.markerFailed(err));
-    await settledWithin(renders, REARM_WAIT_MAX_MS);
+    await settledWithin(renders, this.opts.rearmWaitMaxMs ?? REARM_WAIT_MAX_MS);
   }
 
   private markerFailed(err: unknown): void {

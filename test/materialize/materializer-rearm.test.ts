@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadManifest } from '../../src/manifest/load.js';
-import { Materializer, REARM_WAIT_MAX_MS } from '../../src/materialize/materializer.js';
+import { Materializer } from '../../src/materialize/materializer.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { AgentMetrics } from '../../src/observability/metrics.js';
 import type { Registry } from '../../src/registry/registry.js';
@@ -26,6 +26,11 @@ interface Call {
 
 const TENANT = 'rearm';
 const CHECK_SECONDS = 1.5;
+/**
+ * The cap on the re-arm's wait, raised from REARM_WAIT_MAX_MS: the registry runs in this process, and on a
+ * busy machine a render here took longer than 50 ms, so the poll went out at the cap before the bytes.
+ */
+const REARM_CAP_MS = 500;
 let tmp: TempDir;
 let harness: RegistryHarness;
 let materializer: Materializer;
@@ -86,6 +91,7 @@ beforeAll(async () => {
     resyncIntervalMs: 3_600_000,
     log: silentLogger(),
     metrics: new AgentMetrics(),
+    rearmWaitMaxMs: REARM_CAP_MS,
   });
   materializer.start();
   await vi.waitFor(() => expect([read(fastPath()), read(slowPath())]).toEqual(['f0', 's0']), { timeout: 15_000, interval: 20 });
@@ -119,7 +125,7 @@ describe('the feed re-arms after the files it changed are written', () => {
     }
   }, 60_000);
 
-  it(`a slow render (a check) holds the next long-poll ${REARM_WAIT_MAX_MS} ms at most, not until it ends`, async () => {
+  it(`a slow render (a check) holds the next long-poll ${REARM_CAP_MS} ms at most (the cap), not until it ends`, async () => {
     await parkedAt(await newestEventId());
     const t0 = performance.now();
     await harness.registry.setConfig(TENANT, '/app/slow', { value: 's1' });
