@@ -1,5 +1,10 @@
 import type { EventWaits, TenantWatch } from './event-waits.js';
 
+/** Told when a wait ends: `err` undefined when woken (a change, the deadline, an abort), else why it failed. */
+export interface Waker {
+  woke(err?: unknown): void;
+}
+
 /**
  * A long-poll's hold on the events feed: all the server keeps for one
  * waiting `GET /events?wait=` besides Node's request objects. Whoever owns
@@ -20,8 +25,7 @@ export class EventHold {
   /** The tenant watch it waits on; null when not waiting. */
   watch: TenantWatch | null = null;
   private waits: EventWaits | null = null;
-  private resolve: (() => void) | null = null;
-  private reject: ((err: unknown) => void) | null = null;
+  private waker: Waker | null = null;
   private unlink: (() => void) | null = null;
 
   /** The AbortController shape: the hold is its own signal. */
@@ -44,12 +48,11 @@ export class EventHold {
   }
 
   /** Starts a wait (EventWaits only). */
-  enter(waits: EventWaits, watch: TenantWatch, from: number, resolve: () => void, reject: (err: unknown) => void): void {
+  enter(waits: EventWaits, watch: TenantWatch, from: number, waker: Waker): void {
     this.waits = waits;
     this.watch = watch;
     this.from = from;
-    this.resolve = resolve;
-    this.reject = reject;
+    this.waker = waker;
   }
 
   /** Stops waiting (EventWaits only): the watch it waited on, or null when it was not waiting. */
@@ -63,12 +66,14 @@ export class EventHold {
     return watch;
   }
 
-  /** Resolves the wait, or rejects it with `err` (EventWaits only, after leave()). */
+  /**
+   * Tells the waker, with `err` when the wait failed (EventWaits only, after
+   * leave()). In a microtask, as a settled promise would: a waker that looks
+   * again never runs inside EventWaits' loop over the waiting holds.
+   */
   settle(err?: unknown): void {
-    const { resolve, reject } = this;
-    this.resolve = null;
-    this.reject = null;
-    if (err === undefined) resolve?.();
-    else reject?.(err);
+    const waker = this.waker;
+    this.waker = null;
+    if (waker !== null) queueMicrotask(() => waker.woke(err));
   }
 }

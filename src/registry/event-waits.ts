@@ -1,8 +1,8 @@
 import { hasCode } from '../lib/errors.js';
 import type { Store, WatchEvent } from '../store/store.js';
-import { EventHold } from './event-hold.js';
+import { EventHold, type Waker } from './event-hold.js';
 
-export { EventHold } from './event-hold.js';
+export { EventHold, type Waker } from './event-hold.js';
 
 /** A fixed abort reason: abort() without one allocates a DOMException each time. */
 const CLOSED = Object.freeze({ closed: true });
@@ -82,16 +82,23 @@ export class EventWaits {
    * signal (in-process callers; it costs a listener for the wait).
    */
   wait(tenant: string, from: number, ms: number, by?: EventHold | AbortSignal): Promise<void> {
-    if (by?.aborted === true || this.stopped?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.park(tenant, from, ms, by, { woke: (err) => (err === undefined ? resolve() : reject(err)) }));
+  }
+
+  /**
+   * wait(), telling `waker` instead of settling a promise: a parked poll
+   * (events.ts) holds no promise, closure or suspended frame of its own while
+   * it waits. `waker.woke()` is always called in a later microtask.
+   */
+  park(tenant: string, from: number, ms: number, by: EventHold | AbortSignal | undefined, waker: Waker): void {
+    if (by?.aborted === true || this.stopped?.aborted === true) return queueMicrotask(() => waker.woke());
     const tw = this.tenants.get(tenant) ?? this.open(tenant, from);
-    if (from < tw.start || tw.seen >= from) return Promise.resolve();
+    if (from < tw.start || tw.seen >= from) return queueMicrotask(() => waker.woke());
     const hold = by instanceof EventHold ? by : new EventHold();
     if (by !== undefined && !(by instanceof EventHold)) hold.link(by);
-    return new Promise<void>((resolve, reject) => {
-      hold.enter(this, tw, from, resolve, reject);
-      tw.waiters.add(hold);
-      this.schedule(hold, Date.now() + ms);
-    });
+    hold.enter(this, tw, from, waker);
+    tw.waiters.add(hold);
+    this.schedule(hold, Date.now() + ms);
   }
 
   /** Ends `hold`'s wait (resolved, or rejected with `err`); nothing when it is not waiting. */

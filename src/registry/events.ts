@@ -1,6 +1,7 @@
 import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
 import { changesSince, extendBase, hasNews, tailBase, type PageBase } from './event-tail.js';
+import { EventPoll } from './event-poll.js';
 import { mayRetryRead, SharedPause } from './event-retry.js';
 import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
@@ -50,54 +51,80 @@ export class Events {
    * answers as without it (possibly an empty page). `opts.hold` (the
    * server's) ends the wait early when aborted, in place of `signal`.
    */
-  async list(tenant: string, opts: EventListOptions = {}, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
+  list(tenant: string, opts: EventListOptions = {}, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
+    return new Promise((resolve, reject) => void this.start(tenant, opts, signal, resolve, reject).catch(reject));
+  }
+
+  private async start(
+    tenant: string,
+    opts: EventListOptions,
+    signal: AbortSignal | undefined,
+    resolve: EventPoll['resolve'],
+    reject: EventPoll['reject'],
+  ): Promise<void> {
     const limit = parseLimit(opts.limit);
     const account = await ensureAccount(this.ctx, tenant);
     const marker = opts.marker === undefined || opts.marker === '' ? null : opts.marker.toLowerCase();
     if (marker !== null) await this.checkMarker(tenant, marker, account);
     const type = parseEventType(opts.type);
     const waitMs = parseWait(opts.wait) * 1000;
-    // Real time, not the injected clock: this bounds how long a request is held.
-    const until = Date.now() + waitMs;
-    // Only a woken poll answers from the watch history (readOrExtend): its wake says the watch brought the
-    // change. A first look may come before the watch brought back what the caller itself just wrote, so it
-    // uses that history only to park (caughtUp), never to answer.
-    let woken = false;
-    for (;;) {
-      let revision: number;
-      let page: Page<RegistryEvent>;
-      let left: number;
-      try {
-        await this.expirer.run(tenant);
-        revision = await this.ctx.store.watchedRevision();
-        // A first look that will wait parks without a read when its kept page, moved forward with the watch
-        // history, is still caught up: anything newer is either in that history or wakes the wait.
-        const parked = woken || until <= Date.now() ? undefined : await this.caughtUp(tenant, marker, type, limit);
-        page = parked ?? (await this.readShared(tenant, account, marker, type, limit, revision, woken));
-        left = until - Date.now();
-        // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
-        if (parked !== undefined && (hasNews(page, marker) || left <= 0)) return await this.readShared(tenant, account, marker, type, limit, revision, false);
-      } catch (err) {
-        // A transient store fault (etcd past its deadline) is read again while the wait lasts (event-retry.ts).
-        if (!mayRetryRead(err, until)) throw err;
-        await this.faultPause.wait();
-        this.throwIfEnded(opts, signal);
-        continue;
+    await this.look(new EventPoll(this, tenant, account, marker, type, limit, Date.now() + waitMs, opts.hold, signal, resolve, reject), false);
+  }
+
+  /**
+   * One look at the feed: answers the poll, or parks it on the waits. A
+   * parked poll holds no frame of this function (only its EventPoll): its
+   * wake calls resume(), which looks again. Only a woken poll answers from
+   * the watch history (readOrExtend): its wake says the watch brought the
+   * change. A first look may come before the watch brought back what the
+   * caller itself just wrote, so it uses that history only to park
+   * (caughtUp), never to answer.
+   */
+  private async look(p: EventPoll, woken: boolean): Promise<void> {
+    let revision: number;
+    let page: Page<RegistryEvent>;
+    let left: number;
+    try {
+      await this.expirer.run(p.tenant);
+      revision = await this.ctx.store.watchedRevision();
+      // A first look that will wait parks without a read when its kept page, moved forward with the watch
+      // history, is still caught up: anything newer is either in that history or wakes the wait.
+      const parked = woken || p.until <= Date.now() ? undefined : await this.caughtUp(p.tenant, p.marker, p.type, p.limit);
+      page = parked ?? (await this.readShared(p.tenant, p.account, p.marker, p.type, p.limit, revision, woken));
+      left = p.until - Date.now();
+      // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
+      if (parked !== undefined && (hasNews(page, p.marker) || left <= 0)) {
+        return p.resolve(await this.readShared(p.tenant, p.account, p.marker, p.type, p.limit, revision, false));
       }
-      // The marker is inclusive, so a follower passing its last id gets that
-      // event back: only something newer ends the wait.
-      if (hasNews(page, marker) || left <= 0) return page;
-      // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
-      await this.waits.wait(tenant, revision + 1, left, opts.hold ?? signal);
-      woken = true;
-      this.throwIfEnded(opts, signal);
+    } catch (err) {
+      // A transient store fault (etcd past its deadline) is read again while the wait lasts (event-retry.ts).
+      if (!mayRetryRead(err, p.until)) throw err;
+      await this.faultPause.wait();
+      this.throwIfEnded(p);
+      return this.look(p, woken);
     }
+    // The marker is inclusive, so a follower passing its last id gets that
+    // event back: only something newer ends the wait.
+    if (hasNews(page, p.marker) || left <= 0) return p.resolve(page);
+    // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
+    this.waits.park(p.tenant, revision + 1, left, p.hold ?? p.signal, p);
+  }
+
+  /** The wait of `p` ended (EventWaits, through `p.woke`): it fails with `err`, or when it was ended, or looks again. */
+  resume(p: EventPoll, err: unknown): void {
+    if (err !== undefined) return p.reject(err);
+    try {
+      this.throwIfEnded(p);
+    } catch (e) {
+      return p.reject(e);
+    }
+    this.look(p, true).catch(p.reject);
   }
 
   /** Throws when the poll was ended (by the server's hold, the caller's signal) or the registry closed. */
-  private throwIfEnded(opts: EventListOptions, signal: AbortSignal | undefined): void {
-    if (opts.hold?.aborted === true) throw opts.hold.reason ?? ABORTED;
-    signal?.throwIfAborted();
+  private throwIfEnded(p: EventPoll): void {
+    if (p.hold?.aborted === true) throw p.hold.reason ?? ABORTED;
+    p.signal?.throwIfAborted();
     this.stopped?.throwIfAborted();
   }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EventHold, EventWaits, WAIT_TICK_MS } from '../../src/registry/event-waits.js';
+import { EventHold, EventWaits, WAIT_TICK_MS, type Waker } from '../../src/registry/event-waits.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
@@ -101,6 +101,33 @@ describe('EventWaits', () => {
 });
 
 describe('EventWaits with holds (the server\'s long-polls)', () => {
+  it('park tells its waker once, never from inside park or abort(): on a change, an abort, or at once', async () => {
+    const s = store();
+    const waits = new EventWaits(s, prefixOf);
+    const told: Array<[string, unknown]> = [];
+    const waker = (name: string): Waker => ({ woke: (err) => void told.push([name, err]) });
+    const from = (await s.watchedRevision()) + 1;
+    const [changed, aborted] = [new EventHold(), new EventHold()];
+    waits.park('t', from, 30_000, changed, waker('changed'));
+    waits.park('t', from, 30_000, aborted, waker('aborted'));
+    aborted.abort('gone');
+    // Told in a later microtask, not within abort() (nor within park).
+    expect(told).toEqual([]);
+    await Promise.resolve();
+    expect(told).toEqual([['aborted', undefined]]);
+    await put(s, 'w/t/1');
+    await vi.waitFor(() => expect(told).toEqual([['aborted', undefined], ['changed', undefined]]), { timeout: 5_000 });
+    // Already past `from`: told at once, but not synchronously.
+    waits.park('t', from, 30_000, new EventHold(), waker('past'));
+    expect(told).toHaveLength(2);
+    await Promise.resolve();
+    expect(told.at(-1)).toEqual(['past', undefined]);
+    expect(waits.size).toBe(0);
+    // Each was told once.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(told.map(([name]) => name)).toEqual(['aborted', 'changed', 'past']);
+  });
+
   it('an aborted hold is released at once, the others keep waiting, and the last to leave closes the watch', async () => {
     const s = store();
     const waits = new EventWaits(s, prefixOf);
