@@ -1,14 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsync, lstatSync, openSync, readlinkSync, renameSync, writeSync } from 'node:fs';
+import { constants, lstatSync, readlinkSync, renameSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { chmod, chown, mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { TetherError } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runCheck } from './write-check.js';
-import { ownership, resolveIds, type Ids, type Ownership } from './write-ids.js';
-import { chownStaged } from './write-owner.js';
+import { ownership, resolveIds, type Ids } from './write-ids.js';
+import { closeQuietly, closeStaged, fill, openDirectory, stage, syncDirectory, type Staged } from './write-staged.js';
 import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
 
 /**
@@ -68,7 +66,6 @@ export interface WriteOptions {
 
 const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
 const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchanged' });
-const fsyncFd = promisify(fsync);
 /** Paths already warned about: an in-place write is said once, not on every change. */
 const warnedInPlace = new Set<string>();
 
@@ -222,75 +219,6 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   return removed;
 }
 
-/** The temp file, open until it is renamed (or fails). */
-interface Staged {
-  path: string;
-  fd: number;
-  /** Set once closed: every close goes through closeStaged, once. */
-  closed: boolean;
-  renamed: boolean;
-}
-
-/** Closes the staged file once. Its bytes were fsynced before anything depends on it, so a failing close changes nothing. */
-function closeStaged(s: Staged): void {
-  if (s.closed) return;
-  s.closed = true;
-  closeQuietly(s.fd);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Nothing depends on it (see closeStaged).
-  }
-}
-
-/** createStaged, creating the parent directories when they are missing: no mkdir on every write (hot path). */
-async function stage(dest: string): Promise<Staged> {
-  try {
-    return createStaged(dest);
-  } catch (err) {
-    if (errnoOf(err) !== 'ENOENT') throw err;
-  }
-  await mkdir(dirname(dest), { recursive: true });
-  return createStaged(dest);
-}
-
-/** `.name.tether-XXXXXX` next to `dest`, created exclusively with mode 0600 (no reader sees it half-written). */
-function createStaged(dest: string): Staged {
-  const prefix = `.${basename(dest).slice(0, 200)}.tether-`;
-  for (let attempt = 0; ; attempt++) {
-    const path = join(dirname(dest), prefix + randomBytes(6).toString('base64url').slice(0, 6));
-    try {
-      return { path, fd: openSync(path, 'wx', 0o600), closed: false, renamed: false };
-    } catch (err) {
-      if (errnoOf(err) !== 'EEXIST' || attempt >= 5) throw err;
-    }
-  }
-}
-
-/** A read-only descriptor on `dir` for its fsync, or null when it cannot be opened (syncDirectory then says why). */
-function openDirectory(dir: string): number | null {
-  try {
-    return openSync(dir, constants.O_RDONLY);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Writes, chowns (before chmod: chown may clear set-id bits), chmods, fsyncs;
- * the caller closes. An owner that only keeps the replaced file's is kept as
- * far as the process may (write-owner.ts).
- */
-async function fill(fd: number, bytes: Buffer, mode: number, owner: Ownership | null, dest: string, log: Logger | undefined): Promise<void> {
-  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-  if (owner !== null) chownStaged(fd, owner, dest, log);
-  fchmodSync(fd, mode);
-  await fsyncFd(fd);
-}
-
 /**
  * Renames the staged file (fsynced) over `dest` while it is closed, or writes
  * in place where rename cannot work. After a rename, fsyncs the directory
@@ -356,24 +284,6 @@ async function writeInPlace(dest: string, bytes: Buffer, mode: number | null, id
     await file.sync();
   } finally {
     await file.close();
-  }
-}
-
-/**
- * Makes the rename durable, through `opened` (a handle on `dir`; the caller
- * closes it) or, when it could not be opened, a handle opened now (which
- * reports why). File systems that cannot fsync a directory say EINVAL; that
- * is not a failure.
- */
-async function syncDirectory(dir: string, opened: number | null): Promise<void> {
-  const fd = opened ?? openSync(dir, constants.O_RDONLY);
-  try {
-    await fsyncFd(fd);
-  } catch (err) {
-    const code = errnoOf(err);
-    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw err;
-  } finally {
-    if (opened === null) closeQuietly(fd);
   }
 }
 
