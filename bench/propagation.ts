@@ -6,6 +6,7 @@ import { numberOption, registryNodeArgs, type Bench, type BenchContext } from '.
 import type { Server } from './lib/child.js';
 import { cpuMeter, type Cpu } from './lib/cpu.js';
 import { startEtcd } from './lib/etcd.js';
+import { etcdCalls, perChange } from './lib/propagation-etcd-calls.js';
 import { Followers } from './lib/propagation-followers.js';
 import { BACKSTOP_MS, DETECT_MODES, type DetectMode } from './lib/propagation-observe.js';
 import { etcdPipeline, tetherPipeline, type Pipeline } from './lib/propagation-setup.js';
@@ -80,6 +81,8 @@ interface Measured {
   /** Cores used by the process that writes the file. */
   followerCpu: number;
   missed: number;
+  /** With the registry on etcd: the registry's etcd requests per timed change, by method. */
+  etcdPerChange?: Record<string, number>;
 }
 
 /** Starts a CPU window over the source and the file writer; the returned function ends it. */
@@ -118,10 +121,14 @@ async function timeChanges(ctx: BenchContext, p: Pipeline, server: Server, o: Op
   return { latency: summarize(samples), ...stop(), missed: p.observer.missed };
 }
 
-async function tetherOne(ctx: BenchContext, registry: Server, o: Options): Promise<Measured> {
+async function tetherOne(ctx: BenchContext, registry: Server, o: Options, registryEtcd: string | undefined): Promise<Measured> {
   const p = await tetherPipeline(ctx.cleanup, registry, 'propagation', o.detect);
   try {
-    return await timeChanges(ctx, p, registry, o, 'tether');
+    // Read around the whole phase: the warm-up's 50 changes are in it too, which changes nothing per change.
+    const before = registryEtcd === undefined ? undefined : await etcdCalls(registryEtcd);
+    const m = await timeChanges(ctx, p, registry, o, 'tether');
+    if (registryEtcd === undefined || before === undefined) return m;
+    return { ...m, etcdPerChange: perChange(before, await etcdCalls(registryEtcd), o.rounds + WARMUP_ROUNDS) };
   } finally {
     await p.close();
   }
@@ -215,6 +222,9 @@ function notes(o: Options, t: Measured, e: Measured, f: FanOut): string {
       : missed === 0
         ? `detection: fs.watch reported every write (no round was ended by the ${BACKSTOP_MS} ms backstop read).`
         : `detection: fs.watch MISSED ${missed} writes (the ${BACKSTOP_MS} ms backstop read ended those rounds, inflating them): rerun with --detect poll.`,
+    ...(t.etcdPerChange === undefined
+      ? []
+      : [`registry -> etcd requests per change (etcd's grpc_server_handled_total): ${Object.entries(t.etcdPerChange).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}.`]),
     `targets: p50 <= ${TARGETS.p50Ms} ms: ${met(t.latency.p50 <= TARGETS.p50Ms)}, p99 <= ${TARGETS.p99Ms} ms: ${met(t.latency.p99 <= TARGETS.p99Ms)}, ` +
       `fan-out p99 <= ${TARGETS.fanoutP99Ms} ms: ${met(f.latency.p99 <= TARGETS.fanoutP99Ms)}`,
     '',
@@ -261,13 +271,21 @@ function report(o: Options, t: Measured, e: Measured, f: FanOut): void {
     detect: o.detect,
     pause_ms: o.pauseMs,
     watch_missed: t.missed + e.missed + f.missed,
+    ...(t.etcdPerChange === undefined ? {} : { etcd_range_per_change: round(t.etcdPerChange.Range ?? 0, 3), etcd_txn_per_change: round(t.etcdPerChange.Txn ?? 0, 3) }),
   });
 }
 
 export const propagation: Bench = async (ctx) => {
   const o = options(ctx);
-  const registry = await startTether(ctx.cleanup, { store: ctx.options.store, etcdTransport: ctx.options['etcd-transport'], nodeArgs: registryNodeArgs(ctx.options) });
-  const t = await tetherOne(ctx, registry, o);
+  // The registry's etcd is started here, so that its request counters can be read.
+  const registryEtcd = ctx.options.store === 'etcd' ? (await startEtcd(ctx.cleanup)).url : undefined;
+  const registry = await startTether(ctx.cleanup, {
+    store: ctx.options.store,
+    etcdUrl: registryEtcd,
+    etcdTransport: ctx.options['etcd-transport'],
+    nodeArgs: registryNodeArgs(ctx.options),
+  });
+  const t = await tetherOne(ctx, registry, o, registryEtcd);
   const e = await etcdOne(ctx, o);
   const f = await fanOut(ctx, registry, o);
   await registry.stop();
