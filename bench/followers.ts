@@ -307,7 +307,7 @@ export const followers: Bench = async (ctx) => {
   let t2: Measured | undefined;
   if (systems.has('etcd2')) {
     const shared = await startEtcd(ctx.cleanup);
-    const onShared = { nodeArgs, args, store: 'etcd', etcdUrl: shared.url };
+    const onShared = { nodeArgs, args, store: 'etcd', etcdUrl: shared.url, etcdTransport: ctx.options['etcd-transport'] };
     const pair = [await startTether(ctx.cleanup, onShared), await startTether(ctx.cleanup, onShared)];
     t2 = await measure(ctx, await tetherTarget(ctx, pair), n, rounds);
     await Promise.all(pair.map((s) => s.stop()));
