@@ -4,6 +4,7 @@ import { TetherError } from '../src/lib/errors.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import type { Server } from './lib/child.js';
 import { startEtcd } from './lib/etcd.js';
+import { etcdCalls } from './lib/propagation-etcd-calls.js';
 import { expectJson, sendJson } from './lib/http.js';
 import { parseShape, runLoad, shapeLabel, type LoadReport, type Shape } from './lib/load.js';
 import type { Step } from './lib/load-worker.js';
@@ -133,8 +134,14 @@ async function measure(ctx: BenchContext, sys: System, shapes: Shape[], n: numbe
     for (const shape of shapes) {
       ctx.signal.throwIfAborted();
       const trail = cpuTrail(under);
+      const txns0 = under === undefined ? undefined : await txnsAndBeats(under.url, server.url);
       const report = await runLoad(ctx.cleanup, { server, shape, stepModule: import.meta.url, stepName: sys.step, states, warmupMs, durationMs });
       rows.push({ system: sys.name, shape, report, underCpu: trail()(durationMs) });
+      if (txns0 !== undefined) {
+        // Warm-up included on both sides of the ratio: a figure the load does not move much.
+        const txns1 = await txnsAndBeats((under as Server).url, server.url);
+        process.stdout.write(`${sys.name} ${shapeLabel(shape)}: ${fmt((txns1[0] - txns0[0]) / (txns1[1] - txns0[1]), 3)} etcd Txn calls per heartbeat\n`);
+      }
       states = report.states;
     }
     return rows;
@@ -142,6 +149,15 @@ async function measure(ctx: BenchContext, sys: System, shapes: Shape[], n: numbe
     await server.stop();
     await under?.stop();
   }
+}
+
+/** etcd's Txn calls served (gRPC and gateway alike) and the registry's heartbeats received, now. */
+async function txnsAndBeats(etcdUrl: string, registryUrl: string): Promise<[number, number]> {
+  const txns = (await etcdCalls(etcdUrl)).get('Txn') ?? 0;
+  const text = await (await fetch(`${registryUrl}/metrics`)).text();
+  let beats = 0;
+  for (const m of text.matchAll(/^tether_registry_heartbeats_total\{[^}]*\} (\d+)$/gm)) beats += Number(m[1]);
+  return [txns, beats];
 }
 
 const best = (rows: Row[]): Row => rows.reduce((a, b) => (b.report.perSecond > a.report.perSecond ? b : a));
