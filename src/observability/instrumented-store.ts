@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from '../store/store.js';
+import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnOptions, TxnResult, WatchEvent } from '../store/store.js';
 import type { ServerMetrics, StoreOp } from './server-metrics.js';
 
 /**
@@ -52,8 +52,8 @@ class InstrumentedStore implements Store {
   count(prefix: string): Promise<number> {
     return this.timed('count', performance.now(), this.inner.count(prefix));
   }
-  txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
-    return this.timed('txn', performance.now(), this.inner.txn(compares, ops));
+  txn(compares: Compare[], ops: Op[], opts?: TxnOptions): Promise<TxnResult> {
+    return this.timed('txn', performance.now(), this.inner.txn(compares, ops, opts));
   }
   grantLease(ttlMs: number): Promise<number> {
     return this.timed('grantLease', performance.now(), this.inner.grantLease(ttlMs));

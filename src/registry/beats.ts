@@ -54,6 +54,8 @@ export async function advanceBeat(ctx: Ctx, target: BeatTarget, token: string): 
         result: { token: next.token, lease, renew },
         compares: state.compares,
         ops,
+        // Heartbeats come in crowds: on etcd, waiting a moment for others makes one request of many.
+        coalesce: true,
         after: (revision: number) => {
           ctx.deadlines.set(target.tenant, target.kind, target.id, deadline);
           // A store that hands back the string it was given (SQLite) lets the next read skip the parse (beatOf).

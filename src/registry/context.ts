@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import { TetherError } from '../lib/errors.js';
-import type { Compare, Entry, Op, Store } from '../store/store.js';
+import type { Compare, Entry, Op, Store, TxnOptions } from '../store/store.js';
 import { DeadlineIndex } from './deadlines.js';
 import { faults } from './faults.js';
 import { keys } from './keys.js';
@@ -70,7 +70,11 @@ export interface Plan<T> {
   ops?: Op[];
   /** Runs after a successful commit (in-memory bookkeeping), with the commit's revision. */
   after?: (revision: number) => void;
+  /** The commit may wait a moment to share a request with others (Store TxnOptions: heartbeats). */
+  coalesce?: boolean;
 }
+
+const COALESCE: TxnOptions = { coalesce: true };
 
 const MAX_ATTEMPTS = 100;
 
@@ -83,7 +87,7 @@ export async function transact<T>(ctx: Ctx, plan: () => Promise<Plan<T>>): Promi
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const p = await plan();
     if (!p.ops || p.ops.length === 0) return p.result;
-    const res = await ctx.store.txn(p.compares ?? [], p.ops);
+    const res = await ctx.store.txn(p.compares ?? [], p.ops, p.coalesce === true ? COALESCE : undefined);
     if (res.succeeded) {
       p.after?.(res.revision);
       return p.result;

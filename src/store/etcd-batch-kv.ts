@@ -44,6 +44,12 @@ const READS_IN_FLIGHT = 8;
  * cross the limit. A single larger txn still goes, alone.
  */
 export const MAX_BATCH_BYTES = 1024 * 1024;
+/**
+ * Most a write marked `coalesce` (heartbeats) waits for others to join its
+ * batch, under load only (etcd-batch.ts, Linger): it leaves sooner at the
+ * first event-loop turn that brings no new write.
+ */
+export const WRITE_LINGER_MS = 2;
 
 interface WriteItem extends BatchItem {
   txn: EtcdTxn;
@@ -80,16 +86,19 @@ export class EtcdBatchedKv {
     private readonly gw: EtcdTransport,
     maxTxnOps: number,
   ) {
-    this.writes = new GroupCommit<WriteItem>({ maxInFlight: WRITES_IN_FLIGHT, maxWeight: maxTxnOps, maxBytes: MAX_BATCH_BYTES, send: (b) => this.sendWrites(b) });
+    this.writes = new GroupCommit<WriteItem>({ maxInFlight: WRITES_IN_FLIGHT, maxWeight: maxTxnOps, maxBytes: MAX_BATCH_BYTES, lingerMs: WRITE_LINGER_MS, send: (b) => this.sendWrites(b) });
     this.reads = new GroupCommit<ReadItem>({ maxInFlight: READS_IN_FLIGHT, maxWeight: maxTxnOps, send: (b) => this.sendReads(b) });
   }
 
-  /** `keys`: every key the txn reads or writes, or null when it writes a range (it then goes alone). */
-  txn(txn: EtcdTxn, keys: readonly string[] | null): Promise<TxnResult> {
+  /**
+   * `keys`: every key the txn reads or writes, or null when it writes a range (it then goes alone).
+   * `linger`: it may wait up to WRITE_LINGER_MS, under load, for company.
+   */
+  txn(txn: EtcdTxn, keys: readonly string[] | null, linger = false): Promise<TxnResult> {
     return new Promise((resolve, reject) => {
       // Nested, a txn costs etcd one op of the outer txn plus its own largest list.
       const weight = 1 + Math.max(txn.compare.length, txn.success.length);
-      this.writes.add({ keys, weight, bytes: payloadBytes(txn), txn, resolve, reject });
+      this.writes.add({ keys, weight, bytes: payloadBytes(txn), linger, txn, resolve, reject });
     });
   }
 

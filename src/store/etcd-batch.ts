@@ -18,6 +18,14 @@ import { TetherError } from '../lib/errors.js';
  * order they were made and no batch writes a key twice (etcd refuses that).
  * A call with no key list (`keys: null`, e.g. a deleteRange) runs alone: after
  * everything before it, before everything after it.
+ *
+ * Linger (`lingerMs`): a batch of calls marked `linger` (heartbeats) that
+ * could leave now waits while more keep arriving, when the last batch was not
+ * alone (under load): it checks once per event-loop turn and leaves at the
+ * first turn that brought no new call, or after `lingerMs`, or when it is
+ * full. A batch with any other call in it leaves at once, as does a lone
+ * heartbeat on an idle store. Lingering only delays launches; the order
+ * rules above are unchanged.
  */
 export interface BatchItem {
   /** Keys the call touches; null: it may touch anything, so it runs alone. */
@@ -26,6 +34,8 @@ export interface BatchItem {
   readonly weight: number;
   /** Payload bytes it adds to a merged request (keys and values), against `maxBytes`; 0 when not given. */
   readonly bytes?: number;
+  /** It may wait up to `lingerMs` for more calls to join its batch (see Linger above); others never wait. */
+  readonly linger?: boolean;
   reject(err: unknown): void;
 }
 
@@ -36,6 +46,8 @@ export interface GroupCommitOptions<I extends BatchItem> {
   maxWeight: number;
   /** Most payload bytes in one batch (etcd's `--max-request-bytes`); a single call larger still goes, alone. Default: no cap. */
   maxBytes?: number;
+  /** Most milliseconds `linger` calls wait for company before their batch leaves; 0 (the default): never. */
+  lingerMs?: number;
   /** Sends one batch and settles every item of it; never rejects. */
   send(items: I[]): Promise<void>;
 }
@@ -49,6 +61,12 @@ export class GroupCommit<I extends BatchItem> {
   private exclusive = false;
   private scheduled = false;
   private closed: unknown = undefined;
+  /** Calls in the last batch launched: 2 or more means load, when lingering pays. */
+  private lastBatch = 0;
+  /** While lingering: when it began, the queue's length at the last check, and the next check. */
+  private lingerSince: number | undefined;
+  private lingerSeen = 0;
+  private lingerCheck: NodeJS.Immediate | undefined;
 
   constructor(private readonly opts: GroupCommitOptions<I>) {}
 
@@ -58,7 +76,7 @@ export class GroupCommit<I extends BatchItem> {
       return;
     }
     this.queue.push(item);
-    if (this.scheduled || this.inFlight >= this.opts.maxInFlight) return;
+    if (this.scheduled || this.inFlight >= this.opts.maxInFlight || (item.linger === true && this.lingerCheck !== undefined)) return;
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
@@ -69,6 +87,7 @@ export class GroupCommit<I extends BatchItem> {
   /** Fails every queued call with `err` and refuses new ones; batches out still settle. */
   close(err: unknown = new TetherError('store.closed', 'the store is closed')): void {
     this.closed = err;
+    this.stopLinger();
     const queued = this.queue;
     this.queue = [];
     for (const item of queued) item.reject(err);
@@ -76,6 +95,7 @@ export class GroupCommit<I extends BatchItem> {
 
   private pump(): void {
     while (this.queue.length > 0 && this.mayLaunch()) {
+      if (this.lingering()) return;
       const batch = this.take();
       if (batch.length === 0) return;
       this.launch(batch);
@@ -95,6 +115,42 @@ export class GroupCommit<I extends BatchItem> {
     for (const item of this.queue) {
       if ((weight += item.weight) * 2 >= this.opts.maxWeight || (bytes += item.bytes ?? 0) * 2 >= maxBytes) return true;
     }
+    return false;
+  }
+
+  /**
+   * True while the queue waits for more `linger` calls (a check is scheduled
+   * for the next event-loop turn, after its I/O: requests already received
+   * are handled and join). Only with nothing out, since calls wait for a
+   * batch out anyway; a second batch goes only when half a batch is waiting.
+   */
+  private lingering(): boolean {
+    const ms = this.opts.lingerMs ?? 0;
+    if (ms <= 0 || this.inFlight > 0 || this.lastBatch < 2) return this.stopLinger();
+    let weight = 0;
+    let bytes = 0;
+    for (const item of this.queue) {
+      if (item.linger !== true) return this.stopLinger();
+      weight += item.weight;
+      bytes += item.bytes ?? 0;
+    }
+    if (weight >= this.opts.maxWeight || bytes >= (this.opts.maxBytes ?? Infinity)) return this.stopLinger();
+    if (this.lingerCheck !== undefined) return true;
+    const now = performance.now();
+    if (this.lingerSince === undefined) this.lingerSince = now;
+    else if (this.queue.length <= this.lingerSeen || now - this.lingerSince >= ms) return this.stopLinger();
+    this.lingerSeen = this.queue.length;
+    this.lingerCheck = setImmediate(() => {
+      this.lingerCheck = undefined;
+      this.pump();
+    });
+    return true;
+  }
+
+  private stopLinger(): false {
+    if (this.lingerCheck !== undefined) clearImmediate(this.lingerCheck);
+    this.lingerCheck = undefined;
+    this.lingerSince = undefined;
     return false;
   }
 
@@ -135,6 +191,7 @@ export class GroupCommit<I extends BatchItem> {
 
   private launch(batch: I[]): void {
     this.inFlight++;
+    this.lastBatch = batch.length;
     const alone = batch.length === 1 && batch[0]!.keys === null;
     if (alone) this.exclusive = true;
     for (const item of batch) for (const k of item.keys ?? []) this.busy.set(k, (this.busy.get(k) ?? 0) + 1);

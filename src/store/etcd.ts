@@ -35,7 +35,7 @@ import { b64, etcdPrefixEnd, unb64, type EtcdAuth } from './etcd-gateway.js';
 import { DEFAULT_ETCD_TRANSPORT, openTransport, type EtcdTransport, type EtcdTransportKind } from './etcd-transport.js';
 import type { TlsOptions } from '../lib/http-pool.js';
 import { prefixEnd, WATCHED_END } from './store.js';
-import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from './store.js';
+import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnOptions, TxnResult, WatchEvent } from './store.js';
 import { WatchFeed, type Listener } from './watch-hub.js';
 
 export interface EtcdStoreOptions {
@@ -174,7 +174,7 @@ export class EtcdStore implements Store {
     return Number(r.count ?? 0);
   }
 
-  async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
+  async txn(compares: Compare[], ops: Op[], opts?: TxnOptions): Promise<TxnResult> {
     this.assertOpen();
     const flat = flattenOps(ops);
     // A range delete may touch any key: it goes alone, in order with the others.
@@ -197,7 +197,7 @@ export class EtcdStore implements Store {
         return { request_delete_range: { key: this.full(op.start), range_end: this.end(op.end) } };
       }),
     };
-    return this.kv.txn(body, keys);
+    return this.kv.txn(body, keys, opts?.coalesce === true);
   }
 
   async grantLease(ttlMs: number): Promise<number> {

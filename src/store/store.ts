@@ -50,6 +50,16 @@ export interface WatchEvent {
   revision: number;
 }
 
+export interface TxnOptions {
+  /**
+   * The write may wait a moment to share one request with others: on etcd a
+   * call costs far more CPU than a write in it, and heartbeats come in
+   * crowds. Only under load and a few ms at most (etcd-batch.ts, Linger);
+   * writes without it never wait. Engines that do not batch (SQLite) ignore it.
+   */
+  coalesce?: boolean;
+}
+
 export interface RangeOptions {
   /** Inclusive start key (defaults to `prefix`). */
   from?: string;
@@ -81,7 +91,7 @@ export interface Store {
    * otherwise apply nothing. Resolves only after the write is durable
    * (lease-bound keys excepted: see the engine's notes).
    */
-  txn(compares: Compare[], ops: Op[]): Promise<TxnResult>;
+  txn(compares: Compare[], ops: Op[], opts?: TxnOptions): Promise<TxnResult>;
 
   /** Grants a lease that expires `ttlMs` from now unless kept alive. Returns its id (> 0). */
   grantLease(ttlMs: number): Promise<number>;

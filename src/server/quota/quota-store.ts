@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { hasCode } from '../../lib/errors.js';
 import { silentLogger } from '../../observability/logger.js';
-import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnResult, WatchEvent } from '../../store/store.js';
+import type { Compare, Entry, Op, RangeOptions, RangeResult, Store, TxnOptions, TxnResult, WatchEvent } from '../../store/store.js';
 import { quotaErrors } from './quota-error.js';
 import { entryBytes, GLOBAL_NS, ownerOf, tenantAnchor } from './tenant-keys.js';
 import { UsageLedger } from './usage.js';
@@ -93,10 +93,10 @@ export class QuotaStore implements Store {
     }
   }
 
-  async txn(compares: Compare[], ops: Op[]): Promise<TxnResult> {
+  async txn(compares: Compare[], ops: Op[], opts?: TxnOptions): Promise<TxnResult> {
     const admitted = this.check(ops);
     try {
-      return await this.inner.txn(compares, ops);
+      return await this.inner.txn(compares, ops, opts);
     } catch (err) {
       // etcd's --quota-backend-bytes alarm: the same fault as our own database quota.
       if (hasCode(err, 'store.nospace')) throw this.refuse(quotaErrors.dbFull(undefined));
