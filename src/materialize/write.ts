@@ -24,7 +24,8 @@ import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
  * libuv's threads. Each asynchronous call costs two thread wake-ups, and on
  * a busy machine each wake-up waits for a core: the bytes of a change
  * reached the file one such wait after another (issue 20 item 3; figures in
- * bench/README.md). On a local file system these calls take microseconds.
+ * bench/README.md). On a local file system these calls take microseconds;
+ * on a network file system a slow server stalls the agent's loop meanwhile.
  */
 
 export interface WriteResult {
