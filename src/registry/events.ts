@@ -1,7 +1,7 @@
 import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
 import { changesSince, extendBase, hasNews, tailBase, type PageBase } from './event-tail.js';
-import { EventPoll } from './event-poll.js';
+import { EventPoll, type EventAnswer } from './event-poll.js';
 import { mayRetryRead, SharedPause } from './event-retry.js';
 import { EventWaits } from './event-waits.js';
 import type { Expirer } from './expiry.js';
@@ -52,23 +52,22 @@ export class Events {
    * server's) ends the wait early when aborted, in place of `signal`.
    */
   list(tenant: string, opts: EventListOptions = {}, signal?: AbortSignal): Promise<Page<RegistryEvent>> {
-    return new Promise((resolve, reject) => void this.start(tenant, opts, signal, resolve, reject).catch(reject));
+    return new Promise((resolve, reject) => this.poll(tenant, opts, { resolve, reject }, signal));
   }
 
-  private async start(
-    tenant: string,
-    opts: EventListOptions,
-    signal: AbortSignal | undefined,
-    resolve: EventPoll['resolve'],
-    reject: EventPoll['reject'],
-  ): Promise<void> {
+  /** list(), answered through `answer` (the server's long-poll) instead of a promise. */
+  poll(tenant: string, opts: EventListOptions, answer: EventAnswer, signal?: AbortSignal): void {
+    this.start(tenant, opts, signal, answer).catch((err: unknown) => answer.reject(err));
+  }
+
+  private async start(tenant: string, opts: EventListOptions, signal: AbortSignal | undefined, answer: EventAnswer): Promise<void> {
     const limit = parseLimit(opts.limit);
     const account = await ensureAccount(this.ctx, tenant);
     const marker = opts.marker === undefined || opts.marker === '' ? null : opts.marker.toLowerCase();
     if (marker !== null) await this.checkMarker(tenant, marker, account);
     const type = parseEventType(opts.type);
     const waitMs = parseWait(opts.wait) * 1000;
-    await this.look(new EventPoll(this, tenant, account, marker, type, limit, Date.now() + waitMs, opts.hold, signal, resolve, reject), false);
+    await this.look(new EventPoll(this, tenant, account, marker, type, limit, Date.now() + waitMs, opts.hold, signal, answer), false);
   }
 
   /**
@@ -94,7 +93,7 @@ export class Events {
       left = p.until - Date.now();
       // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
       if (parked !== undefined && (hasNews(page, p.marker) || left <= 0)) {
-        return p.resolve(await this.readShared(p.tenant, p.account, p.marker, p.type, p.limit, revision, false));
+        return p.answer.resolve(await this.readShared(p.tenant, p.account, p.marker, p.type, p.limit, revision, false));
       }
     } catch (err) {
       // A transient store fault (etcd past its deadline) is read again while the wait lasts (event-retry.ts).
@@ -105,20 +104,20 @@ export class Events {
     }
     // The marker is inclusive, so a follower passing its last id gets that
     // event back: only something newer ends the wait.
-    if (hasNews(page, p.marker) || left <= 0) return p.resolve(page);
+    if (hasNews(page, p.marker) || left <= 0) return p.answer.resolve(page);
     // A server's long-poll brings its hold (ended by the server), an in-process caller a signal.
     this.waits.park(p.tenant, revision + 1, left, p.hold ?? p.signal, p);
   }
 
   /** The wait of `p` ended (EventWaits, through `p.woke`): it fails with `err`, or when it was ended, or looks again. */
   resume(p: EventPoll, err: unknown): void {
-    if (err !== undefined) return p.reject(err);
+    if (err !== undefined) return p.answer.reject(err);
     try {
       this.throwIfEnded(p);
     } catch (e) {
-      return p.reject(e);
+      return p.answer.reject(e);
     }
-    this.look(p, true).catch(p.reject);
+    this.look(p, true).catch((e: unknown) => p.answer.reject(e));
   }
 
   /** Throws when the poll was ended (by the server's hold, the caller's signal) or the registry closed. */

@@ -1,3 +1,4 @@
+import type { EventAnswer } from './event-poll.js';
 import type {
   ConfigListOptions,
   ConfigValue,
@@ -45,6 +46,12 @@ export interface Registry {
   deleteConfig(tenant: string, id: string, signal?: AbortSignal): Promise<void>;
 
   listEvents(tenant: string, opts?: EventListOptions, signal?: AbortSignal): Promise<Page<RegistryEvent>>;
+  /**
+   * In-process registries (optional): listEvents answered through `answer`
+   * instead of a promise, for the server's long-polls (a waiting call then
+   * holds no promise or closure of its own; `opts.hold` ends it early).
+   */
+  pollEvents?(tenant: string, opts: EventListOptions, answer: EventAnswer): void;
 
   listSessions(tenant: string, opts?: ServiceListOptions, signal?: AbortSignal): Promise<Page<Session>>;
   getSession(tenant: string, id: string, signal?: AbortSignal): Promise<Session>;

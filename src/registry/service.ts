@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import { Configuration } from './configuration.js';
 import { ensureAccount, gracefulDeadline, type AccountRecord, type BeatRecord, type Ctx, type ServiceRecord, type SessionRecord } from './context.js';
 import { DeadlineIndex } from './deadlines.js';
+import type { EventAnswer } from './event-poll.js';
 import { Events } from './events.js';
 import { Expirer } from './expiry.js';
 import { followOtherServers } from './follow.js';
@@ -228,6 +229,12 @@ export class RegistryService implements Registry {
     this.read(tenant);
     // close() ends long-polls too: Events holds the stop signal (one listener for all polls, not a linked signal each).
     return this.events.list(tenant, opts, signal);
+  }
+
+  /** listEvents answered through `answer`: the server's long-poll holds no promise while it waits (Registry.pollEvents). */
+  pollEvents(tenant: string, opts: EventListOptions, answer: EventAnswer): void {
+    this.read(tenant);
+    this.events.poll(tenant, opts, answer);
   }
 
   listSessions(tenant: string, opts?: ServiceListOptions): Promise<Page<Session>> {

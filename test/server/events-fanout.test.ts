@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ServerResponse } from 'node:http';
-import { api, raw, startServer, type TestServer } from './helpers.js';
+import type { Registry } from '../../src/registry/registry.js';
+import { api, raw, startServer, startServerFor, type TestServer } from './helpers.js';
 
 /**
  * Many followers long-polling the events feed with the same marker: one
@@ -126,6 +127,37 @@ describe('events fan-out', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.type).toBe('badRequest');
     expect(bad.headers['x-response-id']).toBe(bad.json.txnId);
+  });
+
+  it('a registry without pollEvents (not in-process) answers long-polls through listEvents: page and fault alike', async () => {
+    const calls: string[] = [];
+    const registry = new Proxy(s.registry, {
+      get(target, prop) {
+        if (prop === 'pollEvents') return undefined;
+        const v: unknown = Reflect.get(target, prop);
+        if (prop === 'listEvents') calls.push('listEvents');
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Registry;
+    const t = await startServerFor(registry);
+    try {
+      const c = api(t.port, 'fan-promise');
+      const put = await c.put('/configuration/fan-key', { value: 'a' });
+      const first = await c.get('/events');
+      expect([put.status, first.status, first.text]).toEqual([204, 200, expect.stringContaining('configuration_value')]);
+      const marker = first.json.values[0].id as string;
+      const poll = c.get(`/events?marker=${marker}&wait=20`);
+      await expect.poll(() => waitingPolls(t), { timeout: 10_000 }).toBe(1);
+      await c.put('/configuration/fan-key', { value: 'b' });
+      const woken = await poll;
+      expect(woken.status).toBe(200);
+      expect(woken.json.values.map((e: { type: string }) => e.type)).toEqual(['configuration_value.update', 'configuration_value.update']);
+      const bad = await raw(t.port, 'GET', '/v1.0/fan-promise/events?marker=not-a-uuid&wait=5');
+      expect(bad.status).toBe(400);
+      expect(calls.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await t.close();
+    }
   });
 
   it('polls whose clients left are released, and close() ends the rest at once with 503', async () => {

@@ -1,7 +1,9 @@
 import { ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RegistryService } from '../../src/registry/service.js';
+import type { EventAnswer } from '../../src/registry/event-poll.js';
 import type { Registry } from '../../src/registry/registry.js';
+import type { EventListOptions } from '../../src/registry/types.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import { api, raw, startServerFor, type TestServer } from './helpers.js';
 
@@ -29,6 +31,14 @@ beforeAll(async () => {
           const page = await target.listEvents(...args);
           return args[1]?.wait !== undefined && POISONED.has(args[0]) ? { ...page, values: [{ id: 1n }] } : page;
         };
+      }
+      // The server's long-polls are answered through pollEvents (no promise): the same poisoned page there.
+      if (prop === 'pollEvents') {
+        return (tenant: string, opts: EventListOptions, answer: EventAnswer) =>
+          target.pollEvents(tenant, opts, {
+            resolve: (page) => answer.resolve(POISONED.has(tenant) ? { ...page, values: [{ id: 1n } as never] } : page),
+            reject: (err) => answer.reject(err),
+          });
       }
       const v: unknown = Reflect.get(target, prop);
       return typeof v === 'function' ? v.bind(target) : v;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registry } from '../../src/registry/registry.js';
 import type { EventHold } from '../../src/registry/event-hold.js';
+import type { EventAnswer } from '../../src/registry/event-poll.js';
 import type { EventListOptions } from '../../src/registry/types.js';
 import { api, raw, serviceBody, startServer, startServerFor, type TestServer } from './helpers.js';
 
@@ -57,6 +58,12 @@ describe('events', () => {
           return (tenant: string, opts: EventListOptions, signal?: AbortSignal) => {
             if (opts.hold !== undefined) seen.push(opts.hold);
             return target.listEvents(tenant, opts, signal);
+          };
+        }
+        if (prop === 'pollEvents') {
+          return (tenant: string, opts: EventListOptions, answer: EventAnswer) => {
+            if (opts.hold !== undefined) seen.push(opts.hold);
+            target.pollEvents?.(tenant, opts, answer);
           };
         }
         const v = Reflect.get(target, prop, receiver) as unknown;
