@@ -41,9 +41,47 @@ export function methodOf(path: string): Method | undefined {
   return methods.get(path);
 }
 
+/**
+ * Runs `onExpired` once `deadline` (epoch ms) has passed, judged one turn of the event loop after
+ * its timer (setImmediate), as HttpPool does: when the loop was busy past it (a registry waking
+ * 10,000 long-polls in one macrotask), timers run before the I/O that arrived meanwhile, and a
+ * reply etcd sent in time would count as late. This is why no call here gives grpc-js a
+ * `deadline`: its own timer fails the call in the timers phase. Returns the cancel function.
+ */
+export function afterDeadline(deadline: number, onExpired: () => void): () => void {
+  let verdict: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => (verdict = setImmediate(onExpired)), Math.max(0, deadline - Date.now()));
+  return () => {
+    clearTimeout(timer);
+    clearImmediate(verdict);
+  };
+}
+
+/** The error of a call that had no reply by its deadline, shaped as grpc-js's own. */
+function deadlineExceeded(started: number): Error {
+  const details = `Deadline exceeded after ${((Date.now() - started) / 1000).toFixed(3)}s`;
+  return Object.assign(new Error(`${grpc.status.DEADLINE_EXCEEDED} DEADLINE_EXCEEDED: ${details}`), { code: grpc.status.DEADLINE_EXCEEDED, details });
+}
+
+/** One unary call; fails with DEADLINE_EXCEEDED (and cancels it) when it has no reply by `deadline`. */
 export function unaryCall<T>(client: grpc.Client, m: Method, body: unknown, md: grpc.Metadata, deadline: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, body, md, { deadline }, (err, reply) => (err ? reject(err) : resolve(reply as T)));
+    const started = Date.now();
+    let settled = false;
+    let call: grpc.ClientUnaryCall | undefined;
+    const stop = afterDeadline(deadline, () => {
+      if (settled) return;
+      settled = true;
+      reject(deadlineExceeded(started));
+      call?.cancel();
+    });
+    call = client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, body, md, {}, (err, reply) => {
+      if (settled) return;
+      settled = true;
+      stop();
+      if (err) reject(err);
+      else resolve(reply as T);
+    });
   });
 }
 
@@ -55,21 +93,28 @@ export function unaryCall<T>(client: grpc.Client, m: Method, body: unknown, md: 
  */
 export function keepAliveCall<T>(client: grpc.Client, m: Method, body: unknown, md: grpc.Metadata, deadline: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, { deadline });
+    const started = Date.now();
+    const call = client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md, {});
     let settled = false;
-    call.on('data', (reply: unknown) => {
-      if (settled) return;
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
-      resolve({ result: reply } as T);
+      stop();
+      return true;
+    };
+    const stop = afterDeadline(deadline, () => {
+      if (!settle()) return;
+      reject(deadlineExceeded(started));
+      call.cancel();
+    });
+    call.on('data', (reply: unknown) => {
+      if (settle()) resolve({ result: reply } as T);
     });
     call.on('error', (err: Error) => {
-      if (settled) return;
-      settled = true;
-      reject(err);
+      if (settle()) reject(err);
     });
     call.on('status', (s: grpc.StatusObject) => {
-      if (settled) return;
-      settled = true;
+      if (!settle()) return;
       reject(Object.assign(new Error(s.details || 'keep-alive stream ended without a reply'), { code: s.code === grpc.status.OK ? grpc.status.UNAVAILABLE : s.code, details: s.details }));
     });
     call.write(body);

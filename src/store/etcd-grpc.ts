@@ -2,7 +2,7 @@ import grpc from '@grpc/grpc-js';
 import { TetherError } from '../lib/errors.js';
 import { EtcdLogin } from './etcd-auth.js';
 import { etcdError, unavailable } from './etcd-gateway.js';
-import { keepAliveCall, methodOf, unaryCall, watchCall } from './etcd-grpc-calls.js';
+import { afterDeadline, keepAliveCall, methodOf, unaryCall, watchCall } from './etcd-grpc-calls.js';
 import { parseEndpoint, type EtcdTransport, type TransportOptions } from './etcd-transport.js';
 
 /**
@@ -14,7 +14,8 @@ import { parseEndpoint, type EtcdTransport, type TransportOptions } from './etcd
  *   order from the last one that answered. A call goes to an endpoint only
  *   once its channel is connected: a write moves on only when it never got
  *   that far (nothing was sent); a read moves on after any failure.
- * - Each call has a deadline of timeoutMs, waiting for the connection included.
+ * - Each call has a deadline of timeoutMs, waiting for the connection included,
+ *   judged by our own timer after the I/O that arrived meanwhile (`afterDeadline`).
  * - Errors: the gateway's TetherError codes, from the gRPC status and etcd's
  *   message (`etcdError`); messages never carry request bodies or tokens.
  * - Auth: etcd's token travels as metadata `token` (EtcdLogin: login on first
@@ -94,15 +95,25 @@ export class EtcdGrpc implements EtcdTransport {
     throw unavailable(this.opts.endpoints.join(','), last);
   }
 
-  /** Whether endpoint `i`'s channel is connected, waiting while it connects (until `deadline`); false at once after a failed connect. */
+  /**
+   * Whether endpoint `i`'s channel is connected, waiting while it connects (until `deadline`, judged
+   * after the I/O of a busy loop's turn as calls are: `afterDeadline`); false at once after a failed connect.
+   */
   private async connected(i: number, deadline: number): Promise<boolean> {
     const channel = this.clients[i]!.getChannel();
     for (;;) {
       const state = channel.getConnectivityState(true);
       if (state === READY) return true;
       if (state === SHUTDOWN || state === TRANSIENT_FAILURE || Date.now() >= deadline) return false;
-      const changed = await new Promise<boolean>((resolve) => channel.watchConnectivityState(state, deadline, (err) => resolve(err === undefined)));
-      if (!changed) return false;
+      const changed = await new Promise<boolean>((resolve) => {
+        const stop = afterDeadline(deadline, () => resolve(false));
+        // No grpc-js deadline (its timer would judge first); the watcher ends at the next state change.
+        channel.watchConnectivityState(state, Infinity, () => {
+          stop();
+          resolve(true);
+        });
+      });
+      if (!changed) return channel.getConnectivityState(false) === READY;
     }
   }
 
