@@ -45,9 +45,9 @@ const READS_IN_FLIGHT = 8;
  */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 /**
- * Most a write marked `coalesce` (heartbeats) waits for others to join its
- * batch, under load only (etcd-batch.ts, Linger): it leaves sooner at the
- * first event-loop turn that brings no new write.
+ * How long a write marked `coalesce` (heartbeats) waits for others to join
+ * its batch, under load only (etcd-batch.ts, Linger); a full batch or any
+ * other write ends the wait sooner.
  */
 export const WRITE_LINGER_MS = 2;
 
