@@ -178,14 +178,16 @@ export class EtcdGrpc implements EtcdTransport {
     if (err instanceof TetherError) return err;
     const e = err as { code?: number; details?: string };
     const details = e.details ?? (err instanceof Error ? err.message : String(err));
-    // etcd's own refusals say "etcdserver: ..." (or "mvcc: ..."); anything else is the connection's.
-    if (/etcdserver:|mvcc:/.test(details)) return etcdError({ code: e.code, message: details }, 0);
-    if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED || e.code === grpc.status.CANCELLED) {
-      return new TetherError('store.unavailable', `etcd at ${this.opts.endpoints[i]} did not answer (${details})`, { cause: err });
-    }
-    return etcdError({ code: e.code, message: details }, 0);
+    // etcd's own refusals say "etcdserver: ..." (or "mvcc: ...", "auth: ..."). Anything else is the
+    // connection's, whatever its status (RST_STREAM INTERNAL, UNKNOWN, a proxy's RESOURCE_EXHAUSTED):
+    // store.unavailable, so a read moves on to the next member, as over the gateway.
+    if (ETCD_OWN.test(details)) return etcdError({ code: e.code, message: details }, 0);
+    return new TetherError('store.unavailable', `etcd at ${this.opts.endpoints[i]} did not answer (${details})`, { cause: err });
   }
 }
+
+/** The prefixes of etcd's own error messages (its rpctypes, mvcc and auth packages). */
+const ETCD_OWN = /etcdserver:|mvcc:|auth:/;
 
 function method(path: string): ReturnType<typeof methodOf> & object {
   const m = methodOf(path);

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +90,33 @@ describe('etcd over gRPC: failover between members', () => {
       expect(await others()).toBeGreaterThan(before);
     } finally {
       m0!.resume();
+    }
+  });
+
+  it('a read moves on past a member whose streams are reset (RST_STREAM INTERNAL); a write there fails store.unavailable, not resent', async () => {
+    // An h2c server resetting every stream, as a proxy or a member dying mid-stream would.
+    const rst = http2.createServer();
+    rst.on('stream', (s) => {
+      s.on('error', () => {});
+      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    });
+    await new Promise<void>((resolve) => rst.listen(0, '127.0.0.1', resolve));
+    const live = etcd().members[1]!.clientUrl;
+    const gw = new EtcdGrpc({ endpoints: [`http://127.0.0.1:${(rst.address() as AddressInfo).port}`, live], timeoutMs: 1_000 });
+    try {
+      const key = `${uniquePrefix()}rst`;
+      const before = await started(live, 'Put');
+      const put = await gw.call('/v3/kv/put', { key: b64(key), value: b64('w') }, false).then(() => null, (e: unknown) => e);
+      expect(hasCode(put, 'store.unavailable')).toBe(true);
+      expect(String((put as Error).message)).toMatch(/RST_STREAM/);
+      expect(await started(live, 'Put')).toBe(before);
+      const ranges = await started(live, 'Range');
+      const read = await gw.call<{ count?: string }>('/v3/kv/range', { key: b64(key) }, true);
+      expect(read.count).toBeUndefined(); // answered by the live member: the write above reached no etcd
+      expect(await started(live, 'Range')).toBe(ranges + 1);
+    } finally {
+      await gw.close();
+      rst.close();
     }
   });
 
