@@ -4,6 +4,7 @@ import { TetherError } from '../src/lib/errors.js';
 import { numberOption, registryNodeArgs, type Bench, type BenchContext } from './lib/bench.js';
 import type { Server } from './lib/child.js';
 import { startEtcd } from './lib/etcd.js';
+import type { EtcdGrpcChain } from './lib/etcd-grpc-keepalive.js';
 import { etcdCalls } from './lib/propagation-etcd-calls.js';
 import { expectJson, sendJson } from './lib/http.js';
 import { parseShape, runLoad, shapeLabel, type LoadReport, type Shape } from './lib/load.js';
@@ -14,8 +15,11 @@ import { startTether } from './lib/tether.js';
 /**
  * Heartbeat throughput: N services (tenant `bench`, heartbeat_timeout 60),
  * each a sequential token chain, driven closed-loop over keep-alive pools for
- * a fixed window, against the same number of etcd leases kept alive through
- * the v3 JSON gateway with the same load shape.
+ * a fixed window, against the same number of etcd leases kept alive with the
+ * same load shape twice: through the v3 JSON gateway, and over etcd's gRPC API
+ * (grpc-js; the registry's default transport to etcd since session 11).
+ * TETHER_BENCH_GRPC_STREAMS=shared sends the gRPC keep-alives on one stream
+ * instead of one stream per keep-alive in flight (etcd-grpc-keepalive.ts).
  */
 
 const TENANT = 'bench';
@@ -89,11 +93,13 @@ async function etcdChains(server: Server, n: number): Promise<EtcdChain[]> {
 }
 
 interface System {
-  name: 'tether' | 'etcd';
+  name: 'tether' | 'etcd gateway' | 'etcd gRPC';
   /** The server, and the etcd under it when it has one (its CPU is counted per heartbeat too). */
   start(): Promise<{ server: Server; under?: Server }>;
   chains(server: Server, n: number): Promise<unknown[]>;
-  step: 'tetherBeat' | 'etcdKeepAlive';
+  step: 'tetherBeat' | 'etcdKeepAlive' | 'etcdGrpcKeepAlive';
+  /** The module exporting `step` (default: this one). */
+  stepModule?: string;
 }
 
 interface Row {
@@ -135,7 +141,7 @@ async function measure(ctx: BenchContext, sys: System, shapes: Shape[], n: numbe
       ctx.signal.throwIfAborted();
       const trail = cpuTrail(under);
       const txns0 = under === undefined ? undefined : await txnsAndBeats(under.url, server.url);
-      const report = await runLoad(ctx.cleanup, { server, shape, stepModule: import.meta.url, stepName: sys.step, states, warmupMs, durationMs });
+      const report = await runLoad(ctx.cleanup, { server, shape, stepModule: sys.stepModule ?? import.meta.url, stepName: sys.step, states, warmupMs, durationMs });
       rows.push({ system: sys.name, shape, report, underCpu: trail()(durationMs) });
       if (txns0 !== undefined) {
         // Warm-up included on both sides of the ratio: a figure the load does not move much.
@@ -160,6 +166,13 @@ async function txnsAndBeats(etcdUrl: string, registryUrl: string): Promise<[numb
   return [txns, beats];
 }
 
+/** Leases granted through the gateway (setup only), kept alive over gRPC. */
+async function etcdGrpcChains(server: Server, n: number): Promise<EtcdGrpcChain[]> {
+  const streams = process.env.TETHER_BENCH_GRPC_STREAMS === 'shared' ? 'shared' : 'per-call';
+  const target = new URL(server.url).host;
+  return (await etcdChains(server, n)).map(({ ID }) => ({ ID, target, streams }));
+}
+
 const best = (rows: Row[]): Row => rows.reduce((a, b) => (b.report.perSecond > a.report.perSecond ? b : a));
 
 export const heartbeats: Bench = async (ctx) => {
@@ -175,7 +188,11 @@ export const heartbeats: Bench = async (ctx) => {
   };
   const systems: System[] = [
     { name: 'tether', start: startRegistry, chains: tetherChains, step: 'tetherBeat' },
-    { name: 'etcd', start: async () => ({ server: await startEtcd(ctx.cleanup) }), chains: etcdChains, step: 'etcdKeepAlive' },
+    { name: 'etcd gateway', start: async () => ({ server: await startEtcd(ctx.cleanup) }), chains: etcdChains, step: 'etcdKeepAlive' },
+    {
+      name: 'etcd gRPC', start: async () => ({ server: await startEtcd(ctx.cleanup) }), chains: etcdGrpcChains,
+      step: 'etcdGrpcKeepAlive', stepModule: new URL('./lib/etcd-grpc-keepalive.ts', import.meta.url).href,
+    },
   ];
   const rows: Row[] = [];
   for (const sys of systems) rows.push(...(await measure(ctx, sys, shapes, n, warmupMs, durationMs)));
@@ -191,19 +208,29 @@ export const heartbeats: Bench = async (ctx) => {
   );
   // The ratio compares both systems under the same load: the shape where tether did best.
   const t = best(rows.filter((r) => r.system === 'tether'));
-  const e = rows.find((r) => r.system === 'etcd' && r.shape === t.shape) as Row;
+  const e = rows.find((r) => r.system === 'etcd gateway' && r.shape === t.shape) as Row;
+  const g = rows.find((r) => r.system === 'etcd gRPC' && r.shape === t.shape) as Row;
   for (const r of rows) warnIfBusy(`${r.system} ${shapeLabel(r.shape)}`, r.report.cpu);
   const errors = rows.reduce((a, r) => a + r.report.errors, 0);
   const x = ratio(t.report.perSecond, e.report.perSecond);
-  process.stdout.write(`tether/etcd = ${fmt(x)} at ${shapeLabel(t.shape)}; target >= ${TARGET_PER_S}/s: ${t.report.perSecond >= TARGET_PER_S ? 'met' : 'MISSED'}\n`);
+  const xg = ratio(t.report.perSecond, g.report.perSecond);
+  process.stdout.write(
+    `at ${shapeLabel(t.shape)}: tether ${fmt(t.report.perSecond, 0)}/s; etcd keep-alives over gRPC ${fmt(g.report.perSecond, 0)}/s, tether/etcd gRPC = ${fmt(xg)}; ` +
+      `through the gateway ${fmt(e.report.perSecond, 0)}/s, tether/etcd gateway = ${fmt(x)}; target >= ${TARGET_PER_S}/s: ${t.report.perSecond >= TARGET_PER_S ? 'met' : 'MISSED'}\n`,
+  );
   printResult('heartbeats', {
     tether_per_s: Math.round(t.report.perSecond),
     etcd_per_s: Math.round(e.report.perSecond),
+    // ratio: against gateway keep-alives (as before session 11); ratio_grpc: against gRPC keep-alives.
     ratio: round(x),
+    etcd_grpc_per_s: Math.round(g.report.perSecond),
+    ratio_grpc: round(xg),
     p50_ms: round(t.report.latency.p50),
     p99_ms: round(t.report.latency.p99),
     etcd_p50_ms: round(e.report.latency.p50),
     etcd_p99_ms: round(e.report.latency.p99),
+    etcd_grpc_p50_ms: round(g.report.latency.p50),
+    etcd_grpc_p99_ms: round(g.report.latency.p99),
     errors,
     shape: shapeLabel(t.shape),
     client_cpu: round(t.report.cpu.client),
@@ -213,6 +240,7 @@ export const heartbeats: Bench = async (ctx) => {
     server_us: Math.round(usPer(t.report.cpu.server, t.report.perSecond)),
     ...(Number.isNaN(t.underCpu) ? {} : { store_etcd_us: Math.round(usPer(t.underCpu, t.report.perSecond)) }),
     etcd_us: Math.round(usPer(e.report.cpu.server, e.report.perSecond)),
+    etcd_grpc_us: Math.round(usPer(g.report.cpu.server, g.report.perSecond)),
     target_per_s: TARGET_PER_S,
   });
   if (errors > 0) {
