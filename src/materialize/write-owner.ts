@@ -1,4 +1,4 @@
-import { fchownSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from '../observability/logger.js';
 import type { Ownership } from './write-ids.js';
 
@@ -17,30 +17,30 @@ const unkept = new Map<string, { ids: string; group: boolean }>();
  * as the process may: without root, chown(uid, gid) fails whole (EPERM), but
  * the file's owner may still give it a group it is a member of, so the group
  * is kept alone (chown(-1, gid)); a group it may not give leaves the file
- * the process's. Synchronous: see write.ts (fill).
+ * the process's.
  */
-export function chownStaged(fd: number, owner: Ownership, dest: string, log: Logger | undefined): void {
+export async function chownStaged(file: FileHandle, owner: Ownership, dest: string, log: Logger | undefined): Promise<void> {
   const { uid, gid } = owner.ids;
-  if (!owner.kept) return fchownSync(fd, uid, gid);
+  if (!owner.kept) return file.chown(uid, gid);
   const ids = `${uid}:${gid}`;
   const known = unkept.get(dest);
   if (known?.ids === ids) {
-    if (known.group) fchownSync(fd, -1, gid);
+    if (known.group) await file.chown(-1, gid);
     return;
   }
   try {
-    fchownSync(fd, uid, gid);
+    await file.chown(uid, gid);
     return;
   } catch (err) {
     if (errnoOf(err) !== 'EPERM') throw err;
   }
-  let group = true;
-  try {
-    fchownSync(fd, -1, gid);
-  } catch (err) {
-    if (errnoOf(err) !== 'EPERM') throw err;
-    group = false;
-  }
+  const group = await file.chown(-1, gid).then(
+    () => true,
+    (err: unknown) => {
+      if (errnoOf(err) !== 'EPERM') throw err;
+      return false;
+    },
+  );
   unkept.set(dest, { ids, group });
   if (known !== undefined) return;
   const msg = group

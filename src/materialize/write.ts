@@ -1,12 +1,12 @@
-import { constants, lstatSync, readlinkSync, renameSync } from 'node:fs';
+import { constants } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { chmod, chown, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, lstat, open, readdir, readlink, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TetherError } from '../lib/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runCheck } from './write-check.js';
 import { ownership, resolveIds, type Ids } from './write-ids.js';
-import { closeQuietly, closeStaged, fill, openDirectory, stage, syncDirectory, type Staged } from './write-staged.js';
+import { closeDirectory, closeStaged, fill, openDirectory, stage, syncDirectory, type Staged } from './write-staged.js';
 import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
 
 /**
@@ -19,13 +19,14 @@ import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
  * Kubernetes subPath: EBUSY or EXDEV) the bytes are written in place instead,
  * which is not atomic, and a warning says so once per path.
  *
- * The steps of a change that do not wait for the disk (lstat, open, write,
- * chmod, chown, rename, close) are synchronous calls; only the fsyncs go to
- * libuv's threads. Each asynchronous call costs two thread wake-ups, and on
- * a busy machine each wake-up waits for a core: the bytes of a change
- * reached the file one such wait after another (issue 20 item 3; figures in
- * bench/README.md). On a local file system these calls take microseconds;
- * on a network file system a slow server stalls the agent's loop meanwhile.
+ * Every file-system call is asynchronous (libuv's threads), none synchronous:
+ * the agent's heartbeats and session keep-alives go out from its one event
+ * loop, and an open, rename or lstat can wait for seconds (a hung NFS server,
+ * a FUSE daemon, a journal shared with other processes' fsyncs). A stall then
+ * delays this file only, never the heartbeats: otherwise every service of the
+ * agent would expire because one output file's disk was slow. Synchronous
+ * steps saved about 0.8 ms of agent CPU per change (R11 #2, bench/README.md);
+ * test/materialize/write-stall.test.ts holds the loop to this.
  */
 
 export interface WriteResult {
@@ -67,6 +68,7 @@ export interface WriteOptions {
 
 const DEFAULT_CHECK_TIMEOUT_MS = 30_000;
 const UNCHANGED: WriteResult = Object.freeze({ changed: false, method: 'unchanged' });
+const defaultFsOps: FsOps = { rename };
 /** Paths already warned about: an in-place write is said once, not on every change. */
 const warnedInPlace = new Set<string>();
 
@@ -85,10 +87,10 @@ const warnedInPlace = new Set<string>();
 export async function writeAtomically(path: string, content: string, opts: WriteOptions = {}): Promise<WriteResult> {
   const bytes = Buffer.from(content, 'utf8');
   let staged: Staged | null = null;
-  let dir: number | null = null;
+  let dir: Promise<FileHandle | null> | null = null;
   try {
     opts.signal?.throwIfAborted();
-    const { dest, st } = locate(path);
+    const { dest, st } = await locate(path);
     const digest = digestOf(bytes);
     const current = st !== null && knownToDiffer(dest, st, digest) ? attributesOf(dest, st) : await readCurrent(dest);
     if (current !== null && current.bytes?.equals(bytes) === true) {
@@ -100,12 +102,12 @@ export async function writeAtomically(path: string, content: string, opts: Write
     const owner = ownership(ids, current);
     // Parent directories are created only when missing: no mkdir on every write (hot path).
     staged = await stage(dest);
-    // Opened now, so that after the rename its fsync is the one call left (null: syncDirectory reports why).
+    // Opened while the file fills, so that after the rename its fsync is the one call left.
     dir = openDirectory(dirname(dest));
-    await fill(staged.fd, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), owner, dest, opts.log);
+    await fill(staged.file, bytes, opts.mode ?? current?.mode ?? (0o644 & ~process.umask()), owner, dest, opts.log);
     if (opts.check) {
       // Closed first: a check may execute the staged file (ETXTBSY while it is open for writing).
-      closeStaged(staged);
+      await closeStaged(staged);
       await runCheck(opts.check, staged.path, path, opts.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS, opts.signal, opts.holdsSecrets);
     }
     opts.signal?.throwIfAborted();
@@ -116,10 +118,10 @@ export async function writeAtomically(path: string, content: string, opts: Write
     if (opts.signal?.aborted) throw opts.signal.reason;
     throw writeFailed(path, err);
   } finally {
-    if (staged !== null) closeStaged(staged);
+    if (staged !== null) await closeStaged(staged);
     // The cleanup of a staged file that was not renamed (failure, check, in-place).
     if (staged !== null && !staged.renamed) await unlink(staged.path).catch(() => undefined);
-    if (dir !== null) closeQuietly(dir);
+    if (dir !== null) await closeDirectory(dir);
   }
 }
 
@@ -128,18 +130,23 @@ export async function writeAtomically(path: string, content: string, opts: Write
  * ..2024_01_01`) to the path to replace. Done by hand rather than realpath so
  * a dangling link still names where to write. A missing path is itself.
  */
-function resolveDestination(path: string): string {
-  return locate(path).dest;
+async function resolveDestination(path: string): Promise<string> {
+  return (await locate(path)).dest;
 }
 
 /** resolveDestination, with the lstat of the path it found (null when it does not exist). */
-function locate(path: string): { dest: string; st: Stats | null } {
+async function locate(path: string): Promise<{ dest: string; st: Stats | null }> {
   let current = resolve(path);
   for (let hops = 0; hops < 40; hops++) {
-    const st = lstatSync(current, { throwIfNoEntry: false });
-    if (st === undefined) return { dest: current, st: null };
+    let st: Stats;
+    try {
+      st = await lstat(current);
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return { dest: current, st: null };
+      throw err;
+    }
     if (!st.isSymbolicLink()) return { dest: current, st };
-    current = resolve(dirname(current), readlinkSync(current));
+    current = resolve(dirname(current), await readlink(current));
   }
   throw Object.assign(new Error(`ELOOP: too many symbolic links, ${path}`), { code: 'ELOOP' });
 }
@@ -196,7 +203,7 @@ async function readCurrent(dest: string): Promise<Current | null> {
 export async function removeStaleTemps(path: string): Promise<string[]> {
   let dest: string;
   try {
-    dest = resolveDestination(path);
+    dest = await resolveDestination(path);
   } catch {
     return [];
   }
@@ -223,7 +230,8 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
 /**
  * Renames the staged file (fsynced) over `dest` while it is closed, or writes
  * in place where rename cannot work. After a rename, fsyncs the directory
- * (`dir`, opened earlier) and notes the new file's identity (write-memo.ts).
+ * (`dir`, opened earlier) and notes the new file's identity (write-memo.ts)
+ * meanwhile.
  */
 async function replace(
   staged: Staged,
@@ -232,12 +240,10 @@ async function replace(
   opts: WriteOptions,
   ids: Ids | null,
   digest: string,
-  dir: number | null,
+  dir: Promise<FileHandle | null>,
 ): Promise<WriteResult['method']> {
   try {
-    closeStaged(staged);
-    if (opts.fsOps) await opts.fsOps.rename(staged.path, dest);
-    else renameSync(staged.path, dest);
+    await Promise.all([(opts.fsOps ?? defaultFsOps).rename(staged.path, dest), closeStaged(staged)]);
   } catch (err) {
     const code = errnoOf(err);
     if (code !== 'EXDEV' && code !== 'EBUSY') throw err;
@@ -251,20 +257,11 @@ async function replace(
     return 'in-place';
   }
   opts.onVisible?.();
-  const after = identity(dest);
-  await syncDirectory(dirname(dest), dir);
-  if (after !== undefined) remember(dest, digest, after);
+  // The lstat of what was just renamed into place; when it cannot be had, the memo forgets the path.
+  const [, after] = await Promise.all([syncDirectory(dirname(dest), await dir), lstat(dest).catch(() => null)]);
+  if (after !== null) remember(dest, digest, after);
   else forget(dest);
   return 'rename';
-}
-
-/** The lstat of what was just renamed into place, or undefined when it cannot be had (the memo then forgets the path). */
-function identity(dest: string): Stats | undefined {
-  try {
-    return lstatSync(dest, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
 }
 
 /**
