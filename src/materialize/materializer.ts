@@ -263,10 +263,19 @@ export class Materializer {
     return Promise.resolve();
   }
 
-  /** Renders one file after any render of it in progress (one at a time per file). */
+  /**
+   * Renders one file after any render of it in progress (one at a time per
+   * file). Never rejects: a render that throws (an onFileChange callback, a
+   * bug) is logged, and would otherwise leave the chain rejected, so that no
+   * later change of the file rendered again.
+   */
   private queueRender(m: Managed, onVisible?: () => void): Promise<void> {
-    m.rendering = m.rendering.then(() => this.renderNow(m, onVisible));
+    m.rendering = m.rendering.then(() => this.renderNow(m, onVisible)).catch((err: unknown) => this.renderThrew(m, err));
     return m.rendering;
+  }
+
+  private renderThrew(m: Managed, err: unknown): void {
+    this.opts.log.error({ file: m.spec.path, err: String(err) }, 'render threw; the next change renders again');
   }
 
   private async renderNow(m: Managed, onVisible?: () => void): Promise<void> {
