@@ -1,6 +1,7 @@
 import { TetherError } from '../lib/errors.js';
 import { ensureAccount, type AccountRecord, type Ctx } from './context.js';
-import { changesSince, extendBase, hasNews, tailBase, type PageBase } from './event-tail.js';
+import { EventBases, type MovedBase } from './event-bases.js';
+import { hasNews, tailBase } from './event-tail.js';
 import { EventPoll, type EventAnswer } from './event-poll.js';
 import { mayRetryRead, SharedPause } from './event-retry.js';
 import { EventWaits } from './event-waits.js';
@@ -30,7 +31,7 @@ export class Events {
   /** The newest watched revision a read was issued at: `reading` holds nothing older. */
   private readAt = 0;
   /** Caught-up pages by what they read, kept across revisions to be moved forward (shared stores only). */
-  private readonly bases = new Map<string, PageBase>();
+  private readonly bases: EventBases;
   private readonly waits: EventWaits;
   /** The pause of polls reading again after a transient store fault. */
   private readonly faultPause = new SharedPause();
@@ -42,6 +43,7 @@ export class Events {
     private readonly stopped?: AbortSignal,
   ) {
     this.waits = new EventWaits(ctx.store, keys.eventPrefix, stopped);
+    this.bases = new EventBases(ctx.store);
   }
 
   /**
@@ -88,7 +90,7 @@ export class Events {
       revision = await this.ctx.store.watchedRevision();
       // A first look that will wait parks without a read when its kept page, moved forward with the watch
       // history, is still caught up: anything newer is either in that history or wakes the wait.
-      const parked = woken || p.until <= Date.now() ? undefined : await this.caughtUp(p.tenant, p.marker, p.type, p.limit);
+      const parked = woken || p.until <= Date.now() ? undefined : await this.caughtUp(p.tenant, p.marker, p.type, p.limit, revision);
       page = parked ?? (await this.readShared(p.tenant, p.account, p.marker, p.type, p.limit, revision, woken));
       left = p.until - Date.now();
       // Not answered from the kept page: what the caller just wrote may not be back through the watch yet.
@@ -196,9 +198,9 @@ export class Events {
     read.then((r) => {
       // The follower's next poll comes from this page's last id: its caught-up page is known already.
       const tail = this.ctx.store.shared ? tailBase(r.page, r.last, revision, limit) : undefined;
-      if (tail !== undefined) this.keepBase(shareKey(tenant, tail.page.values[0]?.id ?? null, type, limit), tail);
+      if (tail !== undefined) this.bases.keep(shareKey(tenant, tail.page.values[0]?.id ?? null, type, limit), tail);
       if (marker === null || r.page.values.length > 1 || r.page.metadata.next_marker !== null) return forget();
-      if (this.ctx.store.shared) this.keepBase(key, { page: r.page, from: r.from, revision, last: r.last });
+      if (this.ctx.store.shared) this.bases.keep(key, { page: r.page, from: r.from, revision, last: r.last });
     }, forget);
     this.reading.set(key, { revision, page });
     return page;
@@ -219,31 +221,19 @@ export class Events {
     limit: number,
   ): Promise<Read> {
     const base = marker === null ? undefined : this.bases.get(key);
-    const moved = base === undefined ? undefined : await this.moveForward(tenant, base, type, limit);
+    const moved = base === undefined ? undefined : await this.bases.moveForward(keys.eventPrefix(tenant), base, type, limit);
     return moved ?? this.read(tenant, account, marker, type, limit);
-  }
-
-  /** `base` moved forward with the watch history (event-tail.ts), or undefined when that gives up. */
-  private async moveForward(tenant: string, base: PageBase, type: EventType | null, limit: number): Promise<Read | undefined> {
-    const changes = await changesSince(this.ctx.store, keys.eventPrefix(tenant), base.revision + 1);
-    const moved = changes === undefined ? undefined : extendBase(base, changes, type, limit);
-    return moved === undefined ? undefined : { ...moved, from: base.from };
   }
 
   /**
    * The caught-up page of a first look with a kept base on a shared store
    * (etcd), with no read: undefined when there is none, when it gives up, or
-   * when something came after the marker (then the caller reads).
+   * when something came after the marker (then the caller reads). Shared by
+   * the first looks of one marker at one watched revision (event-bases.ts).
    */
-  private async caughtUp(tenant: string, marker: string | null, type: EventType | null, limit: number): Promise<Page<RegistryEvent> | undefined> {
-    const base = marker === null || !this.ctx.store.shared ? undefined : this.bases.get(shareKey(tenant, marker, type, limit));
-    const moved = base === undefined ? undefined : await this.moveForward(tenant, base, type, limit);
-    return moved === undefined || hasNews(moved.page, marker) ? undefined : moved.page;
-  }
-
-  private keepBase(key: string, base: PageBase): void {
-    if (this.bases.size >= MAX_SHARED_READS && !this.bases.has(key)) this.bases.clear();
-    this.bases.set(key, base);
+  private caughtUp(tenant: string, marker: string | null, type: EventType | null, limit: number, revision: number): Promise<Page<RegistryEvent> | undefined> | undefined {
+    if (marker === null || !this.ctx.store.shared) return undefined;
+    return this.bases.caughtUp(shareKey(tenant, marker, type, limit), keys.eventPrefix(tenant), marker, type, limit, revision);
   }
 
   private async read(
@@ -293,11 +283,7 @@ export class Events {
 }
 
 /** A page as read (or moved forward), with the key its read started from and its last event's key. */
-interface Read {
-  page: Page<RegistryEvent>;
-  from: string;
-  last: string | undefined;
-}
+type Read = MovedBase;
 
 interface Scanned {
   key: string;
