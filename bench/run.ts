@@ -34,6 +34,10 @@ options:
   --registry-node-args=ARGS  extra node flags for the registry (note the =), e.g.
                              --registry-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
 
+heartbeats (bench/heartbeats.ts) compares with etcd's lease keep-alives through its JSON gateway
+  (ratio) and over gRPC (ratio_grpc), same shape; env TETHER_BENCH_GRPC_STREAMS=shared sends the gRPC
+  keep-alives on one stream (default: one stream per keep-alive in flight).
+
 agent (bench/agent.ts) reads: --services N (500), --rounds N start-ups (3),
   --duration S steady-state window (30), --warmup S settle after all are registered (120: V8's JIT warm-up);
   env TETHER_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/agentprof" profiles the agent.
