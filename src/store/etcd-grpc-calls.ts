@@ -41,16 +41,39 @@ export function methodOf(path: string): Method | undefined {
   return methods.get(path);
 }
 
+/** A timer this much later than due means the loop itself was held (not the usual jitter of a loaded host). */
+const STALLED_MS = 10;
+/** How many stalls a call is given back: a loop held again and again must still fail a call to a hung member. */
+const MAX_STALLS = 3;
+
 /**
  * Runs `onExpired` once `deadline` (epoch ms) has passed, judged one turn of the event loop after
  * its timer (setImmediate), as HttpPool does: when the loop was busy past it (a registry waking
  * 10,000 long-polls in one macrotask), timers run before the I/O that arrived meanwhile, and a
  * reply etcd sent in time would count as late. This is why no call here gives grpc-js a
- * `deadline`: its own timer fails the call in the timers phase. Returns the cancel function.
+ * `deadline`: its own timer fails the call in the timers phase.
+ *
+ * A timer that fires late by more than STALLED_MS is re-armed for that lag instead: the loop was
+ * held, and grpc-js writes a request only from a later turn (http2 flushes from an immediate), so
+ * a loop held right after the call had not even sent it: etcd then applies it after its deadline
+ * has passed by the loop's clock. The call gets back the time the loop stole, up to MAX_STALLS times.
+ * Returns the cancel function.
  */
 export function afterDeadline(deadline: number, onExpired: () => void): () => void {
   let verdict: NodeJS.Immediate | undefined;
-  const timer = setTimeout(() => (verdict = setImmediate(onExpired)), Math.max(0, deadline - Date.now()));
+  let stalls = 0;
+  let due = Math.max(deadline, Date.now());
+  const fire = (): void => {
+    const late = Date.now() - due;
+    if (late > STALLED_MS && stalls < MAX_STALLS) {
+      stalls++;
+      due = Date.now() + late;
+      timer = setTimeout(fire, late);
+      return;
+    }
+    verdict = setImmediate(onExpired);
+  };
+  let timer = setTimeout(fire, due - Date.now());
   return () => {
     clearTimeout(timer);
     clearImmediate(verdict);
