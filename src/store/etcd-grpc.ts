@@ -32,6 +32,16 @@ const CHANNEL_OPTIONS = {
   'grpc.max_reconnect_backoff_ms': 1000,
 };
 
+/**
+ * HTTP/2 pings while a call or a watch is open, so a member that vanished without a FIN (a host
+ * down, a dropped NAT entry) is noticed and a watch moves on. Every 10 s: etcd answers pings more
+ * often than its --grpc-keepalive-min-time (5 s by default) with GOAWAY ENHANCE_YOUR_CALM. The ack
+ * is judged by grpc-js's timer: at least 5 s, so a busy event loop does not drop a healthy connection.
+ */
+function keepalive(timeoutMs: number): Record<string, number> {
+  return { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': Math.max(timeoutMs, 5_000) };
+}
+
 type Headers = Record<string, string>;
 const NO_HEADERS: Headers = {};
 /** etcd's "require leader": a member cut off from the quorum refuses (or cancels a stream) instead of answering alone. */
@@ -51,7 +61,7 @@ export class EtcdGrpc implements EtcdTransport {
       const secure = url.protocol === 'https:';
       const creds = secure ? grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert)) : grpc.credentials.createInsecure();
       const named = secure && tls.servername !== undefined ? { 'grpc.ssl_target_name_override': tls.servername, 'grpc.default_authority': tls.servername } : {};
-      return new grpc.Client(url.host, creds, { ...CHANNEL_OPTIONS, ...named });
+      return new grpc.Client(url.host, creds, { ...CHANNEL_OPTIONS, ...keepalive(opts.timeoutMs), ...named });
     });
   }
 
@@ -106,12 +116,21 @@ export class EtcdGrpc implements EtcdTransport {
       if (state === READY) return true;
       if (state === SHUTDOWN || state === TRANSIENT_FAILURE || Date.now() >= deadline) return false;
       const changed = await new Promise<boolean>((resolve) => {
-        const stop = afterDeadline(deadline, () => resolve(false));
-        // No grpc-js deadline (its timer would judge first); the watcher ends at the next state change.
-        channel.watchConnectivityState(state, Infinity, () => {
-          stop();
-          resolve(true);
+        let judged = false;
+        const stop = afterDeadline(deadline, () => {
+          judged = true;
+          resolve(false);
         });
+        // grpc-js's deadline only ends its watcher (our verdict may come later: afterDeadline); a finite
+        // one, renewed in short slices meanwhile, so a black-holed member does not collect a watcher per call.
+        const watch = (until: number): void =>
+          channel.watchConnectivityState(state, until, (err) => {
+            if (judged) return;
+            if (err && channel.getConnectivityState(false) === state) return watch(Date.now() + WATCH_SLICE_MS);
+            stop();
+            resolve(true);
+          });
+        watch(Math.max(deadline, Date.now() + WATCH_SLICE_MS));
       });
       if (!changed) return channel.getConnectivityState(false) === READY;
     }
@@ -185,6 +204,9 @@ export class EtcdGrpc implements EtcdTransport {
     return new TetherError('store.unavailable', `etcd at ${this.opts.endpoints[i]} did not answer (${details})`, { cause: err });
   }
 }
+
+/** How long a connectivity watcher outlives the wait that set it, at most. */
+const WATCH_SLICE_MS = 100;
 
 /** The prefixes of etcd's own error messages (its rpctypes, mvcc and auth packages). */
 const ETCD_OWN = /etcdserver:|mvcc:|auth:/;
