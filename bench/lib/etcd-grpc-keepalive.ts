@@ -96,3 +96,12 @@ export const etcdGrpcKeepAlive: Step<EtcdGrpcChain> = async (_d, chain) => {
   if (!(Number(reply.TTL) > 0)) throw new TetherError('bench.badReply', `gRPC keepalive ${chain.ID}: ${JSON.stringify(reply)}`);
   return chain;
 };
+
+/** Ends every stream and closes every channel this thread opened (a load worker just exits). */
+export function closeEtcdGrpcClients(): void {
+  for (const c of clients.values()) {
+    for (const s of [...c.idle, ...(c.shared === undefined ? [] : [c.shared])]) s.call.end();
+    c.lease.close();
+  }
+  clients.clear();
+}
