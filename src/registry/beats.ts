@@ -111,7 +111,8 @@ async function readBeat(ctx: Ctx, target: BeatTarget, token: string): Promise<Be
     const legacyKey = legacyBeatKey(target.kind, target.tenant, target.id);
     const legacy = await ctx.store.get(legacyKey);
     if (legacy) {
-      await legacyBeatsOf(ctx)?.seen();
+      // Not awaited: the heartbeat's path stays one round trip (seen() catches and logs its own failure).
+      void legacyBeatsOf(ctx)?.seen();
       return checked(target, token, legacy, JSON.parse(legacy.value) as BeatRecord, timeout, owner.modRevision, legacyKey);
     }
   }

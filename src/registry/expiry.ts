@@ -133,7 +133,8 @@ export class Expirer {
     if (left.length === 0) return left;
     const rest = await this.keepAlive(tenant, left, (d) => legacyBeatKey(d.kind, tenant, d.id), cutoff);
     // Kept alive by legacy state: reads of last_seen look there too for a while (legacy-beats.ts).
-    if (rest.length < left.length) await legacyBeatsOf(this.ctx)?.seen();
+    // Not awaited: expiry runs on reads too, and seen() catches and logs its own failure.
+    if (rest.length < left.length) void legacyBeatsOf(this.ctx)?.seen();
     return rest;
   }
 

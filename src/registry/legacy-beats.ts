@@ -42,7 +42,11 @@ export class LegacyBeats {
     if (Number.isFinite(at) && at > this.lastSeen) this.lastSeen = this.stored = at;
   }
 
-  /** Legacy state was seen now: opens (or keeps open) the window, and stores the sighting for servers that start later. */
+  /**
+   * Legacy state was seen now: opens (or keeps open) the window at once, and
+   * stores the sighting for servers that start later. Never rejects, so
+   * request paths start it without waiting for its etcd write.
+   */
   async seen(): Promise<void> {
     const now = this.ctx.clock.now();
     this.lastSeen = Math.max(this.lastSeen, now);
@@ -75,6 +79,7 @@ export async function readBeatState(ctx: Ctx, beatKey: string, legacyKey: string
   const legacy = legacyBeatsOf(ctx);
   if (legacy?.active !== true) return undefined;
   const old = decode<BeatRecord>(await ctx.store.get(legacyKey));
-  if (old !== undefined) await legacy.seen();
+  // Not awaited: a GET stays at its reads; seen() catches and logs its own failure.
+  if (old !== undefined) void legacy.seen();
   return old;
 }

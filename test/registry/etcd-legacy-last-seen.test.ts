@@ -122,7 +122,8 @@ describe('last_seen over HTTP while old servers write the legacy heartbeat keys'
     expect(got.status).toBe(200);
     expect(got.json.last_seen).toBe(clock.now());
     expect(got.json.last_seen).toBeGreaterThan(seenAt);
-    expect(Number((await raw.get(keys.legacySeen))!.value)).toBe(clock.now());
+    // The sighting is stored behind the request (seen() is not awaited on request paths).
+    await expect.poll(async () => Number((await raw.get(keys.legacySeen))?.value), { timeout: 10_000 }).toBe(clock.now());
   });
 
   it('closes the window once no legacy state was seen for two beat-lease TTLs', async () => {
