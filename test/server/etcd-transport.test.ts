@@ -12,8 +12,8 @@ import { createTempDir, type TempDir } from '../helpers/tmp.js';
 /**
  * `tether server --etcd-transport grpc|gateway`: both serve the HTTP APIs
  * over one etcd and see each other's writes; gRPC is the default; the
- * gateway server, `tether --help` and `tether agent --help` never load grpc-js
- * (the built CLI under module-tracing hooks).
+ * gateway server, `tether --help`, `tether agent --help` and a running agent
+ * never load grpc-js (the built CLI under module-tracing hooks).
  */
 
 const etcd = useEtcd();
@@ -97,5 +97,27 @@ describe('tether server --etcd-transport', () => {
       expect((await p.exited).code).toBe(0);
       expect(await loadsGrpcJs(trace)).toBe(false);
     }
+  });
+
+  it('a running tether agent, registered with a registry that reaches etcd over gRPC, does not load grpc-js', async () => {
+    const registry = await tracedServer('agent-upstream', uniquePrefix(), []);
+    const config = await tmp.write(
+      'agent.yaml',
+      `upstream:\n  url: ${registry.url}/v1.0/ag\nagent:\n  listen: 127.0.0.1:0\n  state_dir: ${join(tmp.path, 'agent-state')}\nservices:\n  - id: svc-1\n    heartbeat_timeout: 3\n    check: { tcp: "${new URL(registry.url).host}", interval: 200ms }\n`,
+    );
+    const trace = join(tmp.path, 'agent.trace');
+    const agent = spawnProc(process.execPath, ['--import', register, cliMain(), 'agent', '--config', config], { env: { PATH: process.env.PATH ?? '', TETHER_TRACE_FILE: trace } });
+    const c = new Client({ url: `${registry.url}/v1.0/ag`, timeoutMs: 5000 });
+    try {
+      // Registered, then heartbeated: the agent has been through its registry round trips.
+      await expect.poll(async () => (await c.services.list()).values.map((v) => v.id), { timeout: 20_000 }).toEqual(['svc-1']);
+      await expect.poll(async () => (await c.services.get('svc-1')).last_seen, { timeout: 20_000 }).toEqual(expect.any(Number));
+    } finally {
+      await c.close();
+      await agent.stop('SIGKILL');
+    }
+    expect(await loadsGrpcJs(trace)).toBe(false);
+    // The same detection sees grpc-js in the registry this agent talked to.
+    expect(await loadsGrpcJs(registry.trace)).toBe(true);
   });
 });
