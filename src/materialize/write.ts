@@ -25,7 +25,7 @@ import { digestOf, forget, knownToDiffer, remember } from './write-memo.js';
  * a FUSE daemon, a journal shared with other processes' fsyncs). A stall then
  * delays this file only, never the heartbeats: otherwise every service of the
  * agent would expire because one output file's disk was slow. Synchronous
- * steps saved about 0.8 ms of agent CPU per change (R11 #2, bench/README.md);
+ * steps saved 0.6–0.9 ms of agent CPU per change (R11 #2, bench/README.md);
  * test/materialize/write-stall.test.ts holds the loop to this.
  */
 
