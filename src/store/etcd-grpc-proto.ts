@@ -1,8 +1,8 @@
 /**
  * etcd-rpc.proto as a protobufjs JSON descriptor (Root.toJSON() of the file loaded with keepCase),
  * for @grpc/proto-loader's fromJSON: a TypeScript constant survives the esbuild bundle and `npm pack`,
- * where a .proto file beside the code would not. test/store/etcd-grpc-proto.test.ts fails when the two differ
- * (and prints this constant anew).
+ * where a .proto file beside the code would not. test/store/etcd-grpc.test.ts fails when proto-loader's definitions
+ * from the two differ; regenerate with protobufjs (proto-loader's own dependency) `Root.loadSync(file, { keepCase: true }).toJSON()`.
  */
 export const ETCD_RPC: { nested: Record<string, unknown> } = {
   nested: {
