@@ -46,13 +46,15 @@ describe('a first look on etcd from the last id of a page', () => {
     for (let round = 1; round <= 3; round++) {
       const range = vi.spyOn(a.store, 'range');
       const getMany = vi.spyOn(a.store, 'getMany');
+      const watches = openWatches(a);
       const polling = a.service.listEvents(T, { marker, limit: 1000, wait: 10 });
-      // Parked: the wait is registered without a read.
-      await vi.waitFor(() => expect(waitingPolls(a)).toBe(1), { timeout: 5000 });
+      // Parked: it holds a watch open on the store, and read nothing.
+      await vi.waitFor(() => expect(watches.open()).toBe(1), { timeout: 5000 });
       expect(range).not.toHaveBeenCalled();
       expect(getMany).not.toHaveBeenCalled();
       range.mockRestore();
       getMany.mockRestore();
+      watches.restore();
       await b.service.setConfig(T, '/app/value', { value: `v${round}` });
       const page = await polling;
       expect(page.values.map(valueOf)).toEqual([`v${round - 1}`, `v${round}`]);
@@ -124,7 +126,21 @@ describe('a first look on etcd from the last id of a page', () => {
   });
 });
 
-/** Long-polls waiting on `s` now. */
-function waitingPolls(s: Server): number {
-  return (s.service as unknown as { events: { waits: { size: number } } }).events.waits.size;
+/**
+ * Store watches of `s` in place and not yet stopped, from now on. A parked
+ * long-poll holds one; a first look's history replay stops its own as soon
+ * as it is in place (before a later turn can count it).
+ */
+function openWatches(s: Server): { open: () => number; restore: () => void } {
+  const watch = s.store.watch.bind(s.store);
+  const placed: AbortSignal[] = [];
+  const spy = vi.spyOn(s.store, 'watch').mockImplementation((prefix, from, listener, signal) => {
+    const inPlace = watch(prefix, from, listener, signal);
+    void inPlace.then(
+      () => placed.push(signal),
+      () => undefined,
+    );
+    return inPlace;
+  });
+  return { open: () => placed.filter((sig) => !sig.aborted).length, restore: () => spy.mockRestore() };
 }
