@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
+import { beatLeaseMs, type Ctx } from '../../src/registry/context.js';
 import { RegistryService } from '../../src/registry/service.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -157,9 +158,12 @@ describe('a registry server whose etcd fails between the two writes of a heartbe
     const proxy = await faultyEtcdProxy(etcd().endpoints[0]!);
     try {
       const store = await openEtcdStore({ endpoints: [proxy.url], prefix: uniquePrefix(), compactionIntervalMs: 0, timeoutMs: 1_000, transport: 'gateway' });
-      const service = await RegistryService.open(store, { clock: new FakeClock(), logger: silentLogger(), reaperIntervalMs: 0 });
+      const clock = new FakeClock();
+      const service = await RegistryService.open(store, { clock, logger: silentLogger(), reaperIntervalMs: 0, reaperGraceMs: 0 });
       open.push({ service, store });
-      const { token } = await service.createService(TENANT, { id: 'beating', tags: [], metadata: {}, heartbeat_timeout: 10 });
+      const { token } = await service.createService(TENANT, { id: 'beating', tags: [], metadata: {}, heartbeat_timeout: 120 });
+      // A heartbeat renews its lease only once a third of the lease's TTL has passed (beats.ts): without this, no keep-alive is sent.
+      clock.advance(beatLeaseMs({ opts: { reaperGraceMs: 0 } } as Ctx) / 3);
       proxy.failPath = '/v3/lease/keepalive'; // the token CAS commits; renewing its lease does not
       const next = await service.heartbeatService(TENANT, 'beating', { token: token! });
       proxy.failPath = null;
