@@ -17,7 +17,7 @@ import { fmt, printResult, printTable } from './lib/report.js';
  * much of a heartbeat on etcd is the gateway, the watch and the write.
  */
 
-const PROTO = fileURLToPath(new URL('./lib/etcd-rpc-subset.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../src/store/etcd-rpc.proto', import.meta.url));
 const VALUE = JSON.stringify({ token: '1f0a1b2c-3d4e-11ef-8000-0123456789ab', deadline: 1765000000000, last_seen: 1765000000000, renewed_at: 1765000000000 });
 const KEYS = 256;
 const BATCH = 8;

@@ -32,7 +32,7 @@ interface KeepAliveReply {
 
 type Reply = (r: KeepAliveReply | Error) => void;
 
-const PROTO = fileURLToPath(new URL('./etcd-rpc-subset.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../../src/store/etcd-rpc.proto', import.meta.url));
 
 /** A LeaseKeepAlive stream; `waiting` holds the replies it owes, by lease ID. */
 interface KeepAliveStream {
