@@ -10,7 +10,7 @@ import { RegistryService } from '../../src/registry/service.js';
 import type { RegistryEvent } from '../../src/registry/types.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
-import { useOpenRegistries } from '../helpers/etcd-registries.js';
+import { openEtcdRegistries, useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
  * Configuration writes through two registry servers over one etcd. A server
@@ -25,16 +25,8 @@ const KEY = '/app/value';
 const etcd = useEtcd();
 const open = useOpenRegistries();
 
-async function servers(n: number): Promise<Array<{ service: RegistryService; store: EtcdStore }>> {
-  const prefix = uniquePrefix();
-  const out: Array<{ service: RegistryService; store: EtcdStore }> = [];
-  for (let i = 0; i < n; i++) {
-    const store = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });
-    const service = await RegistryService.open(store, { logger: silentLogger(), reaperIntervalMs: 0 });
-    open.push({ service, store });
-    out.push({ service, store });
-  }
-  return out;
+function servers(n: number): Promise<Array<{ service: RegistryService; store: EtcdStore }>> {
+  return openEtcdRegistries(etcd().endpoints, open, n);
 }
 
 /** The registry's configuration memo (the same one its writes use: one per registry). */

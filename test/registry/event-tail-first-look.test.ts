@@ -1,10 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { silentLogger } from '../../src/observability/logger.js';
-import { RegistryService } from '../../src/registry/service.js';
+import type { RegistryService } from '../../src/registry/service.js';
 import type { RegistryEvent } from '../../src/registry/types.js';
-import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
-import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
-import { useOpenRegistries } from '../helpers/etcd-registries.js';
+import type { EtcdStore } from '../../src/store/etcd.js';
+import { useEtcd } from '../helpers/etcd.js';
+import { openEtcdRegistries, useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
  * A follower's next long-poll (a first look from the last id it was given)
@@ -26,16 +25,8 @@ describe('a first look on etcd from the last id of a page', () => {
   const etcd = useEtcd();
   const open = useOpenRegistries();
 
-  async function servers(n: number): Promise<Server[]> {
-    const prefix = uniquePrefix();
-    const out: Server[] = [];
-    for (let i = 0; i < n; i++) {
-      const store = await openEtcdStore({ endpoints: etcd().endpoints, prefix, compactionIntervalMs: 0 });
-      const service = await RegistryService.open(store, { logger: silentLogger(), reaperIntervalMs: 0 });
-      open.push({ service, store });
-      out.push({ service, store });
-    }
-    return out;
+  function servers(n: number): Promise<Server[]> {
+    return openEtcdRegistries(etcd().endpoints, open, n);
   }
 
   it('parks with no read, and a write through the other server wakes it with the page a read gives', async () => {
