@@ -209,3 +209,17 @@ export async function unansweredPort(): Promise<{ port: number; stop: () => void
   });
   return { port, stop: () => child.kill('SIGKILL') };
 }
+
+/**
+ * etcd's own count (its Prometheus metrics) of the gRPC calls of `methods` a member handled, or started; the
+ * gateway's requests count too, since it calls the member's gRPC server in-process.
+ */
+export async function etcdGrpcCalls(endpoint: string, methods: readonly string[], counter: 'handled' | 'started' = 'handled'): Promise<number> {
+  const text = await (await fetch(`${endpoint}/metrics`)).text();
+  const prefix = `grpc_server_${counter}_total{`;
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(prefix) && methods.some((m) => line.includes(`grpc_method="${m}"`))) n += Number(line.split(' ').pop());
+  }
+  return n;
+}

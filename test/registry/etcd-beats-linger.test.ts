@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useEtcd } from '../helpers/etcd.js';
+import { etcdGrpcCalls, useEtcd } from '../helpers/etcd.js';
 import { etcdRegistryImplementations, type RegistryHarness } from '../helpers/registries.js';
 
 /**
@@ -22,12 +22,7 @@ afterEach(async () => {
 
 /** etcd's count of the Txn requests it handled. */
 async function txns(): Promise<number> {
-  const text = await (await fetch(`${etcd().endpoints[0]}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_handled_total{') && line.includes('grpc_method="Txn"')) n += Number(line.split(' ').pop());
-  }
-  return n;
+  return etcdGrpcCalls(etcd().endpoints[0]!, ['Txn']);
 }
 
 async function beat(pool: Pool, id: string, token: string): Promise<{ status: number; token?: string; ms: number }> {

@@ -6,7 +6,7 @@ import { RegistryService } from '../../src/registry/service.js';
 import { timeUuid } from '../../src/registry/time-uuid.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { etcdGrpcCalls, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 import { useOpenRegistries } from '../helpers/etcd-registries.js';
 import { api, startServerFor, type TestServer } from '../server/helpers.js';
 
@@ -41,12 +41,7 @@ async function registry(prefix: string, clock: FakeClock): Promise<RegistryServi
 
 /** etcd's count of the KV requests it handled (reads of several keys are read-only txns). */
 async function handled(): Promise<number> {
-  const text = await (await fetch(`${etcd().endpoints[0]}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_handled_total{') && /grpc_method="(Txn|Range)"/.test(line)) n += Number(line.split(' ').pop());
-  }
-  return n;
+  return etcdGrpcCalls(etcd().endpoints[0]!, ['Txn', 'Range']);
 }
 
 /** A new server behind real HTTP on 127.0.0.1:0. */

@@ -5,7 +5,7 @@ import { RegistryService } from '../../src/registry/service.js';
 import { timeUuid } from '../../src/registry/time-uuid.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { etcdGrpcCalls, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 import { useOpenRegistries } from '../helpers/etcd-registries.js';
 
 /**
@@ -61,12 +61,7 @@ const notFound = { status: 404 };
 
 /** etcd's count of the KV requests it handled (reads of several keys are read-only txns). */
 async function handled(): Promise<number> {
-  const text = await (await fetch(`${etcd().endpoints[0]}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_handled_total{') && /grpc_method="(Txn|Range)"/.test(line)) n += Number(line.split(' ').pop());
-  }
-  return n;
+  return etcdGrpcCalls(etcd().endpoints[0]!, ['Txn', 'Range']);
 }
 
 describe('rolling upgrade: old servers keep heartbeat state at the legacy keys', () => {

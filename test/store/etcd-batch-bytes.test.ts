@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
-import { startEtcd, uniquePrefix, useEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { type EtcdCluster, etcdGrpcCalls, startEtcd, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 
 /**
  * Review R9 F1: callers keep each txn under etcd's --max-request-bytes (1.5 MiB by
@@ -13,12 +13,7 @@ const etcd = useEtcd();
 
 /** etcd's own count of the Txn requests it handled, refused ones included. */
 async function txnsHandled(endpoint: string): Promise<number> {
-  const text = await (await fetch(`${endpoint}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_handled_total{') && line.includes('grpc_method="Txn"')) n += Number(line.split(' ').pop());
-  }
-  return n;
+  return etcdGrpcCalls(endpoint, ['Txn']);
 }
 
 function open(endpoints: string[]): Promise<EtcdStore> {

@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/lib/errors.js';
 import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
-import { startEtcd, uniquePrefix, useEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { type EtcdCluster, etcdGrpcCalls, startEtcd, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 
 const etcd = useEtcd();
 
 /** etcd's own count of the KV requests it handled (the gateway calls its gRPC server in-process). */
 async function handled(endpoint: string, method: 'Txn' | 'Range'): Promise<number> {
-  const text = await (await fetch(`${endpoint}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_handled_total{') && line.includes(`grpc_method="${method}"`)) n += Number(line.split(' ').pop());
-  }
-  return n;
+  return etcdGrpcCalls(endpoint, [method]);
 }
 
 async function open(endpoints: string[], maxTxnOps?: number): Promise<EtcdStore> {

@@ -9,7 +9,7 @@ import { openEtcdStore, type EtcdStore } from '../../src/store/etcd.js';
 import { ETCD_RPC } from '../../src/store/etcd-grpc-proto.js';
 import { EtcdGrpc } from '../../src/store/etcd-grpc.js';
 import { b64 } from '../../src/store/etcd-gateway.js';
-import { uniquePrefix, useEtcd } from '../helpers/etcd.js';
+import { etcdGrpcCalls, uniquePrefix, useEtcd } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
 
 /**
@@ -24,12 +24,7 @@ const PROTO = fileURLToPath(new URL('../../src/store/etcd-rpc.proto', import.met
 
 /** gRPC calls of `method` member `url` has started (its Prometheus metrics; the gateway's requests count too). */
 async function started(url: string, method: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let n = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('grpc_server_started_total{') && line.includes(`grpc_method="${method}"`)) n += Number(line.split(' ').pop());
-  }
-  return n;
+  return etcdGrpcCalls(url, [method], 'started');
 }
 
 const open: EtcdStore[] = [];
